@@ -1,0 +1,29 @@
+"""Sphinx extension for the percloss book: keep every page free of remote scripts.
+
+sphinx-thebe (a default extension of jupyter-book 1.x) registers its
+configuration script twice, which raises a JavaScript error on every page, and
+it points at a CDN. The book does not use thebe, so its scripts are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sphinx.application import Sphinx
+
+
+def _is_thebe(script: Any) -> bool:
+    filename = str(getattr(script, "filename", script) or "")
+    body = str(getattr(script, "attributes", {}).get("body", ""))
+    return "thebe" in filename or "THEBE_JS_URL" in body
+
+
+def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    scripts = context.get("script_files")
+    if scripts:
+        context["script_files"] = [s for s in scripts if not _is_thebe(s)]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("html-page-context", _drop_thebe, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

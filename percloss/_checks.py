@@ -1,0 +1,99 @@
+"""Argument validation shared by every public function of :mod:`percloss`.
+
+Each check raises :class:`ValueError` naming the argument, its value and what
+was expected, so that bad input never turns into a silently wrong number.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = [
+    "check_signal",
+    "check_same_shape",
+    "check_sample_rate",
+    "check_positive",
+    "check_choice",
+]
+
+
+def check_signal(
+    x: object,
+    name: str,
+    *,
+    min_length: int = 1,
+    min_dim: int = 1,
+    allow_nonfinite: bool = False,
+) -> torch.Tensor:
+    """Validate an audio tensor of shape ``(..., time)`` and return it.
+
+    Args:
+        x: the candidate tensor.
+        name: argument name used in the error message.
+        min_length: smallest accepted number of samples on the last axis.
+        min_dim: smallest accepted number of dimensions.
+        allow_nonfinite: accept NaN/Inf values. (Default: ``False``)
+
+    Raises:
+        ValueError: if ``x`` is not a floating-point tensor of at least
+            ``min_dim`` dimensions and ``min_length`` samples, or holds NaN/Inf.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not torch.is_floating_point(x):
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if x.dim() < min_dim:
+        raise ValueError(
+            f"{name} must have at least {min_dim} dimension(s) (..., time), got shape {tuple(x.shape)}"
+        )
+    if x.shape[-1] < min_length:
+        raise ValueError(
+            f"{name} must have at least {min_length} samples on its last (time) axis, "
+            f"got {x.shape[-1]}"
+        )
+    if not allow_nonfinite and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or Inf values")
+    return x
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have equal shapes, dtypes and devices."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    if a.dtype != b.dtype:
+        raise ValueError(f"{name_a} and {name_b} must have the same dtype, got {a.dtype} and {b.dtype}")
+    if a.device != b.device:
+        raise ValueError(
+            f"{name_a} and {name_b} must be on the same device, got {a.device} and {b.device}"
+        )
+
+
+def check_sample_rate(sample_rate: object, name: str = "sample_rate") -> int:
+    """Validate a sample rate in Hz (a positive integer) and return it as ``int``."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)):
+        raise ValueError(f"{name} must be a positive number of Hz, got {sample_rate!r}")
+    if not math.isfinite(sample_rate) or sample_rate <= 0 or int(sample_rate) != sample_rate:
+        raise ValueError(f"{name} must be a positive integer number of Hz, got {sample_rate!r}")
+    return int(sample_rate)
+
+
+def check_positive(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """Validate a finite positive (or non-negative) number and return it as ``float``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    ok = value >= 0 if allow_zero else value > 0
+    if not math.isfinite(value) or not ok:
+        expected = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be a finite {expected} number, got {value!r}")
+    return float(value)
+
+
+def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    """Validate that ``value`` is one of ``choices`` and return it."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return str(value)
