@@ -7,6 +7,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PERCLOSS_MODE ?= standard
 export PERCLOSS_MODE
+# progress bars belong in a terminal, not in the pages of the built book
+book: export TQDM_DISABLE = 1
 
 .PHONY: venv book test lint typecheck pytest bench clean clips vendor-js
 

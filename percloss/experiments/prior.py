@@ -23,11 +23,13 @@ from tqdm.auto import tqdm
 
 from .. import data
 from .._checks import check_choice, check_signal
+from .prior_measures import claims_summary, claims_table, objective_measures, peak_normalize
 from ..losses import MSELoss, MultiResolutionSTFTLoss, PerceptualLoss
-from ..metrics import log_spectral_distance, snr
 from ..modes import MODES, current_mode, default_device
 
 __all__ = [
+    "claims_table",
+    "claims_summary",
     "UpsamplingGenerator",
     "PriorConfig",
     "PriorResult",
@@ -161,51 +163,6 @@ class PriorResult:
     audio: list[np.ndarray] = field(default_factory=list)
     measures: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def peak_normalize(x: torch.Tensor, peak: float = 0.9) -> torch.Tensor:
-    """Scale ``x`` so its largest absolute sample is ``peak`` (silence stays silence).
-
-    Shape:
-        ``(..., time) -> (..., time)``
-    """
-    check_signal(x, "x")
-    m = x.abs().amax(dim=-1, keepdim=True)
-    return torch.where(m > 0, x * (peak / m.clamp_min(torch.finfo(x.dtype).tiny)), x)
-
-
-def objective_measures(target: torch.Tensor, output: torch.Tensor, sample_rate: int) -> dict[str, float]:
-    """Measures of how close ``output`` is to ``target`` (both 1-D, same length).
-
-    - ``si_snr_db``: SNR after the least-squares gain (scale-invariant SNR);
-    - ``lsd_low_db``, ``lsd_mid_db``, ``lsd_high_db``: log-spectral distance in
-      < 500 Hz, 500-2000 Hz and > 2000 Hz of the peak-normalised output;
-    - ``bark_error``: mean absolute difference of the A-weighted perceptual
-      feature maps of chapter 1 (the Bark-band error).
-    """
-    target = target.detach().double().cpu()
-    output = output.detach().double().cpu()
-    gain = (output @ target) / (output @ output).clamp_min(1e-12)
-    measures = {"si_snr_db": float(snr(target, gain * output))}
-    normed = peak_normalize(output, float(target.abs().max()))
-    lsd = log_spectral_distance(target, normed, sample_rate, bands=((0, 500), (500, 2000), (2000, None)))
-    for key, value in zip(("lsd_low_db", "lsd_mid_db", "lsd_high_db"), lsd, strict=True):
-        measures[key] = float(value)
-    features = _feature_loss(sample_rate)
-    with torch.no_grad():
-        f_t = features.features(target.float().unsqueeze(0))
-        f_o = features.features(normed.float().unsqueeze(0))
-    measures["bark_error"] = float((f_t - f_o).abs().mean())
-    return measures
-
-
-_FEATURE_CACHE: dict[int, PerceptualLoss] = {}
-
-
-def _feature_loss(sample_rate: int) -> PerceptualLoss:
-    if sample_rate not in _FEATURE_CACHE:
-        _FEATURE_CACHE[sample_rate] = PerceptualLoss(sample_rate, a_weighting=True)
-    return _FEATURE_CACHE[sample_rate]
 
 
 def fit_prior(

@@ -1,0 +1,78 @@
+"""The book builds strictly in quick mode, embeds its audio and loads no remote script."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import ROOT, build_book
+
+pytestmark = pytest.mark.slow
+
+REMOTE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["'](?:https?:)?//""", re.I)
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part.get("chapters", [])]
+    return files
+
+
+def chapter_files() -> list[str]:
+    return [f for f in toc_files() if f.startswith("notebooks/")]
+
+
+def test_every_toc_page_is_built(quick_book: Path) -> None:
+    for name in toc_files():
+        assert (quick_book / f"{name}.html").is_file(), name
+
+
+@pytest.mark.parametrize("chapter", chapter_files())
+def test_chapter_embeds_audio_and_records_its_run(quick_book: Path, chapter: str) -> None:
+    html = (quick_book / f"{chapter}.html").read_text()
+    assert html.count("data:audio/wav;base64,") >= 2
+    assert "Traceback" not in html
+    # every chapter states the mode, device and seed that produced it
+    for word in ("quick", "device", "seed"):
+        assert word in html, word
+
+
+def test_no_page_loads_a_remote_script_or_stylesheet(quick_book: Path) -> None:
+    pages = list(quick_book.rglob("*.html"))
+    assert len(pages) >= len(toc_files())
+    for page in pages:
+        found = REMOTE.findall(page.read_text())
+        assert not found, f"{page.relative_to(quick_book)} loads {found}"
+
+
+def test_widget_javascript_is_served_locally(quick_book: Path) -> None:
+    vendor = quick_book / "_static" / "vendor"
+    assert (vendor / "widgets" / "embed-amd.js").stat().st_size > 1_000_000
+    assert (vendor / "requirejs" / "require.js").is_file()
+    assert (vendor / "mathjax" / "tex-chtml.js").is_file()
+
+
+FAILING_CHAPTER = """# %% [markdown]
+# # A chapter with a failing cell
+
+# %%
+raise RuntimeError("this cell fails on purpose")
+"""
+
+
+def test_a_failing_cell_fails_the_build(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "_config.yml", src / "_config.yml")
+    shutil.copytree(ROOT / "book", src / "book")
+    (src / "notebooks" / "bad.py").write_text(FAILING_CHAPTER)
+    (src / "_toc.yml").write_text("format: jb-book\nroot: notebooks/bad\n")
+    proc = build_book(src, tmp_path / "out")
+    assert proc.returncode != 0
+    assert "this cell fails on purpose" in proc.stdout + proc.stderr

@@ -1,0 +1,114 @@
+"""The deep-audio-prior experiment: generator, fitting loop, measures, claims."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from percloss.experiments import prior
+from percloss.experiments.prior_measures import (
+    objective_measures,
+    peak_normalize,
+    spectral_excess,
+)
+
+
+def test_generator_matches_the_2018_architecture() -> None:
+    g = prior.UpsamplingGenerator()
+    kernels = [conv.kernel_size[0] for conv in g.convs]
+    assert kernels == [3, 15, 25, 25, 25, 25, 25]
+    assert all(conv.bias is None for conv in g.convs)
+    widths = [(conv.in_channels, conv.out_channels) for conv in g.convs]
+    assert widths[0] == (128, 32) and widths[-1] == (32, 1)
+    expected = 128 * 32 * 3 + 32 * 32 * (15 + 25 * 4) + 32 * 25
+    assert sum(p.numel() for p in g.parameters()) == expected
+    assert g(torch.randn(3, 128)).shape == (3, 8192)
+
+
+def test_generator_rejects_a_wrong_latent() -> None:
+    with pytest.raises(ValueError, match="z must have shape"):
+        prior.UpsamplingGenerator()(torch.randn(2, 64))
+
+
+def _target() -> torch.Tensor:
+    # a test signal, not music: two decaying partials
+    t = torch.arange(8192) / 11025
+    return 0.5 * torch.sin(2 * math.pi * 220 * t) * torch.exp(-3 * t) + 0.2 * torch.sin(2 * math.pi * 1760 * t)
+
+
+def test_fit_is_deterministic_and_mse_decreases() -> None:
+    target = _target()
+    kwargs = dict(iterations=12, checkpoint_every=6, progress=False, device=torch.device("cpu"), lr=1e-3)
+    curve1, ckpt1, out1 = prior.fit_prior(target, prior.make_loss("mse", 11025), **kwargs)
+    curve2, _, out2 = prior.fit_prior(target, prior.make_loss("mse", 11025), **kwargs)
+    assert ckpt1 == [6, 12]
+    assert (curve1 == curve2).all()
+    torch.testing.assert_close(out1[-1], out2[-1], rtol=0, atol=0)
+    assert curve1[-1] < curve1[0]
+
+
+def test_fit_rejects_a_wrong_target() -> None:
+    with pytest.raises(ValueError, match="target"):
+        prior.fit_prior(torch.zeros(4096), prior.make_loss("mse", 11025), iterations=1, checkpoint_every=1)
+    with pytest.raises(ValueError, match="target"):
+        bad = _target().clone()
+        bad[3] = float("nan")
+        prior.fit_prior(bad, prior.make_loss("mse", 11025), iterations=1, checkpoint_every=1)
+
+
+def test_unknown_loss_and_mode_are_rejected() -> None:
+    with pytest.raises(ValueError, match="name"):
+        prior.make_loss("l1", 11025)
+    with pytest.raises(ValueError, match="mode"):
+        prior.PriorConfig.for_mode("fast")
+
+
+def test_modes_follow_the_work_in_full() -> None:
+    full = prior.PriorConfig.for_mode("full")
+    assert (full.iterations, full.checkpoint_every, full.lr, full.betas) == (1000, 250, 1e-4, (0.0, 0.9))
+    quick = prior.PriorConfig.for_mode("quick")
+    assert len(quick.clips) == 2 and quick.iterations < 100
+
+
+def test_peak_normalize_keeps_silence_and_shape() -> None:
+    x = torch.stack([torch.zeros(16), torch.linspace(-2, 1, 16)])
+    y = peak_normalize(x, 0.5)
+    assert torch.equal(y[0], torch.zeros(16))
+    assert y[1].abs().max() == pytest.approx(0.5)
+
+
+def test_spectral_excess_measures_added_noise_not_removed_content() -> None:
+    x = _target()
+    noise = 0.05 * torch.randn(8192, generator=torch.Generator().manual_seed(0))
+    assert float(spectral_excess(x, x)) == 0.0
+    assert float(spectral_excess(x, x + noise)) > 3.0
+    # removing content (a quieter copy) adds nothing above the reference
+    assert float(spectral_excess(x, 0.5 * x)) == 0.0
+    # a uniformly louder copy exceeds by 20*log10(2) wherever it is above the floor
+    assert float(spectral_excess(x, 2 * x)) == pytest.approx(20 * math.log10(2), rel=0.15)
+
+
+def test_objective_measures_of_a_perfect_output() -> None:
+    x = _target()
+    m = objective_measures(x, 3 * x, 11025)
+    assert m["si_snr_db"] > 100
+    assert m["lsd_mid_db"] < 1e-6 and m["lsd_high_db"] < 1e-6 and m["excess_db"] == 0.0
+    assert m["bark_error"] < 1e-5
+    worse = objective_measures(x, x + 0.05 * torch.randn(8192), 11025)
+    assert worse["si_snr_db"] < 30 and worse["lsd_high_db"] > m["lsd_high_db"] and worse["bark_error"] > 1e-3
+
+
+def test_claims_table_compares_the_losses() -> None:
+    x = _target()
+
+    def record(loss: str, out: torch.Tensor) -> prior.PriorResult:
+        return prior.PriorResult(clip="test", loss=loss, sample_rate=11025, target=x.numpy(),
+                                 loss_curve=torch.zeros(1).numpy(), checkpoints=[1],
+                                 audio=[out.numpy()], measures=[objective_measures(x, out, 11025)])
+
+    noisy = x + 0.1 * torch.randn(8192, generator=torch.Generator().manual_seed(1))
+    table = prior.claims_table([record("mse", noisy), record("perceptual", x + 0.01 * noisy)])
+    assert table["holds"].all()
+    assert "holds on 1 of 1" in prior.claims_summary(table, mode="quick")
