@@ -1,0 +1,163 @@
+"""The real clip set, loaded at any sample rate.
+
+Clips live in ``data/clips/`` (see its ``SOURCES.md``), described by
+``manifest.json``. ``PERCLOSS_DATA`` points elsewhere if set.
+Resampling uses soxr (``VHQ``), a band-limited polyphase resampler.
+
+Notebook: every chapter; the clips are listed in ``book/data.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+
+from ._checks import check_sample_rate
+
+__all__ = ["clips_dir", "list_clips", "clip_info", "load_clip", "excerpt", "load_wav", "resample"]
+
+MIN_RATE = 1000
+MAX_RATE = 384_000
+
+
+def clips_dir() -> Path:
+    """The folder holding the clips and ``manifest.json``."""
+    env = os.environ.get("PERCLOSS_DATA")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "data" / "clips"
+
+
+@functools.lru_cache(maxsize=4)
+def _manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no clip manifest at {path} (set PERCLOSS_DATA or run scripts/build_clips.sh)")
+    manifest: dict[str, dict[str, Any]] = json.loads(path.read_text())
+    return manifest
+
+
+def list_clips(kind: str | None = None) -> list[str]:
+    """Names of the clips, optionally only those of ``kind`` (``"speech"`` or ``"music"``).
+
+    >>> list_clips("speech")
+    ['speech_male', 'speech_female']
+    """
+    names = [n for n, info in _manifest(clips_dir()).items() if kind is None or info["kind"] == kind]
+    if kind is not None and not names:
+        raise ValueError(f"kind must be 'speech' or 'music', got {kind!r}")
+    return names
+
+
+def clip_info(name: str) -> dict[str, Any]:
+    """The manifest entry of clip ``name``: rate, length, source, licence, offsets, hash."""
+    manifest = _manifest(clips_dir())
+    if name not in manifest:
+        raise ValueError(f"name must be one of {sorted(manifest)}, got {name!r}")
+    return dict(manifest[name])
+
+
+def _check_rate(sample_rate: object, name: str = "sample_rate") -> int:
+    rate = check_sample_rate(sample_rate, name)
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise ValueError(f"{name} must be between {MIN_RATE} and {MAX_RATE} Hz, got {rate}")
+    return rate
+
+
+def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
+    """Band-limited resampling of a 1-D float signal (soxr, very high quality).
+
+    Shape:
+        ``(time,) -> (round(time * new_rate / orig_rate),)``
+
+    >>> resample(np.ones(16000), 16000, 8000).shape
+    (8000,)
+    """
+    orig_rate = _check_rate(orig_rate, "orig_rate")
+    new_rate = _check_rate(new_rate, "new_rate")
+    if orig_rate == new_rate:
+        return x
+    out: np.ndarray = soxr.resample(np.ascontiguousarray(x, dtype=np.float64), orig_rate, new_rate, quality="VHQ")
+    return out
+
+
+def load_wav(path: str | os.PathLike[str], sample_rate: int | None = None) -> tuple[torch.Tensor, int]:
+    """Read an audio file as mono float32 in [-1, 1]; stereo is averaged to mono.
+
+    Args:
+        path: any file libsndfile reads (WAV, FLAC, Ogg; int or float samples).
+        sample_rate: resample to this rate (Hz); ``None`` keeps the file's rate.
+
+    Returns:
+        ``(signal, sample_rate)``, ``signal`` of shape ``(time,)``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"path does not name a file: {str(p)!r}")
+    try:
+        x, rate = sf.read(str(p), dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise ValueError(f"path {str(p)!r} is not a readable audio file: {err}") from None
+    mono = x.mean(axis=1)
+    if len(mono) == 0:
+        raise ValueError(f"path {str(p)!r} holds no samples")
+    if sample_rate is not None:
+        mono = resample(mono, int(rate), _check_rate(sample_rate))
+        rate = sample_rate
+    return torch.from_numpy(mono.astype(np.float32)), int(rate)
+
+
+def load_clip(name: str, sample_rate: int | None = None) -> torch.Tensor:
+    """The whole clip ``name`` as float32 mono, at ``sample_rate`` (Default: native rate).
+
+    Shape:
+        ``() -> (time,)``
+
+    >>> x = load_clip("speech_male", 8000)
+    >>> x.shape, x.dtype
+    (torch.Size([32000]), torch.float32)
+    """
+    info = clip_info(name)
+    x, _ = load_wav(clips_dir() / info["file"], sample_rate)
+    return x
+
+
+def excerpt(
+    name: str, sample_rate: int = 11025, num_samples: int = 8192, offset_seconds: float | None = None
+) -> torch.Tensor:
+    """A fixed excerpt of ``num_samples`` samples of clip ``name`` at ``sample_rate``.
+
+    Args:
+        name: clip name (see :func:`list_clips`).
+        sample_rate: rate of the excerpt in Hz. (Default: 11025, as in Vinyard 2018)
+        num_samples: length of the excerpt. (Default: 8192)
+        offset_seconds: start within the clip; ``None`` uses the clip's
+            ``excerpt_offset_seconds`` (its most energetic window). (Default: ``None``)
+
+    Shape:
+        ``() -> (num_samples,)``
+
+    >>> excerpt("piano_bach").shape
+    torch.Size([8192])
+    """
+    info = clip_info(name)
+    rate = _check_rate(sample_rate)
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    offset = info["excerpt_offset_seconds"] if offset_seconds is None else offset_seconds
+    if not isinstance(offset, (int, float)) or not np.isfinite(offset) or offset < 0:
+        raise ValueError(f"offset_seconds must be a non-negative number, got {offset_seconds!r}")
+    x = load_clip(name, rate)
+    start = int(round(offset * rate))
+    if start + num_samples > x.shape[0]:
+        raise ValueError(
+            f"offset_seconds={offset} with num_samples={num_samples} runs past the end of {name!r} "
+            f"({x.shape[0]} samples at {rate} Hz)"
+        )
+    return x[start : start + num_samples].clone()
