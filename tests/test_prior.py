@@ -86,15 +86,16 @@ def test_spectral_excess_measures_added_noise_not_removed_content() -> None:
     assert float(spectral_excess(x, x + noise)) > 3.0
     # removing content (a quieter copy) adds nothing above the reference
     assert float(spectral_excess(x, 0.5 * x)) == 0.0
-    # a uniformly louder copy exceeds by 20*log10(2) wherever it is above the floor
-    assert float(spectral_excess(x, 2 * x)) == pytest.approx(20 * math.log10(2), rel=0.15)
+    # a uniformly louder copy of a broadband signal exceeds it by 20*log10(2) in every bin
+    white = torch.randn(8192, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    assert float(spectral_excess(white, 2 * white)) == pytest.approx(20 * math.log10(2), rel=1e-3)
 
 
 def test_objective_measures_of_a_perfect_output() -> None:
     x = _target()
     m = objective_measures(x, 3 * x, 11025)
     assert m["si_snr_db"] > 100
-    assert m["lsd_mid_db"] < 1e-6 and m["lsd_high_db"] < 1e-6 and m["excess_db"] == 0.0
+    assert m["lsd_mid_db"] < 1e-3 and m["lsd_high_db"] < 1e-3 and m["excess_db"] < 1e-3
     assert m["bark_error"] < 1e-5
     worse = objective_measures(x, x + 0.05 * torch.randn(8192), 11025)
     assert worse["si_snr_db"] < 30 and worse["lsd_high_db"] > m["lsd_high_db"] and worse["bark_error"] > 1e-3

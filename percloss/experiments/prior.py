@@ -23,9 +23,9 @@ from tqdm.auto import tqdm
 
 from .. import data
 from .._checks import check_choice, check_signal
-from .prior_measures import claims_summary, claims_table, objective_measures, peak_normalize
 from ..losses import MSELoss, MultiResolutionSTFTLoss, PerceptualLoss
 from ..modes import MODES, current_mode, default_device
+from .prior_measures import claims_summary, claims_table, objective_measures, peak_normalize
 
 __all__ = [
     "claims_table",
@@ -73,13 +73,14 @@ class UpsamplingGenerator(nn.Module):
             )
         self.latent_dim = latent_dim
         widths = [latent_dim] + [channels] * (len(KERNEL_SIZES) - 1) + [1]
-        self.convs = nn.ModuleList(
+        convs = [
             nn.Conv1d(widths[i], widths[i + 1], k, padding=k // 2, bias=False)
             for i, k in enumerate(KERNEL_SIZES)
-        )
+        ]
         gain = nn.init.calculate_gain("leaky_relu", 0.2)
-        for i, conv in enumerate(self.convs):
-            nn.init.xavier_normal_(conv.weight, gain if i < len(self.convs) - 1 else 1.0)
+        for i, conv in enumerate(convs):
+            nn.init.xavier_normal_(conv.weight, gain if i < len(convs) - 1 else 1.0)
+        self.convs = nn.ModuleList(convs)
 
     @property
     def output_length(self) -> int:
