@@ -113,12 +113,19 @@ fig.tight_layout()
 # The features written out by hand, as a check of the library function they teach:
 #
 # ```python
-# y = torch.nn.functional.conv1d(x, filters.unsqueeze(1), padding="same")
+# L = filters.shape[-1]                      # taps
+# x = F.pad(x.view(1, 1, -1), (L // 2, (L - 1) // 2))
+# y = F.conv1d(x, filters.flip(-1)[:, None])  # convolution, centred ('same')
 # features = torch.log1p(10 * torch.relu(y))
 # ```
+#
+# (`conv1d` computes a correlation, hence the flip.) The library computes the
+# same thing by FFT convolution, which is several times faster for 512 taps.
 
 # %% tags=["remove-cell"]
-_y = torch.nn.functional.conv1d(speech.view(1, 1, -1).double(), filters.double().flip(-1).unsqueeze(1), padding="same")
+_L = filters.shape[-1]
+_x = torch.nn.functional.pad(speech.view(1, 1, -1).double(), (_L // 2, (_L - 1) // 2))
+_y = torch.nn.functional.conv1d(_x, filters.double().flip(-1)[:, None])
 torch.testing.assert_close(
     torch.log1p(10 * torch.relu(_y))[0],
     perceptual_features(speech.unsqueeze(0).double(), filters.double())[0],
