@@ -43,7 +43,7 @@ from IPython.display import HTML, Audio, Markdown, display
 from percloss import data
 from percloss.experiments import prior
 from percloss.filterbank import center_frequencies, fir_filterbank, hz_to_bark
-from percloss.losses import PerceptualLoss, perceptual_features
+from percloss.losses import perceptual_features
 from percloss.modes import current_mode, default_device, describe_device
 from percloss.weighting import a_weighting_db
 
@@ -194,7 +194,7 @@ for clip in CONFIG.clips:
     for loss in CONFIG.losses:
         r = by_key[clip, loss]
         players = "".join(
-            f"<div>it {it}<br>{audio_tag(a)}</div>" for it, a in zip(r.checkpoints, r.audio)
+            f"<div>it {it}<br>{audio_tag(a)}</div>" for it, a in zip(r.checkpoints, r.audio, strict=False)
         )
         cells.append(f"<td><b>{loss}</b>{players}</td>")
     rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -245,7 +245,7 @@ fig.tight_layout()
 # %% tags=["remove-input"]
 records = pd.DataFrame(
     [{"clip": r.clip, "loss": r.loss, "iteration": it, **m}
-     for r in results for it, m in zip(r.checkpoints, r.measures)]
+     for r in results for it, m in zip(r.checkpoints, r.measures, strict=False)]
 )
 MEASURES = {"si_snr_db": "SI-SNR (dB) ↑", "lsd_mid_db": "LSD 0.5–2 kHz (dB) ↓",
             "lsd_high_db": "LSD > 2 kHz (dB) ↓", "excess_db": "spectral excess (dB) ↓",
@@ -324,7 +324,7 @@ def show(clip: str, loss: str, iteration: int) -> None:
     x = r.audio[r.checkpoints.index(iteration)]
     display(HTML(f"original {audio_tag(r.target)} &nbsp; {loss} @ {iteration} {audio_tag(x)}"))
     fig, axes = plt.subplots(1, 2, figsize=(9, 2.6), sharey=True)
-    for ax, (label, y) in zip(axes, [("original", r.target), (f"{loss} @ {iteration}", x)]):
+    for ax, (label, y) in zip(axes, [("original", r.target), (f"{loss} @ {iteration}", x)], strict=False):
         ax.imshow(log_spectrogram(y), origin="lower", aspect="auto", cmap="magma", vmin=-60, vmax=30,
                   extent=(0, len(y) / SR, 0, SR / 2000))
         ax.set(title=label, xlabel="s", ylabel="kHz")
