@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# helpers that live next to the tests (e.g. masking_reference) import by name
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def jupyter_book_command() -> list[str]:
