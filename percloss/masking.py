@@ -296,12 +296,11 @@ class _Constants:
         reach = np.array([_neighbourhood(t.n_fft, int(k)) for k in lines])
         self.reach = torch.as_tensor(reach, device=device)
         self.max_reach = int(reach.max())
-        kw = {"dtype": dtype, "device": device}
-        self.ath_grid = torch.as_tensor(t.threshold_in_quiet, **kw)
+        self.ath_grid = torch.as_tensor(t.threshold_in_quiet, dtype=dtype, device=device)
         self.line_to_grid = torch.as_tensor(t.line_to_grid, device=device)
         self.ath_line = self.ath_grid[self.line_to_grid]
         bark_line = t.bark[t.line_to_grid]
-        self.bark_line = torch.as_tensor(bark_line, **kw)
+        self.bark_line = torch.as_tensor(bark_line, dtype=dtype, device=device)
         # critical-band membership (K, B) and non-tonal lines
         b_count = t.n_bands
         member = np.zeros((k_count, b_count))
@@ -311,28 +310,28 @@ class _Constants:
             member[lo:hi, b] = 1.0
             ks = np.arange(lo, hi)
             nt_lines[b] = int(np.rint(np.exp(np.mean(np.log(ks)))))
-        self.member = torch.as_tensor(member, **kw)
+        self.member = torch.as_tensor(member, dtype=dtype, device=device)
         self.nt_lines = torch.as_tensor(nt_lines, device=device)
         # masker slots: every line (tonal) then every band (non-tonal)
         masker_grid = np.concatenate([t.line_to_grid, t.line_to_grid[nt_lines]])
         z_masker = t.bark[masker_grid]
         dz = t.bark[None, :] - z_masker[:, None]  # (J, I)
         a = np.full(dz.shape, -np.inf)
-        b = np.zeros(dz.shape)
+        slope = np.zeros(dz.shape)
         p1 = (dz >= -3) & (dz < -1)
         p2 = (dz >= -1) & (dz < 0)
         p3 = (dz >= 0) & (dz < 1)
         p4 = (dz >= 1) & (dz < 8)
-        a[p1], b[p1] = 17.0 * (dz[p1] + 1.0) - 6.0, -0.4
-        a[p2], b[p2] = 6.0 * dz[p2], 0.4 * dz[p2]
-        a[p3], b[p3] = -17.0 * dz[p3], 0.0
-        a[p4], b[p4] = -17.0 * (dz[p4] - 1.0) - 17.0, 0.15 * (dz[p4] - 1.0)
+        a[p1], slope[p1] = 17.0 * (dz[p1] + 1.0) - 6.0, -0.4
+        a[p2], slope[p2] = 6.0 * dz[p2], 0.4 * dz[p2]
+        a[p3], slope[p3] = -17.0 * dz[p3], 0.0
+        a[p4], slope[p4] = -17.0 * (dz[p4] - 1.0) - 17.0, 0.15 * (dz[p4] - 1.0)
         av = np.concatenate([
             -1.525 - 0.275 * z_masker[:k_count] - 4.5,
             -1.525 - 0.175 * z_masker[k_count:] - 0.5,
         ])
-        self.offset = torch.as_tensor(a + av[:, None], **kw)  # (J, I), -inf outside
-        self.slope = torch.as_tensor(1.0 + b, **kw)  # (J, I)
+        self.offset = torch.as_tensor(a + av[:, None], dtype=dtype, device=device)  # (J, I), -inf outside
+        self.slope = torch.as_tensor(1.0 + slope, dtype=dtype, device=device)  # (J, I)
         # subbands: lines [s*w, (s+1)*w); grid points inside each
         width = (t.n_fft // 2) // N_SUBBANDS
         sub_of_grid = t.grid_lines // width

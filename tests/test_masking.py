@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from masking_reference import analyse as reference_analyse
+
 from percloss.data import load_clip
 from percloss.masking import (
     analyse_spectrum,

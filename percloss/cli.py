@@ -1,0 +1,120 @@
+"""Command line: ``python -m percloss threshold|nmr ...``.
+
+Errors in the input (missing or unreadable files, mismatched rates) print one
+line on stderr and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+def _threshold(args: argparse.Namespace) -> int:
+    from .data import load_wav
+    from .masking import psychoacoustic_model1
+
+    x, rate = load_wav(args.clip)
+    if len(x) < args.n_fft:
+        raise ValueError(f"{args.clip}: needs at least {args.n_fft} samples, has {len(x)}")
+    a = psychoacoustic_model1(x.double(), rate, n_fft=args.n_fft)
+    t = a.tables
+    frames = a.global_threshold_db.shape[0]
+    kind = "standard" if t.standard else "derived"
+    print(f"{args.clip}: {rate} Hz, {len(x) / rate:.2f} s, {frames} frames "
+          f"(MPEG-1 model 1, {args.n_fft}-point FFT, {kind} tables; full scale = 96 dB SPL)")
+    print(f"{'subband':>7} {'from Hz':>8} {'to Hz':>8} {'level dB':>9} {'min thr dB':>11} {'SMR dB':>7}")
+    width = rate / 2 / 32
+    spl, thr, smr = (v.mean(0) for v in (a.spl_db, a.min_threshold_db, a.smr_db))
+    for s in range(32):
+        print(f"{s:7d} {s * width:8.0f} {(s + 1) * width:8.0f} {spl[s]:9.1f} {thr[s]:11.1f} {smr[s]:7.1f}")
+    print(f"tonal maskers per frame: {a.tonal.double().sum(-1).mean():.1f}")
+    if args.plot:
+        _plot_threshold(a, rate, Path(args.plot))
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def _plot_threshold(a: object, rate: int, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ValueError("--plot needs matplotlib (pip install 'percloss[book]')") from None
+    from .masking import MaskingAnalysis
+
+    assert isinstance(a, MaskingAnalysis)
+    t = a.tables
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 7), constrained_layout=True)
+    loudest = int(a.spectrum_db.amax(-1).argmax())
+    lines = np.arange(a.spectrum_db.shape[-1]) * rate / t.n_fft
+    spectrum = a.spectrum_db.double().cpu().numpy()
+    threshold = a.global_threshold_db.double().cpu().numpy()
+    ax1.plot(lines, spectrum[loudest], lw=0.8, label="level spectrum")
+    ax1.plot(t.frequency, threshold[loudest], lw=1.5, label="global masking threshold")
+    ax1.plot(t.frequency, t.threshold_in_quiet, "k--", lw=1, label="threshold in quiet")
+    ax1.set(xscale="log", xlim=(50, rate / 2), ylim=(-20, 110), xlabel="frequency (Hz)",
+            ylabel="dB SPL", title=f"loudest frame ({loudest})")
+    ax1.legend(loc="lower left")
+    im = ax2.imshow(threshold.T, origin="lower", aspect="auto", cmap="magma",
+                    extent=(0, threshold.shape[0], 0, len(t.frequency)))
+    ax2.set(xlabel="frame", ylabel="grid index", title="global masking threshold (dB SPL)")
+    fig.colorbar(im, ax=ax2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _nmr(args: argparse.Namespace) -> int:
+    from .data import load_wav
+    from .metrics import nmr, snr
+
+    ref, rate_ref = load_wav(args.reference)
+    test, rate_test = load_wav(args.test)
+    if rate_ref != rate_test:
+        raise ValueError(f"sample rates differ: {args.reference} is {rate_ref} Hz, {args.test} is {rate_test} Hz")
+    if len(ref) != len(test):
+        raise ValueError(f"lengths differ: {args.reference} has {len(ref)} samples, {args.test} has {len(test)}")
+    if len(ref) < args.n_fft:
+        raise ValueError(f"{args.reference}: needs at least {args.n_fft} samples, has {len(ref)}")
+    r = nmr(ref.double(), test.double(), rate_ref, n_fft=args.n_fft)
+    print(f"reference {args.reference}, test {args.test}: {rate_ref} Hz, {len(ref) / rate_ref:.2f} s")
+    print(f"NMR (mean over frames and bands): {float(r.mean_db):.2f} dB")
+    print(f"frames with audible noise (a band above 0 dB): {100 * float(r.audible_fraction):.1f} %")
+    print(f"SNR: {float(snr(ref.double(), test.double())):.2f} dB")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``percloss`` argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m percloss", description="Perceptual audio measures.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("threshold", help="MPEG-1 model 1 masking threshold of a file")
+    p.add_argument("clip", help="audio file (WAV, FLAC, ...)")
+    p.add_argument("--plot", help="write a PNG of the loudest frame and the threshold over time")
+    p.add_argument("--n-fft", type=int, default=512, choices=(512, 1024))
+    p.set_defaults(run=_threshold)
+    q = sub.add_parser("nmr", help="noise-to-mask ratio of TEST against REF")
+    q.add_argument("reference", help="reference audio file")
+    q.add_argument("test", help="test audio file, same rate and length")
+    q.add_argument("--n-fft", type=int, default=512, choices=(512, 1024))
+    q.set_defaults(run=_nmr)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

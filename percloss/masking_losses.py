@@ -1,0 +1,222 @@
+"""Losses calibrated by the MPEG-1 masking threshold of the target.
+
+- :class:`PriorityWeightedLoss` and :class:`NoiseModulationLoss` -- the two
+  psychoacoustic terms of Zhen et al. (IEEE SPL 2020) on model 1's threshold.
+- :class:`MaskedFilterbankLoss` -- chapter 1's Bark-filterbank loss made
+  masking-aware (the "tonal and temporal masking" future work of Vinyard 2018):
+  the error signal's energy in each filterbank band is compared with the
+  target's masking threshold, so an error under the threshold costs little.
+
+The threshold comes from the *target* under :func:`torch.no_grad` (it is a
+constant of the loss); gradients flow through the input's spectrum. Level
+calibration: digital full scale reads 96 dB SPL (:func:`percloss.masking.spectrum_db`),
+the standard's assumption about playback level.
+
+Shape: ``(..., time), (..., time) -> ()``, or ``(...)`` with ``reduction="none"``.
+
+Notebooks: ``notebooks/ch02_masking.py``, ``notebooks/ch01_deep_audio_prior.py``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._checks import check_choice, check_same_shape, check_sample_rate, check_signal
+from .filterbank import FilterBank
+from .losses import REDUCTIONS, reduce
+from .masking import analyse_spectrum, default_hop, model_tables, spectrum_db
+
+__all__ = ["PriorityWeightedLoss", "NoiseModulationLoss", "MaskedFilterbankLoss", "priority_weights"]
+
+
+def _check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int) -> None:
+    check_signal(input, "input", min_length=min_length)
+    check_signal(target, "target", min_length=min_length)
+    check_same_shape(input, target, "input", "target")
+
+
+def _check_fft(n_fft: object) -> int:
+    if n_fft not in (512, 1024):
+        raise ValueError(f"n_fft must be 512 (Layer I) or 1024 (Layer II), got {n_fft!r}")
+    return int(n_fft)
+
+
+def priority_weights(target_level_db: torch.Tensor, threshold_db: torch.Tensor) -> torch.Tensor:
+    """Zhen et al.'s priority weight per line, ``log10(P_x / M + 1)``.
+
+    Both arguments are levels in dB SPL on the same scale (power spectrum and
+    masking threshold from :mod:`percloss.masking`), shape ``(..., F, K)``.
+    """
+    return torch.log10(torch.pow(10.0, (target_level_db - threshold_db) / 10.0) + 1.0)
+
+
+class _MaskedSpectralLoss(nn.Module):
+    def __init__(
+        self, sample_rate: int, n_fft: int = 512, hop: int | None = None, reduction: str = "mean"
+    ) -> None:
+        super().__init__()
+        self.sample_rate = check_sample_rate(sample_rate)
+        self.n_fft = _check_fft(n_fft)
+        self.hop = default_hop(self.n_fft) if hop is None else int(hop)
+        if self.hop < 1:
+            raise ValueError(f"hop must be a positive integer number of samples, got {hop!r}")
+        self.reduction = check_choice(reduction, "reduction", REDUCTIONS)
+        self.upper_line = model_tables(self.sample_rate, self.n_fft).upper_line
+
+    def _target(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            level = spectrum_db(target, self.n_fft, self.hop)
+            threshold = analyse_spectrum(level, self.sample_rate, self.n_fft).threshold_db
+        return level, threshold
+
+
+class PriorityWeightedLoss(_MaskedSpectralLoss):
+    """Per-line squared log-spectral error weighted by ``log10(P_x / M + 1)``.
+
+    ``mean_{frames, lines} w_f * ((L_in - L_tg) / 10)^2`` with levels ``L``
+    in dB SPL floored softly at 0 dB SPL (``10 log10(10^(L/10) + 1)``; the
+    threshold in quiet is above -5 dB everywhere, so the floor only removes
+    the infinite slope of the log at silence). Lines above the model's upper
+    line (about 20 kHz, or the derived limit) are ignored.
+
+    Args:
+        sample_rate: Hz.
+        n_fft: 512 or 1024. (Default: 512)
+        hop: frame advance. (Default: the standard's, 384 / 1152)
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
+
+    >>> loss = PriorityWeightedLoss(44100)
+    >>> x = 0.1 * torch.sin(torch.arange(2048) * 0.3)
+    >>> float(loss(x, x))
+    0.0
+    """
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_pair(input, target, self.n_fft)
+        level_tg, threshold = self._target(target)
+        weights = priority_weights(level_tg, threshold)[..., : self.upper_line + 1]
+        soft_in = 10.0 * torch.log10(torch.pow(10.0, spectrum_db(input, self.n_fft, self.hop) / 10.0) + 1.0)
+        soft_tg = 10.0 * torch.log10(torch.pow(10.0, level_tg / 10.0) + 1.0)
+        err = ((soft_in - soft_tg)[..., : self.upper_line + 1] / 10.0).pow(2)
+        return reduce((weights * err).mean(dim=(-2, -1)), self.reduction)
+
+
+class NoiseModulationLoss(_MaskedSpectralLoss):
+    """Error power above the target's mask, ``relu(P_err / M - 1)`` per line.
+
+    ``aggregate="max"`` takes the largest value over lines in each frame (the
+    form of Zhen et al.), ``"mean"`` the mean over lines; then the mean over
+    frames. Zero when the error is everywhere under the threshold.
+
+    Args:
+        sample_rate: Hz.
+        n_fft: 512 or 1024. (Default: 512)
+        hop: frame advance. (Default: the standard's)
+        aggregate: ``"max"`` or ``"mean"`` over lines. (Default: ``"max"``)
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
+
+    >>> loss = NoiseModulationLoss(44100)
+    >>> x = 0.1 * torch.sin(torch.arange(2048) * 0.3)
+    >>> float(loss(x + 1e-6 * torch.randn(2048), x))  # -120 dBFS noise is inaudible
+    0.0
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        n_fft: int = 512,
+        hop: int | None = None,
+        aggregate: str = "max",
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(sample_rate, n_fft, hop, reduction)
+        self.aggregate = check_choice(aggregate, "aggregate", ("max", "mean"))
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_pair(input, target, self.n_fft)
+        _, threshold = self._target(target)
+        level_err = spectrum_db(input - target, self.n_fft, self.hop)
+        ratio = torch.pow(10.0, (level_err - threshold) / 10.0)[..., : self.upper_line + 1]
+        excess = torch.relu(ratio - 1.0)
+        per_frame = excess.amax(-1) if self.aggregate == "max" else excess.mean(-1)
+        return reduce(per_frame.mean(-1), self.reduction)
+
+
+class MaskedFilterbankLoss(nn.Module):
+    """Noise-to-mask ratio of the error in Bark-filterbank bands, ``mean log(1 + E/M)``.
+
+    The error ``input - target`` goes through chapter 1's filterbank; its
+    energy per band and frame (Hann-weighted mean of the squared output over
+    model 1's frames) is compared with the target's global masking threshold
+    at the band's centre line, converted from a per-line level to a band level
+    by the band's noise bandwidth. ``log(1 + r)`` grows like ``r`` while the
+    error is masked (``r < 1``) and only logarithmically once it is audible.
+
+    Calibration: a sinusoid of amplitude ``A`` at a band centre gives band
+    level ``A^2`` (96 dB at full scale), matching :func:`~percloss.masking.spectrum_db`;
+    white noise of variance ``s^2`` gives line power ``6 s^2 / N`` and band power
+    ``2 s^2 sum(h_b^2)``, hence the conversion factor ``N sum(h_b^2) / 3``.
+
+    Args:
+        sample_rate: Hz (model 1 needs at least 8 kHz).
+        n_bands, n_taps, f_min, f_max, scale: the filterbank, as in
+            :class:`~percloss.losses.PerceptualLoss`. (Default: 512 bands, 512 taps, Bark)
+        n_fft: model 1 FFT size, 512 or 1024. (Default: 512)
+        hop: frame advance. (Default: ``n_fft // 2``, denser than the standard's)
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
+
+    >>> loss = MaskedFilterbankLoss(11025, n_bands=32, n_taps=64)
+    >>> x = 0.1 * torch.sin(torch.arange(4096) * 0.3)
+    >>> float(loss(x, x))
+    0.0
+    """
+
+    band_to_line: torch.Tensor
+    line_to_band_factor: torch.Tensor
+    frame_window: torch.Tensor
+
+    def __init__(
+        self,
+        sample_rate: int,
+        n_bands: int = 512,
+        n_taps: int = 512,
+        f_min: float = 1.0,
+        f_max: float | None = None,
+        scale: str = "bark",
+        n_fft: int = 512,
+        hop: int | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        self.sample_rate = check_sample_rate(sample_rate)
+        self.n_fft = _check_fft(n_fft)
+        self.hop = self.n_fft // 2 if hop is None else int(hop)
+        if self.hop < 1:
+            raise ValueError(f"hop must be a positive integer number of samples, got {hop!r}")
+        self.reduction = check_choice(reduction, "reduction", REDUCTIONS)
+        model_tables(self.sample_rate, self.n_fft)  # validates the rate for model 1
+        self.filterbank = FilterBank(sample_rate, n_bands, n_taps, f_min, f_max, scale)
+        centres = self.filterbank.center_frequencies.double()
+        lines = torch.clamp(torch.round(centres * self.n_fft / self.sample_rate), 0, self.n_fft // 2)
+        self.register_buffer("band_to_line", lines.long())
+        taps = self.filterbank.filters.double()
+        factor = self.n_fft * taps.pow(2).sum(-1) / 3.0
+        self.register_buffer("line_to_band_factor", factor.float())
+        self.register_buffer("frame_window", torch.hann_window(self.n_fft, periodic=True))
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_pair(input, target, self.n_fft)
+        with torch.no_grad():
+            level = spectrum_db(target, self.n_fft, self.hop)
+            threshold_db = analyse_spectrum(level, self.sample_rate, self.n_fft).threshold_db
+            # mask per band and frame, as band power (full-scale sine = 1)
+            mask = torch.pow(10.0, (threshold_db[..., self.band_to_line] - 96.0) / 10.0)
+            mask = mask * self.line_to_band_factor.to(mask.dtype)
+        y = self.filterbank(input - target)  # (..., band, time)
+        window = self.frame_window.to(y.dtype)
+        frames = (y * y).unfold(-1, self.n_fft, self.hop)  # (..., band, F, n_fft)
+        energy = 2.0 * (frames * (window / window.sum())).sum(-1)  # (..., band, F)
+        ratio = energy / mask.transpose(-1, -2)
+        per_signal = torch.log1p(ratio).mean(dim=(-2, -1))
+        return reduce(per_signal, self.reduction)

@@ -1,0 +1,67 @@
+"""``python -m percloss``: readable output, one-line errors with non-zero status."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from percloss.cli import main
+
+
+def write(path: Path, x: np.ndarray, rate: int) -> Path:
+    sf.write(str(path), x, rate, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture
+def music(tmp_path: Path) -> tuple[Path, Path, Path]:
+    rng = np.random.default_rng(0)
+    t = np.arange(22050) / 44100
+    x = 0.5 * np.sin(2 * np.pi * 1000 * t)
+    ref = write(tmp_path / "ref.wav", x, 44100)
+    quiet = write(tmp_path / "quiet.wav", x + 1e-4 * rng.standard_normal(len(x)), 44100)
+    loud = write(tmp_path / "loud.wav", x + 3e-2 * rng.standard_normal(len(x)), 44100)
+    return ref, quiet, loud
+
+
+def test_threshold_prints_the_subband_table_and_plots(music: tuple[Path, Path, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "thr.png"
+    assert main(["threshold", str(music[0]), "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip()[:2].strip().isdigit()]
+    assert len(rows) == 32
+    smr = [float(r[-1]) for r in rows]
+    assert int(np.argmax(smr)) == 1  # the 1 kHz tone lives in subband 1 (689-1378 Hz)
+    assert png.stat().st_size > 10_000
+
+
+def test_nmr_orders_quiet_and_loud_noise(music: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    values = []
+    for test in music[1:]:
+        assert main(["nmr", str(music[0]), str(test)]) == 0
+        out = capsys.readouterr().out
+        values.append(float(out.split("NMR (mean over frames and bands):")[1].split()[0]))
+    assert values[0] < 0 < values[1]
+
+
+def test_errors_are_one_line_with_nonzero_status(music: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    other_rate = write(tmp_path / "r48.wav", np.zeros(24000), 48000)
+    not_audio = tmp_path / "x.wav"
+    not_audio.write_text("hello")
+    cases = [
+        (["nmr", str(music[0]), str(other_rate)], "sample rates differ"),
+        (["nmr", str(music[0]), str(tmp_path / "missing.wav")], "does not name a file"),
+        (["threshold", str(not_audio)], "not a readable audio file"),
+    ]
+    for argv, message in cases:
+        proc = subprocess.run([sys.executable, "-m", "percloss", *argv], capture_output=True, text=True)
+        assert proc.returncode == 2
+        assert message in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
