@@ -340,14 +340,6 @@ class _Constants:
         self.sub_member = torch.as_tensor(sub_member, device=device)
         self.sub_empty = torch.as_tensor(~sub_member.any(axis=0), device=device)
         self.sub_width = width
-        # pairs of lines closer than 0.5 Bark (on the grid's Bark values), by offset
-        self.close: list[tuple[int, torch.Tensor]] = []
-        bark_l = np.asarray(bark_line)
-        for d in range(1, k_count):
-            near = np.abs(bark_l[d:] - bark_l[:-d]) < 0.5
-            if not near.any():
-                break
-            self.close.append((d, torch.as_tensor(near, device=device)))
 
 
 _CONSTANTS: dict[tuple[int, int, torch.dtype, str], _Constants] = {}
@@ -358,18 +350,6 @@ def _constants(t: ModelTables, dtype: torch.dtype, device: torch.device) -> _Con
     if key not in _CONSTANTS:
         _CONSTANTS[key] = _Constants(t, dtype, device)
     return _CONSTANTS[key]
-
-
-def _shift(x: torch.Tensor, d: int, fill: float) -> torch.Tensor:
-    """``y[..., k] = x[..., k + d]`` with ``fill`` outside."""
-    y = torch.full_like(x, fill)
-    if d > 0:
-        y[..., :-d] = x[..., d:]
-    elif d < 0:
-        y[..., -d:] = x[..., :d]
-    else:
-        y.copy_(x)
-    return y
 
 
 @torch.no_grad()
@@ -404,18 +384,25 @@ def analyse_spectrum(
     ninf = float("-inf")
 
     # tonal components: local maxima passing the 7 dB test at every distance in reach
-    tonal = (x > _shift(x, -1, ninf)) & (x >= _shift(x, 1, ninf)) & (c.reach > 0)
+    r = max(c.max_reach, 1)
+    xp = torch.nn.functional.pad(x, (r, r), value=ninf)
+
+    def near(d: int) -> torch.Tensor:  # x[..., k + d], -inf outside
+        return xp[:, r + d : r + d + k_count]
+
+    tonal = (x > near(-1)) & (x >= near(1)) & (c.reach > 0)
     for j in range(2, c.max_reach + 1):
-        active = c.reach >= j
-        ok = (x - _shift(x, -j, ninf) >= 7.0) & (x - _shift(x, j, ninf) >= 7.0)
-        tonal &= ok | ~active
+        ok = torch.minimum(x - near(-j), x - near(j)) >= 7.0
+        tonal &= ok | (c.reach < j)
     power = torch.pow(10.0, x / 10.0)
-    tonal_db = 10.0 * torch.log10(_shift(power, -1, 0.0) + power + _shift(power, 1, 0.0))
+    pp = torch.nn.functional.pad(power, (1, 1))
+    tonal_db = 10.0 * torch.log10(pp[:, :-2] + power + pp[:, 2:])
     # non-tonal: power of each critical band outside the tonal neighbourhoods
+    reach = torch.where(tonal, c.reach, torch.zeros_like(c.reach)).to(x.dtype)
+    rp = torch.nn.functional.pad(reach, (r, r))
     claimed = tonal.clone()
     for j in range(1, c.max_reach + 1):
-        within = tonal & (c.reach >= j)
-        claimed |= _shift(within, -j, False) | _shift(within, j, False)
+        claimed |= (rp[:, r - j : r - j + k_count] >= j) | (rp[:, r + j : r + j + k_count] >= j)
     rest = torch.where(claimed, torch.zeros_like(power), power)
     nontonal_db = 10.0 * torch.log10(rest @ c.member)
 
@@ -424,14 +411,20 @@ def analyse_spectrum(
     tonal &= tonal_db >= ath_line
     nontonal_db = torch.where(nontonal_db >= ath_line[c.nt_lines], nontonal_db, ninf)
     # decimation 2: of two tonal maskers closer than 0.5 Bark keep the stronger
-    level = torch.where(tonal, tonal_db, ninf)
-    drop = torch.zeros_like(tonal)
-    for d, near in c.close:
-        lo, hi = level[..., :-d], level[..., d:]
-        both = tonal[..., :-d] & tonal[..., d:] & near
-        drop[..., :-d] |= both & (lo < hi)
-        drop[..., d:] |= both & (hi <= lo)
-    tonal &= ~drop
+    # (on equal levels the lower line); tonal lines compacted per frame
+    n_tonal = int(tonal.sum(-1).max()) if tonal.numel() else 0
+    if n_tonal > 1:
+        idx = torch.argsort(tonal.to(torch.int8), dim=-1, descending=True, stable=True)[:, :n_tonal]
+        ok_t = torch.gather(tonal, 1, idx)
+        lev = torch.gather(tonal_db, 1, idx)
+        z = c.bark_line[idx]
+        pair = ok_t[:, :, None] & ok_t[:, None, :] & ((z[:, :, None] - z[:, None, :]).abs() < 0.5)
+        stronger = (lev[:, None, :] > lev[:, :, None]) | (
+            (lev[:, None, :] == lev[:, :, None]) & (idx[:, None, :] < idx[:, :, None])
+        )
+        drop = (pair & stronger).any(-1) & ok_t
+        dropped = torch.zeros_like(tonal).scatter_(1, idx, drop)
+        tonal &= ~dropped
     tonal_db = torch.where(tonal, tonal_db, ninf)
 
     # individual and global thresholds, frames in chunks, valid maskers compacted
