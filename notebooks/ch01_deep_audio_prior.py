@@ -28,8 +28,9 @@
 # log compression and optional A-weighting, compared by cosine similarity. Its
 # claim, from listening: the perceptual loss gives crisper mids and highs, less
 # noise, and something intelligible sooner. This chapter reruns the experiment
-# on five real recordings, adds the loss most used today (a multi-resolution
-# STFT loss), and measures what the post only heard.
+# on six real recordings, adds the loss most used today (a multi-resolution
+# STFT loss) and the post's own future work, a filterbank loss that knows about
+# masking, and measures what the post only heard.
 
 # %% tags=["remove-input"]
 import time
@@ -150,6 +151,13 @@ torch.testing.assert_close(
 # | `mse` | samples, $\frac{1}{N}\sum_n (\hat x[n] - x[n])^2$ |
 # | `perceptual` | the 2018 loss: 512 Bark bands, A-weighted log features, cosine distance |
 # | `mrstft` | spectral convergence + log-magnitude L1 at FFT sizes 512/1024/2048 {cite}`yamamoto2020parallel` |
+# | `masked` | the same 512 Bark bands applied to the *error* $\hat x - x$; its energy per band and frame against the target's MPEG-1 masking threshold, $\operatorname{mean}\log(1 + E/M)$ |
+#
+# The `masked` loss is the post's "tonal and temporal masking" future work,
+# built on the psychoacoustic model of the next chapter
+# (`percloss.masking_losses.MaskedFilterbankLoss`): an error whose energy in a
+# band stays under the target's masking threshold costs almost nothing (the
+# logarithm grows like $E/M$ there), an audible one costs its log-ratio.
 #
 # Generator outputs are peak-normalised to the target's peak before listening
 # and before the level-dependent measures (the perceptual loss with a cosine

@@ -499,7 +499,7 @@ def psychoacoustic_model1(
         >>> tone = 0.5 * torch.sin(2 * torch.pi * 1000 * t)
         >>> a = psychoacoustic_model1(tone, 44100)
         >>> a.global_threshold_db.shape
-        torch.Size([9, 106])
+        torch.Size([10, 106])
         >>> bool(a.tonal[0, 12])  # 1 kHz sits on line 11.6: the peak is line 12
         True
     """

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from percloss.data import load_clip
+from percloss.experiments.masking_demo import noise_under_threshold, white_noise_like
 from percloss.masking import analyse_spectrum, spectrum_db
 from percloss.masking_losses import (
     MaskedFilterbankLoss,
@@ -47,19 +48,13 @@ def test_nmr_audible_fraction_grows_with_noise() -> None:
 
 def test_nmr_separates_masked_from_white_noise_at_equal_snr() -> None:
     """Noise shaped under the threshold scores far better than white noise of equal power."""
-    x = music()
-    a = analyse_spectrum(spectrum_db(x, 512, 256), 44100, 512)
-    # shape noise in the STFT domain: magnitude at the threshold, random phase
-    spec = torch.stft(noise(len(x), 3), 512, 256, window=torch.hann_window(512, dtype=torch.float64),
-                      return_complex=True)
-    frames = min(spec.shape[-1], a.threshold_db.shape[0])
-    gain = torch.pow(10.0, (a.threshold_db[:frames].T - 96.0) / 20.0)
-    shaped = torch.istft(spec[:, :frames] / spec[:, :frames].abs() * gain, 512, 256,
-                         window=torch.hann_window(512, dtype=torch.float64), length=len(x))
-    white = noise(len(x), 4)
-    white = white * shaped.norm() / white.norm()
-    assert float(snr(x, x + shaped)) == pytest.approx(float(snr(x, x + white)), abs=1e-6)
-    assert float(nmr(x, x + shaped, 44100).mean_db) < float(nmr(x, x + white, 44100).mean_db) - 5.0
+    x = music(2.0)
+    shaped = noise_under_threshold(x, 44100, margin_db=6.0, seed=3)
+    white = white_noise_like(shaped, seed=4)
+    assert float(snr(x, x + shaped)) == pytest.approx(float(snr(x, x + white)), abs=1e-9)
+    r_shaped, r_white = nmr(x, x + shaped, 44100), nmr(x, x + white, 44100)
+    assert float(r_shaped.mean_db) < 0.0 < float(r_white.mean_db)
+    assert float(r_shaped.audible_fraction) < 0.2 < 0.9 < float(r_white.audible_fraction)
 
 
 def test_nmr_gradient_flows_to_test() -> None:
@@ -131,7 +126,7 @@ def test_silent_target_gives_finite_values_and_gradients(name: str) -> None:
     x = (0.01 * noise(1024)).requires_grad_(True)
     value = loss(x, torch.zeros(1024, dtype=torch.float64))
     value.backward()
-    assert math.isfinite(float(value)) and torch.isfinite(x.grad).all()  # type: ignore[arg-type]
+    assert math.isfinite(float(value.detach())) and torch.isfinite(x.grad).all()  # type: ignore[arg-type]
 
 
 def test_noise_modulation_ignores_masked_noise_and_punishes_audible_noise() -> None:
@@ -187,3 +182,12 @@ def test_nmr_rejects_bad_input() -> None:
         nmr(x, x, -1)
     with pytest.raises(ValueError, match="test contains NaN"):
         nmr(x, torch.full((1024,), float("inf")), 44100)
+
+
+def test_noise_under_threshold_is_seeded_and_rejects_stereo() -> None:
+    x = music(0.5)
+    a = noise_under_threshold(x, 44100, seed=1)
+    assert torch.equal(a, noise_under_threshold(x, 44100, seed=1))
+    assert not torch.equal(a, noise_under_threshold(x, 44100, seed=2))
+    with pytest.raises(ValueError, match="mono"):
+        noise_under_threshold(torch.stack([x, x]), 44100)

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from .. import data
 from .._checks import check_choice, check_signal
 from ..losses import MSELoss, MultiResolutionSTFTLoss, PerceptualLoss
+from ..masking_losses import MaskedFilterbankLoss
 from ..modes import MODES, current_mode, default_device
 from .prior_measures import claims_summary, claims_table, objective_measures, peak_normalize
 
@@ -104,10 +105,17 @@ def _perceptual(sample_rate: int) -> nn.Module:
     return PerceptualLoss(sample_rate, n_bands=512, n_taps=512, a_weighting=True, distance="cosine")
 
 
+def _masked(sample_rate: int) -> nn.Module:
+    # The 2018 filterbank made masking-aware: the error's band energy against
+    # the target's MPEG-1 masking threshold (percloss.masking_losses).
+    return MaskedFilterbankLoss(sample_rate, n_bands=512, n_taps=512)
+
+
 LOSSES: dict[str, Callable[[int], nn.Module]] = {
     "mse": lambda sample_rate: MSELoss(),
     "perceptual": _perceptual,
     "mrstft": lambda sample_rate: MultiResolutionSTFTLoss(),
+    "masked": _masked,
 }
 
 
