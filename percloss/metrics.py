@@ -1,4 +1,4 @@
-"""Objective measures: SNR, log-spectral distance and noise-to-mask ratio.
+"""Objective measures: SNR, log-spectral distance, noise-to-mask ratio, PESQ and STOI.
 
 Notebooks: ``notebooks/ch01_deep_audio_prior.py``, ``notebooks/ch02_masking.py``.
 """
@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ._checks import check_same_shape, check_sample_rate, check_signal
 
-__all__ = ["snr", "log_spectral_distance", "nmr", "NMRResult"]
+__all__ = ["snr", "log_spectral_distance", "nmr", "NMRResult", "pesq_wb", "estoi"]
 
 
 def snr(reference: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
@@ -154,3 +155,56 @@ def nmr(
         mean_db=10 * torch.log10(ratio.mean(dim=(-2, -1))),
         audible_fraction=(ratio.amax(-1) > 1.0).to(reference.dtype).mean(-1),
     )
+
+
+def _as_numpy_pair(reference: object, degraded: object) -> tuple[Any, Any]:
+    import numpy as np
+
+    out = []
+    for value, name in ((reference, "reference"), (degraded, "degraded")):
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().double().numpy()
+        if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
+            raise ValueError(f"{name} must be a floating-point numpy array or tensor, got {type(value).__name__}")
+        if value.ndim != 1:
+            raise ValueError(f"{name} must be mono with shape (time,), got shape {value.shape}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{name} contains NaN or Inf values")
+        out.append(value.astype(np.float64))
+    if len(out[0]) != len(out[1]):
+        raise ValueError(f"reference and degraded must have the same length, got {len(out[0])} and {len(out[1])}")
+    return out[0], out[1]
+
+
+def pesq_wb(reference: object, degraded: object, sample_rate: int = 16000) -> float:
+    """Wide-band PESQ (ITU-T P.862.2) MOS-LQO, 1.04 .. 4.64, via the ``pesq`` package.
+
+    Args:
+        reference, degraded: mono speech ``(time,)`` at 16 kHz, equal lengths.
+        sample_rate: must be 16000 (wide-band PESQ is defined at 16 kHz).
+
+    Raises:
+        ValueError: wrong rate, shapes or lengths, or a signal PESQ cannot
+            analyse (e.g. silence: "no utterances detected").
+    """
+    from pesq import pesq
+    from pesq.cypesq import PesqError
+
+    if sample_rate != 16000:
+        raise ValueError(f"sample_rate must be 16000 for wide-band PESQ, got {sample_rate!r}; resample first")
+    ref, deg = _as_numpy_pair(reference, degraded)
+    try:
+        return float(pesq(16000, ref, deg, "wb"))
+    except PesqError as err:
+        raise ValueError(f"PESQ cannot score these signals: {err}") from None
+
+
+def estoi(reference: object, degraded: object, sample_rate: int) -> float:
+    """Extended STOI (Jensen and Taal 2016) in [0, 1] via ``pystoi``; resamples to 10 kHz internally."""
+    from pystoi import stoi
+
+    rate = check_sample_rate(sample_rate)
+    ref, deg = _as_numpy_pair(reference, degraded)
+    if len(ref) < rate // 4:
+        raise ValueError(f"signals must be at least 0.25 s long for STOI, got {len(ref)} samples")
+    return float(stoi(ref, deg, rate, extended=True))

@@ -1,0 +1,227 @@
+"""Degradations for the quality-metrics study (chapter 3).
+
+The TU Ilmenau report's three degradations at its three levels -- Gaussian
+noise, "bitrate" (resample down and back up) and bit-depth quantisation --
+plus what it lists as future work: clipping, reverberation (a simulated room,
+pyroomacoustics image-source method) and MP3 with a real encoder (LAME through
+``lameenc``, decoded by libsndfile/mpg123 and time-aligned).
+
+Every function takes a mono signal ``(time,)`` (numpy float or torch tensor,
+values in [-1, 1]) and returns a numpy float64 array of the same length.
+:func:`degrade` runs one named degradation at one level and peak-normalises
+the result, as the report did. Deterministic for a seed.
+
+Notebook: ``notebooks/ch03_quality_metrics.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import signal as sps
+
+__all__ = [
+    "DEGRADATIONS",
+    "peak_normalize",
+    "add_noise",
+    "bandlimit",
+    "quantize",
+    "clip",
+    "room_impulse_response",
+    "reverberate",
+    "mp3",
+    "degrade",
+]
+
+#: Levels per degradation, mildest first: the report's three, then its future work.
+DEGRADATIONS: dict[str, tuple[float, ...]] = {
+    "noise": (0.002, 0.01, 0.02),  # standard deviation
+    "bitrate": (2, 4, 6),  # resampling factor
+    "bitdepth": (12, 8, 4),  # bits
+    "clipping": (0.5, 0.2, 0.1),  # clip level as a fraction of the peak
+    "reverb": (0.3, 0.6, 1.2),  # RT60 in seconds
+    "mp3": (32, 16, 8),  # kbit/s
+}
+
+
+def _mono(x: Any, name: str = "x") -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"{name} must be a floating-point numpy array or tensor, got {type(x).__name__}")
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be mono with shape (time,), got shape {x.shape}")
+    if len(x) == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or Inf values")
+    return x.astype(np.float64)
+
+
+def _rate(sample_rate: object) -> int:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive integer number of Hz, got {sample_rate!r}")
+    return sample_rate
+
+
+def peak_normalize(x: Any, peak: float = 1.0) -> np.ndarray:
+    """Scale ``x`` so that ``max |x| = peak``; silence stays silence."""
+    y = _mono(x)
+    m = np.abs(y).max()
+    return y if m == 0 else y * (peak / m)
+
+
+def add_noise(x: Any, sigma: float, seed: int = 0) -> np.ndarray:
+    """Add Gaussian white noise of standard deviation ``sigma`` (seeded)."""
+    y = _mono(x)
+    if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a finite non-negative number, got {sigma!r}")
+    rng = np.random.default_rng(seed)
+    return y + sigma * rng.standard_normal(len(y))
+
+
+def bandlimit(x: Any, factor: int) -> np.ndarray:
+    """Resample down by the integer ``factor`` and back up (polyphase, Kaiser window).
+
+    What the report calls lowering the bitrate: everything above
+    ``sample_rate / (2 factor)`` is removed.
+    """
+    y = _mono(x)
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor!r}")
+    if factor == 1:
+        return y.copy()
+    down = sps.resample_poly(y, 1, factor)
+    up = sps.resample_poly(down, factor, 1)
+    out = np.zeros_like(y)
+    n = min(len(y), len(up))
+    out[:n] = up[:n]
+    return out
+
+
+def quantize(x: Any, bits: int) -> np.ndarray:
+    """Uniform mid-tread quantisation of [-1, 1] to ``bits`` bits (at most ``2**bits`` levels)."""
+    y = _mono(x)
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 32:
+        raise ValueError(f"bits must be an integer in 1..32, got {bits!r}")
+    scale = 2.0 ** (bits - 1)
+    return np.clip(np.round(y * scale), -scale, scale - 1) / scale
+
+
+def clip(x: Any, fraction: float) -> np.ndarray:
+    """Hard clipping at ``fraction`` of the signal's peak, ``0 < fraction <= 1``."""
+    y = _mono(x)
+    if not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    level = fraction * np.abs(y).max()
+    return np.clip(y, -level, level)
+
+
+@lru_cache(maxsize=16)
+def _rir(sample_rate: int, rt60: float) -> np.ndarray:
+    import pyroomacoustics as pra
+
+    dims = [6.0, 5.0, 3.0]
+    absorption, max_order = pra.inverse_sabine(rt60, dims)
+    room = pra.ShoeBox(dims, fs=sample_rate, materials=pra.Material(absorption), max_order=max_order)
+    room.add_source([1.5, 2.0, 1.6])
+    room.add_microphone([4.2, 3.1, 1.5])
+    room.compute_rir()
+    rir = np.asarray(room.rir[0][0], dtype=np.float64)
+    rir = rir[int(np.argmax(np.abs(rir))) :]
+    rir.setflags(write=False)
+    return rir / np.abs(rir).max()
+
+
+def room_impulse_response(sample_rate: int, rt60: float) -> np.ndarray:
+    """Impulse response of a 6 x 5 x 3 m shoebox room with reverberation time ``rt60`` (s).
+
+    Image-source method of pyroomacoustics (absorption and reflection order from
+    Sabine's formula); source at (1.5, 2.0, 1.6) m, microphone at (4.2, 3.1, 1.5) m.
+    Starts at the direct path (its delay removed), peak 1.
+    """
+    rate = _rate(sample_rate)
+    if not (isinstance(rt60, (int, float)) and 0.05 <= rt60 <= 5.0):
+        raise ValueError(f"rt60 must be between 0.05 and 5 seconds, got {rt60!r}")
+    return _rir(rate, float(rt60)).copy()
+
+
+def reverberate(x: Any, sample_rate: int, rt60: float) -> np.ndarray:
+    """Convolve with :func:`room_impulse_response`, aligned on the direct path, same length."""
+    y = _mono(x)
+    rir = room_impulse_response(sample_rate, rt60)
+    return sps.fftconvolve(y, rir)[: len(y)]
+
+
+def _align(reference: np.ndarray, decoded: np.ndarray, max_lag: int) -> np.ndarray:
+    n = len(reference)
+    padded = np.zeros(n + max_lag)
+    m = min(len(decoded), n + max_lag)
+    padded[:m] = decoded[:m]
+    corr = sps.correlate(padded, reference, mode="valid", method="fft")  # lags 0..max_lag
+    lag = int(np.argmax(corr))
+    return padded[lag : lag + n]
+
+
+def mp3(x: Any, sample_rate: int, bitrate_kbps: int, quality: int = 2) -> np.ndarray:
+    """Encode with LAME at constant ``bitrate_kbps``, decode, align to ``x`` and trim to its length.
+
+    The encoder delay and padding are removed by cross-correlation against the
+    input (lags up to 4096 samples). At very low bitrates LAME encodes at a
+    lower sample rate (8 kbit/s at 16 kHz input: 8 kHz); the decoded signal is
+    then resampled back to ``sample_rate`` (soxr).
+    """
+    import lameenc
+    import soundfile as sf
+
+    y = _mono(x)
+    rate = _rate(sample_rate)
+    if isinstance(bitrate_kbps, bool) or not isinstance(bitrate_kbps, int) or not 8 <= bitrate_kbps <= 320:
+        raise ValueError(f"bitrate_kbps must be an integer in 8..320, got {bitrate_kbps!r}")
+    pcm = np.clip(np.round(y * 32767), -32768, 32767).astype("<i2")
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(bitrate_kbps)
+    encoder.set_in_sample_rate(rate)
+    encoder.set_channels(1)
+    encoder.set_quality(quality)
+    data = bytes(encoder.encode(pcm.tobytes()) + encoder.flush())
+    decoded, out_rate = sf.read(io.BytesIO(data), dtype="float64")
+    if out_rate != rate:  # LAME lowers the rate for very low bitrates; bring it back
+        import soxr
+
+        decoded = soxr.resample(decoded, out_rate, rate, quality="VHQ")
+    return _align(y, decoded, 4096)
+
+
+def degrade(x: Any, kind: str, level: float, sample_rate: int = 16000, seed: int = 0,
+            normalize: bool = True) -> np.ndarray:
+    """Apply degradation ``kind`` (a key of :data:`DEGRADATIONS`) at ``level``.
+
+    With ``normalize`` (the report's procedure) the result is peak-normalised to 1.
+
+    >>> x = np.sin(np.arange(16000) * 0.05)
+    >>> y = degrade(x, "bitdepth", 4)
+    >>> len(np.unique(y)) <= 16, float(np.abs(y).max())
+    (True, 1.0)
+    """
+    if kind not in DEGRADATIONS:
+        raise ValueError(f"kind must be one of {tuple(DEGRADATIONS)}, got {kind!r}")
+    _rate(sample_rate)
+    if kind == "noise":
+        y = add_noise(x, float(level), seed)
+    elif kind == "bitrate":
+        y = bandlimit(x, int(level))
+    elif kind == "bitdepth":
+        y = quantize(x, int(level))
+    elif kind == "clipping":
+        y = clip(x, float(level))
+    elif kind == "reverb":
+        y = reverberate(x, sample_rate, float(level))
+    else:
+        y = mp3(x, sample_rate, int(level))
+    return peak_normalize(y) if normalize else y
