@@ -93,6 +93,27 @@ def _nmr(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights(args: argparse.Namespace) -> int:
+    from .embeddings import WEIGHTS, download_weights, find_weights
+
+    if args.action == "download":
+        for model in args.models or list(WEIGHTS):
+            spec = WEIGHTS[model]
+            print(f"downloading {spec.model} from {spec.url} ...", flush=True)
+            try:
+                path = download_weights(model, args.dir)
+            except OSError as err:
+                raise ValueError(f"could not download {spec.url}: {err}") from None
+            print(f"  {path} (SHA-256 verified; licence: {spec.licence})")
+        return 0
+    for model, spec in WEIGHTS.items():
+        try:
+            print(f"{model}: {find_weights(model)}")
+        except FileNotFoundError:
+            print(f"{model}: not found ({spec.filename}, from {spec.url})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``percloss`` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m percloss", description="Perceptual audio measures.")
@@ -107,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("test", help="test audio file, same rate and length")
     q.add_argument("--n-fft", type=int, default=512, choices=(512, 1024))
     q.set_defaults(run=_nmr)
+    w = sub.add_parser("weights", help="find or download the VGGish/OpenL3 weights")
+    w.add_argument("action", choices=("download", "list"))
+    w.add_argument("models", nargs="*", choices=("vggish", "openl3", []), help="(Default: both)")
+    w.add_argument("--dir", help="target folder (Default: the torch hub checkpoints folder)")
+    w.set_defaults(run=_weights)
     return parser
 
 

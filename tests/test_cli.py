@@ -65,3 +65,13 @@ def test_errors_are_one_line_with_nonzero_status(music: tuple[Path, Path, Path],
         assert message in proc.stderr
         assert "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_weights_list_reports_missing_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PERCLOSS_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "vggish: not found (vggish-10086976.pth" in out
+    assert "openl3: not found (openl3_audio_mel256_music.h5" in out
