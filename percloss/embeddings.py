@@ -168,7 +168,7 @@ def download_weights(model: str, directory: str | os.PathLike[str] | None = None
 # ----------------------------------------------------------------- front ends
 
 
-def _hz_to_htk_mel(f: np.ndarray) -> np.ndarray:
+def _hz_to_htk_mel(f: np.ndarray | float) -> np.ndarray:
     return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
 
 
@@ -341,8 +341,8 @@ class OpenL3(nn.Module):
             for norm, arrays in zip(norms, norm_w, strict=True):
                 norm.weight.copy_(torch.from_numpy(arrays["gamma"]))
                 norm.bias.copy_(torch.from_numpy(arrays["beta"]))
-                norm.running_mean.copy_(torch.from_numpy(arrays["moving_mean"]))  # type: ignore[operator]
-                norm.running_var.copy_(torch.from_numpy(arrays["moving_variance"]))  # type: ignore[operator]
+                norm.running_mean.copy_(torch.from_numpy(arrays["moving_mean"]))  # type: ignore[union-attr]
+                norm.running_var.copy_(torch.from_numpy(arrays["moving_variance"]))  # type: ignore[union-attr]
 
 
 @dataclass
