@@ -264,7 +264,7 @@ for j, clip in enumerate(CONFIG.clips):
     for i, (key, label) in enumerate(MEASURES.items()):
         ax = axes[i, j]
         for loss in CONFIG.losses:
-            sel = records[(records.clip == clip) & (records.loss == loss)]
+            sel = records[(records["clip"] == clip) & (records["loss"] == loss)]
             ax.plot(sel.iteration, sel[key], marker="o", ms=3, label=loss)
         if i == 0:
             ax.set_title(clip, fontsize=9)

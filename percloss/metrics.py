@@ -13,7 +13,7 @@ import torch
 
 from ._checks import check_same_shape, check_sample_rate, check_signal
 
-__all__ = ["snr", "log_spectral_distance", "nmr", "NMRResult", "pesq_wb", "estoi"]
+__all__ = ["snr", "log_spectral_distance", "nmr", "NMRResult", "pesq_wb", "estoi", "dnsmos", "visqol"]
 
 
 def snr(reference: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
@@ -208,3 +208,59 @@ def estoi(reference: object, degraded: object, sample_rate: int) -> float:
     if len(ref) < rate // 4:
         raise ValueError(f"signals must be at least 0.25 s long for STOI, got {len(ref)} samples")
     return float(stoi(ref, deg, rate, extended=True))
+
+
+def dnsmos(degraded: object, sample_rate: int = 16000) -> dict[str, float]:
+    """Non-intrusive DNSMOS P.835 (SIG, BAK, OVRL) and P.808 MOS of speech.
+
+    Microsoft's DNSMOS ONNX models as shipped in the ``speechmos`` package
+    (pretrained; run with onnxruntime). Speech at 16 kHz, at least 1 s;
+    no reference is used.
+    """
+    import numpy as np
+    from speechmos import dnsmos as _dnsmos
+
+    if sample_rate != 16000:
+        raise ValueError(f"sample_rate must be 16000 for DNSMOS, got {sample_rate!r}; resample first")
+    x, _ = _as_numpy_pair(degraded, degraded)
+    if len(x) < 16000:
+        raise ValueError(f"degraded must be at least 1 s (16000 samples) for DNSMOS, got {len(x)}")
+    peak = float(np.abs(x).max())
+    if peak > 1.0:
+        raise ValueError(f"degraded must lie in [-1, 1] for DNSMOS, peak is {peak:.3f}")
+    out = _dnsmos.run(x, 16000)
+    return {"ovrl": float(out["ovrl_mos"]), "sig": float(out["sig_mos"]), "bak": float(out["bak_mos"]),
+            "p808": float(out["p808_mos"])}
+
+
+_VISQOL: dict[str, Any] = {}
+
+
+def visqol(reference: object, degraded: object, sample_rate: int, mode: str = "audio") -> float:
+    """ViSQOL v3 MOS-LQO via ``visqol-python`` (its bundled, pretrained mapping models).
+
+    ``mode="audio"`` expects 48 kHz (other rates are resampled, soxr);
+    ``mode="speech"`` expects 16 kHz (likewise). Equal lengths required.
+    """
+    from .data import resample
+
+    rate = check_sample_rate(sample_rate)
+    if mode not in ("audio", "speech"):
+        raise ValueError(f"mode must be 'audio' or 'speech', got {mode!r}")
+    ref, deg = _as_numpy_pair(reference, degraded)
+    target = 48000 if mode == "audio" else 16000
+    if rate != target:
+        ref, deg = resample(ref, rate, target), resample(deg, rate, target)
+    if mode not in _VISQOL:
+        import logging
+
+        from visqol.api import VisqolApi
+
+        logging.getLogger("visqol").setLevel(logging.ERROR)
+        api = VisqolApi()
+        if mode == "speech":
+            api.create(mode="speech", use_lattice_model=False)
+        else:
+            api.create(mode="audio")
+        _VISQOL[mode] = api
+    return float(_VISQOL[mode].measure_from_arrays(ref, deg, target).moslqo)
