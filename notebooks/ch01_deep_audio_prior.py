@@ -152,6 +152,7 @@ torch.testing.assert_close(
 # | `perceptual` | the 2018 loss: 512 Bark bands, A-weighted log features, cosine distance |
 # | `mrstft` | spectral convergence + log-magnitude L1 at FFT sizes 512/1024/2048 {cite}`yamamoto2020parallel` |
 # | `masked` | the same 512 Bark bands applied to the *error* $\hat x - x$; its energy per band and frame against the target's MPEG-1 masking threshold, $\operatorname{mean}\log(1 + E/M)$ |
+# | `vggish` | $1 - \cos$ between VGGish embeddings of output and target: the embedding "perceptual metric" of chapter 3 used as a loss (labelled below when the network is the random-feature control) |
 #
 # The `masked` loss is the post's "tonal and temporal masking" future work,
 # built on the psychoacoustic model of the next chapter
@@ -159,10 +160,17 @@ torch.testing.assert_close(
 # band stays under the target's masking threshold costs almost nothing (the
 # logarithm grows like $E/M$ there), an audible one costs its log-ratio.
 #
+# The `vggish` loss resamples to 16 kHz inside the graph (an FFT resampler,
+# so gradients flow) and pads the 0.74 s clip to one 0.96 s VGGish example.
+#
 # Generator outputs are peak-normalised to the target's peak before listening
 # and before the level-dependent measures (the perceptual loss with a cosine
 # distance does not constrain the level; the 2018 post normalised its output
 # files the same way).
+
+# %% tags=["remove-input"]
+if "vggish" in CONFIG.losses:
+    display(Markdown(f"Weights of the `vggish` loss on this build: {prior.make_loss('vggish', SR).weights}."))
 
 # %% tags=["remove-output"]
 start = time.perf_counter()

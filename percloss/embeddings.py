@@ -53,6 +53,8 @@ __all__ = [
     "Embedding",
     "load_embedding",
     "embedding_similarity",
+    "fft_resample",
+    "EmbeddingDistanceLoss",
 ]
 
 
@@ -422,3 +424,74 @@ def embedding_similarity(reference: torch.Tensor, degraded: torch.Tensor) -> dic
 
     r, d = reference.double(), degraded.double()
     return {"framewise": float(cos(r, d).mean()), "mean": float(cos(r.mean(0), d.mean(0)))}
+
+
+def fft_resample(x: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
+    """Differentiable band-limited resampling by zero-padding/truncating the spectrum.
+
+    ``(..., time) -> (..., round(time * new_rate / orig_rate))``. Exact for
+    periodic signals; used where gradients must flow (losses), not for audio files.
+    """
+    check_signal(x, "x")
+    n_in = x.shape[-1]
+    n_out = int(round(n_in * new_rate / orig_rate))
+    if n_out == n_in:
+        return x
+    spec = torch.fft.rfft(x)
+    bins = n_out // 2 + 1
+    if bins <= spec.shape[-1]:
+        spec = spec[..., :bins]
+    else:
+        spec = torch.nn.functional.pad(spec, (0, bins - spec.shape[-1]))
+    return torch.fft.irfft(spec, n=n_out) * (n_out / n_in)
+
+
+class EmbeddingDistanceLoss(nn.Module):
+    """``1 - cos`` between VGGish embeddings of input and target (mean over examples).
+
+    The report's "perceptual metric" used as a training loss. Signals are
+    resampled to 16 kHz differentiably (:func:`fft_resample`) and zero-padded
+    to whole 0.96 s examples. The network is frozen; :attr:`weights` says
+    whether it is pretrained or the random-feature control.
+
+    Shape:
+        ``(..., time), (..., time) -> ()`` (mean over signals).
+    """
+
+    def __init__(self, sample_rate: int, weights: str | os.PathLike[str] | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.sample_rate = check_sample_rate(sample_rate)
+        embedding = load_embedding("vggish", weights, seed=seed)
+        self.weights = embedding.weights
+        self.network = embedding.network.eval()
+        for p in self.network.parameters():
+            p.requires_grad_(False)
+        self._target_cache: tuple[torch.Tensor, torch.Tensor] | None = None  # fixed targets repeat
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        y = fft_resample(x, self.sample_rate, 16000) if self.sample_rate != 16000 else x
+        need = 400 + 95 * 160
+        hop = 96 * 160
+        length = max(need, need + hop * ((y.shape[-1] - need + hop - 1) // hop))
+        y = torch.nn.functional.pad(y, (0, length - y.shape[-1]))
+        flat = y.reshape(-1, y.shape[-1]).float()
+        examples = torch.cat([vggish_examples(s) for s in flat])  # (signals * E, 1, 96, 64)
+        emb = self.network(examples).reshape(flat.shape[0], -1, 128)
+        return emb
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        check_signal(input, "input")
+        check_signal(target, "target")
+        if input.shape != target.shape:
+            raise ValueError(f"input and target must have the same shape, got {tuple(input.shape)} and "
+                             f"{tuple(target.shape)}")
+        cached = self._target_cache
+        if cached is not None and cached[0].shape == target.shape and torch.equal(cached[0], target):
+            et = cached[1]
+        else:
+            with torch.no_grad():
+                et = self._embed(target)
+            self._target_cache = (target.detach().clone(), et)
+        ei = self._embed(input)
+        cos = torch.nn.functional.cosine_similarity(ei, et, dim=-1, eps=1e-8)
+        return (1.0 - cos).clamp_min(0.0).mean().to(input.dtype)

@@ -175,3 +175,31 @@ def test_front_ends_reject_bad_input() -> None:
         openl3_frames(torch.zeros(2, 48000))
     with pytest.raises(ValueError, match="NaN"):
         vggish_examples(torch.full((20000,), float("nan")))
+
+
+def test_fft_resample_keeps_a_tone_and_is_differentiable() -> None:
+    from percloss.embeddings import fft_resample
+
+    n = 11025
+    t = torch.arange(n, dtype=torch.float64) / 11025
+    y = fft_resample(torch.sin(2 * torch.pi * 440 * t), 11025, 16000)
+    t16 = torch.arange(16000, dtype=torch.float64) / 16000
+    assert torch.allclose(y, torch.sin(2 * torch.pi * 440 * t16), atol=1e-9)
+    x = torch.randn(64, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda s: fft_resample(s, 441, 640), (x,))
+
+
+def test_embedding_distance_loss(isolated_weights: Path) -> None:
+    from percloss.embeddings import EmbeddingDistanceLoss
+
+    loss = EmbeddingDistanceLoss(11025)
+    assert loss.weights.startswith("random-feature control")
+    target = data.excerpt("speech_male", 11025, 8192)
+    assert float(loss(target, target)) == pytest.approx(0.0, abs=1e-6)
+    x = (0.3 * torch.randn(8192)).requires_grad_(True)
+    value = loss(x, target)
+    value.backward()
+    assert float(value.detach()) > 1e-4
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="same shape"):
+        loss(x[:100], target)

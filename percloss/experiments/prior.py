@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .. import data
 from .._checks import check_choice, check_signal
+from ..embeddings import EmbeddingDistanceLoss
 from ..losses import MSELoss, MultiResolutionSTFTLoss, PerceptualLoss
 from ..masking_losses import MaskedFilterbankLoss
 from ..modes import MODES, current_mode, default_device
@@ -116,6 +117,7 @@ LOSSES: dict[str, Callable[[int], nn.Module]] = {
     "perceptual": _perceptual,
     "mrstft": lambda sample_rate: MultiResolutionSTFTLoss(),
     "masked": _masked,
+    "vggish": lambda sample_rate: EmbeddingDistanceLoss(sample_rate),
 }
 
 
