@@ -1,0 +1,92 @@
+"""Codec building blocks: exact framing, parameter count, quantiser modes, cascade, rate estimate."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from percloss import data
+from percloss.codec import (
+    FRAME,
+    HOP,
+    CascadedCodec,
+    CodecModule,
+    SoftmaxQuantizer,
+    code_entropy_bits,
+    count_parameters,
+    frame,
+    overlap_add,
+)
+
+
+@pytest.mark.parametrize("length", [512, 513, 992, 44100])
+def test_framing_alone_reconstructs_exactly(length: int) -> None:
+    x = data.load_clip("piano_bach", 44100).double()[:length]
+    f = frame(x)
+    assert f.shape[-1] == FRAME
+    assert torch.equal(f[1, :32], f[0, HOP:]) if f.shape[0] > 1 else True
+    torch.testing.assert_close(overlap_add(f, length), x, rtol=0, atol=1e-15)
+
+
+def test_framing_is_batched() -> None:
+    x = torch.randn(2, 3, 2000, dtype=torch.float64)
+    f = frame(x)
+    assert f.shape[:2] == (2, 3)
+    torch.testing.assert_close(overlap_add(f, 2000), x, rtol=0, atol=1e-15)
+    torch.testing.assert_close(frame(x[1, 2]), f[1, 2])
+
+
+def test_parameter_count_matches_the_work() -> None:
+    n = count_parameters(CodecModule())
+    print(f"one codec module: {n} parameters")
+    assert n == 448_832
+    assert abs(n - 450_000) / 450_000 < 0.02  # "about 0.45 M per module"
+    assert count_parameters(CascadedCodec(2)) == 2 * n + 2 * 33  # + centroids and sharpness
+
+
+def test_module_shapes_and_code_range() -> None:
+    m = CodecModule()
+    codes = m.encode(torch.randn(4, FRAME))
+    assert codes.shape == (4, FRAME // 2)
+    assert codes.abs().max() < 1
+    assert m.decode(codes).shape == (4, FRAME)
+    with pytest.raises(ValueError, match="frames"):
+        m.encode(torch.randn(4, 480))
+
+
+def test_hard_quantiser_emits_only_centroids_and_soft_is_differentiable() -> None:
+    q = SoftmaxQuantizer(32)
+    c = torch.rand(1000) * 2 - 1
+    hard = q(c, hard=True)
+    assert set(hard.tolist()) <= set(q.centroids.tolist())
+    nearest = q.centroids[(c[:, None] - q.centroids).abs().argmin(-1)]
+    assert torch.equal(hard, nearest)
+    q.eval()
+    assert torch.equal(q(c), hard)
+    q.train()
+    c.requires_grad_(True)
+    soft = q(c)
+    soft.sum().backward()
+    assert c.grad is not None and c.grad.abs().sum() > 0
+    q.log_alpha.data.fill_(12.0)  # very sharp: soft approaches hard (except exactly between centroids)
+    close = (q(c.detach()) - hard).abs() < 1e-3
+    assert close.double().mean() > 0.97
+
+
+def test_entropy_estimate_bounds() -> None:
+    uniform = torch.full((100, 32), 1 / 32)
+    assert float(code_entropy_bits(uniform)) == pytest.approx(5.0)
+    one_hot = torch.zeros(100, 32)
+    one_hot[:, 3] = 1
+    assert float(code_entropy_bits(one_hot)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_second_module_codes_the_scaled_residual() -> None:
+    torch.manual_seed(0)
+    codec = CascadedCodec(2, residual_scale=5.0).eval()
+    frames = torch.randn(3, FRAME) * 0.1
+    out, codes = codec(frames)
+    first = codec.stages[0].decode(codes[0])
+    second_input = codec.stages[1].encode(5.0 * (frames - first))
+    assert torch.equal(codes[1], codec.quantizers[1](second_input))
+    torch.testing.assert_close(out, first + codec.stages[1].decode(codes[1]) / 5.0)
