@@ -138,7 +138,7 @@ class CodecModule(nn.Module):
             _blocks(half, bottleneck // 2, pairs),
             nn.Conv1d(half, 1, 55, padding=27),
         )
-        self.half = half
+        self.half_channels = half
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         if frames.dim() != 2 or frames.shape[-1] != FRAME:
@@ -151,7 +151,7 @@ class CodecModule(nn.Module):
         y = self.decoder_in(codes.unsqueeze(1))  # (N, 2*half, 256)
         n = y.shape[0]
         # sub-pixel upsampling: channel pairs become neighbouring time steps
-        y = y.reshape(n, 2, self.half, FRAME // 2).permute(0, 2, 3, 1).reshape(n, self.half, FRAME)
+        y = y.reshape(n, 2, self.half_channels, FRAME // 2).permute(0, 2, 3, 1).reshape(n, self.half_channels, FRAME)
         return self.decoder_out(y).squeeze(1)
 
 
@@ -213,6 +213,7 @@ class CascadedCodec(nn.Module):
         total = torch.zeros_like(frames)
         codes = []
         for m, (stage, quantizer) in enumerate(zip(self.stages, self.quantizers, strict=True)):
+            assert isinstance(stage, CodecModule)
             scale = 1.0 if m == 0 else self.residual_scale
             q = quantizer(stage.encode(scale * (frames - total)))
             codes.append(q)
