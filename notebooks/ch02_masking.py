@@ -211,7 +211,7 @@ fig.tight_layout()
 # the share of frames in which any band's noise is above the threshold.
 
 # %% tags=["remove-input"]
-rows, players = [], []
+rows = []
 results = {}
 for name, x in clips.items():
     r = masked_vs_white(x, SR, CONFIG.margin_db, CONFIG.seed)
@@ -228,20 +228,23 @@ def audio_tag(x: torch.Tensor | np.ndarray, width: int = 170) -> str:
     return html.replace("<audio ", f'<audio style="width: {width}px" ')
 
 
-cells = "".join(
-    f"<tr><td><b>{name}</b></td><td>{audio_tag(clips[name])}</td><td>{audio_tag(r['shaped'])}</td>"
-    f"<td>{audio_tag(r['white'])}</td><td>{audio_tag(r['shaped_noise'])}</td>"
-    f"<td>{audio_tag(r['white_noise'])}</td></tr>"
-    for name, r in results.items()
-)
+def players(name: str, r: dict) -> str:
+    signals = [clips[name], r["shaped"], r["white"], r["shaped_noise"], r["white_noise"]]
+    # one gain per clip, so that nothing clips on playback and relative levels stay as measured
+    gain = min(1.0, 0.99 / max(float(s.abs().max()) for s in signals))
+    return "".join(f"<td>{audio_tag(gain * s)}</td>" for s in signals)
+
+
+cells = "".join(f"<tr><td><b>{name}</b></td>{players(name, r)}</tr>" for name, r in results.items())
 display(HTML(
     '<table style="font-size: 0.8em"><tr><th>clip</th><th>original</th><th>+ shaped noise</th>'
     "<th>+ white noise</th><th>shaped noise alone</th><th>white noise alone</th></tr>" + cells + "</table>"
 ))
 
 # %% [markdown]
-# The players are not normalised: what you hear is the level on disk, and
-# the two noises alone (last columns) are equally loud in energy. Listen
+# The players are not normalised: what you hear is the level on disk (each
+# row scaled by one common gain where a mix would exceed full scale), and the
+# two noises alone (last columns) are equally loud in energy. Listen
 # with headphones at a comfortable level. The shaped noise, alone, is a
 # loud, coloured hiss that follows the music; mixed in, it mostly vanishes.
 # The white noise stays audible as a hiss over everything.

@@ -439,10 +439,11 @@ def analyse_spectrum(
         if count > 0:
             order = torch.argsort(valid.to(torch.int8), dim=-1, descending=True, stable=True)[:, :count]
             lv = torch.gather(m, 1, order)  # (n, count)
-            lt = lv[..., None] * c.slope[order] + c.offset[order]  # (n, count, I)
-            contrib = torch.pow(10.0, lt / 10.0)
-            contrib = torch.where(torch.isfinite(lv)[..., None], contrib, torch.zeros_like(contrib))
-            total = total + torch.nan_to_num(contrib, nan=0.0).sum(1)
+            # individual thresholds X (1 + b) + av + a, as powers; slots without a
+            # masker hold -inf and contribute exp(-inf) = 0 (the slope is >= 0.6)
+            lt = c.slope[order]  # (n, count, I)
+            lt.mul_(lv[..., None]).add_(c.offset[order]).mul_(math.log(10.0) / 10.0).exp_()
+            total = total + lt.sum(1)
         out.append(10.0 * torch.log10(total))
     global_db = torch.cat(out, 0) if out else maskers.new_zeros((0, len(t.grid_lines)))
     threshold_db = global_db[..., c.line_to_grid]
