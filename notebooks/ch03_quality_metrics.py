@@ -101,6 +101,13 @@ display(Markdown(
     f"All rows are in `all_metrics.csv` ({csv_path.resolve().name} next to this chapter).\n\n"
     f"**Embedding weights used on this build:**\n\n{weights_md}"
 ))
+unscored = table[table["pesq"].isna()]
+if len(unscored):
+    display(Markdown(
+        f"PESQ could not score {len(unscored)} pair(s) (no utterance detected): "
+        + ", ".join(f"{r.clip} {r.degradation} {r.level:g}" for r in unscored.itertuples())
+        + ". They are left out of every PESQ statistic."
+    ))
 PRETRAINED = {e.name: e.pretrained for e in embedders}
 LABEL = {name: (name if ok else f"{name} (random control)") for name, ok in PRETRAINED.items()}
 

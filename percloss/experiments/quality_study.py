@@ -76,12 +76,20 @@ def _clean(name: str, seconds: float) -> np.ndarray:
 
 
 def score_pair(clean: np.ndarray, degraded: np.ndarray, is_speech: bool) -> dict[str, float]:
-    """The classical metrics of one pair (everything except the embeddings)."""
+    """The classical metrics of one pair (everything except the embeddings).
+
+    PESQ is NaN where its voice-activity detector finds no utterance in the
+    reference or the degraded signal ("No utterances detected").
+    """
     c, d = torch.from_numpy(clean), torch.from_numpy(degraded)
     r = nmr(c, d, RATE)
+    try:
+        pesq = pesq_wb(clean, degraded)
+    except ValueError:  # PESQ's voice-activity detector finds no speech (music, heavy reverb)
+        pesq = math.nan
     row = {
         "snr_db": float(snr(c, d)),
-        "pesq": pesq_wb(clean, degraded),
+        "pesq": pesq,
         "estoi": estoi(clean, degraded, RATE),
         "nmr_db": float(r.mean_db),
         "nmr_audible": float(r.audible_fraction),
