@@ -18,14 +18,24 @@
 - :func:`code_entropy_bits`: a differentiable estimate of bits per code from
   the soft-assignment histogram, for the rate term of the loss.
 
-The real entropy coder, the bitstream file, the losses A-D and training are
-not part of this module yet.
+- A real bitstream: :func:`write_bitstream` range-codes the hard indices with
+  ``constriction`` under the per-module symbol histograms stored with the
+  model, behind a versioned header (magic, version, sample rate, length,
+  model id = SHA-256 of the parameters, CRC32); :func:`read_bitstream`
+  decodes it bit-exactly or raises ``ValueError`` for truncated, corrupted
+  or foreign files. The bitrate is the file size x 8 / duration.
+
+The losses A-D, training and the command line are not part of this module yet.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import struct
+import zlib
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -44,6 +54,11 @@ __all__ = [
     "CascadedCodec",
     "code_entropy_bits",
     "count_parameters",
+    "encode_indices",
+    "decode_indices",
+    "write_bitstream",
+    "read_bitstream",
+    "model_id",
 ]
 
 FRAME = 512
@@ -224,3 +239,110 @@ class CascadedCodec(nn.Module):
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+# ------------------------------------------------------------------ bitstream
+
+MAGIC = b"PCL"
+FORMAT_VERSION = 1
+_HEADER = struct.Struct("<3sBIQB32sI")  # magic, version, rate, length, modules, model id, payload CRC32
+
+
+def model_id(codec: CascadedCodec) -> bytes:
+    """SHA-256 of the codec's parameters: a file decodes only with the model that wrote it."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(codec.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.digest()
+
+
+def _probabilities(counts: torch.Tensor) -> np.ndarray:
+    p = counts.double().clamp_min(0) + 1.0  # every symbol stays encodable
+    return (p / p.sum()).numpy().astype(np.float32)
+
+
+@torch.no_grad()
+def encode_indices(codec: CascadedCodec, x: torch.Tensor) -> list[torch.Tensor]:
+    """Hard centroid indices per module, ``[(n_frames, 256)] * n_modules``, for a mono signal."""
+    codec.eval()
+    frames = frame(x.float())
+    total = torch.zeros_like(frames)
+    out = []
+    for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
+        assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
+        scale = 1.0 if m == 0 else codec.residual_scale
+        idx = quantizer.indices(stage.encode(scale * (frames - total)))
+        out.append(idx)
+        total = total + stage.decode(quantizer.centroids[idx]) / scale
+    return out
+
+
+@torch.no_grad()
+def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor], length: int) -> torch.Tensor:
+    """Signal ``(length,)`` from hard indices (the decoder half of the codec)."""
+    codec.eval()
+    total = None
+    for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
+        assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
+        scale = 1.0 if m == 0 else codec.residual_scale
+        y = stage.decode(quantizer.centroids[indices[m]]) / scale
+        total = y if total is None else total + y
+    assert total is not None
+    return overlap_add(total, length)
+
+
+def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: torch.Tensor,
+                    sample_rate: int) -> bytes:
+    """Range-code a mono signal with ``codec`` (constriction); returns the file's bytes.
+
+    ``symbol_counts[m]`` is module ``m``'s centroid histogram from training
+    (stored with the model); it is the entropy coder's probability model.
+    """
+    import constriction
+
+    check_signal(x, "x")
+    if x.dim() != 1:
+        raise ValueError(f"x must be mono with shape (time,), got {tuple(x.shape)}")
+    indices = encode_indices(codec, x)
+    encoder = constriction.stream.queue.RangeEncoder()
+    for idx, counts in zip(indices, symbol_counts, strict=True):
+        model = constriction.stream.model.Categorical(_probabilities(counts), perfect=False)
+        encoder.encode(idx.flatten().numpy().astype(np.int32), model)
+    payload = encoder.get_compressed().astype("<u4").tobytes()
+    n_frames = indices[0].shape[0]
+    header = _HEADER.pack(MAGIC, FORMAT_VERSION, int(sample_rate), x.shape[-1], len(indices), model_id(codec),
+                          zlib.crc32(payload))
+    return header + struct.pack("<I", n_frames) + payload
+
+
+def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob: bytes) -> tuple[torch.Tensor, int]:
+    """Decode bytes from :func:`write_bitstream`; returns ``(signal, sample_rate)``.
+
+    Raises:
+        ValueError: not a percloss codec file, another format version, written
+            by another model, truncated or corrupted (CRC mismatch).
+    """
+    import constriction
+
+    size = _HEADER.size + 4
+    if len(blob) < size:
+        raise ValueError(f"file is truncated: {len(blob)} bytes, the header alone needs {size}")
+    magic, version, rate, length, n_modules, mid, crc = _HEADER.unpack_from(blob)
+    if magic != MAGIC:
+        raise ValueError("not a percloss codec file (bad magic bytes)")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"unsupported codec file version {version} (this library reads {FORMAT_VERSION})")
+    if mid != model_id(codec) or n_modules != len(codec.stages):
+        raise ValueError("file was written by another codec model (model id differs)")
+    (n_frames,) = struct.unpack_from("<I", blob, _HEADER.size)
+    payload = blob[size:]
+    if len(payload) % 4 or zlib.crc32(payload) != crc:
+        raise ValueError("file is truncated or corrupted (payload checksum mismatch)")
+    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+    indices = []
+    for counts in symbol_counts:
+        model = constriction.stream.model.Categorical(_probabilities(counts), perfect=False)
+        symbols = decoder.decode(model, n_frames * (FRAME // 2))
+        indices.append(torch.from_numpy(symbols.astype(np.int64)).reshape(n_frames, FRAME // 2))
+    return decode_indices(codec, indices, length), rate

@@ -90,3 +90,45 @@ def test_second_module_codes_the_scaled_residual() -> None:
     second_input = codec.stages[1].encode(5.0 * (frames - first))
     assert torch.equal(codes[1], codec.quantizers[1](second_input))
     torch.testing.assert_close(out, first + codec.stages[1].decode(codes[1]) / 5.0)
+
+
+@pytest.fixture(scope="module")
+def small_codec() -> tuple[CascadedCodec, list[torch.Tensor]]:
+    torch.manual_seed(1)
+    codec = CascadedCodec(2).eval()
+    counts = [torch.arange(32, dtype=torch.float64) % 7 + 1 for _ in range(2)]
+    return codec, counts
+
+
+def test_bitstream_round_trip_is_bit_exact(small_codec: tuple[CascadedCodec, list[torch.Tensor]]) -> None:
+    from percloss.codec import decode_indices, encode_indices, read_bitstream, write_bitstream
+
+    codec, counts = small_codec
+    x = data.load_clip("piano_bach", 44100)[:4000]
+    blob = write_bitstream(codec, counts, x, 44100)
+    y, rate = read_bitstream(codec, counts, blob)
+    expected = decode_indices(codec, encode_indices(codec, x), len(x))
+    assert rate == 44100 and y.shape == x.shape
+    assert torch.equal(y, expected)
+    bits_per_code = (len(blob) - 64) * 8 / (2 * 9 * 256)
+    assert bits_per_code <= 5.2  # at most log2(32) bits per code plus coder overhead
+
+
+def test_bad_files_get_clear_errors(small_codec: tuple[CascadedCodec, list[torch.Tensor]]) -> None:
+    from percloss.codec import read_bitstream, write_bitstream
+
+    codec, counts = small_codec
+    blob = write_bitstream(codec, counts, torch.randn(2000) * 0.1, 16000)
+    with pytest.raises(ValueError, match="truncated"):
+        read_bitstream(codec, counts, blob[:-8])
+    with pytest.raises(ValueError, match="truncated"):
+        read_bitstream(codec, counts, blob[:20])
+    corrupted = bytearray(blob)
+    corrupted[-3] ^= 0xFF
+    with pytest.raises(ValueError, match="corrupted"):
+        read_bitstream(codec, counts, bytes(corrupted))
+    with pytest.raises(ValueError, match="magic"):
+        read_bitstream(codec, counts, b"XYZ" + blob[3:])
+    torch.manual_seed(2)
+    with pytest.raises(ValueError, match="another codec model"):
+        read_bitstream(CascadedCodec(2).eval(), counts, blob)
