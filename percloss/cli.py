@@ -114,6 +114,36 @@ def _weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _encode(args: argparse.Namespace) -> int:
+    from .codec import load_codec, write_bitstream
+    from .data import load_wav
+
+    codec, counts, info = load_codec(args.model)
+    rate = int(info["sample_rate"])  # type: ignore[call-overload]
+    x, _ = load_wav(args.input, rate)
+    blob = write_bitstream(codec, counts, x, rate, progress=not args.quiet)
+    Path(args.output).write_bytes(blob)
+    seconds = len(x) / rate
+    print(f"{args.output}: {len(blob)} bytes for {seconds:.2f} s at {rate} Hz = "
+          f"{len(blob) * 8 / seconds / 1000:.1f} kbit/s (model {info['name']}, {info['trained']})")
+    return 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    import soundfile as sf
+
+    from .codec import load_codec, read_bitstream
+
+    codec, counts, info = load_codec(args.model)
+    path = Path(args.input)
+    if not path.is_file():
+        raise ValueError(f"path does not name a file: {str(path)!r}")
+    y, rate = read_bitstream(codec, counts, path.read_bytes(), progress=not args.quiet)
+    sf.write(args.output, y.clamp(-1, 1).numpy(), rate, subtype="PCM_16")
+    print(f"{args.output}: {len(y) / rate:.2f} s at {rate} Hz (model {info['name']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``percloss`` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m percloss", description="Perceptual audio measures.")
@@ -133,6 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("models", nargs="*", choices=("vggish", "openl3", []), help="(Default: both)")
     w.add_argument("--dir", help="target folder (Default: the torch hub checkpoints folder)")
     w.set_defaults(run=_weights)
+    e = sub.add_parser("encode", help="code a file with a neural codec checkpoint")
+    e.add_argument("input")
+    e.add_argument("output")
+    e.add_argument("--model", required=True, help="codec checkpoint (percloss.codec.save_codec)")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(run=_encode)
+    d = sub.add_parser("decode", help="decode a .pcl file to WAV")
+    d.add_argument("input")
+    d.add_argument("output")
+    d.add_argument("--model", required=True)
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(run=_decode)
     return parser
 
 

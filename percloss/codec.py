@@ -25,15 +25,20 @@
   decodes it bit-exactly or raises ``ValueError`` for truncated, corrupted
   or foreign files. The bitrate is the file size x 8 / duration.
 
-The losses A-D, training and the command line are not part of this module yet.
+- Checkpoints (:func:`save_codec`, :func:`load_codec`) and
+  ``python -m percloss encode|decode``.
+
+The losses A-D and training are not part of this module yet.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -59,6 +64,8 @@ __all__ = [
     "write_bitstream",
     "read_bitstream",
     "model_id",
+    "save_codec",
+    "load_codec",
 ]
 
 FRAME = 512
@@ -263,37 +270,52 @@ def _probabilities(counts: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def encode_indices(codec: CascadedCodec, x: torch.Tensor) -> list[torch.Tensor]:
-    """Hard centroid indices per module, ``[(n_frames, 256)] * n_modules``, for a mono signal."""
+def encode_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
+                   progress: bool = False) -> list[torch.Tensor]:
+    """Hard centroid indices per module, ``[(n_frames, 256)] * n_modules``, for a mono signal.
+
+    Frames are processed ``chunk`` at a time (memory stays bounded for long files).
+    """
+    from tqdm.auto import tqdm
+
     codec.eval()
     frames = frame(x.float())
-    total = torch.zeros_like(frames)
-    out = []
-    for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
-        assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
-        scale = 1.0 if m == 0 else codec.residual_scale
-        idx = quantizer.indices(stage.encode(scale * (frames - total)))
-        out.append(idx)
-        total = total + stage.decode(quantizer.centroids[idx]) / scale
-    return out
+    parts: list[list[torch.Tensor]] = [[] for _ in codec.stages]
+    for start in tqdm(range(0, frames.shape[0], chunk), desc="encode", disable=not progress, leave=False):
+        block = frames[start : start + chunk]
+        total = torch.zeros_like(block)
+        for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
+            assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
+            scale = 1.0 if m == 0 else codec.residual_scale
+            idx = quantizer.indices(stage.encode(scale * (block - total)))
+            parts[m].append(idx)
+            total = total + stage.decode(quantizer.centroids[idx]) / scale
+    return [torch.cat(p) for p in parts]
 
 
 @torch.no_grad()
-def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor], length: int) -> torch.Tensor:
+def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor], length: int, chunk: int = 256,
+                   progress: bool = False) -> torch.Tensor:
     """Signal ``(length,)`` from hard indices (the decoder half of the codec)."""
+    from tqdm.auto import tqdm
+
     codec.eval()
-    total = None
-    for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
-        assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
-        scale = 1.0 if m == 0 else codec.residual_scale
-        y = stage.decode(quantizer.centroids[indices[m]]) / scale
-        total = y if total is None else total + y
-    assert total is not None
-    return overlap_add(total, length)
+    n_frames = indices[0].shape[0]
+    out = []
+    for start in tqdm(range(0, n_frames, chunk), desc="decode", disable=not progress, leave=False):
+        total = None
+        for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
+            assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
+            scale = 1.0 if m == 0 else codec.residual_scale
+            y = stage.decode(quantizer.centroids[indices[m][start : start + chunk]]) / scale
+            total = y if total is None else total + y
+        assert total is not None
+        out.append(total)
+    return overlap_add(torch.cat(out), length)
 
 
 def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: torch.Tensor,
-                    sample_rate: int) -> bytes:
+                    sample_rate: int, progress: bool = False) -> bytes:
     """Range-code a mono signal with ``codec`` (constriction); returns the file's bytes.
 
     ``symbol_counts[m]`` is module ``m``'s centroid histogram from training
@@ -304,7 +326,7 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
     check_signal(x, "x")
     if x.dim() != 1:
         raise ValueError(f"x must be mono with shape (time,), got {tuple(x.shape)}")
-    indices = encode_indices(codec, x)
+    indices = encode_indices(codec, x, progress=progress)
     encoder = constriction.stream.queue.RangeEncoder()
     for idx, counts in zip(indices, symbol_counts, strict=True):
         model = constriction.stream.model.Categorical(_probabilities(counts), perfect=False)
@@ -316,7 +338,8 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
     return header + struct.pack("<I", n_frames) + payload
 
 
-def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob: bytes) -> tuple[torch.Tensor, int]:
+def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob: bytes,
+                   progress: bool = False) -> tuple[torch.Tensor, int]:
     """Decode bytes from :func:`write_bitstream`; returns ``(signal, sample_rate)``.
 
     Raises:
@@ -345,4 +368,46 @@ def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob
         model = constriction.stream.model.Categorical(_probabilities(counts), perfect=False)
         symbols = decoder.decode(model, n_frames * (FRAME // 2))
         indices.append(torch.from_numpy(symbols.astype(np.int64)).reshape(n_frames, FRAME // 2))
-    return decode_indices(codec, indices, length), rate
+    return decode_indices(codec, indices, length, progress=progress), rate
+
+
+# ----------------------------------------------------------------- checkpoints
+
+CHECKPOINT_FORMAT = "percloss-codec"
+
+
+def save_codec(path: str | os.PathLike[str], codec: CascadedCodec, symbol_counts: list[torch.Tensor],
+               sample_rate: int, name: str, trained: str) -> str:
+    """Write a codec checkpoint (config, parameters, symbol histograms); returns its SHA-256.
+
+    ``trained`` says how the parameters were obtained (e.g. "untrained (seed 0)"
+    or the training schedule); it is printed wherever the model is used.
+    """
+    first = codec.quantizers[0]
+    assert isinstance(first, SoftmaxQuantizer)
+    payload = {
+        "format": CHECKPOINT_FORMAT, "version": 1, "name": name, "trained": trained,
+        "sample_rate": int(sample_rate), "n_modules": len(codec.stages),
+        "residual_scale": codec.residual_scale, "n_centroids": int(first.centroids.numel()),
+        "state_dict": codec.state_dict(), "symbol_counts": [c.double() for c in symbol_counts],
+    }
+    torch.save(payload, path)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_codec(path: str | os.PathLike[str]) -> tuple[CascadedCodec, list[torch.Tensor], dict[str, object]]:
+    """Read :func:`save_codec`'s file; returns ``(codec, symbol_counts, info)`` (info has the SHA-256)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"model path does not name a file: {str(p)!r}")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is a bad model file
+        raise ValueError(f"{p} is not a readable codec checkpoint: {err}") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{p} is not a percloss codec checkpoint")
+    codec = CascadedCodec(int(payload["n_modules"]), float(payload["residual_scale"]), int(payload["n_centroids"]))
+    codec.load_state_dict(payload["state_dict"])
+    info = {k: payload[k] for k in ("name", "trained", "sample_rate", "n_modules")}
+    info["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return codec.eval(), list(payload["symbol_counts"]), info

@@ -75,3 +75,34 @@ def test_weights_list_reports_missing_files(tmp_path: Path, monkeypatch: pytest.
     out = capsys.readouterr().out
     assert "vggish: not found (vggish-10086976.pth" in out
     assert "openl3: not found (openl3_audio_mel256_music.h5" in out
+
+
+def test_codec_encode_decode_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from percloss.codec import CascadedCodec, decode_indices, encode_indices, save_codec
+
+    torch.manual_seed(0)
+    codec = CascadedCodec(1).eval()
+    counts = [torch.ones(32, dtype=torch.float64)]
+    model = tmp_path / "model.pt"
+    save_codec(model, codec, counts, 16000, "test-untrained", "untrained (seed 0)")
+    rng = np.random.default_rng(1)
+    wav = write(tmp_path / "in.wav", 0.1 * rng.standard_normal(8000), 16000)
+    pcl, out = tmp_path / "out.pcl", tmp_path / "out.wav"
+    assert main(["encode", str(wav), str(pcl), "--model", str(model), "--quiet"]) == 0
+    line = capsys.readouterr().out
+    size = pcl.stat().st_size
+    assert f"{size} bytes" in line and f"{size * 8 / 0.5 / 1000:.1f} kbit/s" in line
+    assert main(["decode", str(pcl), str(out), "--model", str(model), "--quiet"]) == 0
+    decoded, rate = sf.read(str(out), dtype="float64")
+    x, _ = sf.read(str(wav), dtype="float64")
+    xt = torch.from_numpy(x).float()
+    expected = decode_indices(codec, encode_indices(codec, xt), len(x)).clamp(-1, 1).numpy()
+    assert rate == 16000 and len(decoded) == len(x)
+    assert np.abs(decoded - expected).max() <= 1 / 32767 + 1e-9  # only the 16-bit WAV rounding
+    bad = tmp_path / "bad.pt"
+    bad.write_text("no")
+    proc = subprocess.run([sys.executable, "-m", "percloss", "decode", str(pcl), str(out), "--model", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "not a readable codec checkpoint" in proc.stderr
