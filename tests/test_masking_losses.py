@@ -191,3 +191,9 @@ def test_noise_under_threshold_is_seeded_and_rejects_stereo() -> None:
     assert not torch.equal(a, noise_under_threshold(x, 44100, seed=2))
     with pytest.raises(ValueError, match="mono"):
         noise_under_threshold(torch.stack([x, x]), 44100)
+
+
+def test_nmr_gradcheck() -> None:
+    ref = speech(600)
+    test = (ref + 0.05 * noise(600, 9)).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: nmr(ref, t, 16000).mean_db, (test,), atol=1e-6, rtol=1e-4)
