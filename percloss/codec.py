@@ -232,15 +232,22 @@ class CascadedCodec(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Frames ``(N, 512)`` -> (reconstruction ``(N, 512)``, quantised codes per module)."""
+        total, codes, _ = self.run(frames)
+        return total, codes
+
+    def run(self, frames: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """As :meth:`forward`, also returning each module's soft assignments ``(N, 256, K)``."""
         total = torch.zeros_like(frames)
-        codes = []
+        codes, assignments = [], []
         for m, (stage, quantizer) in enumerate(zip(self.stages, self.quantizers, strict=True)):
-            assert isinstance(stage, CodecModule)
+            assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
             scale = 1.0 if m == 0 else self.residual_scale
-            q = quantizer(stage.encode(scale * (frames - total)))
+            raw = stage.encode(scale * (frames - total))
+            assignments.append(quantizer.assignments(raw))
+            q = quantizer(raw)
             codes.append(q)
             total = total + stage.decode(q) / scale
-        return total, codes
+        return total, codes, assignments
 
 
 def count_parameters(module: nn.Module) -> int:
