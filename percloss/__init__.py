@@ -7,10 +7,13 @@ Submodules (imported on demand, so ``import percloss`` stays cheap):
 - :mod:`percloss.losses` -- MSE, multi-resolution STFT and perceptual losses.
 - :mod:`percloss.masking` -- MPEG-1 psychoacoustic model 1 (masking threshold, SMR).
 - :mod:`percloss.masking_losses` -- priority-weighting, noise-modulation and masked filterbank losses.
-- :mod:`percloss.metrics` -- SNR, log-spectral distance, noise-to-mask ratio.
+- :mod:`percloss.metrics` -- SNR, log-spectral distance, noise-to-mask ratio, PESQ, ESTOI, DNSMOS, ViSQOL.
+- :mod:`percloss.codec`, :mod:`percloss.codec_training` -- the neural codec, its bitstream, losses and training.
+- :mod:`percloss.degrade` -- degradations (noise, bandlimit, bit depth, clipping, reverb, MP3).
+- :mod:`percloss.embeddings` -- VGGish and OpenL3 with weight handling.
 - :mod:`percloss.data` -- the real clip set at any sample rate.
 - :mod:`percloss.experiments` -- the code each chapter runs.
-- :mod:`percloss.cli` -- ``python -m percloss threshold|nmr``.
+- :mod:`percloss.cli` -- ``python -m percloss threshold|nmr|weights|encode|decode``.
 """
 
 __version__ = "0.1.0"

@@ -28,7 +28,7 @@
 - Checkpoints (:func:`save_codec`, :func:`load_codec`) and
   ``python -m percloss encode|decode``.
 
-The losses A-D and training are not part of this module yet.
+Losses and training: :mod:`percloss.codec_training`.
 """
 
 from __future__ import annotations
