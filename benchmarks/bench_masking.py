@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _timing import timed  # noqa: E402
 from masking_reference import analyse as reference_analyse  # noqa: E402
 
 from percloss.data import load_clip  # noqa: E402
@@ -31,20 +30,6 @@ from percloss.masking import model_tables, psychoacoustic_model1  # noqa: E402
 from percloss.modes import describe_device  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "masking.md"
-
-
-def timed(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -70,8 +55,8 @@ def main() -> None:
     assert max_diff < 0.01, f"batched and reference differ by {max_diff} dB"
 
     x32 = x64.float().to(device)
-    t64 = timed(lambda: psychoacoustic_model1(x64.to(device), rate), 5, device)
-    t32 = timed(lambda: psychoacoustic_model1(x32, rate), 5, device)
+    t64 = timed(lambda: psychoacoustic_model1(x64.to(device), rate), 5, device, warmup=1)
+    t32 = timed(lambda: psychoacoustic_model1(x32, rate), 5, device, warmup=1)
     rows = [
         ("per-frame numpy reference (float64)", t_ref, 1.0),
         (f"batched torch, float64, {device.type}", t64, t_ref / t64),
@@ -80,7 +65,7 @@ def main() -> None:
     hour_line = ""
     if device.type == "cuda":
         hour = clip.float().repeat(int(3600 * rate / len(clip)) + 1)[: 3600 * rate].to(device)
-        t_hour = timed(lambda: psychoacoustic_model1(hour, rate), 3, device)
+        t_hour = timed(lambda: psychoacoustic_model1(hour, rate), 3, device, warmup=1)
         hour_line = f"\nOne hour of 44.1 kHz audio, float32 on {describe_device(device)}: {t_hour:.3f} s.\n"
 
     frames = ref.shape[0]

@@ -13,33 +13,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from _timing import timed
 
 from percloss.experiments.prior import UpsamplingGenerator
 from percloss.losses import MSELoss, MultiResolutionSTFTLoss, PerceptualLoss
 
 RESULTS = Path(__file__).resolve().parent / "results" / "perceptual_loss.md"
-
-
-def timed(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Median wall time of ``fn`` in seconds, after warm-up."""
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def matmul_gflops(device: torch.device, n: int = 2048) -> float:

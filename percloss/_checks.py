@@ -7,7 +7,9 @@ was expected, so that bad input never turns into a silently wrong number.
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "check_sample_rate",
     "check_positive",
     "check_choice",
+    "check_mono_array",
 ]
 
 
@@ -97,3 +100,22 @@ def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return str(value)
+
+
+def check_mono_array(x: Any, name: str) -> np.ndarray:
+    """Validate a mono signal ``(time,)`` given as a float numpy array or tensor; return float64 numpy.
+
+    Raises:
+        ValueError: if ``x`` is not floating point, not 1-D, empty, or holds NaN/Inf.
+    """
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"{name} must be a floating-point numpy array or tensor, got {type(x).__name__}")
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be mono with shape (time,), got shape {x.shape}")
+    if len(x) == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or Inf values")
+    return x.astype(np.float64)

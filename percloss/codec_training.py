@@ -23,21 +23,10 @@ from tqdm.auto import tqdm
 
 from ._checks import check_choice, check_sample_rate, check_signal
 from .codec import FRAME, HOP, CascadedCodec, code_entropy_bits, frame, overlap_add
+from .filterbank import mel_triangles
 from .masking_losses import NoiseModulationLoss, PriorityWeightedLoss
 
 __all__ = ["MelLoss", "CodecLoss", "bits_per_code", "TrainLog", "train_codec"]
-
-
-def _mel_matrix(n_fft: int, rate: int, n_mels: int) -> torch.Tensor:
-    def mel(f: float) -> float:
-        return 1127.0 * math.log1p(f / 700.0)
-
-    edges = torch.linspace(0.0, mel(rate / 2), n_mels + 2, dtype=torch.float64)
-    edges_hz = 700.0 * torch.expm1(edges / 1127.0)
-    lines = torch.linspace(0.0, rate / 2, n_fft // 2 + 1, dtype=torch.float64)
-    lower = (lines[:, None] - edges_hz[None, :-2]) / (edges_hz[1:-1] - edges_hz[:-2])
-    upper = (edges_hz[None, 2:] - lines[:, None]) / (edges_hz[2:] - edges_hz[1:-1])
-    return torch.clamp(torch.minimum(lower, upper), min=0.0)
 
 
 class MelLoss(nn.Module):
@@ -48,7 +37,7 @@ class MelLoss(nn.Module):
         self.sample_rate = check_sample_rate(sample_rate)
         self.fft_sizes = fft_sizes
         for n in fft_sizes:
-            self.register_buffer(f"mel{n}", _mel_matrix(n, self.sample_rate, n_mels).float())
+            self.register_buffer(f"mel{n}", torch.from_numpy(mel_triangles(n, self.sample_rate, n_mels)).float())
             self.register_buffer(f"win{n}", torch.hann_window(n))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -22,8 +22,9 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import torch
 from scipy import signal as sps
+
+from ._checks import check_mono_array
 
 __all__ = [
     "DEGRADATIONS",
@@ -50,17 +51,7 @@ DEGRADATIONS: dict[str, tuple[float, ...]] = {
 
 
 def _mono(x: Any, name: str = "x") -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().double().numpy()
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{name} must be a floating-point numpy array or tensor, got {type(x).__name__}")
-    if x.ndim != 1:
-        raise ValueError(f"{name} must be mono with shape (time,), got shape {x.shape}")
-    if len(x) == 0:
-        raise ValueError(f"{name} is empty")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or Inf values")
-    return x.astype(np.float64)
+    return check_mono_array(x, name)
 
 
 def _rate(sample_rate: object) -> int:

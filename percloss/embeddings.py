@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_sample_rate, check_signal
+from .filterbank import mel_triangles
 
 __all__ = [
     "WeightSpec",
@@ -211,15 +212,6 @@ def vggish_examples(x: torch.Tensor, sample_rate: int = 16000) -> torch.Tensor:
     return examples.unsqueeze(1)
 
 
-def _slaney_htk_mel_matrix(n_fft: int, rate: int, n_mels: int) -> np.ndarray:
-    lines = np.linspace(0.0, rate / 2, n_fft // 2 + 1)
-    edges_hz = 700.0 * np.expm1(np.linspace(0.0, _hz_to_htk_mel(rate / 2), n_mels + 2) / 1127.0)
-    lower = (lines[:, None] - edges_hz[None, :-2]) / (edges_hz[1:-1] - edges_hz[:-2])
-    upper = (edges_hz[None, 2:] - lines[:, None]) / (edges_hz[2:] - edges_hz[1:-1])
-    weights = np.maximum(0.0, np.minimum(lower, upper))
-    return weights * (2.0 / (edges_hz[2:] - edges_hz[:-2]))[None, :]
-
-
 def openl3_frames(x: torch.Tensor, sample_rate: int = 48000, hop_seconds: float = 0.1) -> torch.Tensor:
     """OpenL3 ``mel256`` inputs, ``(time,) -> (windows, 1, 256, 199)``.
 
@@ -242,7 +234,7 @@ def openl3_frames(x: torch.Tensor, sample_rate: int = 48000, hop_seconds: float 
     window = torch.hann_window(2048, periodic=True, dtype=x.dtype, device=x.device)
     spec = torch.stft(windows, 2048, 242, window=window, center=True, pad_mode="constant",
                       return_complex=True).abs()  # (W, 1025, 199)
-    mel = torch.as_tensor(_slaney_htk_mel_matrix(2048, 48000, 256), dtype=x.dtype, device=x.device)
+    mel = torch.as_tensor(mel_triangles(2048, 48000, 256, slaney_norm=True), dtype=x.dtype, device=x.device)
     melspec = torch.einsum("wft,fm->wmt", spec, mel)
     db = 10.0 * torch.log10(melspec.clamp_min(1e-10))
     db = db - db.amax(dim=(-2, -1), keepdim=True)

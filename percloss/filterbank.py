@@ -28,6 +28,7 @@ __all__ = [
     "bark_to_hz",
     "hz_to_mel",
     "mel_to_hz",
+    "mel_triangles",
     "hz_to_erb_rate",
     "erb_rate_to_hz",
     "erb_bandwidth",
@@ -67,6 +68,23 @@ def hz_to_mel(f: torch.Tensor) -> torch.Tensor:
 def mel_to_hz(m: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`hz_to_mel`."""
     return 700.0 * (10.0 ** (torch.as_tensor(m) / 2595.0) - 1.0)
+
+
+def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool = False) -> np.ndarray:
+    """Triangular HTK-mel filters from 0 Hz to Nyquist on the rFFT lines, ``(n_fft/2 + 1, n_mels)``.
+
+    Edges are uniform in HTK mel; ``slaney_norm`` scales each triangle to unit
+    area (librosa's ``norm="slaney"``), otherwise each peaks at 1.
+    """
+    top = 1127.0 * np.log1p(sample_rate / 2 / 700.0)
+    edges = 700.0 * np.expm1(np.linspace(0.0, top, n_mels + 2) / 1127.0)
+    lines = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    lower = (lines[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
+    upper = (edges[None, 2:] - lines[:, None]) / (edges[2:] - edges[1:-1])
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    if slaney_norm:
+        weights = weights * (2.0 / (edges[2:] - edges[:-2]))[None, :]
+    return weights
 
 
 def hz_to_erb_rate(f: torch.Tensor) -> torch.Tensor:

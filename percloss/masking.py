@@ -58,6 +58,7 @@ __all__ = [
     "ModelTables",
     "MaskingAnalysis",
     "model_tables",
+    "check_n_fft",
     "zwicker_bark",
     "terhardt_threshold_in_quiet",
     "spectrum_db",
@@ -170,6 +171,13 @@ def _grid(n_fft: int, upper: int) -> np.ndarray:
     return np.array(lines, dtype=np.int64)
 
 
+def check_n_fft(n_fft: object) -> int:
+    """Validate model 1's FFT size (512 for Layer I, 1024 for Layer II) and return it."""
+    if n_fft not in (512, 1024):
+        raise ValueError(f"n_fft must be 512 (Layer I) or 1024 (Layer II), got {n_fft!r}")
+    return int(n_fft)
+
+
 @lru_cache(maxsize=32)
 def model_tables(sample_rate: int, n_fft: int = 512) -> ModelTables:
     """Tables of model 1 for ``sample_rate`` Hz and ``n_fft`` in {512, 1024}.
@@ -178,8 +186,7 @@ def model_tables(sample_rate: int, n_fft: int = 512) -> ModelTables:
         ValueError: for an unsupported ``n_fft`` or a rate whose grid would be empty.
     """
     sample_rate = check_sample_rate(sample_rate)
-    if n_fft not in (512, 1024):
-        raise ValueError(f"n_fft must be 512 (Layer I) or 1024 (Layer II), got {n_fft!r}")
+    check_n_fft(n_fft)
     if sample_rate < 8000:
         raise ValueError(f"sample_rate {sample_rate} Hz is too low for psychoacoustic model 1 (needs >= 8000)")
     key = (sample_rate, n_fft)
@@ -505,8 +512,7 @@ def psychoacoustic_model1(
         True
     """
     check_sample_rate(sample_rate)
-    if n_fft not in (512, 1024):
-        raise ValueError(f"n_fft must be 512 (Layer I) or 1024 (Layer II), got {n_fft!r}")
+    check_n_fft(n_fft)
     check_signal(x, "x", min_length=n_fft)
     if not math.isfinite(ath_offset_db):
         raise ValueError(f"ath_offset_db must be finite, got {ath_offset_db!r}")

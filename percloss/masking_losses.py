@@ -25,7 +25,7 @@ from torch import nn
 from ._checks import check_choice, check_same_shape, check_sample_rate, check_signal
 from .filterbank import FilterBank
 from .losses import REDUCTIONS, reduce
-from .masking import analyse_spectrum, default_hop, model_tables, spectrum_db
+from .masking import analyse_spectrum, check_n_fft, default_hop, model_tables, spectrum_db
 
 __all__ = ["PriorityWeightedLoss", "NoiseModulationLoss", "MaskedFilterbankLoss", "priority_weights"]
 
@@ -34,12 +34,6 @@ def _check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int) -> N
     check_signal(input, "input", min_length=min_length)
     check_signal(target, "target", min_length=min_length)
     check_same_shape(input, target, "input", "target")
-
-
-def _check_fft(n_fft: object) -> int:
-    if n_fft not in (512, 1024):
-        raise ValueError(f"n_fft must be 512 (Layer I) or 1024 (Layer II), got {n_fft!r}")
-    return int(n_fft)
 
 
 def priority_weights(target_level_db: torch.Tensor, threshold_db: torch.Tensor) -> torch.Tensor:
@@ -57,7 +51,7 @@ class _MaskedSpectralLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.sample_rate = check_sample_rate(sample_rate)
-        self.n_fft = _check_fft(n_fft)
+        self.n_fft = check_n_fft(n_fft)
         self.hop = default_hop(self.n_fft) if hop is None else int(hop)
         if self.hop < 1:
             raise ValueError(f"hop must be a positive integer number of samples, got {hop!r}")
@@ -190,7 +184,7 @@ class MaskedFilterbankLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.sample_rate = check_sample_rate(sample_rate)
-        self.n_fft = _check_fft(n_fft)
+        self.n_fft = check_n_fft(n_fft)
         self.hop = self.n_fft // 2 if hop is None else int(hop)
         if self.hop < 1:
             raise ValueError(f"hop must be a positive integer number of samples, got {hop!r}")

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ._checks import check_same_shape, check_sample_rate, check_signal
+from ._checks import check_mono_array, check_same_shape, check_sample_rate, check_signal
 
 __all__ = ["snr", "log_spectral_distance", "nmr", "NMRResult", "pesq_wb", "estoi", "dnsmos", "visqol"]
 
@@ -132,11 +132,10 @@ def nmr(
     >>> bool(r.mean_db < 0), float(r.audible_fraction)
     (True, 0.0)
     """
-    from .masking import analyse_spectrum, spectrum_db
+    from .masking import analyse_spectrum, check_n_fft, spectrum_db
 
     rate = check_sample_rate(sample_rate)
-    if n_fft not in (512, 1024):
-        raise ValueError(f"n_fft must be 512 (Layer I) or 1024 (Layer II), got {n_fft!r}")
+    check_n_fft(n_fft)
     check_signal(reference, "reference", min_length=n_fft)
     check_signal(test, "test", min_length=n_fft)
     check_same_shape(reference, test, "reference", "test")
@@ -158,22 +157,10 @@ def nmr(
 
 
 def _as_numpy_pair(reference: object, degraded: object) -> tuple[Any, Any]:
-    import numpy as np
-
-    out = []
-    for value, name in ((reference, "reference"), (degraded, "degraded")):
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().double().numpy()
-        if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
-            raise ValueError(f"{name} must be a floating-point numpy array or tensor, got {type(value).__name__}")
-        if value.ndim != 1:
-            raise ValueError(f"{name} must be mono with shape (time,), got shape {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"{name} contains NaN or Inf values")
-        out.append(value.astype(np.float64))
-    if len(out[0]) != len(out[1]):
-        raise ValueError(f"reference and degraded must have the same length, got {len(out[0])} and {len(out[1])}")
-    return out[0], out[1]
+    ref, deg = check_mono_array(reference, "reference"), check_mono_array(degraded, "degraded")
+    if len(ref) != len(deg):
+        raise ValueError(f"reference and degraded must have the same length, got {len(ref)} and {len(deg)}")
+    return ref, deg
 
 
 def pesq_wb(reference: object, degraded: object, sample_rate: int = 16000) -> float:
@@ -222,7 +209,7 @@ def dnsmos(degraded: object, sample_rate: int = 16000) -> dict[str, float]:
 
     if sample_rate != 16000:
         raise ValueError(f"sample_rate must be 16000 for DNSMOS, got {sample_rate!r}; resample first")
-    x, _ = _as_numpy_pair(degraded, degraded)
+    x = check_mono_array(degraded, "degraded")
     if len(x) < 16000:
         raise ValueError(f"degraded must be at least 1 s (16000 samples) for DNSMOS, got {len(x)}")
     peak = float(np.abs(x).max())
