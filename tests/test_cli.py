@@ -19,7 +19,8 @@ def write(path: Path, x: np.ndarray, rate: int) -> Path:
 
 
 @pytest.fixture
-def music(tmp_path: Path) -> tuple[Path, Path, Path]:
+def tone_files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A 1 kHz tone and two noisy copies (a synthetic signal, not music): the CLI plumbing only."""
     rng = np.random.default_rng(0)
     t = np.arange(22050) / 44100
     x = 0.5 * np.sin(2 * np.pi * 1000 * t)
@@ -29,10 +30,10 @@ def music(tmp_path: Path) -> tuple[Path, Path, Path]:
     return ref, quiet, loud
 
 
-def test_threshold_prints_the_subband_table_and_plots(music: tuple[Path, Path, Path], tmp_path: Path,
+def test_threshold_prints_the_subband_table_and_plots(tone_files: tuple[Path, Path, Path], tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     png = tmp_path / "thr.png"
-    assert main(["threshold", str(music[0]), "--plot", str(png)]) == 0
+    assert main(["threshold", str(tone_files[0]), "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.strip()[:2].strip().isdigit()]
     assert len(rows) == 32
@@ -41,22 +42,22 @@ def test_threshold_prints_the_subband_table_and_plots(music: tuple[Path, Path, P
     assert png.stat().st_size > 10_000
 
 
-def test_nmr_orders_quiet_and_loud_noise(music: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_nmr_orders_quiet_and_loud_noise(tone_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     values = []
-    for test in music[1:]:
-        assert main(["nmr", str(music[0]), str(test)]) == 0
+    for test in tone_files[1:]:
+        assert main(["nmr", str(tone_files[0]), str(test)]) == 0
         out = capsys.readouterr().out
         values.append(float(out.split("NMR (mean over frames and bands):")[1].split()[0]))
     assert values[0] < 0 < values[1]
 
 
-def test_errors_are_one_line_with_nonzero_status(music: tuple[Path, Path, Path], tmp_path: Path) -> None:
+def test_errors_are_one_line_with_nonzero_status(tone_files: tuple[Path, Path, Path], tmp_path: Path) -> None:
     other_rate = write(tmp_path / "r48.wav", np.zeros(24000), 48000)
     not_audio = tmp_path / "x.wav"
     not_audio.write_text("hello")
     cases = [
-        (["nmr", str(music[0]), str(other_rate)], "sample rates differ"),
-        (["nmr", str(music[0]), str(tmp_path / "missing.wav")], "does not name a file"),
+        (["nmr", str(tone_files[0]), str(other_rate)], "sample rates differ"),
+        (["nmr", str(tone_files[0]), str(tmp_path / "missing.wav")], "does not name a file"),
         (["threshold", str(not_audio)], "not a readable audio file"),
     ]
     for argv, message in cases:
