@@ -25,9 +25,27 @@ def jupyter_book_command() -> list[str]:
     return [found]
 
 
+# Armed in every chapter kernel: if a cell runs for more than WATCHDOG_S seconds,
+# the kernel prints every thread's stack to its stderr (repeating), so a hung
+# build shows where it hangs instead of only timing out.
+WATCHDOG = """import faulthandler, sys
+faulthandler.dump_traceback_later({seconds}, repeat=True, file=sys.__stderr__)
+"""
+WATCHDOG_S = 300
+BUILD_TIMEOUT_S = 1800
+
+
 def build_book(source: Path, output: Path, mode: str = "quick") -> subprocess.CompletedProcess[str]:
-    """Run the strict book build of ``source`` into ``output`` (returns the process)."""
-    env = dict(os.environ, PERCLOSS_MODE=mode, TQDM_DISABLE="1")
+    """Run the strict book build of ``source`` into ``output`` (returns the process).
+
+    On a timeout the test fails with the tail of the build's output, which
+    includes the kernels' stack dumps (see ``WATCHDOG``).
+    """
+    ipython_dir = output / "ipython"
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-watchdog.py").write_text(WATCHDOG.format(seconds=WATCHDOG_S))
+    env = dict(os.environ, PERCLOSS_MODE=mode, TQDM_DISABLE="1", IPYTHONDIR=str(ipython_dir))
     cmd = jupyter_book_command() + [
         "build",
         str(source),
@@ -37,7 +55,13 @@ def build_book(source: Path, output: Path, mode: str = "quick") -> subprocess.Co
         "-n",
         "--keep-going",
     ]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3000)
+    try:
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired as err:
+        out = err.stdout.decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
+        log = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else (err.stderr or "")
+        pytest.fail(f"book build ({mode}) timed out after {BUILD_TIMEOUT_S} s\n--- stdout tail ---\n"
+                    f"{out[-4000:]}\n--- stderr tail (kernel stack dumps) ---\n{log[-12000:]}")
 
 
 @pytest.fixture(scope="session")

@@ -56,12 +56,12 @@ class StudyConfig:
 
     @classmethod
     def for_mode(cls, mode: str | None = None) -> StudyConfig:
-        """``quick``: 2 clips, 2.5 s, the report's 3 degradations; ``standard``: every clip,
+        """``quick``: 2 clips, 2.5 s, the report's 3 degradations, in this process; ``standard``: every clip,
         4 s, all 6 degradations, OpenL3 every 1 s; ``full``: whole clips, OpenL3 every 0.1 s."""
         mode = current_mode() if mode is None else check_choice(mode, "mode", MODES)
         report = ("noise", "bitrate", "bitdepth")
         if mode == "quick":
-            return cls(("speech_male", "piano_bach"), 2.5, report, mode=mode)
+            return cls(("speech_male", "piano_bach"), 2.5, report, workers=1, mode=mode)
         every = tuple(DEGRADATIONS)
         if mode == "standard":
             return cls(tuple(data.list_clips()), 4.0, every, mode=mode)
