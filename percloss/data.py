@@ -22,7 +22,7 @@ import torch
 
 from ._checks import check_sample_rate
 
-__all__ = ["clips_dir", "list_clips", "clip_info", "load_clip", "excerpt", "load_wav", "resample"]
+__all__ = ["clips_dir", "codec_corpus_dir", "codec_corpus", "list_clips", "clip_info", "load_clip", "excerpt", "load_wav", "resample"]
 
 MIN_RATE = 1000
 MAX_RATE = 384_000
@@ -32,6 +32,34 @@ def clips_dir() -> Path:
     """The folder holding the clips and ``manifest.json``."""
     env = os.environ.get("PERCLOSS_DATA")
     return Path(env) if env else Path(__file__).resolve().parent.parent / "data" / "clips"
+
+
+def codec_corpus_dir() -> Path:
+    """The codec chapter's music corpus (``data/codec``; see ``scripts/build_codec_corpus.py``)."""
+    return clips_dir().parent / "codec"
+
+
+def codec_corpus(split: str, sample_rate: int, folder: str | os.PathLike[str] | None = None) -> dict[str, torch.Tensor]:
+    """Songs of the codec corpus in ``split`` ("train" or "heldout") as mono float32 at ``sample_rate``.
+
+    ``folder`` reads whole songs written by ``build_codec_corpus.py --full``
+    (same names) instead of the shipped excerpts; the split is always the
+    shipped manifest's, so held-out songs stay held out.
+    """
+    if split not in ("train", "heldout"):
+        raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
+    manifest = _manifest_file(codec_corpus_dir() / "manifest.json")
+    source = codec_corpus_dir() if folder is None else Path(folder)
+    return {name: load_wav(source / info["file"], sample_rate)[0]
+            for name, info in manifest.items() if info["split"] == split}
+
+
+@functools.lru_cache(maxsize=4)
+def _manifest_file(path: Path) -> dict[str, dict[str, Any]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"no manifest at {path}")
+    manifest: dict[str, dict[str, Any]] = json.loads(path.read_text())
+    return manifest
 
 
 @functools.lru_cache(maxsize=4)

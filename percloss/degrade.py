@@ -16,7 +16,6 @@ Notebook: ``notebooks/ch03_quality_metrics.py``.
 
 from __future__ import annotations
 
-import io
 import math
 from functools import lru_cache
 from typing import Any
@@ -149,44 +148,18 @@ def reverberate(x: Any, sample_rate: int, rt60: float) -> np.ndarray:
     return sps.fftconvolve(y, rir)[: len(y)]
 
 
-def _align(reference: np.ndarray, decoded: np.ndarray, max_lag: int) -> np.ndarray:
-    n = len(reference)
-    padded = np.zeros(n + max_lag)
-    m = min(len(decoded), n + max_lag)
-    padded[:m] = decoded[:m]
-    corr = sps.correlate(padded, reference, mode="valid", method="fft")  # lags 0..max_lag
-    lag = int(np.argmax(corr))
-    return padded[lag : lag + n]
-
-
 def mp3(x: Any, sample_rate: int, bitrate_kbps: int, quality: int = 2) -> np.ndarray:
     """Encode with LAME at constant ``bitrate_kbps``, decode, align to ``x`` and trim to its length.
 
-    The encoder delay and padding are removed by cross-correlation against the
-    input (lags up to 4096 samples). At very low bitrates LAME encodes at a
-    lower sample rate (8 kbit/s at 16 kHz input: 8 kHz); the decoded signal is
-    then resampled back to ``sample_rate`` (soxr).
+    See :func:`percloss.anchors.mp3` (which also reports the file size).
     """
-    import lameenc
-    import soundfile as sf
+    from .anchors import mp3 as encode_mp3
 
     y = _mono(x)
-    rate = _rate(sample_rate)
+    _rate(sample_rate)
     if isinstance(bitrate_kbps, bool) or not isinstance(bitrate_kbps, int) or not 8 <= bitrate_kbps <= 320:
         raise ValueError(f"bitrate_kbps must be an integer in 8..320, got {bitrate_kbps!r}")
-    pcm = np.clip(np.round(y * 32767), -32768, 32767).astype("<i2")
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(bitrate_kbps)
-    encoder.set_in_sample_rate(rate)
-    encoder.set_channels(1)
-    encoder.set_quality(quality)
-    data = bytes(encoder.encode(pcm.tobytes()) + encoder.flush())
-    decoded, out_rate = sf.read(io.BytesIO(data), dtype="float64")
-    if out_rate != rate:  # LAME lowers the rate for very low bitrates; bring it back
-        import soxr
-
-        decoded = soxr.resample(decoded, out_rate, rate, quality="VHQ")
-    return _align(y, decoded, 4096)
+    return encode_mp3(y, sample_rate, bitrate_kbps, quality).audio
 
 
 def degrade(x: Any, kind: str, level: float, sample_rate: int = 16000, seed: int = 0,

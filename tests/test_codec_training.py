@@ -7,7 +7,8 @@ import torch
 
 from percloss import data
 from percloss.codec import CascadedCodec
-from percloss.codec_training import CodecLoss, MelLoss, bits_per_code, train_codec
+from percloss.codec_training import CodecLoss, MelLoss, bits_per_code, mel_line_weights, train_codec
+from percloss.experiments.masking_demo import noise_under_threshold
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def test_bits_per_code() -> None:
     assert bits_per_code(96, 44100) == pytest.approx(96000 / 23520)
 
 
-@pytest.mark.parametrize("kind", ["A", "C", "D"])
+@pytest.mark.parametrize("kind", ["A", "B", "C", "D"])
 def test_losses_are_zero_at_identity_and_differentiable(kind: str) -> None:
     loss = CodecLoss(kind, 44100)
     x = data.load_clip("piano_bach", 44100)[44100:48000]
@@ -66,6 +67,51 @@ def test_rate_controller_direction(music: list[torch.Tensor]) -> None:
 
 def test_bad_arguments(music: list[torch.Tensor]) -> None:
     with pytest.raises(ValueError, match="kind"):
-        CodecLoss("B", 44100)
+        CodecLoss("E", 44100)
     with pytest.raises(ValueError, match=r"signals\[0\]"):
         train_codec(CascadedCodec(1), [torch.zeros(100)], 44100, steps=1, progress=False)
+
+
+def test_mel_line_weights_follow_the_mel_bandwidth() -> None:
+    """Unit-area mel bands: a line's weight is ~ 1 / mel bandwidth ~ 1 / (700 Hz + f)."""
+    w = mel_line_weights(4096, 44100, n_mels=64)
+    hz = torch.linspace(0, 22050, 2049)
+    at = {f: float(w[int(torch.argmin((hz - f).abs()))]) for f in (1000.0, 8000.0)}
+    assert at[1000.0] / at[8000.0] == pytest.approx((700 + 8000) / (700 + 1000), rel=0.15)
+    assert float(w.mean()) == pytest.approx(1.0)
+
+
+def test_model_d_charges_audible_noise_more_than_masked_noise() -> None:
+    """Equal-energy errors: D - C (the noise-modulation term) is larger for white noise than for masked noise."""
+    x = data.load_clip("piano_bach", 44100)[44100 : 44100 + 16384].double()
+    masked = noise_under_threshold(x, 44100, margin_db=6.0)
+    g = torch.Generator().manual_seed(1)
+    white = torch.randn(len(x), generator=g, dtype=torch.float64)
+    white = white * masked.norm() / white.norm()
+    c, d = CodecLoss("C", 44100).double(), CodecLoss("D", 44100).double()
+    extra_masked = float(d(x + masked, x) - c(x + masked, x))
+    extra_white = float(d(x + white, x) - c(x + white, x))
+    assert extra_white > 10 * max(extra_masked, 1e-6)
+
+
+def test_resume_continues_the_same_run(music: list[torch.Tensor], tmp_path: object) -> None:
+    from pathlib import Path
+
+    ckpt = Path(str(tmp_path)) / "run.pt"
+    kw = dict(batch=2, segment_frames=2, target_kbps=64, progress=False)
+    torch.manual_seed(0)
+    straight = CascadedCodec(1)
+    log_straight = train_codec(straight, music, 44100, "A", steps=4, **kw)  # type: ignore[arg-type]
+    torch.manual_seed(0)
+    part = CascadedCodec(1)
+    train_codec(part, music, 44100, "A", steps=2, checkpoint=ckpt, save_every=1, **kw)  # type: ignore[arg-type]
+    resumed = CascadedCodec(1)
+    log = train_codec(resumed, music, 44100, "A", steps=4, checkpoint=ckpt, **kw)  # type: ignore[arg-type]
+    assert log.distortion == pytest.approx(log_straight.distortion)
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    tuned = train_codec(CascadedCodec(1), music, 44100, "D", steps=5, checkpoint=ckpt, **kw)  # type: ignore[arg-type]
+    assert tuned.kind == ["A"] * 4 + ["D"]
+    with pytest.raises(ValueError, match="checkpoint"):
+        train_codec(CascadedCodec(1), music, 44100, "A", steps=6, checkpoint=ckpt, batch=4, segment_frames=2,
+                    target_kbps=64, progress=False)
