@@ -60,6 +60,7 @@ __all__ = [
     "code_entropy_bits",
     "count_parameters",
     "encode_indices",
+    "symbol_histogram",
     "decode_indices",
     "write_bitstream",
     "read_bitstream",
@@ -296,8 +297,21 @@ def encode_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
             scale = 1.0 if m == 0 else codec.residual_scale
             idx = quantizer.indices(stage.encode(scale * (block - total)))
             parts[m].append(idx)
-            total = total + stage.decode(quantizer.centroids[idx]) / scale
+            if m + 1 < len(codec.stages):  # the next module codes the residual
+                total = total + stage.decode(quantizer.centroids[idx]) / scale
     return [torch.cat(p) for p in parts]
+
+
+def symbol_histogram(codec: CascadedCodec, signals: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per-module counts of each centroid's use over ``signals`` (the entropy coder's model), float64."""
+    first = codec.quantizers[0]
+    assert isinstance(first, SoftmaxQuantizer)
+    n = int(first.centroids.numel())
+    counts = [torch.zeros(n, dtype=torch.float64) for _ in codec.stages]
+    for x in signals:
+        for m, idx in enumerate(encode_indices(codec, x)):
+            counts[m] += torch.bincount(idx.flatten(), minlength=n).double()
+    return counts
 
 
 @torch.no_grad()

@@ -101,7 +101,8 @@ class MelWeightedLoss(nn.Module):
         with torch.no_grad():
             level_tg = soft(target)
         err = ((soft(input) - level_tg) / 10.0).pow(2)
-        return (self.weights.to(err.dtype) * err).mean()
+        weights: torch.Tensor = self.weights  # type: ignore[assignment]
+        return (weights.to(err.dtype) * err).mean()
 
 
 class CodecLoss(nn.Module):

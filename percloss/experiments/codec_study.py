@@ -1,0 +1,325 @@
+"""The codec chapter's experiment: models A-D at the work's operating points vs MP3 and Opus.
+
+Zhen et al. (IEEE SPL 2020) train a small convolutional codec under four
+losses (A: MSE + mel; B: + mel-scale weighting; C: + priority weighting;
+D: + noise modulation) and compare them with MP3 at equal bitrate. Here every
+model writes a real range-coded file (:func:`percloss.codec.write_bitstream`),
+whose size gives the bitrate; MP3 (LAME) and Opus (libopus) are the anchors.
+
+Training material is the Fret's on Fire songs of the "train" split
+(:func:`percloss.data.codec_corpus`); evaluation uses the held-out songs and
+every shipped clip (none of them is in the training split). Model D is model
+C fine-tuned: both share C's first ``1 - finetune_fraction`` of the steps, then
+C continues under its own loss and D under D's, so both see the same number of
+steps. Checkpoints are resumable; a finished one is reused.
+
+Notebook: ``notebooks/ch04_codec.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import anchors, data
+from .._checks import check_choice
+from ..codec import (
+    CascadedCodec,
+    count_parameters,
+    load_codec,
+    read_bitstream,
+    save_codec,
+    symbol_histogram,
+    write_bitstream,
+)
+from ..codec_training import TrainLog, train_codec
+from ..metrics import log_spectral_distance, nmr, snr, visqol
+from ..modes import MODES, current_mode
+
+__all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
+           "MPEG1_BITRATES", "mp3_bitrate_for"]
+
+MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+ROOT = Path(__file__).resolve().parents[2]
+CHECKPOINTS = ROOT / "checkpoints" / "codec"
+CACHE = ROOT / "_build" / "percloss_cache" / "codec"
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """One trained model: loss ``model``, ``kbps`` in total over ``n_modules`` cascaded modules."""
+
+    model: str
+    sample_rate: int
+    kbps: float
+    n_modules: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}{self.kbps:g}_{self.sample_rate // 1000}k_{self.n_modules}m"
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} {self.kbps:g} kbit/s ({self.n_modules} module{'s' if self.n_modules > 1 else ''})"
+
+
+# The work's operating points (Zhen et al. 2020, Table/Fig. of the listening tests).
+WORK_POINTS = (
+    OperatingPoint("A", 32000, 64, 1), OperatingPoint("A", 32000, 79, 2), OperatingPoint("B", 32000, 79, 2),
+    OperatingPoint("C", 32000, 64, 1), OperatingPoint("D", 32000, 64, 1),
+    OperatingPoint("A", 44100, 168, 2), OperatingPoint("C", 44100, 96, 1), OperatingPoint("C", 44100, 112, 2),
+    OperatingPoint("D", 44100, 96, 1), OperatingPoint("D", 44100, 112, 2),
+)
+STANDARD_POINTS = tuple(OperatingPoint(m, 32000, 64, 1) for m in "ABCD")
+
+
+def mp3_bitrate_for(kbps: float) -> int:
+    """The MPEG-1 Layer III bitrate nearest ``kbps`` (LAME runs at constant rate)."""
+    return min(MPEG1_BITRATES, key=lambda b: abs(b - kbps))
+
+
+@dataclass
+class CodecStudyConfig:
+    """Operating points, schedule and evaluation set of one run."""
+
+    points: tuple[OperatingPoint, ...]
+    steps: int
+    batch: int
+    segment_frames: int
+    lr: float
+    eval_items: tuple[str, ...]
+    eval_seconds: float
+    listen_items: tuple[str, ...]
+    listen_seconds: float
+    histogram_seconds: float | None = 10.0  # per training song, for the entropy coder's model (None: all)
+    finetune_fraction: float = 0.25
+    seed: int = 0
+    mode: str = "custom"
+    use_shipped: bool = True
+    corpus_folder: str | None = None
+
+    @classmethod
+    def for_mode(cls, mode: str | None = None) -> CodecStudyConfig:
+        """``quick``: 8 steps per model (pipeline check, untrained); ``standard``: A-D at 64 kbit/s,
+        32 kHz, one module, 600 steps of 8 x 8 frames, lr 1e-3; ``full``: the work's ten points, batch
+        128, lr 2e-4 (the work's), 20000 steps, whole songs if ``data/codec_corpus`` exists."""
+        mode = current_mode() if mode is None else check_choice(mode, "mode", MODES)
+        songs = ("escape_from_chaosland", "mutilated_mime")
+        clips = tuple(data.list_clips())
+        listen = (*songs, "piano_bach")
+        if mode == "quick":
+            return cls(STANDARD_POINTS, 8, 2, 4, 1e-3, ("mutilated_mime", "piano_bach"), 2.0, listen, 2.0,
+                       histogram_seconds=1.0, mode=mode, use_shipped=False)
+        if mode == "standard":
+            return cls(STANDARD_POINTS, 600, 8, 8, 1e-3, songs + clips, 6.0, listen, 4.0, mode=mode)
+        full = ROOT / "data" / "codec_corpus"
+        return cls(WORK_POINTS, 20000, 128, 8, 2e-4, songs + clips, 10.0, listen, 5.0, histogram_seconds=None,
+                   mode=mode,
+                   corpus_folder=str(full) if full.is_dir() else None)
+
+    def fingerprint(self) -> str:
+        """Short hash of the training settings (names the checkpoint folder)."""
+        keys = ("steps", "batch", "segment_frames", "lr", "finetune_fraction", "seed", "corpus_folder",
+                "histogram_seconds")
+        text = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+@dataclass
+class TrainedModel:
+    point: OperatingPoint
+    codec: CascadedCodec
+    counts: list[torch.Tensor]
+    source: str  # how the parameters were obtained
+    sha256: str
+    log: TrainLog | None
+    seconds: float  # wall time spent training in this run (0 when loaded)
+
+
+@dataclass
+class CodecStudy:
+    config: CodecStudyConfig
+    models: dict[str, TrainedModel]
+    rows: list[dict[str, Any]]
+    listening: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # item -> system -> audio
+    device: str = "cpu"
+
+
+def shipped_checkpoint(point: OperatingPoint, folder: Path = CHECKPOINTS) -> Path | None:
+    """The committed checkpoint for ``point`` if ``folder/manifest.json`` lists it; its SHA-256 is verified.
+
+    Raises:
+        ValueError: if the file is missing or its hash differs from the manifest's.
+    """
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return None
+    entry = json.loads(manifest.read_text()).get(point.key)
+    if entry is None:
+        return None
+    path = folder / entry["file"]
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path} is listed in {manifest} but missing")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != entry["sha256"]:
+        raise ValueError(f"checkpoint {path} has SHA-256 {digest}, the manifest says {entry['sha256']}")
+    return path
+
+
+def _train_signals(point: OperatingPoint, config: CodecStudyConfig) -> list[torch.Tensor]:
+    return list(data.codec_corpus("train", point.sample_rate, config.corpus_folder).values())
+
+
+def _train(point: OperatingPoint, config: CodecStudyConfig, workdir: Path, progress: bool) -> TrainedModel:
+    final = workdir / f"{point.key}.codec"
+    state = workdir / f"{point.key}.state"
+    signals = _train_signals(point, config)
+    schedule = (f"{config.mode} mode: {config.steps} Adam steps (lr {config.lr:g}) of {config.batch} x "
+                f"{config.segment_frames} frames, seed {config.seed}")
+    if point.model == "D":
+        schedule += f"; fine-tuned from model C after {round(config.steps * (1 - config.finetune_fraction))} steps"
+    if final.is_file():
+        codec, counts, info = load_codec(final)
+        log = TrainLog(**torch.load(state, weights_only=False)["log"]) if state.is_file() else None
+        return TrainedModel(point, codec, counts, f"{info['trained']} (checkpoint reused)", str(info["sha256"]),
+                            log, 0.0)
+    kw: dict[str, Any] = dict(batch=config.batch, segment_frames=config.segment_frames, lr=config.lr,
+                              target_kbps=point.kbps / point.n_modules, seed=config.seed, save_every=50,
+                              progress=progress)
+    start = time.perf_counter()
+    if point.model == "D":
+        shared = workdir / f"C{point.kbps:g}_{point.sample_rate // 1000}k_{point.n_modules}m.shared"
+        torch.manual_seed(config.seed)
+        train_codec(CascadedCodec(point.n_modules), signals, point.sample_rate, "C",
+                    steps=round(config.steps * (1 - config.finetune_fraction)), checkpoint=shared, **kw)
+        if not state.is_file():
+            shutil.copyfile(shared, state)
+    elif point.model == "C":
+        shared = workdir / f"{point.key}.shared"
+        torch.manual_seed(config.seed)
+        train_codec(CascadedCodec(point.n_modules), signals, point.sample_rate, "C",
+                    steps=round(config.steps * (1 - config.finetune_fraction)), checkpoint=shared, **kw)
+        if not state.is_file():
+            shutil.copyfile(shared, state)
+    torch.manual_seed(config.seed)
+    codec = CascadedCodec(point.n_modules)
+    log = train_codec(codec, signals, point.sample_rate, point.model, steps=config.steps, checkpoint=state, **kw)
+    n = None if config.histogram_seconds is None else int(config.histogram_seconds * point.sample_rate)
+    counts = symbol_histogram(codec, [s[:n] for s in signals])
+    sha = save_codec(final, codec, counts, point.sample_rate, point.key, schedule)
+    return TrainedModel(point, codec, counts, schedule, sha, log, time.perf_counter() - start)
+
+
+def obtain_model(point: OperatingPoint, config: CodecStudyConfig, workdir: Path,
+                 progress: bool = True) -> TrainedModel:
+    """A shipped checkpoint for ``point`` (hash-verified) when allowed and present, else train (or resume)."""
+    shipped = shipped_checkpoint(point) if config.use_shipped else None
+    if shipped is not None:
+        codec, counts, info = load_codec(shipped)
+        return TrainedModel(point, codec, counts, f"shipped checkpoint: {info['trained']}", str(info["sha256"]),
+                            None, 0.0)
+    return _train(point, config, workdir, progress)
+
+
+def _eval_signal(item: str, sample_rate: int, seconds: float) -> tuple[torch.Tensor, str]:
+    songs = data.codec_corpus("heldout", sample_rate)
+    if item in songs:
+        x, split = songs[item], "held-out song"
+    else:
+        x, split = data.load_clip(item, sample_rate), "shipped clip"
+    return x[: int(seconds * sample_rate)].double(), split
+
+
+def _measures(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> dict[str, float]:
+    result = nmr(x, y, sample_rate)
+    return {
+        "snr_db": float(snr(x, y)),
+        "lsd_db": float(log_spectral_distance(x, y, sample_rate)[0]),
+        "nmr_db": float(result.mean_db),
+        "audible_fraction": float(result.audible_fraction),
+        "visqol": float(visqol(x.numpy(), y.numpy(), sample_rate, "audio")),
+    }
+
+
+def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike[str] | None = None,
+              progress: bool = True, csv_path: str | os.PathLike[str] | None = None) -> CodecStudy:
+    """Train (or load) every operating point, code the evaluation set, measure models and anchors."""
+    config = CodecStudyConfig.for_mode() if config is None else config
+    base = Path(workdir) if workdir is not None else CACHE
+    folder = base / f"{config.mode}-{config.fingerprint()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    models = {p.key: obtain_model(p, config, folder, progress) for p in config.points}
+    rows: list[dict[str, Any]] = []
+    listening: dict[str, dict[str, np.ndarray]] = {}
+    anchors_done: set[tuple[str, int, float, str]] = set()
+    for item in config.eval_items:
+        for p in config.points:
+            x, split = _eval_signal(item, p.sample_rate, config.eval_seconds)
+            seconds = len(x) / p.sample_rate
+            common = {"item": item, "split": split, "sample_rate": p.sample_rate, "target_kbps": p.kbps}
+            trained = models[p.key]
+            blob = write_bitstream(trained.codec, trained.counts, x.float(), p.sample_rate)
+            y, _ = read_bitstream(trained.codec, trained.counts, blob)
+            y = y.double()
+            rows.append({**common, "system": p.model, "point": p.key, "modules": p.n_modules,
+                         "kbps": len(blob) * 8 / seconds / 1000, **_measures(x, y, p.sample_rate)})
+            listen = item in config.listen_items and p.sample_rate == config.points[0].sample_rate
+            n_listen = int(config.listen_seconds * p.sample_rate)
+            if listen:
+                listening.setdefault(item, {"reference": x[:n_listen].numpy()})[p.label] = y[:n_listen].numpy()
+            for name, rate in (("MP3", mp3_bitrate_for(p.kbps)), ("Opus", p.kbps)):
+                key = (item, p.sample_rate, p.kbps, name)
+                if key in anchors_done:
+                    continue
+                anchors_done.add(key)
+                coded = (anchors.mp3(x.numpy(), p.sample_rate, int(rate)) if name == "MP3"
+                         else anchors.opus(x.numpy(), p.sample_rate, rate))
+                z = torch.from_numpy(coded.audio)
+                rows.append({**common, "system": name, "point": f"{name}{rate:g}_{p.sample_rate // 1000}k",
+                             "modules": 0, "kbps": coded.kbps, **_measures(x, z, p.sample_rate)})
+                if listen:
+                    listening[item][f"{name} {rate:g} kbit/s"] = coded.audio[:n_listen]
+    if csv_path is not None:
+        with open(csv_path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    device = "cpu"
+    return CodecStudy(config, models, rows, listening, device)
+
+
+def summary(study: CodecStudy) -> list[dict[str, Any]]:
+    """Mean of each measure per system and operating point over the evaluation items (rows of a table)."""
+    groups: dict[tuple[int, float, str, str], list[dict[str, Any]]] = {}
+    for r in study.rows:
+        groups.setdefault((r["sample_rate"], r["target_kbps"], r["system"], r["point"]), []).append(r)
+    out = []
+    for (rate, target, system, point), rs in groups.items():
+        entry: dict[str, Any] = {"sample_rate": rate, "target_kbps": target, "system": system, "point": point}
+        for k in ("kbps", "snr_db", "lsd_db", "nmr_db", "audible_fraction", "visqol"):
+            entry[k] = float(np.mean([r[k] for r in rs]))
+        entry["items"] = len(rs)
+        out.append(entry)
+    return out
+
+
+def parameters(study: CodecStudy) -> dict[str, int]:
+    """Trainable parameters of each model."""
+    return {k: count_parameters(m.codec) for k, m in study.models.items()}
+
+
+def config_record(config: CodecStudyConfig) -> dict[str, Any]:
+    """The config as plain data (for the page's record of the run)."""
+    record = asdict(replace(config, points=()))
+    record["points"] = [p.key for p in config.points]
+    return record
