@@ -45,10 +45,11 @@ from percloss import data
 from percloss.experiments import prior
 from percloss.filterbank import center_frequencies, fir_filterbank, hz_to_bark
 from percloss.losses import perceptual_features
-from percloss.modes import current_mode, default_device, describe_device
+from percloss.modes import configure_threads, current_mode, default_device, describe_device
 from percloss.weighting import a_weighting_db
 
 plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
+configure_threads()
 MODE = current_mode()
 DEVICE = default_device()
 CONFIG = prior.PriorConfig.for_mode(MODE)

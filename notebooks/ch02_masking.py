@@ -44,9 +44,10 @@ from percloss.experiments.masking_demo import MaskingConfig, masked_vs_white
 from percloss.masking import model_tables, psychoacoustic_model1
 from percloss.masking_losses import priority_weights
 from percloss.metrics import nmr
-from percloss.modes import current_mode, default_device, describe_device
+from percloss.modes import configure_threads, current_mode, default_device, describe_device
 
 plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
+configure_threads()
 MODE = current_mode()
 DEVICE = default_device()
 CONFIG = MaskingConfig.for_mode(MODE)

@@ -41,9 +41,10 @@ from IPython.display import HTML, Audio, Markdown, display
 
 from percloss.degrade import DEGRADATIONS, degrade
 from percloss.experiments import quality_study as qs
-from percloss.modes import current_mode, describe_device
+from percloss.modes import configure_threads, current_mode, describe_device
 
 plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
+configure_threads()
 MODE = current_mode()
 CONFIG = qs.StudyConfig.for_mode(MODE)
 display(Markdown(

@@ -41,9 +41,10 @@ from IPython.display import HTML, Audio, Markdown, display
 from percloss import data
 from percloss.codec import CascadedCodec, count_parameters
 from percloss.experiments import codec_study as cs
-from percloss.modes import current_mode, describe_device
+from percloss.modes import configure_threads, current_mode, describe_device
 
 plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
+configure_threads()
 MODE = current_mode()
 CONFIG = cs.CodecStudyConfig.for_mode(MODE)
 torch.manual_seed(CONFIG.seed)

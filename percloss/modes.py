@@ -42,6 +42,38 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup CPU quota (v2 or v1) if one is set.
+
+    ``os.cpu_count()`` reports the host's cores; in a container limited to a
+    quota of 2 CPUs, a thread pool sized to 64 cores spends its time waiting.
+    """
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = None
+    try:
+        text = open("/sys/fs/cgroup/cpu.max").read().split()
+        if text and text[0] != "max":
+            quota = float(text[0]) / float(text[1])
+    except (OSError, ValueError, IndexError):
+        try:
+            q = float(open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read())
+            period = float(open("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read())
+            if q > 0 and period > 0:
+                quota = q / period
+        except (OSError, ValueError):
+            pass
+    if quota is not None:
+        n = min(n, max(1, int(quota)))
+    return max(1, n)
+
+
+def configure_threads() -> int:
+    """Size torch's CPU thread pool to :func:`available_cpus` unless ``OMP_NUM_THREADS`` is set; returns it."""
+    if not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(available_cpus())
+    return torch.get_num_threads()
+
+
 def describe_device(device: torch.device) -> str:
     """A human-readable description of ``device`` for the record on each page."""
     if device.type == "cuda":

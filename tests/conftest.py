@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from percloss.modes import available_cpus, configure_threads
+
+configure_threads()
+
 ROOT = Path(__file__).resolve().parent.parent
 # helpers that live next to the tests (e.g. masking_reference) import by name
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,6 +50,7 @@ def build_book(source: Path, output: Path, mode: str = "quick") -> subprocess.Co
     startup.mkdir(parents=True, exist_ok=True)
     (startup / "00-watchdog.py").write_text(WATCHDOG.format(seconds=WATCHDOG_S))
     env = dict(os.environ, PERCLOSS_MODE=mode, TQDM_DISABLE="1", IPYTHONDIR=str(ipython_dir))
+    env.setdefault("OMP_NUM_THREADS", str(available_cpus()))
     cmd = jupyter_book_command() + [
         "build",
         str(source),
