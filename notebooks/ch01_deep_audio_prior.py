@@ -39,9 +39,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import HTML, Audio, Markdown, display
+from IPython.display import HTML, Markdown, display
 
-from percloss import data
+from percloss import data, notebook
 from percloss.experiments import prior
 from percloss.filterbank import center_frequencies, fir_filterbank, hz_to_bark
 from percloss.losses import perceptual_features
@@ -200,8 +200,7 @@ display(per_run.groupby("loss")[["ms / iteration"]].mean().round(1).T)
 
 # %% tags=["remove-input"]
 def audio_tag(x: np.ndarray) -> str:
-    html = Audio(x, rate=SR, normalize=False)._repr_html_()
-    return html.replace("<audio ", '<audio style="width: 150px" ')
+    return notebook.audio_tag(x, SR, 150)
 
 
 by_key = {(r.clip, r.loss): r for r in results}

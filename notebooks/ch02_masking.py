@@ -37,9 +37,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import HTML, Audio, Markdown, display
+from IPython.display import HTML, Markdown, display
 
-from percloss import data
+from percloss import data, notebook
 from percloss.experiments.masking_demo import MaskingConfig, masked_vs_white
 from percloss.masking import model_tables, psychoacoustic_model1
 from percloss.masking_losses import priority_weights
@@ -224,9 +224,7 @@ display(table.round({"SNR (dB)": 2, "MSE": 6, "NMR (dB)": 1, "frames with audibl
 
 
 def audio_tag(x: torch.Tensor | np.ndarray, width: int = 170) -> str:
-    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-    html = Audio(arr, rate=SR, normalize=False)._repr_html_()
-    return html.replace("<audio ", f'<audio style="width: {width}px" ')
+    return notebook.audio_tag(x, SR, width)
 
 
 def players(name: str, r: dict) -> str:

@@ -37,8 +37,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import HTML, Audio, Markdown, display
+from IPython.display import HTML, Markdown, display
 
+from percloss import notebook
 from percloss.degrade import DEGRADATIONS, degrade
 from percloss.experiments import quality_study as qs
 from percloss.modes import configure_threads, current_mode, describe_device
@@ -272,7 +273,7 @@ clean = qs._clean(CONFIG.clips[0], CONFIG.seconds)
 
 
 def audio_tag(x: np.ndarray) -> str:
-    return Audio(x, rate=qs.RATE, normalize=False)._repr_html_().replace("<audio ", '<audio style="width: 170px" ')
+    return notebook.audio_tag(x, qs.RATE)
 
 
 cells = [f"<td>clean<br>{audio_tag(clean)}</td>"]

@@ -36,9 +36,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import HTML, Audio, Markdown, display
+from IPython.display import HTML, Markdown, display
 
-from percloss import data
+from percloss import data, notebook
 from percloss.codec import CascadedCodec, count_parameters
 from percloss.experiments import codec_study as cs
 from percloss.modes import configure_threads, current_mode, describe_device
@@ -256,8 +256,7 @@ if MODE == "quick":
 
 # %% tags=["remove-input"]
 def audio_tag(x: np.ndarray, rate: int) -> str:
-    y = np.clip(x, -1.0, 1.0)
-    return Audio(y, rate=rate, normalize=False)._repr_html_().replace("<audio ", '<audio style="width: 170px" ')
+    return notebook.audio_tag(np.clip(x, -1.0, 1.0), rate)  # a decoder's output may overshoot full scale
 
 
 rate = CONFIG.points[0].sample_rate

@@ -1,0 +1,30 @@
+"""The chapters' audio player: the embedded WAV holds the samples at their own level."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from percloss.notebook import audio_tag
+
+
+def test_player_embeds_the_samples_unnormalised() -> None:
+    x = 0.25 * np.sin(np.arange(800) * 0.1)
+    html = audio_tag(torch.from_numpy(x), 8000, width=123)
+    assert 'style="width: 123px"' in html
+    payload = re.search(r"data:audio/wav;base64,([A-Za-z0-9+/=]+)", html)
+    assert payload is not None
+    y, rate = sf.read(io.BytesIO(base64.b64decode(payload.group(1))))
+    assert rate == 8000 and len(y) == 800
+    np.testing.assert_allclose(y, x, atol=1 / 32767)  # a quarter of full scale stays a quarter
+
+
+def test_player_rejects_samples_beyond_full_scale() -> None:
+    with pytest.raises(ValueError):
+        audio_tag(np.array([0.0, 1.5, -0.2]), 8000)
