@@ -115,3 +115,14 @@ def test_resume_continues_the_same_run(music: list[torch.Tensor], tmp_path: obje
     with pytest.raises(ValueError, match="checkpoint"):
         train_codec(CascadedCodec(1), music, 44100, "A", steps=6, checkpoint=ckpt, batch=4, segment_frames=2,
                     target_kbps=64, progress=False)
+
+
+@pytest.mark.parametrize("kind", ["A", "B"])
+def test_gradcheck(kind: str) -> None:
+    """The smooth terms (MSE, log-mel, mel-weighted) have exact gradients; C/D's masking terms are
+    checked in test_masking_losses."""
+    loss = CodecLoss(kind, 16000).double()
+    g = torch.Generator().manual_seed(0)
+    target = 0.1 * torch.randn(1024, generator=g, dtype=torch.float64)
+    x = (target + 0.02 * torch.randn(1024, generator=g, dtype=torch.float64)).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda v: loss(v, target), (x,), eps=1e-6, atol=1e-5)
