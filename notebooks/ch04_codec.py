@@ -294,6 +294,22 @@ display(widgets.VBox([
 ]))
 
 # %% [markdown]
+# ### Code your own file
+#
+# Every trained model is a checkpoint (`save_codec`: parameters, the entropy
+# coder's centroid histograms, sample rate, how it was trained); the command
+# line codes any WAV with it and reports the real bitrate:
+
+# %% tags=["remove-input"]
+example = next(iter(study.models.values()))
+display(Markdown(
+    "```bash\n"
+    f"python -m percloss encode song.wav song.pcl --model {cs.checkpoint_path(study, example.point)}\n"
+    f"python -m percloss decode song.pcl decoded.wav --model {cs.checkpoint_path(study, example.point)}\n"
+    "```"
+))
+
+# %% [markdown]
 # ## Speed
 #
 # `python benchmarks/bench_codec.py` counts the codec's FLOPs per second of

@@ -47,6 +47,7 @@ from ..metrics import log_spectral_distance, nmr, snr, visqol
 from ..modes import MODES, current_mode
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
+           "checkpoint_path", "summary",
            "MPEG1_BITRATES", "mp3_bitrate_for"]
 
 MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
@@ -121,7 +122,7 @@ class CodecStudyConfig:
             return cls(STANDARD_POINTS, 8, 2, 4, 1e-3, ("mutilated_mime", "piano_bach"), 2.0, listen, 2.0,
                        histogram_seconds=1.0, mode=mode, use_shipped=False)
         if mode == "standard":
-            return cls(STANDARD_POINTS, 600, 8, 8, 1e-3, songs + clips, 6.0, listen, 4.0, mode=mode)
+            return cls(STANDARD_POINTS, 600, 8, 8, 1e-3, songs + clips, 6.0, listen, 3.0, mode=mode)
         full = ROOT / "data" / "codec_corpus"
         return cls(WORK_POINTS, 20000, 128, 8, 2e-4, songs + clips, 10.0, listen, 5.0, histogram_seconds=None,
                    mode=mode,
@@ -152,7 +153,14 @@ class CodecStudy:
     models: dict[str, TrainedModel]
     rows: list[dict[str, Any]]
     listening: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # item -> system -> audio
-    device: str = "cpu"
+    folder: Path = Path(".")  # where the run's checkpoints are
+
+
+def checkpoint_path(study: CodecStudy, point: OperatingPoint) -> Path:
+    """The checkpoint file of ``point`` in this run (shipped or trained), relative to the repository if inside it."""
+    shipped = shipped_checkpoint(point) if study.config.use_shipped else None
+    path = (shipped if shipped is not None else study.folder / f"{point.key}.codec").resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def shipped_checkpoint(point: OperatingPoint, folder: Path = CHECKPOINTS) -> Path | None:
@@ -294,8 +302,7 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    device = "cpu"
-    return CodecStudy(config, models, rows, listening, device)
+    return CodecStudy(config, models, rows, listening, folder)
 
 
 def summary(study: CodecStudy) -> list[dict[str, Any]]:
