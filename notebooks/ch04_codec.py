@@ -172,6 +172,10 @@ if logged:
 # %% [markdown]
 # ## Rate and quality
 #
+# MP3 and Opus are measured at a ladder of bitrates, so a model can be set
+# against the anchors at its own file bitrate, whatever the rate controller
+# reached.
+#
 # Measured on every evaluation item: the **real bitrate** (file size × 8 /
 # duration, including the header), SNR, log-spectral distance (LSD, dB),
 # the mean **noise-to-mask ratio** of chapter 2 (NMR, dB; below 0 dB the coding
@@ -188,17 +192,22 @@ display(show.drop(columns=["point"]).round(2).set_index(["sample_rate", "target_
 
 # %% tags=["remove-input"]
 measures = [("snr_db", "SNR (dB) ↑"), ("lsd_db", "LSD (dB) ↓"), ("nmr_db", "NMR (dB) ↓"), ("visqol", "ViSQOL ↑")]
-fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
-markers = {"A": "o", "B": "s", "C": "^", "D": "v", "MP3": "x", "Opus": "+"}
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
+markers = {"A": "o", "B": "s", "C": "^", "D": "v"}
 for ax, (col, title) in zip(axes, measures, strict=True):
     for system, g in rows.groupby("system"):
-        ax.scatter(g["kbps"], g[col], s=12, alpha=0.35, marker=markers.get(system, "."))
-        m = g[[col, "kbps"]].mean()
-        ax.scatter(m["kbps"], m[col], s=70, marker=markers.get(system, "."), label=system)
+        if system in ("MP3", "Opus"):
+            curve = g.groupby("target_kbps")[[col, "kbps"]].mean().sort_values("kbps")
+            ax.plot(curve["kbps"], curve[col], "-", marker="x" if system == "MP3" else "+", label=system)
+        else:
+            ax.scatter(g["kbps"], g[col], s=10, alpha=0.3, marker=markers.get(system, "."))
+            m = g[[col, "kbps"]].mean()
+            ax.scatter(m["kbps"], m[col], s=70, marker=markers.get(system, "."), label=f"model {system}",
+                       edgecolor="k")
     ax.set(xlabel="kbit/s (file size)", title=title)
 axes[0].legend(fontsize=8, ncol=2)
-fig.suptitle(f"rate–quality, every item (small) and mean (large); mode {MODE}, CPU, seed {CONFIG.seed}, "
-             f"{CONFIG.steps} steps", fontsize=9)
+fig.suptitle(f"rate–quality: anchors (mean per rate), models (every item small, mean large); mode {MODE}, CPU, "
+             f"seed {CONFIG.seed}, {CONFIG.steps} steps", fontsize=9)
 plt.tight_layout()
 plt.show()
 
@@ -229,8 +238,17 @@ for a, b in (("C", "A"), ("D", "C"), ("B", "A"), ("C", "MP3"), ("C", "Opus"), ("
             wins, n, mean = better(a, b, col, lower)
             parts.append(f"{name} better on {wins}/{n} items (mean difference {mean:+.2f})")
         lines.append(f"- **{a} vs {b}**: " + "; ".join(parts) + ".")
-rates = summary.groupby("system")["kbps"].mean()
-lines.append("- Mean file bitrates: " + ", ".join(f"{s} {v:.1f}" for s, v in rates.items()) + " kbit/s.")
+model_rows = summary[~summary.system.isin(["MP3", "Opus"])]
+for own in model_rows.itertuples():
+    parts = []
+    for anchor in ("MP3", "Opus"):
+        nmr_a = cs.anchor_at(study, anchor, own.sample_rate, own.kbps, "nmr_db")
+        vq_a = cs.anchor_at(study, anchor, own.sample_rate, own.kbps, "visqol")
+        if np.isfinite(nmr_a):
+            parts.append(f"{anchor} there: NMR {nmr_a:+.1f} dB, ViSQOL {vq_a:.2f}")
+    lines.append(f"- **{own.point} at its own {own.kbps:.1f} kbit/s** (file): NMR {own.nmr_db:+.1f} dB, "
+                 f"ViSQOL {own.visqol:.2f}" + ("; " + "; ".join(parts) if parts else "; outside the anchors' ladder")
+                 + ".")
 display(Markdown("\n".join(lines)))
 if MODE == "quick":
     display(Markdown("*Quick mode: these comparisons are between untrained models and mean nothing.*"))
@@ -261,8 +279,13 @@ def audio_tag(x: np.ndarray, rate: int) -> str:
 
 rate = CONFIG.points[0].sample_rate
 html = ["<table><tr><th>item</th><th>system</th><th>audio</th></tr>"]
+def order(name: str) -> tuple[int, str]:
+    return (0 if name == "reference" else 2 if name.startswith(("MP3", "Opus")) else 1, name)
+
+
 for item, systems_audio in study.listening.items():
-    for i, (system, audio) in enumerate(systems_audio.items()):
+    for i, system in enumerate(sorted(systems_audio, key=order)):
+        audio = systems_audio[system]
         head = f"<td rowspan='{len(systems_audio)}'>{item}</td>" if i == 0 else ""
         html.append(f"<tr>{head}<td>{system}</td><td>{audio_tag(audio, rate)}</td></tr>")
 html.append("</table>")

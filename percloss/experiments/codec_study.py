@@ -47,7 +47,7 @@ from ..metrics import log_spectral_distance, nmr, snr, visqol
 from ..modes import MODES, current_mode
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
-           "checkpoint_path", "summary",
+           "checkpoint_path", "summary", "anchor_at",
            "MPEG1_BITRATES", "mp3_bitrate_for"]
 
 MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
@@ -102,6 +102,7 @@ class CodecStudyConfig:
     eval_seconds: float
     listen_items: tuple[str, ...]
     listen_seconds: float
+    anchor_kbps: tuple[float, ...] = ()  # MP3/Opus also at these rates (rate-quality curves)
     histogram_seconds: float | None = 10.0  # per training song, for the entropy coder's model (None: all)
     finetune_fraction: float = 0.25
     seed: int = 0
@@ -122,9 +123,11 @@ class CodecStudyConfig:
             return cls(STANDARD_POINTS, 8, 2, 4, 1e-3, ("mutilated_mime", "piano_bach"), 2.0, listen, 2.0,
                        histogram_seconds=1.0, mode=mode, use_shipped=False)
         if mode == "standard":
-            return cls(STANDARD_POINTS, 600, 8, 8, 1e-3, songs + clips, 6.0, listen, 3.0, mode=mode)
+            return cls(STANDARD_POINTS, 600, 8, 8, 1e-3, songs + clips, 6.0, listen, 3.0,
+                       anchor_kbps=(32, 48, 64, 80), mode=mode)
         full = ROOT / "data" / "codec_corpus"
         return cls(WORK_POINTS, 20000, 128, 8, 2e-4, songs + clips, 10.0, listen, 5.0, histogram_seconds=None,
+                   anchor_kbps=(48, 64, 80, 96, 112, 128, 160),
                    mode=mode,
                    corpus_folder=str(full) if full.is_dir() else None)
 
@@ -285,18 +288,22 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
             n_listen = int(config.listen_seconds * p.sample_rate)
             if listen:
                 listening.setdefault(item, {"reference": x[:n_listen].numpy()})[p.label] = y[:n_listen].numpy()
-            for name, rate in (("MP3", mp3_bitrate_for(p.kbps)), ("Opus", p.kbps)):
-                key = (item, p.sample_rate, p.kbps, name)
-                if key in anchors_done:
-                    continue
-                anchors_done.add(key)
-                coded = (anchors.mp3(x.numpy(), p.sample_rate, int(rate)) if name == "MP3"
-                         else anchors.opus(x.numpy(), p.sample_rate, rate))
-                z = torch.from_numpy(coded.audio)
-                rows.append({**common, "system": name, "point": f"{name}{rate:g}_{p.sample_rate // 1000}k",
-                             "modules": 0, "kbps": coded.kbps, **_measures(x, z, p.sample_rate)})
-                if listen:
-                    listening[item][f"{name} {rate:g} kbit/s"] = coded.audio[:n_listen]
+            ladder = sorted({p.kbps, *config.anchor_kbps})
+            for name in ("MP3", "Opus"):
+                for target in ladder:
+                    rate = mp3_bitrate_for(target) if name == "MP3" else target
+                    key = (item, p.sample_rate, rate, name)
+                    if key in anchors_done:
+                        continue
+                    anchors_done.add(key)
+                    coded = (anchors.mp3(x.numpy(), p.sample_rate, int(rate)) if name == "MP3"
+                             else anchors.opus(x.numpy(), p.sample_rate, rate))
+                    z = torch.from_numpy(coded.audio)
+                    rows.append({**common, "target_kbps": rate, "system": name,
+                                 "point": f"{name}{rate:g}_{p.sample_rate // 1000}k", "modules": 0,
+                                 "kbps": coded.kbps, **_measures(x, z, p.sample_rate)})
+                    if listen and target == p.kbps:
+                        listening[item][f"{name} {rate:g} kbit/s"] = coded.audio[:n_listen]
     if csv_path is not None:
         with open(csv_path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -318,6 +325,19 @@ def summary(study: CodecStudy) -> list[dict[str, Any]]:
         entry["items"] = len(rs)
         out.append(entry)
     return out
+
+
+def anchor_at(study: CodecStudy, anchor: str, sample_rate: int, kbps: float, measure: str) -> float:
+    """Mean ``measure`` of ``anchor`` ("MP3"/"Opus") interpolated (linearly in file kbit/s) at ``kbps``.
+
+    NaN when ``kbps`` lies outside the anchor's measured rates.
+    """
+    table = [r for r in summary(study) if r["system"] == anchor and r["sample_rate"] == sample_rate]
+    table.sort(key=lambda r: r["kbps"])
+    rates = [r["kbps"] for r in table]
+    if not rates or not rates[0] <= kbps <= rates[-1]:
+        return float("nan")
+    return float(np.interp(kbps, rates, [r[measure] for r in table]))
 
 
 def parameters(study: CodecStudy) -> dict[str, int]:
