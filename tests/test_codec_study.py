@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -71,3 +72,10 @@ def test_shipped_checkpoints_are_hash_verified(tmp_path: Path) -> None:
     (tmp_path / "a.codec").unlink()
     with pytest.raises(ValueError, match="missing"):
         cs.shipped_checkpoint(point, tmp_path)
+
+
+def test_anchor_interpolation(tiny_study: cs.CodecStudy) -> None:
+    mp3 = next(r for r in cs.summary(tiny_study) if r["system"] == "MP3")
+    assert cs.anchor_at(tiny_study, "MP3", 16000, mp3["kbps"], "nmr_db") == pytest.approx(mp3["nmr_db"])
+    assert np.isnan(cs.anchor_at(tiny_study, "MP3", 16000, mp3["kbps"] + 50, "nmr_db"))
+    assert np.isnan(cs.anchor_at(tiny_study, "Opus", 44100, 32, "nmr_db"))  # no anchor at that rate
