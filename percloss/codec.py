@@ -202,12 +202,17 @@ class SoftmaxQuantizer(nn.Module):
         """Index of the nearest centroid for each code."""
         return (codes.unsqueeze(-1) - self.centroids).abs().argmin(-1)
 
-    def forward(self, codes: torch.Tensor, hard: bool | None = None) -> torch.Tensor:
+    def forward(self, codes: torch.Tensor, hard: bool | None = None, straight_through: bool = False) -> torch.Tensor:
+        """Quantised codes. ``straight_through``: the hard values forward, the soft gradient backward
+        (training then sees exactly what inference will decode)."""
         if hard is None:
             hard = not self.training
         if hard:
             return self.centroids[self.indices(codes)]
-        return self.assignments(codes) @ self.centroids
+        soft = self.assignments(codes) @ self.centroids
+        if straight_through:
+            return soft + (self.centroids[self.indices(codes)] - soft).detach()
+        return soft
 
 
 def code_entropy_bits(assignments: torch.Tensor) -> torch.Tensor:
@@ -236,8 +241,12 @@ class CascadedCodec(nn.Module):
         total, codes, _ = self.run(frames)
         return total, codes
 
-    def run(self, frames: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """As :meth:`forward`, also returning each module's soft assignments ``(N, 256, K)``."""
+    def run(self, frames: torch.Tensor, straight_through: bool = False
+            ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """As :meth:`forward`, also returning each module's soft assignments ``(N, 256, K)``.
+
+        ``straight_through`` is passed to every quantiser (see :meth:`SoftmaxQuantizer.forward`).
+        """
         total = torch.zeros_like(frames)
         codes, assignments = [], []
         for m, (stage, quantizer) in enumerate(zip(self.stages, self.quantizers, strict=True)):
@@ -245,7 +254,7 @@ class CascadedCodec(nn.Module):
             scale = 1.0 if m == 0 else self.residual_scale
             raw = stage.encode(scale * (frames - total))
             assignments.append(quantizer.assignments(raw))
-            q = quantizer(raw)
+            q = quantizer(raw, straight_through=straight_through)
             codes.append(q)
             total = total + stage.decode(q) / scale
         return total, codes, assignments

@@ -168,6 +168,8 @@ def _save_state(path: Path, codec: CascadedCodec, optimizer: torch.optim.Optimiz
 def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: int, kind: str = "A", *,
                 steps: int = 100, batch: int = 8, segment_frames: int = 8, lr: float = 2e-4,
                 target_kbps: float | None = None, rate_gain: float = 0.05, seed: int = 0,
+                anneal: tuple[float, float] = (10.0, 300.0), anneal_steps: int | None = None,
+                max_grad_norm: float = 1.0,
                 checkpoint: str | os.PathLike[str] | None = None, save_every: int = 100,
                 progress: bool = True) -> TrainLog:
     """Adam training on random segments of ``signals`` (mono tensors at ``sample_rate``) up to ``steps`` steps.
@@ -176,12 +178,21 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     added and each ``lambda_m`` is multiplied by ``exp(rate_gain (H_m - target) / target)``
     after every step.
 
+    Quantisation: hard centroids forward, the soft assignment's gradient
+    backward (straight-through), so training decodes what inference decodes.
+    The quantisers' sharpness ``alpha`` (learned) is annealed: after step ``t``
+    of ``T = anneal_steps`` (Default: ``steps``) it is at least
+    ``anneal[0] * (anneal[1] / anneal[0]) ** min(t / T, 1)``;
+    as it rises the soft entropy estimate approaches the hard codes' entropy.
+    Gradients are clipped to norm ``max_grad_norm``.
+
     With ``checkpoint``, the whole state (parameters, optimiser, rate
     multipliers, sampler, log) is saved there every ``save_every`` steps and at
     the end; if the file exists, training resumes from it (its sample rate,
     module count, batch shape and rate target must match) and runs on to
     ``steps`` in total. A checkpoint written under another ``kind`` is
-    fine-tuned with this ``kind``'s loss.
+    fine-tuned with this ``kind``'s loss, with a fresh optimiser (Adam's moment
+    estimates from another loss's scale would make its first steps far too large).
     """
     rate = check_sample_rate(sample_rate)
     length = (segment_frames - 1) * HOP + FRAME
@@ -203,7 +214,8 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
         if state["config"] != config:
             raise ValueError(f"checkpoint {str(path)!r} was written with {state['config']}, not {config}")
         codec.load_state_dict(state["codec"])
-        optimizer.load_state_dict(state["optimizer"])
+        if not state["log"]["kind"] or state["log"]["kind"][-1] == kind:
+            optimizer.load_state_dict(state["optimizer"])
         lambdas = list(state["lambdas"])
         g.set_state(state["generator"])
         log = TrainLog(**state["log"])
@@ -217,7 +229,12 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
             segs.append(signals[p][start : start + length].float())
         x = torch.stack(segs)  # (batch, length)
         frames = frame(x).reshape(-1, FRAME)
-        recon, _, assignments = codec.run(frames)
+        horizon = max(anneal_steps if anneal_steps is not None else steps, 1)
+        floor = math.log(anneal[0]) + (math.log(anneal[1]) - math.log(anneal[0])) * min(step / horizon, 1.0)
+        with torch.no_grad():
+            for quantizer in codec.quantizers:
+                quantizer.log_alpha.clamp_(min=floor)  # type: ignore[operator]
+        recon, _, assignments = codec.run(frames, straight_through=True)
         y = overlap_add(recon.reshape(batch, -1, FRAME), length)
         distortion = loss_fn(y, x)
         entropies = [code_entropy_bits(a) for a in assignments]
@@ -226,6 +243,7 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
             loss = loss + sum(lam * h for lam, h in zip(lambdas, entropies, strict=True))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
         optimizer.step()
         hs = [float(h.detach()) for h in entropies]
         if target_bits is not None:

@@ -73,6 +73,19 @@ def test_hard_quantiser_emits_only_centroids_and_soft_is_differentiable() -> Non
     assert close.double().mean() > 0.97
 
 
+def test_straight_through_sends_hard_values_forward_and_soft_gradients_back() -> None:
+    q = SoftmaxQuantizer(32).train()
+    c = (torch.rand(500, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    q = q.double()
+    st = q(c, straight_through=True)
+    assert torch.equal(st.detach(), q(c.detach(), hard=True))
+    (st * torch.arange(500, dtype=torch.float64)).sum().backward()
+    grad_st = c.grad.clone()  # type: ignore[union-attr]
+    c.grad = None
+    (q(c) * torch.arange(500, dtype=torch.float64)).sum().backward()
+    torch.testing.assert_close(grad_st, c.grad)
+
+
 def test_entropy_estimate_bounds() -> None:
     uniform = torch.full((100, 32), 1 / 32)
     assert float(code_entropy_bits(uniform)) == pytest.approx(5.0)

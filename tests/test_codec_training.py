@@ -98,7 +98,7 @@ def test_resume_continues_the_same_run(music: list[torch.Tensor], tmp_path: obje
     from pathlib import Path
 
     ckpt = Path(str(tmp_path)) / "run.pt"
-    kw = dict(batch=2, segment_frames=2, target_kbps=64, progress=False)
+    kw = dict(batch=2, segment_frames=2, target_kbps=64, anneal_steps=4, progress=False)  # one annealing schedule
     torch.manual_seed(0)
     straight = CascadedCodec(1)
     log_straight = train_codec(straight, music, 44100, "A", steps=4, **kw)  # type: ignore[arg-type]
@@ -126,3 +126,11 @@ def test_gradcheck(kind: str) -> None:
     target = 0.1 * torch.randn(1024, generator=g, dtype=torch.float64)
     x = (target + 0.02 * torch.randn(1024, generator=g, dtype=torch.float64)).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda v: loss(v, target), (x,), eps=1e-6, atol=1e-5)
+
+
+def test_training_anneals_the_quantiser_sharpness(music: list[torch.Tensor]) -> None:
+    torch.manual_seed(0)
+    codec = CascadedCodec(1)
+    train_codec(codec, music, 44100, "A", steps=4, batch=2, segment_frames=2, anneal=(10.0, 1000.0), progress=False)
+    alpha = float(codec.quantizers[0].log_alpha.detach().exp())  # type: ignore[operator]
+    assert alpha >= 10.0 * 100.0 ** (3 / 4) * 0.999  # the floor after the last step (t = 3 of 4)

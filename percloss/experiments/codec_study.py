@@ -50,6 +50,8 @@ __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "r
            "checkpoint_path", "summary", "anchor_at",
            "MPEG1_BITRATES", "mp3_bitrate_for"]
 
+# Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
+TRAINING_PROCEDURE = 2  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients
 MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINTS = ROOT / "checkpoints" / "codec"
@@ -135,7 +137,9 @@ class CodecStudyConfig:
         """Short hash of the training settings (names the checkpoint folder)."""
         keys = ("steps", "batch", "segment_frames", "lr", "finetune_fraction", "seed", "corpus_folder",
                 "histogram_seconds")
-        text = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True)
+        record: dict[str, Any] = {k: getattr(self, k) for k in keys}
+        record["procedure"] = TRAINING_PROCEDURE
+        text = json.dumps(record, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -206,6 +210,7 @@ def _train(point: OperatingPoint, config: CodecStudyConfig, workdir: Path, progr
                             log, 0.0)
     kw: dict[str, Any] = dict(batch=config.batch, segment_frames=config.segment_frames, lr=config.lr,
                               target_kbps=point.kbps / point.n_modules, seed=config.seed, save_every=50,
+                              anneal_steps=config.steps,
                               progress=progress)
     start = time.perf_counter()
     if point.model == "D":
