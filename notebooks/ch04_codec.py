@@ -75,9 +75,14 @@ if MODE == "quick":
 #   channel and tanh: 256 codes per frame. Decoder: the mirror, with sub-pixel
 #   upsampling {cite}`shi2016subpixel` back to 512 samples, 50-channel blocks and
 #   a linear 55-tap output.
-# - **Quantiser.** Each code snaps to one of 32 learned centroids; while
-#   training, a softmax over negative scaled distances gives a differentiable
-#   soft assignment with a learned sharpness {cite}`agustsson2017soft`.
+# - **Quantiser.** Each code snaps to one of 32 learned centroids. While
+#   training, the nearest centroid goes forward and the gradient of a soft
+#   assignment (a softmax over negative scaled distances with a learned
+#   sharpness, {cite}`agustsson2017soft`) goes back, so training decodes
+#   exactly what inference decodes; the sharpness is annealed upwards (a floor
+#   rising geometrically from 10 to 300 over the schedule), which brings the
+#   soft entropy estimate close to the entropy of the hard codes. Gradients are
+#   clipped to norm 1.
 # - **Cascade.** A second module codes five times the first one's residual.
 # - **Rate.** During training: the entropy of the batch's soft centroid
 #   histogram, times a multiplier that a controller raises while the entropy is
@@ -114,7 +119,11 @@ display(Markdown(
 # reading of the work's "mel-scale weighting"; its exact definition is not
 # reproduced here. The loss weights (1, 1, 1, 1, 0.01) are ours; the work's are
 # not known to us. Model D is model C fine-tuned: C and D share the first
-# three quarters of the steps, then each continues under its own loss.
+# three quarters of the steps, then each continues under its own loss (D with
+# a fresh Adam state: the noise-modulation term changes the loss's scale, and
+# moment estimates from C's scale make the first steps far too large — in a
+# first run without this, D's encoder saturated and every code fell on one
+# centroid).
 
 # %% [markdown]
 # ## Material: split by song
