@@ -40,6 +40,7 @@ from IPython.display import HTML, Markdown, display
 
 from percloss import data, notebook
 from percloss.codec import CascadedCodec, count_parameters
+from percloss.codec_training import bits_per_code
 from percloss.experiments import codec_study as cs
 from percloss.modes import configure_threads, current_mode, describe_device
 
@@ -161,13 +162,13 @@ if logged:
     for m in logged.values():
         d = np.asarray(m.log.distortion)
         w = max(1, len(d) // 30)
-        ax1.plot(np.convolve(d, np.ones(w) / w, mode="valid"), label=m.point.model)
+        ax1.plot(np.convolve(d, np.ones(w) / w, mode="valid"), label=m.point.key)
         h = np.asarray(m.log.entropy_bits)[:, 0]
-        ax2.plot(np.convolve(h, np.ones(w) / w, mode="valid"), label=m.point.model)
-    target = cs.STANDARD_POINTS[0].kbps * 1000 / (256 * cs.STANDARD_POINTS[0].sample_rate / 480)
-    ax2.axhline(target, color="k", ls=":", label="target")
+        line = ax2.plot(np.convolve(h, np.ones(w) / w, mode="valid"), label=m.point.key)[0]
+        target = bits_per_code(m.point.kbps / m.point.n_modules, m.point.sample_rate)
+        ax2.axhline(target, color=line.get_color(), ls=":", lw=1)
     ax1.set(xlabel="step", ylabel="distortion (own loss)", yscale="log", title="training loss (moving mean)")
-    ax2.set(xlabel="step", ylabel="bits per code", title="entropy estimate, module 1")
+    ax2.set(xlabel="step", ylabel="bits per code", title="entropy estimate, module 1 (dotted: target)")
     ax1.legend()
     ax2.legend()
     fig.suptitle(f"mode {MODE}, CPU, seed {CONFIG.seed}, {CONFIG.steps} steps", fontsize=9)
