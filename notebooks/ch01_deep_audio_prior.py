@@ -383,5 +383,4 @@ def show(clip: str, loss: str, iteration: int) -> None:
     plt.show()
 
 
-display(widgets.VBox([widgets.HBox([clip_w, loss_w, ckpt_w]),
-                      widgets.interactive_output(show, {"clip": clip_w, "loss": loss_w, "iteration": ckpt_w})]))
+display(notebook.listening_panel(show, {"clip": clip_w, "loss": loss_w, "iteration": ckpt_w}))

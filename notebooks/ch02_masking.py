@@ -336,7 +336,4 @@ def show(freq: float, level: int, noise_level: int) -> None:
     display(HTML(audio_tag(tone + noise, 300)))
 
 
-display(widgets.VBox([
-    widgets.HBox([freq_w, level_w, noise_w]),
-    widgets.interactive_output(show, {"freq": freq_w, "level": level_w, "noise_level": noise_w}),
-]))
+display(notebook.listening_panel(show, {"freq": freq_w, "level": level_w, "noise_level": noise_w}))

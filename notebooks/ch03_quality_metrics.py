@@ -304,6 +304,4 @@ def show_pair(clip: str, degradation: str, level_index: int) -> None:
     display(row[list(METRICS)].rename(columns=METRICS).round(4))
 
 
-display(widgets.VBox([widgets.HBox([clip_w, deg_w, lvl_w]),
-                      widgets.interactive_output(show_pair, {"clip": clip_w, "degradation": deg_w,
-                                                             "level_index": lvl_w})]))
+display(notebook.listening_panel(show_pair, {"clip": clip_w, "degradation": deg_w, "level_index": lvl_w}))

@@ -321,10 +321,7 @@ def hear(item: str, first: str, second: str) -> None:
         display(HTML(f"{first}: {audio_tag(audio[first], rate)} &nbsp; {second}: {audio_tag(audio[second], rate)}"))
 
 
-display(widgets.VBox([
-    widgets.HBox([item_w, first_w, second_w]),
-    widgets.interactive_output(hear, {"item": item_w, "first": first_w, "second": second_w}),
-]))
+display(notebook.listening_panel(hear, {"item": item_w, "first": first_w, "second": second_w}))
 
 # %% [markdown]
 # ### Code your own file

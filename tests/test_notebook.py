@@ -28,3 +28,19 @@ def test_player_embeds_the_samples_unnormalised() -> None:
 def test_player_rejects_samples_beyond_full_scale() -> None:
     with pytest.raises(ValueError):
         audio_tag(np.array([0.0, 1.5, -0.2]), 8000)
+
+
+def test_listening_panel_runs_nothing_until_a_control_moves() -> None:
+    import ipywidgets as widgets
+
+    from percloss.notebook import listening_panel
+
+    calls: list[dict[str, object]] = []
+    a = widgets.Dropdown(options=["x", "y"], value="x")
+    b = widgets.IntSlider(value=1, min=1, max=3)
+    panel = listening_panel(lambda **kw: calls.append(kw), {"clip": a, "level": b})
+    assert calls == []  # building the page executes no callback
+    b.value = 3
+    a.value = "y"
+    assert calls == [{"clip": "x", "level": 3}, {"clip": "y", "level": 3}]
+    assert a in panel.children[0].children and b in panel.children[0].children
