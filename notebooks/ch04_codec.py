@@ -57,10 +57,10 @@ display(Markdown(
 ))
 if MODE == "quick":
     display(Markdown(
-        "```{warning}\nThis build ran in `quick` mode: each model saw "
+        "> **Warning — quick mode.** Each model saw "
         f"{CONFIG.steps} training steps. The models are **untrained**; the page only shows that the "
         "pipeline (training, real bitstream, anchors, measures) runs end to end. Build in `standard` "
-        "mode for results.\n```"
+        "mode for results."
     ))
 
 # %% [markdown]
