@@ -219,6 +219,7 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
         lambdas = list(state["lambdas"])
         g.set_state(state["generator"])
         log = TrainLog(**state["log"])
+    horizon = max(anneal_steps if anneal_steps is not None else steps, 1)
     codec.train()
     for step in tqdm(range(log.steps, steps), desc=f"codec {kind}", disable=not progress, leave=False,
                      initial=log.steps, total=steps):
@@ -229,7 +230,6 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
             segs.append(signals[p][start : start + length].float())
         x = torch.stack(segs)  # (batch, length)
         frames = frame(x).reshape(-1, FRAME)
-        horizon = max(anneal_steps if anneal_steps is not None else steps, 1)
         floor = math.log(anneal[0]) + (math.log(anneal[1]) - math.log(anneal[0])) * min(step / horizon, 1.0)
         with torch.no_grad():
             for quantizer in codec.quantizers:

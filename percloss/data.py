@@ -48,27 +48,22 @@ def codec_corpus(split: str, sample_rate: int, folder: str | os.PathLike[str] | 
     """
     if split not in ("train", "heldout"):
         raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
-    manifest = _manifest_file(codec_corpus_dir() / "manifest.json")
+    manifest = _manifest_file(codec_corpus_dir() / "manifest.json", "run scripts/build_codec_corpus.sh")
     source = codec_corpus_dir() if folder is None else Path(folder)
     return {name: load_wav(source / info["file"], sample_rate)[0]
             for name, info in manifest.items() if info["split"] == split}
 
 
-@functools.lru_cache(maxsize=4)
-def _manifest_file(path: Path) -> dict[str, dict[str, Any]]:
+@functools.lru_cache(maxsize=8)
+def _manifest_file(path: Path, rebuild: str) -> dict[str, dict[str, Any]]:
     if not path.is_file():
-        raise FileNotFoundError(f"no manifest at {path}")
+        raise FileNotFoundError(f"no manifest at {path} ({rebuild})")
     manifest: dict[str, dict[str, Any]] = json.loads(path.read_text())
     return manifest
 
 
-@functools.lru_cache(maxsize=4)
 def _manifest(folder: Path) -> dict[str, dict[str, Any]]:
-    path = folder / "manifest.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no clip manifest at {path} (set PERCLOSS_DATA or run scripts/build_clips.sh)")
-    manifest: dict[str, dict[str, Any]] = json.loads(path.read_text())
-    return manifest
+    return _manifest_file(folder / "manifest.json", "set PERCLOSS_DATA or run scripts/build_clips.sh")
 
 
 def list_clips(kind: str | None = None) -> list[str]:

@@ -199,10 +199,11 @@ def _train(point: OperatingPoint, config: CodecStudyConfig, workdir: Path, progr
     final = workdir / f"{point.key}.codec"
     state = workdir / f"{point.key}.state"
     signals = _train_signals(point, config)
+    shared_steps = round(config.steps * (1 - config.finetune_fraction))
     schedule = (f"{config.mode} mode: {config.steps} Adam steps (lr {config.lr:g}) of {config.batch} x "
                 f"{config.segment_frames} frames, seed {config.seed}")
     if point.model == "D":
-        schedule += f"; fine-tuned from model C after {round(config.steps * (1 - config.finetune_fraction))} steps"
+        schedule += f"; fine-tuned from model C after {shared_steps} steps"
     if final.is_file():
         codec, counts, info = load_codec(final)
         log = TrainLog(**torch.load(state, weights_only=False)["log"]) if state.is_file() else None
@@ -213,18 +214,11 @@ def _train(point: OperatingPoint, config: CodecStudyConfig, workdir: Path, progr
                               anneal_steps=config.steps,
                               progress=progress)
     start = time.perf_counter()
-    if point.model == "D":
-        shared = workdir / f"C{point.kbps:g}_{point.sample_rate // 1000}k_{point.n_modules}m.shared"
+    if point.model in ("C", "D"):  # C's first steps, shared by the C and D of this operating point
+        shared = workdir / f"{replace(point, model='C').key}.shared"
         torch.manual_seed(config.seed)
-        train_codec(CascadedCodec(point.n_modules), signals, point.sample_rate, "C",
-                    steps=round(config.steps * (1 - config.finetune_fraction)), checkpoint=shared, **kw)
-        if not state.is_file():
-            shutil.copyfile(shared, state)
-    elif point.model == "C":
-        shared = workdir / f"{point.key}.shared"
-        torch.manual_seed(config.seed)
-        train_codec(CascadedCodec(point.n_modules), signals, point.sample_rate, "C",
-                    steps=round(config.steps * (1 - config.finetune_fraction)), checkpoint=shared, **kw)
+        train_codec(CascadedCodec(point.n_modules), signals, point.sample_rate, "C", steps=shared_steps,
+                    checkpoint=shared, **kw)
         if not state.is_file():
             shutil.copyfile(shared, state)
     torch.manual_seed(config.seed)
@@ -247,8 +241,9 @@ def obtain_model(point: OperatingPoint, config: CodecStudyConfig, workdir: Path,
     return _train(point, config, workdir, progress)
 
 
-def _eval_signal(item: str, sample_rate: int, seconds: float) -> tuple[torch.Tensor, str]:
-    songs = data.codec_corpus("heldout", sample_rate)
+def _eval_signal(item: str, sample_rate: int, seconds: float, songs: dict[str, torch.Tensor]
+                 ) -> tuple[torch.Tensor, str]:
+    """``item`` (a held-out song from ``songs`` or a shipped clip) at ``sample_rate``, its first ``seconds``."""
     if item in songs:
         x, split = songs[item], "held-out song"
     else:
@@ -278,9 +273,12 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
     rows: list[dict[str, Any]] = []
     listening: dict[str, dict[str, np.ndarray]] = {}
     anchors_done: set[tuple[str, int, float, str]] = set()
+    heldout: dict[int, dict[str, torch.Tensor]] = {}  # sample rate -> held-out songs, loaded once
     for item in config.eval_items:
         for p in config.points:
-            x, split = _eval_signal(item, p.sample_rate, config.eval_seconds)
+            if p.sample_rate not in heldout:
+                heldout[p.sample_rate] = data.codec_corpus("heldout", p.sample_rate)
+            x, split = _eval_signal(item, p.sample_rate, config.eval_seconds, heldout[p.sample_rate])
             seconds = len(x) / p.sample_rate
             common = {"item": item, "split": split, "sample_rate": p.sample_rate, "target_kbps": p.kbps}
             trained = models[p.key]
