@@ -84,6 +84,7 @@ def test_every_page_in_chromium(quick_book: Path, site: str) -> None:
             problems: list[str] = []
             page.on("console", lambda m, pr=problems: m.type == "error" and pr.append(m.text))
             page.on("pageerror", lambda e, pr=problems: pr.append(f"page error: {e}"))
+            page.on("response", lambda r, pr=problems: r.status >= 400 and pr.append(f"HTTP {r.status}: {r.url}"))
             page.on(
                 "request",
                 lambda r, pr=problems: (
