@@ -15,20 +15,24 @@ import numpy as np
 
 __all__ = ["main"]
 
+CALIBRATIONS = ("iso", "sine96", "frame_max96")  # percloss.masking.CALIBRATIONS, without importing torch
+
 
 def _threshold(args: argparse.Namespace) -> int:
     from .data import load_wav
-    from .masking import psychoacoustic_model1
+    from .masking import full_scale_sine_db, psychoacoustic_model1
 
     x, rate = load_wav(args.clip)
     if len(x) < args.n_fft:
         raise ValueError(f"{args.clip}: needs at least {args.n_fft} samples, has {len(x)}")
-    a = psychoacoustic_model1(x.double(), rate, n_fft=args.n_fft)
+    a = psychoacoustic_model1(x.double(), rate, n_fft=args.n_fft, calibration=args.calibration)
     t = a.tables
     frames = a.global_threshold_db.shape[0]
     kind = "standard" if t.standard else "derived"
+    scale = ("each frame's loudest line = 96 dB SPL" if args.calibration == "frame_max96"
+             else f"full-scale sine = {full_scale_sine_db(args.calibration):.2f} dB SPL")
     print(f"{args.clip}: {rate} Hz, {len(x) / rate:.2f} s, {frames} frames "
-          f"(MPEG-1 model 1, {args.n_fft}-point FFT, {kind} tables; full scale = 96 dB SPL)")
+          f"(MPEG-1 model 1, {args.n_fft}-point FFT, {kind} tables; calibration {args.calibration}: {scale})")
     print(f"{'subband':>7} {'from Hz':>8} {'to Hz':>8} {'level dB':>9} {'min thr dB':>11} {'SMR dB':>7}")
     width = rate / 2 / 32
     spl, thr, smr = (v.mean(0) for v in (a.spl_db, a.min_threshold_db, a.smr_db))
@@ -85,8 +89,9 @@ def _nmr(args: argparse.Namespace) -> int:
         raise ValueError(f"lengths differ: {args.reference} has {len(ref)} samples, {args.test} has {len(test)}")
     if len(ref) < args.n_fft:
         raise ValueError(f"{args.reference}: needs at least {args.n_fft} samples, has {len(ref)}")
-    r = nmr(ref.double(), test.double(), rate_ref, n_fft=args.n_fft)
-    print(f"reference {args.reference}, test {args.test}: {rate_ref} Hz, {len(ref) / rate_ref:.2f} s")
+    r = nmr(ref.double(), test.double(), rate_ref, n_fft=args.n_fft, calibration=args.calibration)
+    print(f"reference {args.reference}, test {args.test}: {rate_ref} Hz, {len(ref) / rate_ref:.2f} s "
+          f"(model 1 calibration {args.calibration})")
     print(f"NMR (mean over frames and bands): {float(r.mean_db):.2f} dB")
     print(f"frames with audible noise (a band above 0 dB): {100 * float(r.audible_fraction):.1f} %")
     print(f"SNR: {float(snr(ref.double(), test.double())):.2f} dB")
@@ -152,11 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("clip", help="audio file (WAV, FLAC, ...)")
     p.add_argument("--plot", help="write a PNG of the loudest frame and the threshold over time")
     p.add_argument("--n-fft", type=int, default=512, choices=(512, 1024))
+    p.add_argument("--calibration", default="iso", choices=CALIBRATIONS,
+                   help="level calibration of model 1 (Default: iso, the standard's)")
     p.set_defaults(run=_threshold)
     q = sub.add_parser("nmr", help="noise-to-mask ratio of TEST against REF")
     q.add_argument("reference", help="reference audio file")
     q.add_argument("test", help="test audio file, same rate and length")
     q.add_argument("--n-fft", type=int, default=512, choices=(512, 1024))
+    q.add_argument("--calibration", default="iso", choices=CALIBRATIONS,
+                   help="level calibration of model 1 (Default: iso, the standard's)")
     q.set_defaults(run=_nmr)
     w = sub.add_parser("weights", help="find or download the VGGish/OpenL3 weights")
     w.add_argument("action", choices=("download", "list"))

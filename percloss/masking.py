@@ -2,42 +2,72 @@
 
 The model turns each frame of audio into a *global masking threshold*: the
 level below which added noise is inaudible in the presence of the frame's own
-content. Steps, as in the standard:
+content. Its steps, each a function here:
 
-1. Hann-windowed FFT (512 points, Layer I framing; 1024 points for Layer II)
-   and a level calibration in dB SPL (see :func:`spectrum_db`).
-2. Tonal components: local maxima at least 7 dB above their neighbours at
-   distances that grow with frequency; their power is summed over three lines.
-3. Non-tonal components: the remaining power of each critical band, placed at
-   the band's geometric-mean line.
-4. Decimation: components below the threshold in quiet are dropped, and of two
-   tonal components closer than 0.5 Bark the weaker one is dropped.
-5. Individual masking thresholds: masker level + masking index + the
-   four-piece spreading function, on the standard's sub-sampled frequency grid.
-6. Global masking threshold: power sum of the threshold in quiet and all
-   individual thresholds; per subband (32) its minimum, and the signal-to-mask
-   ratio as an MPEG encoder's bit allocation uses it.
+1. :func:`spectrum_db` -- Hann-windowed FFT (512 points for Layer I, 1024 for
+   Layer II) and a level calibration in dB SPL (see *Calibration* below);
+   :func:`scalefactor_level_db` -- the subband levels from the standard's
+   polyphase analysis filterbank and scalefactors.
+2. :func:`tonal_maskers` -- local maxima at least 7 dB above their neighbours at
+   distances that grow with frequency (lines ``2 < k < 250``, Layer I, or
+   ``2 < k < 500``, Layer II); their power is summed over three lines.
+3. :func:`nontonal_maskers` -- the remaining power of each critical band,
+   placed at the band's geometric-mean line.
+4. :func:`decimate_maskers` -- maskers below the threshold in quiet are dropped;
+   then, walking the remaining tonal maskers in frequency order, of each
+   masker and the next survivor closer than 0.5 Bark the weaker is dropped.
+5. :func:`global_threshold` -- individual thresholds (masker level + masking
+   index + the four-piece spreading function) on the standard's sub-sampled
+   frequency grid, power-summed with the threshold in quiet.
+6. :func:`subband_smr` -- per subband (32) the minimum threshold and the
+   signal-to-mask ratio with the subband level of Annex D,
+   ``L_sb = max(X_max, 20 log10(scf_max * 32768) - 10)``.
 
-Tables. For 32, 44.1 and 48 kHz the frequency grid, critical-band boundaries
-and upper line are those of the standard's Tables D.1a–f and D.2a–f. Their Bark
-and threshold-in-quiet columns are Zwicker's critical-band rate and Terhardt's
-threshold in quiet, capped at 68 dB, rounded to the tables' precision; they are
-recomputed here from those formulas (``tests/test_masking.py`` checks them
-against values printed in the standard). For any other rate (16 kHz speech,
-11025 Hz) the same grid rule and formulas are used, the upper line is the last
-grid line below 20 kHz (and below line 250 / 500, where the standard's tonal
-neighbourhoods end), and critical-band boundaries are placed where the Bark
-value first reaches each integer. Those tables are *derived*, not standard.
+:func:`psychoacoustic_model1` runs them all; :func:`analyse_spectrum` runs steps
+2-6 on a level spectrum.
+
+Calibration. The standard's level spectrum is
+``X(k) = PN + 10 log10 |1/N sum_l h(l) s(l) exp(-2 pi j k l / N)|^2`` with
+``h = sqrt(8/3) * Hann``, ``PN = 90.302 dB`` and ``s`` in [-1, 1]: a full-scale
+sinusoid at a line centre reads :data:`ISO_FULL_SCALE_SINE_DB` (82.52 dB); the
+ISO reference encoder does the same (its ``POWERNORM`` is 90.309 dB). Every
+entry point takes ``calibration``:
+
+- ``"iso"`` (default): the standard's scaling above.
+- ``"sine96"``: the same spectrum shifted so a full-scale sinusoid reads 96 dB
+  (13.48 dB louder than ``"iso"``: the threshold in quiet sits 13.48 dB lower
+  relative to the signal, so more quiet content is audible).
+- ``"frame_max96"``: each frame shifted so its loudest line reads 96 dB (the
+  per-frame normalisation of Petitcolas' MATLAB model and of the pam-nac code
+  of Zhen et al.): the threshold in quiet then depends on the frame's own
+  loudest line, not on the signal's level. Digital silence stays at the floor.
+
+The threshold in quiet itself (Tables D.1) is fixed in dB SPL; the calibration
+decides where a signal's level lies against it.
+
+Tables. For 32, 44.1 and 48 kHz the frequency grid, Bark and threshold-in-quiet
+columns and critical-band boundaries are the standard's printed Tables D.1a-f
+and D.2a-f (:mod:`percloss.iso_tables`). For any other rate (16 kHz speech,
+11025 Hz) the same grid rule is used with Zwicker's critical-band rate and
+Terhardt's threshold in quiet (capped at 68 dB); the upper line is the last
+grid line below 20 kHz (and below line 250 / 500, where the tonal search ends),
+and critical bands start where the Bark value first reaches each integer. Those
+tables are *derived*, not standard.
+
+Maskers and table rows. Each masker takes the Bark and threshold in quiet of
+the grid row whose line is nearest to the masker's line ("the index i that most
+closely corresponds to the frequency of the original spectral line"); a line
+exactly midway between two grid lines takes the lower row.
 
 Discrete decisions (which lines are tonal, which maskers survive) have no
 gradient, so the analysis runs under :func:`torch.no_grad` and returns detached
 tensors. What is differentiable: :func:`spectrum_db`, and the losses and
 metrics that use a target's threshold as a constant
-(:mod:`percloss.losses`, :func:`percloss.metrics.nmr`).
+(:mod:`percloss.masking_losses`, :func:`percloss.metrics.nmr`).
 
 Shapes: input ``(..., time)``; per-frame outputs ``(..., frames, n)`` with
-``frames = 1 + (time - n_fft) // hop``. No Python loop runs over frames or
-maskers; frames are processed in chunks to bound memory.
+``frames = 1 + (time - n_fft) // hop``. No Python loop runs over frames; the
+0.5-Bark rule scans the (at most ~120) tonal candidates of all frames at once.
 
 Notebook: ``notebooks/ch02_masking.py``.
 """
@@ -51,47 +81,63 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from . import iso_tables
 from ._checks import check_choice, check_sample_rate, check_signal
 
 __all__ = [
+    "CALIBRATIONS",
+    "SPL_MODES",
+    "POWER_NORM_DB",
+    "ISO_FULL_SCALE_SINE_DB",
     "FULL_SCALE_SINE_DB",
+    "N_SUBBANDS",
     "ModelTables",
     "MaskingAnalysis",
     "model_tables",
     "check_n_fft",
+    "check_calibration",
+    "default_hop",
+    "full_scale_sine_db",
     "zwicker_bark",
     "terhardt_threshold_in_quiet",
     "spectrum_db",
+    "calibration_offset_db",
+    "polyphase_analysis",
+    "scalefactor_index",
+    "scalefactor_level_db",
+    "tonal_maskers",
+    "nontonal_maskers",
+    "decimate_maskers",
+    "global_threshold",
+    "subband_smr",
     "analyse_spectrum",
     "psychoacoustic_model1",
     "global_masking_threshold",
 ]
 
-#: Level in dB SPL of a full-scale sinusoid (amplitude 1) at an FFT line centre.
-#: The standard states the same calibration through its power-normalisation
-#: term PN = 90.302 dB applied to its own FFT scaling.
-FULL_SCALE_SINE_DB = 96.0
-#: Threshold-in-quiet cap of the standard's tables, dB.
+#: The standard's power normalisation term PN of the level spectrum, dB.
+POWER_NORM_DB = 90.302
+#: Level in dB of a full-scale sinusoid at a line centre under the standard's
+#: scaling: ``PN + 10 log10((sqrt(8/3) / 4)^2) = PN + 10 log10(1/6)``.
+ISO_FULL_SCALE_SINE_DB = POWER_NORM_DB + 10.0 * math.log10(1.0 / 6.0)
+#: Level of a full-scale sinusoid under each fixed calibration, dB SPL.
+FULL_SCALE_SINE_DB: dict[str, float] = {"iso": ISO_FULL_SCALE_SINE_DB, "sine96": 96.0}
+#: The calibrations every entry point accepts (see the module docstring).
+CALIBRATIONS = ("iso", "sine96", "frame_max96")
+#: Subband level of the SMR: Annex D's (``"scalefactor"``) or the spectrum's maximum alone.
+SPL_MODES = ("scalefactor", "spectrum")
+#: Threshold-in-quiet cap of the derived tables, dB.
 ATH_CAP_DB = 68.0
-#: Floor of the level calibration, dB SPL (keeps silence finite).
+#: Floor of the level spectrum, dB SPL (keeps silence finite).
 LEVEL_FLOOR_DB = -200.0
-
-# Critical-band boundaries (FFT line numbers) of Tables D.2a-f.
-_STANDARD_BOUNDARIES: dict[tuple[int, int], tuple[int, ...]] = {
-    (44100, 512): (1, 2, 3, 5, 6, 8, 9, 11, 13, 15, 17, 20, 23, 27, 32, 37, 45, 52, 62, 74,
-                   88, 108, 132, 180, 232),
-    (48000, 512): (1, 2, 3, 4, 5, 6, 7, 9, 10, 12, 14, 16, 19, 21, 25, 29, 35, 41, 50, 58,
-                   68, 82, 100, 124, 164, 216),
-    (32000, 512): (1, 3, 5, 7, 9, 11, 13, 15, 18, 21, 24, 27, 32, 37, 44, 52, 62, 74, 88,
-                   104, 124, 148, 184, 240),
-    (44100, 1024): (1, 2, 3, 5, 7, 10, 13, 16, 19, 22, 26, 30, 35, 40, 46, 54, 64, 76, 90,
-                    104, 124, 148, 176, 216, 264, 360, 464),
-    (48000, 1024): (1, 2, 3, 5, 7, 9, 12, 14, 17, 20, 24, 27, 32, 37, 42, 50, 58, 70, 82,
-                    100, 116, 136, 164, 200, 248, 328, 432),
-    (32000, 1024): (1, 3, 6, 10, 13, 17, 21, 25, 30, 35, 41, 47, 54, 64, 74, 88, 104, 124,
-                    148, 176, 208, 248, 296, 368, 480),
-}
+#: Number of subbands of the polyphase filterbank.
 N_SUBBANDS = 32
+#: Subband samples per scalefactor (Layer I: one per 12; Layer II: three per 36).
+SCALE_BLOCK = 12
+#: Delay of the analysis filterbank: subband sample ``b`` is centred on input sample ``32 b - 225``.
+FILTERBANK_DELAY = 225
+
+_LAYER = {512: 1, 1024: 2}
 
 
 def zwicker_bark(frequency_hz: np.ndarray) -> np.ndarray:
@@ -114,14 +160,14 @@ class ModelTables:
     Attributes:
         sample_rate: Hz.
         n_fft: 512 (Layer I) or 1024 (Layer II).
-        standard: ``True`` when the grid and band boundaries are the standard's.
+        standard: ``True`` when the tables are the standard's printed ones.
         grid_lines: FFT line of each grid point, ``(I,)``.
         frequency: Hz, ``(I,)``.
         bark: critical-band rate, ``(I,)``.
         threshold_in_quiet: dB SPL, ``(I,)``.
         band_boundaries: first FFT line of each critical band, then the upper line.
-        line_to_grid: grid index of every FFT line ``0 .. n_fft/2`` (lines between
-            grid points take the grid point below; outside, the nearest end).
+        line_to_grid: grid row of every FFT line ``0 .. n_fft/2``: the row whose
+            line is nearest (ties: the lower row; outside the grid: the nearest end).
         upper_line: the last line the model looks at.
     """
 
@@ -141,13 +187,17 @@ class ModelTables:
         """Number of critical bands."""
         return len(self.band_boundaries) - 1
 
-    def tonal_neighbourhood(self, line: int) -> int:
-        """Largest distance ``j`` (lines) of the 7 dB tonal test at ``line``; 0 = not searched."""
-        return _neighbourhood(self.n_fft, line)
+    @property
+    def band_membership(self) -> np.ndarray:
+        """``(n_fft/2 + 1, n_bands)`` 0/1 matrix: line ``k`` lies in critical band ``b``."""
+        member = np.zeros((self.n_fft // 2 + 1, self.n_bands))
+        for b in range(self.n_bands):
+            member[int(self.band_boundaries[b]) : int(self.band_boundaries[b + 1]), b] = 1.0
+        return member
 
 
 def _neighbourhood(n_fft: int, k: int) -> int:
-    """Reach of the standard's 7 dB tonal test at line ``k`` (0: not searched)."""
+    """Reach of the standard's 7 dB tonal test at line ``k`` (0: not a candidate)."""
     if k <= 2:
         return 0
     if k < 63:
@@ -158,7 +208,7 @@ def _neighbourhood(n_fft: int, k: int) -> int:
         return 6 if k < 250 else 0
     if k < 255:
         return 6
-    return 12 if k < 501 else 0
+    return 12 if k < 500 else 0
 
 
 def _grid(n_fft: int, upper: int) -> np.ndarray:
@@ -171,11 +221,36 @@ def _grid(n_fft: int, upper: int) -> np.ndarray:
     return np.array(lines, dtype=np.int64)
 
 
+def _nearest_row(grid: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Row of ``grid`` nearest to each line; a line midway between two rows takes the lower."""
+    hi = np.clip(np.searchsorted(grid, lines, side="left"), 0, len(grid) - 1)
+    lo = np.clip(hi - 1, 0, len(grid) - 1)
+    take_hi = np.abs(grid[hi] - lines) < np.abs(lines - grid[lo])
+    return np.where(take_hi, hi, lo)
+
+
 def check_n_fft(n_fft: object) -> int:
     """Validate model 1's FFT size (512 for Layer I, 1024 for Layer II) and return it."""
-    if n_fft not in (512, 1024):
+    if isinstance(n_fft, bool) or n_fft not in (512, 1024):
         raise ValueError(f"n_fft must be 512 (Layer I) or 1024 (Layer II), got {n_fft!r}")
     return int(n_fft)
+
+
+def check_calibration(calibration: object) -> str:
+    """Validate a level calibration name (:data:`CALIBRATIONS`) and return it."""
+    return check_choice(calibration, "calibration", CALIBRATIONS)
+
+
+def full_scale_sine_db(calibration: str = "iso") -> float:
+    """Level in dB SPL of a full-scale sinusoid at a line centre under ``calibration``.
+
+    For ``"frame_max96"`` this is 96 dB in any frame whose loudest line is the sinusoid's.
+
+    >>> round(full_scale_sine_db("iso"), 2), full_scale_sine_db("sine96")
+    (82.52, 96.0)
+    """
+    calibration = check_calibration(calibration)
+    return FULL_SCALE_SINE_DB.get(calibration, 96.0)
 
 
 @lru_cache(maxsize=32)
@@ -189,25 +264,22 @@ def model_tables(sample_rate: int, n_fft: int = 512) -> ModelTables:
     check_n_fft(n_fft)
     if sample_rate < 8000:
         raise ValueError(f"sample_rate {sample_rate} Hz is too low for psychoacoustic model 1 (needs >= 8000)")
-    key = (sample_rate, n_fft)
-    standard = key in _STANDARD_BOUNDARIES
+    key = (_LAYER[n_fft], sample_rate)
+    standard = key in iso_tables.THRESHOLD_TABLES
     if standard:
-        upper = _STANDARD_BOUNDARIES[key][-1]
-        grid = _grid(n_fft, upper)
+        rows = np.array(iso_tables.THRESHOLD_TABLES[key], dtype=np.float64)
+        grid = rows[:, 0].astype(np.int64)
+        bark, ath = rows[:, 1].copy(), rows[:, 2].copy()
+        boundaries = np.array(iso_tables.BAND_BOUNDARIES[key], dtype=np.int64)
+        upper = int(grid[-1])
     else:
         limit = 250 if n_fft == 512 else 500
         full = _grid(n_fft, limit - 1)
-        freqs = full * sample_rate / n_fft
-        grid = full[freqs < 20000.0]
+        grid = full[full * sample_rate / n_fft < 20000.0]
         upper = int(grid[-1])
-    frequency = grid * sample_rate / n_fft
-    bark = zwicker_bark(frequency)
-    ath = terhardt_threshold_in_quiet(frequency)
-    if standard:
-        bark = np.round(bark, 3)
-        ath = np.round(ath, 2)
-        boundaries = np.array(_STANDARD_BOUNDARIES[key], dtype=np.int64)
-    else:
+        frequency = grid * sample_rate / n_fft
+        bark = zwicker_bark(frequency)
+        ath = terhardt_threshold_in_quiet(frequency)
         edges = [int(grid[0])]
         for z in range(1, int(math.floor(bark[-1])) + 1):
             first = int(grid[np.argmax(bark >= z)])
@@ -215,14 +287,13 @@ def model_tables(sample_rate: int, n_fft: int = 512) -> ModelTables:
                 edges.append(first)
         edges.append(upper)
         boundaries = np.array(edges, dtype=np.int64)
-    lines = np.arange(n_fft // 2 + 1)
-    line_to_grid = np.clip(np.searchsorted(grid, lines, side="right") - 1, 0, len(grid) - 1)
+    line_to_grid = _nearest_row(grid, np.arange(n_fft // 2 + 1))
     return ModelTables(
         sample_rate=sample_rate,
         n_fft=n_fft,
         standard=standard,
         grid_lines=grid,
-        frequency=frequency,
+        frequency=grid * sample_rate / n_fft,
         bark=bark,
         threshold_in_quiet=ath,
         band_boundaries=boundaries,
@@ -233,27 +304,182 @@ def model_tables(sample_rate: int, n_fft: int = 512) -> ModelTables:
 
 def default_hop(n_fft: int) -> int:
     """The standard's frame advance: 384 samples (Layer I) or 1152 (Layer II)."""
-    return 384 if n_fft == 512 else 1152
+    return 384 if check_n_fft(n_fft) == 512 else 1152
 
 
-def spectrum_db(x: torch.Tensor, n_fft: int = 512, hop: int | None = None) -> torch.Tensor:
-    """Calibrated level spectrum in dB SPL, ``(..., time) -> (..., frames, n_fft/2 + 1)``.
-
-    ``L(k) = 96 dB + 20 log10(|sum_n h(n) x(n) e^{-2 pi j k n / N}| / (sum_n h(n) / 2))``
-    with ``h`` the periodic Hann window, so a full-scale sinusoid (amplitude 1)
-    at a line centre reads 96 dB. Powers are floored at -200 dB. Differentiable.
-    """
-    check_signal(x, "x", min_length=n_fft)
-    hop = default_hop(n_fft) if hop is None else hop
-    if not isinstance(hop, int) or hop < 1:
+def _check_hop(hop: object, n_fft: int) -> int:
+    if hop is None:
+        return default_hop(n_fft)
+    if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) or hop < 1:
         raise ValueError(f"hop must be a positive integer number of samples, got {hop!r}")
+    return int(hop)
+
+
+def _iso_level_db(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """The standard's level spectrum (PN = 90.302 dB, floored), ``(..., F, n_fft/2 + 1)``."""
     frames = x.unfold(-1, n_fft, hop)
     window = torch.hann_window(n_fft, periodic=True, dtype=x.dtype, device=x.device)
+    window = window * (math.sqrt(8.0 / 3.0) / n_fft)
     spec = torch.fft.rfft(frames * window, dim=-1)
-    scale = float(window.sum()) / 2.0
-    power = (spec.real**2 + spec.imag**2) / scale**2
-    floor = 10.0 ** ((LEVEL_FLOOR_DB - FULL_SCALE_SINE_DB) / 10.0)
-    return FULL_SCALE_SINE_DB + 10.0 * torch.log10(power.clamp_min(floor))
+    power = spec.real**2 + spec.imag**2
+    floor = 10.0 ** ((LEVEL_FLOOR_DB - POWER_NORM_DB) / 10.0)
+    return POWER_NORM_DB + 10.0 * torch.log10(power.clamp_min(floor))
+
+
+def calibration_offset_db(level_iso_db: torch.Tensor, calibration: str = "iso") -> torch.Tensor:
+    """Offset in dB that turns the standard's level spectrum into ``calibration``'s.
+
+    ``level_iso_db``: ``(..., F, K)`` from ``spectrum_db(..., calibration="iso")``;
+    returns ``(..., F, 1)`` (detached). For ``"frame_max96"`` the offset is
+    ``96 - max_k L(k)`` per frame, and 0 for frames of digital silence.
+    """
+    calibration = check_calibration(calibration)
+    shape = (*level_iso_db.shape[:-1], 1)
+    if calibration == "iso":
+        return level_iso_db.new_zeros(shape)
+    if calibration == "sine96":
+        return level_iso_db.new_full(shape, 96.0 - ISO_FULL_SCALE_SINE_DB)
+    peak = level_iso_db.detach().amax(-1, keepdim=True)
+    silent = peak <= LEVEL_FLOOR_DB + 1e-6
+    return torch.where(silent, torch.zeros_like(peak), 96.0 - peak)
+
+
+def spectrum_db(
+    x: torch.Tensor,
+    n_fft: int = 512,
+    hop: int | None = None,
+    calibration: str = "iso",
+    reference: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Calibrated level spectrum in dB SPL, ``(..., time) -> (..., frames, n_fft/2 + 1)``.
+
+    ``X(k) = PN + 10 log10 |1/N sum_l h(l) x(l) exp(-2 pi j k l / N)|^2`` with
+    ``h = sqrt(8/3)`` times the periodic Hann window and ``PN = 90.302 dB``, plus
+    the offset of ``calibration`` (module docstring); levels are floored at
+    -200 dB. Differentiable in ``x``.
+
+    Args:
+        x: signals in [-1, 1], at least ``n_fft`` samples.
+        n_fft: 512 or 1024. (Default: 512)
+        hop: frame advance. (Default: 384 / 1152)
+        calibration: ``"iso"``, ``"sine96"`` or ``"frame_max96"``. (Default: ``"iso"``)
+        reference: for ``"frame_max96"``, the signal whose frame maxima set the
+            offset (e.g. a loss's target, so input and target share one scale);
+            same shape as ``x``. (Default: ``x`` itself)
+
+    >>> t = torch.arange(512, dtype=torch.float64)
+    >>> sine = torch.sin(2 * torch.pi * 16 * t / 512)  # full scale, on line 16
+    >>> round(float(spectrum_db(sine)[0, 16]), 2), round(float(spectrum_db(sine, calibration="sine96")[0, 16]), 2)
+    (82.52, 96.0)
+    """
+    n_fft = check_n_fft(n_fft)
+    check_signal(x, "x", min_length=n_fft)
+    hop = _check_hop(hop, n_fft)
+    calibration = check_calibration(calibration)
+    level = _iso_level_db(x, n_fft, hop)
+    if calibration == "iso":
+        return level
+    if calibration == "frame_max96" and reference is not None:
+        check_signal(reference, "reference", min_length=n_fft)
+        if reference.shape != x.shape:
+            raise ValueError(f"reference must have the shape of x {tuple(x.shape)}, got {tuple(reference.shape)}")
+        with torch.no_grad():
+            base = _iso_level_db(reference.to(x.dtype), n_fft, hop)
+    else:
+        base = level
+    return (level + calibration_offset_db(base, calibration)).clamp_min(LEVEL_FLOOR_DB)
+
+
+@lru_cache(maxsize=8)
+def _analysis_matrix_np() -> np.ndarray:
+    """``(512, 32)``: window times matrixing, ``W[i, s] = C[i] cos((2s + 1)(i mod 64 - 16) pi / 64)``."""
+    c = np.asarray(iso_tables.ANALYSIS_WINDOW, dtype=np.float64)
+    i = np.arange(512)
+    s = np.arange(N_SUBBANDS)
+    m = np.cos((2 * s[None, :] + 1) * ((i[:, None] % 64) - 16) * np.pi / 64)
+    return c[:, None] * m
+
+
+def polyphase_analysis(x: torch.Tensor, n_blocks: int | None = None) -> torch.Tensor:
+    """The standard's polyphase analysis filterbank (Annex C.1.3), ``(..., time) -> (..., blocks, 32)``.
+
+    Block ``b`` consumes input samples ``32 b .. 32 b + 31`` (the filterbank
+    starts from zeros; samples past the end are zeros) and holds one sample of
+    each of the 32 subbands, ``S_s(b) = sum_i C(i) M(s, i mod 64) x(32 b + 31 - i)``
+    with the analysis window ``C`` of Table C.1. Its time centre is input sample
+    ``32 b - 225``. A full-scale sinusoid at a subband centre gives subband
+    samples of amplitude about 1.
+
+    Args:
+        x: signals ``(..., time)``.
+        n_blocks: blocks to compute. (Default: ``ceil(time / 32)``)
+    """
+    check_signal(x, "x", min_length=1)
+    total = -(-x.shape[-1] // 32) if n_blocks is None else int(n_blocks)
+    if total < 1:
+        raise ValueError(f"n_blocks must be positive, got {n_blocks!r}")
+    need = 32 * total + 480
+    padded = torch.nn.functional.pad(x, (480, max(0, need - 480 - x.shape[-1])))[..., :need]
+    frames = padded.unfold(-1, 512, 32)  # (..., blocks, 512), frame b = x[32b - 480 .. 32b + 31]
+    w = torch.as_tensor(_analysis_matrix_np()[::-1].copy(), dtype=x.dtype, device=x.device)
+    return frames @ w
+
+
+def scalefactor_index(peak: torch.Tensor) -> torch.Tensor:
+    """Index of the smallest scalefactor of Table B.1 not below ``peak`` (0 = 2.0, 62 = 1.2e-6).
+
+    ``peak``: largest absolute subband sample of a block, any shape; values
+    above 2.0 get index 0, values below the last scalefactor index 62.
+    """
+    table = torch.as_tensor(iso_tables.SCALEFACTORS, dtype=torch.float64, device=peak.device)
+    # the table decreases: the index is the number of entries >= peak, minus one
+    count = (table >= peak.double().unsqueeze(-1)).sum(-1)
+    return (count - 1).clamp(0, len(table) - 1)
+
+
+def _scalefactor_blocks(n_frames: int, n_fft: int, hop: int) -> torch.Tensor:
+    """First subband block of each frame's scalefactor group, ``(F,)``.
+
+    The ``12`` (Layer I) or ``36`` (Layer II) blocks whose mean time centre is
+    nearest to the centre of the frame's FFT window.
+    """
+    nb = SCALE_BLOCK * (1 if n_fft == 512 else 3)
+    starts = torch.arange(n_frames, dtype=torch.float64) * hop
+    centre = starts + n_fft / 2 + FILTERBANK_DELAY - 16 * (nb - 1)
+    return torch.floor(centre / 32 + 0.5).long().clamp_min(0)
+
+
+@torch.no_grad()
+def scalefactor_level_db(
+    x: torch.Tensor,
+    n_fft: int = 512,
+    hop: int | None = None,
+    calibration: str = "iso",
+) -> torch.Tensor:
+    """Annex D's scalefactor term of the subband level, ``20 log10(scf_max * 32768) - 10`` dB.
+
+    ``scf_max`` is the largest scalefactor (Table B.1) of each subband over the
+    12 (Layer I) or 36 (Layer II) subband samples aligned with each model-1
+    frame; ``(..., time) -> (..., frames, 32)``, detached. The calibration's
+    offset is added (per frame for ``"frame_max96"``) so the term stays on the
+    spectrum's scale.
+    """
+    n_fft = check_n_fft(n_fft)
+    check_signal(x, "x", min_length=n_fft)
+    hop = _check_hop(hop, n_fft)
+    calibration = check_calibration(calibration)
+    n_frames = 1 + (x.shape[-1] - n_fft) // hop
+    nb = SCALE_BLOCK * (1 if n_fft == 512 else 3)
+    first = _scalefactor_blocks(n_frames, n_fft, hop).to(x.device)
+    sub = polyphase_analysis(x, int(first[-1]) + nb).abs()  # (..., blocks, 32)
+    idx = first[:, None] + torch.arange(nb, device=x.device)  # (F, nb)
+    peak = sub[..., idx, :].amax(-2)  # (..., F, 32)
+    table = torch.as_tensor(iso_tables.SCALEFACTORS, dtype=x.dtype, device=x.device)
+    scf = table[scalefactor_index(peak)]
+    level = 20.0 * torch.log10(scf * 32768.0) - 10.0
+    if calibration != "iso":
+        level = level + calibration_offset_db(_iso_level_db(x, n_fft, hop), calibration)
+    return level
 
 
 @dataclass
@@ -270,11 +496,15 @@ class MaskingAnalysis:
         nontonal_db: non-tonal masker level per band (``-inf`` if dropped), ``(..., F, B)``.
         nontonal_line: line of each band's non-tonal masker, ``(B,)``.
         global_threshold_db: on the grid, ``(..., F, I)``.
-        threshold_db: the global threshold on every line, ``(..., F, K)``.
+        threshold_db: the global threshold on every line (its nearest grid row), ``(..., F, K)``.
         min_threshold_db: per subband, ``(..., F, 32)``.
-        spl_db: subband sound-pressure level (max line level), ``(..., F, 32)``.
+        spectrum_max_db: largest line level per subband, ``(..., F, 32)``.
+        scalefactor_db: Annex D's scalefactor term per subband, ``(..., F, 32)``
+            (``None`` when the subband level is the spectrum's alone).
+        spl_db: subband level used for the SMR, ``(..., F, 32)``.
         smr_db: signal-to-mask ratio, ``(..., F, 32)``.
         tables: the :class:`ModelTables` used.
+        calibration: the level calibration of the spectrum.
     """
 
     spectrum_db: torch.Tensor
@@ -285,13 +515,12 @@ class MaskingAnalysis:
     global_threshold_db: torch.Tensor
     threshold_db: torch.Tensor
     min_threshold_db: torch.Tensor
+    spectrum_max_db: torch.Tensor
+    scalefactor_db: torch.Tensor | None
     spl_db: torch.Tensor
     smr_db: torch.Tensor
     tables: ModelTables
-
-
-def _db_sum(levels_db: torch.Tensor, dim: int) -> torch.Tensor:
-    return 10.0 * torch.log10(torch.sum(torch.pow(10.0, levels_db / 10.0), dim=dim))
+    calibration: str = "iso"
 
 
 class _Constants:
@@ -306,16 +535,12 @@ class _Constants:
         self.ath_grid = torch.as_tensor(t.threshold_in_quiet, dtype=dtype, device=device)
         self.line_to_grid = torch.as_tensor(t.line_to_grid, device=device)
         self.ath_line = self.ath_grid[self.line_to_grid]
-        bark_line = t.bark[t.line_to_grid]
-        self.bark_line = torch.as_tensor(bark_line, dtype=dtype, device=device)
-        # critical-band membership (K, B) and non-tonal lines
-        b_count = t.n_bands
-        member = np.zeros((k_count, b_count))
-        nt_lines = np.zeros(b_count, dtype=np.int64)
-        for b in range(b_count):
-            lo, hi = int(t.band_boundaries[b]), int(t.band_boundaries[b + 1])
-            member[lo:hi, b] = 1.0
-            ks = np.arange(lo, hi)
+        self.bark_line = torch.as_tensor(t.bark[t.line_to_grid], dtype=dtype, device=device)
+        # critical-band membership (K, B) and the geometric-mean line of each band
+        member = t.band_membership
+        nt_lines = np.zeros(t.n_bands, dtype=np.int64)
+        for b in range(t.n_bands):
+            ks = np.arange(int(t.band_boundaries[b]), int(t.band_boundaries[b + 1]))
             nt_lines[b] = int(np.rint(np.exp(np.mean(np.log(ks)))))
         self.member = torch.as_tensor(member, dtype=dtype, device=device)
         self.nt_lines = torch.as_tensor(nt_lines, device=device)
@@ -339,13 +564,15 @@ class _Constants:
         ])
         self.offset = torch.as_tensor(a + av[:, None], dtype=dtype, device=device)  # (J, I), -inf outside
         self.slope = torch.as_tensor(1.0 + slope, dtype=dtype, device=device)  # (J, I)
-        # subbands: lines [s*w, (s+1)*w); grid points inside each
+        # subbands: lines [s*w, (s+1)*w); grid rows inside each
         width = (t.n_fft // 2) // N_SUBBANDS
         sub_of_grid = t.grid_lines // width
         sub_member = np.zeros((len(t.grid_lines), N_SUBBANDS), dtype=bool)
-        sub_member[np.arange(len(t.grid_lines)), np.minimum(sub_of_grid, N_SUBBANDS - 1)] = True
+        inside = sub_of_grid < N_SUBBANDS
+        sub_member[np.arange(len(t.grid_lines))[inside], sub_of_grid[inside]] = True
         self.sub_member = torch.as_tensor(sub_member, device=device)
         self.sub_empty = torch.as_tensor(~sub_member.any(axis=0), device=device)
+        self.ath_last = float(t.threshold_in_quiet[-1])
         self.sub_width = width
 
 
@@ -359,43 +586,33 @@ def _constants(t: ModelTables, dtype: torch.dtype, device: torch.device) -> _Con
     return _CONSTANTS[key]
 
 
-@torch.no_grad()
-def analyse_spectrum(
-    level_db: torch.Tensor,
-    sample_rate: int,
-    n_fft: int = 512,
-    ath_offset_db: float = 0.0,
-    chunk_frames: int = 512,
-) -> MaskingAnalysis:
-    """Run model 1 on level spectra ``(..., F, n_fft/2 + 1)`` from :func:`spectrum_db`.
-
-    Args:
-        level_db: calibrated level spectra in dB SPL.
-        sample_rate: Hz.
-        n_fft: 512 or 1024.
-        ath_offset_db: added to the threshold in quiet (the standard uses -12 dB
-            at bit rates of 96 kbit/s and above). (Default: ``0.0``)
-        chunk_frames: frames per chunk of the masker x grid computation.
-    """
-    t = model_tables(sample_rate, n_fft)
-    k_count = n_fft // 2 + 1
+def _check_level(level_db: object, k_count: int) -> torch.Tensor:
     if not isinstance(level_db, torch.Tensor) or level_db.dim() < 2 or level_db.shape[-1] != k_count:
         shape = tuple(level_db.shape) if isinstance(level_db, torch.Tensor) else type(level_db).__name__
         raise ValueError(f"level_db must have shape (..., frames, {k_count}), got {shape}")
     if not torch.is_floating_point(level_db) or torch.isnan(level_db).any():
         raise ValueError("level_db must be a floating-point tensor without NaN")
-    c = _constants(t, level_db.dtype, level_db.device)
-    x = level_db.detach()
-    lead = x.shape[:-1]
-    x = x.reshape(-1, k_count)
-    ninf = float("-inf")
+    return level_db
 
-    # tonal components: local maxima passing the 7 dB test at every distance in reach
+
+@torch.no_grad()
+def tonal_maskers(level_db: torch.Tensor, t: ModelTables) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 2: tonal lines and their three-line levels, ``(N, K) -> (N, K) bool, (N, K) dB``.
+
+    A line ``k`` is tonal when it is a local maximum (``X(k) > X(k-1)``,
+    ``X(k) >= X(k+1)``) and exceeds ``X(k +- j)`` by at least 7 dB for every
+    ``j`` from 2 to the reach of its range (2, 3, 6, or 12 for Layer II above
+    line 254); candidates are ``2 < k < 250`` (Layer I) or ``2 < k < 500`` (Layer II).
+    The level of a tonal line is the power sum of lines ``k-1, k, k+1``.
+    """
+    c = _constants(t, level_db.dtype, level_db.device)
+    x = level_db
+    k_count = x.shape[-1]
     r = max(c.max_reach, 1)
-    xp = torch.nn.functional.pad(x, (r, r), value=ninf)
+    xp = torch.nn.functional.pad(x, (r, r), value=float("-inf"))
 
     def near(d: int) -> torch.Tensor:  # x[..., k + d], -inf outside
-        return xp[:, r + d : r + d + k_count]
+        return xp[..., r + d : r + d + k_count]
 
     tonal = (x > near(-1)) & (x >= near(1)) & (c.reach > 0)
     for j in range(2, c.max_reach + 1):
@@ -403,38 +620,94 @@ def analyse_spectrum(
         tonal &= ok | (c.reach < j)
     power = torch.pow(10.0, x / 10.0)
     pp = torch.nn.functional.pad(power, (1, 1))
-    tonal_db = 10.0 * torch.log10(pp[:, :-2] + power + pp[:, 2:])
-    # non-tonal: power of each critical band outside the tonal neighbourhoods
-    reach = torch.where(tonal, c.reach, torch.zeros_like(c.reach)).to(x.dtype)
+    tonal_db = 10.0 * torch.log10(pp[..., :-2] + power + pp[..., 2:])
+    return tonal, tonal_db
+
+
+@torch.no_grad()
+def nontonal_maskers(level_db: torch.Tensor, tonal: torch.Tensor, t: ModelTables) -> torch.Tensor:
+    """Step 3: non-tonal level per critical band, ``(N, K) -> (N, B)`` dB (``-inf``: no power).
+
+    The power of the band's lines that are neither tonal nor within the reach
+    of a tonal line's 7 dB test; the masker sits at the band's geometric-mean
+    line (:attr:`MaskingAnalysis.nontonal_line`).
+    """
+    c = _constants(t, level_db.dtype, level_db.device)
+    k_count = level_db.shape[-1]
+    r = max(c.max_reach, 1)
+    reach = torch.where(tonal, c.reach, torch.zeros_like(c.reach)).to(level_db.dtype)
     rp = torch.nn.functional.pad(reach, (r, r))
     claimed = tonal.clone()
     for j in range(1, c.max_reach + 1):
-        claimed |= (rp[:, r - j : r - j + k_count] >= j) | (rp[:, r + j : r + j + k_count] >= j)
+        claimed |= (rp[..., r - j : r - j + k_count] >= j) | (rp[..., r + j : r + j + k_count] >= j)
+    power = torch.pow(10.0, level_db / 10.0)
     rest = torch.where(claimed, torch.zeros_like(power), power)
-    nontonal_db = 10.0 * torch.log10(rest @ c.member)
+    return 10.0 * torch.log10(rest @ c.member)
 
-    # decimation 1: below the threshold in quiet
+
+@torch.no_grad()
+def decimate_maskers(
+    tonal: torch.Tensor,
+    tonal_db: torch.Tensor,
+    nontonal_db: torch.Tensor,
+    t: ModelTables,
+    ath_offset_db: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 4: drop maskers below the threshold in quiet, then apply the 0.5-Bark rule.
+
+    The remaining tonal maskers are walked in frequency order; each is compared
+    with the next surviving one, and when the two lie closer than 0.5 Bark
+    (their rows' Bark values) the weaker is dropped (on equal levels, the
+    higher one); the walk continues from the survivor.
+
+    Returns:
+        ``(tonal, nontonal_db)``: the surviving tonal lines ``(N, K)`` and
+        non-tonal levels ``(N, B)`` with dropped maskers at ``-inf``.
+    """
+    c = _constants(t, tonal_db.dtype, tonal_db.device)
     ath_line = c.ath_line + ath_offset_db
-    tonal &= tonal_db >= ath_line
-    nontonal_db = torch.where(nontonal_db >= ath_line[c.nt_lines], nontonal_db, ninf)
-    # decimation 2: of two tonal maskers closer than 0.5 Bark keep the stronger
-    # (on equal levels the lower line); tonal lines compacted per frame
+    tonal = tonal & (tonal_db >= ath_line)
+    nontonal_db = torch.where(nontonal_db >= ath_line[c.nt_lines], nontonal_db, float("-inf"))
     n_tonal = int(tonal.sum(-1).max()) if tonal.numel() else 0
-    if n_tonal > 1:
-        idx = torch.argsort(tonal.to(torch.int8), dim=-1, descending=True, stable=True)[:, :n_tonal]
-        ok_t = torch.gather(tonal, 1, idx)
-        lev = torch.gather(tonal_db, 1, idx)
-        z = c.bark_line[idx]
-        pair = ok_t[:, :, None] & ok_t[:, None, :] & ((z[:, :, None] - z[:, None, :]).abs() < 0.5)
-        stronger = (lev[:, None, :] > lev[:, :, None]) | (
-            (lev[:, None, :] == lev[:, :, None]) & (idx[:, None, :] < idx[:, :, None])
-        )
-        drop = (pair & stronger).any(-1) & ok_t
-        dropped = torch.zeros_like(tonal).scatter_(1, idx, drop)
-        tonal &= ~dropped
-    tonal_db = torch.where(tonal, tonal_db, ninf)
+    if n_tonal < 2:
+        return tonal, nontonal_db
+    # compact the tonal lines of each frame in frequency order: (N, n) slots
+    idx = torch.argsort(tonal.to(torch.int8), dim=-1, descending=True, stable=True)[..., :n_tonal]
+    valid = torch.gather(tonal, -1, idx)
+    lev = torch.gather(tonal_db, -1, idx)
+    z = c.bark_line[idx]
+    keep = valid.clone()
+    rows = torch.arange(idx.shape[0], device=idx.device)
+    cur = torch.zeros(idx.shape[0], dtype=torch.long, device=idx.device)  # slot of the current survivor
+    for p in range(1, n_tonal):
+        cand = valid[:, p]
+        close = cand & ((z[:, p] - z[rows, cur]) < 0.5)
+        stronger = lev[:, p] > lev[rows, cur]
+        drop_cur = close & stronger
+        drop_cand = close & ~stronger
+        keep[rows[drop_cur], cur[drop_cur]] = False
+        keep[:, p] &= ~drop_cand
+        cur = torch.where(cand & ~drop_cand, torch.full_like(cur, p), cur)
+    dropped = valid & ~keep
+    tonal = tonal & ~torch.zeros_like(tonal).scatter_(-1, idx, dropped)
+    return tonal, nontonal_db
 
-    # individual and global thresholds, frames in chunks, valid maskers compacted
+
+@torch.no_grad()
+def global_threshold(
+    tonal_db: torch.Tensor,
+    nontonal_db: torch.Tensor,
+    t: ModelTables,
+    ath_offset_db: float = 0.0,
+    chunk_frames: int = 512,
+) -> torch.Tensor:
+    """Step 5: global masking threshold on the grid, ``(N, K), (N, B) -> (N, I)`` dB.
+
+    ``LT_g(i) = 10 log10(10^(LT_q(i)/10) + sum_j 10^(LT_tm(j, i)/10) + sum_j 10^(LT_nm(j, i)/10))``
+    with ``LT(j, i) = X(j) + av(z(j)) + vf(z(i) - z(j), X(j))`` over maskers within
+    ``-3 <= dz < 8`` Bark; ``tonal_db``/``nontonal_db`` hold ``-inf`` where no masker is.
+    """
+    c = _constants(t, tonal_db.dtype, tonal_db.device)
     maskers = torch.cat([tonal_db, nontonal_db], dim=-1)  # (N, J)
     ath_pow = torch.pow(10.0, (c.ath_grid + ath_offset_db) / 10.0)
     out = []
@@ -452,17 +725,88 @@ def analyse_spectrum(
             lt.mul_(lv[..., None]).add_(c.offset[order]).mul_(math.log(10.0) / 10.0).exp_()
             total = total + lt.sum(1)
         out.append(10.0 * torch.log10(total))
-    global_db = torch.cat(out, 0) if out else maskers.new_zeros((0, len(t.grid_lines)))
-    threshold_db = global_db[..., c.line_to_grid]
+    if not out:
+        return maskers.new_zeros((0, len(t.grid_lines)))
+    return torch.cat(out, 0)
 
-    # subbands: minimum threshold, level and SMR
+
+@torch.no_grad()
+def subband_smr(
+    level_db: torch.Tensor,
+    global_db: torch.Tensor,
+    t: ModelTables,
+    scalefactor_db: torch.Tensor | None = None,
+    ath_offset_db: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Step 6: per subband the minimum threshold, the levels and the SMR.
+
+    ``LT_min(n)`` is the minimum of the global threshold over the grid rows in
+    subband ``n`` (lines ``[n w, (n + 1) w)``, ``w = n_fft / 64``); subbands above the
+    last row take the threshold in quiet of the last row. ``L_sb(n) =
+    max(X_max(n), scalefactor term)``, or ``X_max(n)`` when ``scalefactor_db`` is ``None``.
+
+    Returns:
+        ``(min_threshold_db, spectrum_max_db, spl_db, smr_db)``, each ``(N, 32)``.
+    """
+    c = _constants(t, global_db.dtype, global_db.device)
     big = torch.finfo(global_db.dtype).max
     masked = torch.where(c.sub_member, global_db[..., :, None], torch.full_like(global_db[..., :, None], big))
     min_thr = masked.amin(dim=-2)
-    last = global_db[..., -1:].expand_as(min_thr)
-    min_thr = torch.where(c.sub_empty, last, min_thr)
-    spl = x[..., : N_SUBBANDS * c.sub_width].reshape(-1, N_SUBBANDS, c.sub_width).amax(-1)
-    smr = spl - min_thr
+    min_thr = torch.where(c.sub_empty, torch.full_like(min_thr, c.ath_last + ath_offset_db), min_thr)
+    x_max = level_db[..., : N_SUBBANDS * c.sub_width].reshape(*level_db.shape[:-1], N_SUBBANDS, c.sub_width)
+    x_max = x_max.amax(-1)
+    spl = x_max if scalefactor_db is None else torch.maximum(x_max, scalefactor_db.to(x_max.dtype))
+    return min_thr, x_max, spl, spl - min_thr
+
+
+@torch.no_grad()
+def analyse_spectrum(
+    level_db: torch.Tensor,
+    sample_rate: int,
+    n_fft: int = 512,
+    ath_offset_db: float = 0.0,
+    chunk_frames: int = 512,
+    scalefactor_db: torch.Tensor | None = None,
+    calibration: str = "iso",
+) -> MaskingAnalysis:
+    """Run steps 2-6 of model 1 on level spectra ``(..., F, n_fft/2 + 1)`` from :func:`spectrum_db`.
+
+    Args:
+        level_db: calibrated level spectra in dB SPL.
+        sample_rate: Hz.
+        n_fft: 512 or 1024.
+        ath_offset_db: added to the threshold in quiet (the standard uses -12 dB
+            at bit rates of 96 kbit/s and above). (Default: ``0.0``)
+        chunk_frames: frames per chunk of the masker x grid computation.
+        scalefactor_db: the subband levels of :func:`scalefactor_level_db`,
+            ``(..., F, 32)``; without them the SMR uses the spectrum's maximum alone.
+        calibration: the calibration ``level_db`` was computed with (recorded in
+            the result). (Default: ``"iso"``)
+    """
+    n_fft = check_n_fft(n_fft)
+    t = model_tables(sample_rate, n_fft)
+    calibration = check_calibration(calibration)
+    if not math.isfinite(ath_offset_db):
+        raise ValueError(f"ath_offset_db must be finite, got {ath_offset_db!r}")
+    k_count = n_fft // 2 + 1
+    x = _check_level(level_db, k_count).detach()
+    lead = x.shape[:-1]
+    x = x.reshape(-1, k_count)
+    scf = None
+    if scalefactor_db is not None:
+        if tuple(scalefactor_db.shape) != (*lead, N_SUBBANDS):
+            raise ValueError(
+                f"scalefactor_db must have shape {(*lead, N_SUBBANDS)}, got {tuple(scalefactor_db.shape)}"
+            )
+        scf = scalefactor_db.detach().reshape(-1, N_SUBBANDS)
+    c = _constants(t, x.dtype, x.device)
+
+    tonal, tonal_db = tonal_maskers(x, t)
+    nontonal_db = nontonal_maskers(x, tonal, t)
+    tonal, nontonal_db = decimate_maskers(tonal, tonal_db, nontonal_db, t, ath_offset_db)
+    tonal_db = torch.where(tonal, tonal_db, float("-inf"))
+    global_db = global_threshold(tonal_db, nontonal_db, t, ath_offset_db, chunk_frames)
+    min_thr, x_max, spl, smr = subband_smr(x, global_db, t, scf, ath_offset_db)
 
     def back(v: torch.Tensor) -> torch.Tensor:
         return v.reshape(*lead, v.shape[-1])
@@ -474,11 +818,14 @@ def analyse_spectrum(
         nontonal_db=back(nontonal_db),
         nontonal_line=c.nt_lines,
         global_threshold_db=back(global_db),
-        threshold_db=back(threshold_db),
+        threshold_db=back(global_db[..., c.line_to_grid]),
         min_threshold_db=back(min_thr),
+        spectrum_max_db=back(x_max),
+        scalefactor_db=None if scf is None else back(scf),
         spl_db=back(spl),
         smr_db=back(smr),
         tables=t,
+        calibration=calibration,
     )
 
 
@@ -488,6 +835,8 @@ def psychoacoustic_model1(
     n_fft: int = 512,
     hop: int | None = None,
     ath_offset_db: float = 0.0,
+    calibration: str = "iso",
+    spl: str = "scalefactor",
 ) -> MaskingAnalysis:
     """Model 1 of ISO/IEC 11172-3 on signals ``(..., time)`` scaled to [-1, 1].
 
@@ -497,6 +846,11 @@ def psychoacoustic_model1(
         n_fft: 512 (Layer I) or 1024 (Layer II). (Default: ``512``)
         hop: frame advance in samples. (Default: 384 for 512, 1152 for 1024)
         ath_offset_db: offset of the threshold in quiet. (Default: ``0.0``)
+        calibration: level calibration, ``"iso"``, ``"sine96"`` or
+            ``"frame_max96"`` (module docstring). (Default: ``"iso"``)
+        spl: subband level of the SMR: ``"scalefactor"`` (Annex D, with the
+            polyphase filterbank's scalefactors) or ``"spectrum"`` (the largest
+            line level alone). (Default: ``"scalefactor"``)
 
     Returns:
         a :class:`MaskingAnalysis` (detached tensors).
@@ -512,13 +866,20 @@ def psychoacoustic_model1(
         True
     """
     check_sample_rate(sample_rate)
-    check_n_fft(n_fft)
+    n_fft = check_n_fft(n_fft)
     check_signal(x, "x", min_length=n_fft)
+    hop = _check_hop(hop, n_fft)
+    calibration = check_calibration(calibration)
+    spl = check_choice(spl, "spl", SPL_MODES)
+    if isinstance(ath_offset_db, bool) or not isinstance(ath_offset_db, (int, float, np.floating)):
+        raise ValueError(f"ath_offset_db must be a number of dB, got {ath_offset_db!r}")
     if not math.isfinite(ath_offset_db):
         raise ValueError(f"ath_offset_db must be finite, got {ath_offset_db!r}")
     with torch.no_grad():
-        level = spectrum_db(x, n_fft, hop)
-    return analyse_spectrum(level, sample_rate, n_fft, ath_offset_db)
+        level = spectrum_db(x, n_fft, hop, calibration)
+        scf = scalefactor_level_db(x, n_fft, hop, calibration) if spl == "scalefactor" else None
+    return analyse_spectrum(level, sample_rate, n_fft, float(ath_offset_db), scalefactor_db=scf,
+                            calibration=calibration)
 
 
 def global_masking_threshold(
@@ -527,12 +888,14 @@ def global_masking_threshold(
     n_fft: int = 512,
     hop: int | None = None,
     where: str = "lines",
+    calibration: str = "iso",
 ) -> torch.Tensor:
     """Global masking threshold in dB SPL, on every FFT line or on the grid.
 
     Returns ``(..., frames, n_fft/2 + 1)`` for ``where="lines"`` or
-    ``(..., frames, I)`` for ``where="grid"``; detached.
+    ``(..., frames, I)`` for ``where="grid"``; detached. ``calibration`` as in
+    :func:`spectrum_db`.
     """
     check_choice(where, "where", ("lines", "grid"))
-    a = psychoacoustic_model1(x, sample_rate, n_fft, hop)
+    a = psychoacoustic_model1(x, sample_rate, n_fft, hop, calibration=calibration, spl="spectrum")
     return a.threshold_db if where == "lines" else a.global_threshold_db

@@ -9,8 +9,12 @@
 
 The threshold comes from the *target* under :func:`torch.no_grad` (it is a
 constant of the loss); gradients flow through the input's spectrum. Level
-calibration: digital full scale reads 96 dB SPL (:func:`percloss.masking.spectrum_db`),
-the standard's assumption about playback level.
+calibration: every loss takes ``calibration`` (:data:`percloss.masking.CALIBRATIONS`;
+default ``"iso"``, the standard's scaling, where a full-scale sinusoid reads
+82.52 dB SPL; ``"sine96"`` puts it at 96 dB; ``"frame_max96"`` puts each target
+frame's loudest line at 96 dB, as the code of Zhen et al. does). With
+``"frame_max96"`` the input's and the error's spectra take the target frame's
+offset, so all levels of one frame share one scale.
 
 Shape: ``(..., time), (..., time) -> ()``, or ``(...)`` with ``reduction="none"``.
 
@@ -25,7 +29,16 @@ from torch import nn
 from ._checks import check_choice, check_same_shape, check_sample_rate, check_signal
 from .filterbank import FilterBank
 from .losses import REDUCTIONS, reduce
-from .masking import analyse_spectrum, check_n_fft, default_hop, model_tables, spectrum_db
+from .masking import (
+    ISO_FULL_SCALE_SINE_DB,
+    analyse_spectrum,
+    calibration_offset_db,
+    check_calibration,
+    check_n_fft,
+    default_hop,
+    model_tables,
+    spectrum_db,
+)
 
 __all__ = ["PriorityWeightedLoss", "NoiseModulationLoss", "MaskedFilterbankLoss", "priority_weights"]
 
@@ -47,9 +60,15 @@ def priority_weights(target_level_db: torch.Tensor, threshold_db: torch.Tensor) 
 
 class _MaskedSpectralLoss(nn.Module):
     def __init__(
-        self, sample_rate: int, n_fft: int = 512, hop: int | None = None, reduction: str = "mean"
+        self,
+        sample_rate: int,
+        n_fft: int = 512,
+        hop: int | None = None,
+        reduction: str = "mean",
+        calibration: str = "iso",
     ) -> None:
         super().__init__()
+        self.calibration = check_calibration(calibration)
         self.sample_rate = check_sample_rate(sample_rate)
         self.n_fft = check_n_fft(n_fft)
         self.hop = default_hop(self.n_fft) if hop is None else int(hop)
@@ -58,9 +77,12 @@ class _MaskedSpectralLoss(nn.Module):
         self.reduction = check_choice(reduction, "reduction", REDUCTIONS)
         self.upper_line = model_tables(self.sample_rate, self.n_fft).upper_line
 
+    def _level(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return spectrum_db(x, self.n_fft, self.hop, self.calibration, reference=target)
+
     def _target(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
-            level = spectrum_db(target, self.n_fft, self.hop)
+            level = spectrum_db(target, self.n_fft, self.hop, self.calibration)
             threshold = analyse_spectrum(level, self.sample_rate, self.n_fft).threshold_db
         return level, threshold
 
@@ -79,6 +101,7 @@ class PriorityWeightedLoss(_MaskedSpectralLoss):
         n_fft: 512 or 1024. (Default: 512)
         hop: frame advance. (Default: the standard's, 384 / 1152)
         reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
+        calibration: level calibration of model 1. (Default: ``"iso"``)
 
     >>> loss = PriorityWeightedLoss(44100)
     >>> x = 0.1 * torch.sin(torch.arange(2048) * 0.3)
@@ -90,7 +113,7 @@ class PriorityWeightedLoss(_MaskedSpectralLoss):
         _check_pair(input, target, self.n_fft)
         level_tg, threshold = self._target(target)
         weights = priority_weights(level_tg, threshold)[..., : self.upper_line + 1]
-        soft_in = 10.0 * torch.log10(torch.pow(10.0, spectrum_db(input, self.n_fft, self.hop) / 10.0) + 1.0)
+        soft_in = 10.0 * torch.log10(torch.pow(10.0, self._level(input, target) / 10.0) + 1.0)
         soft_tg = 10.0 * torch.log10(torch.pow(10.0, level_tg / 10.0) + 1.0)
         err = ((soft_in - soft_tg)[..., : self.upper_line + 1] / 10.0).pow(2)
         return reduce((weights * err).mean(dim=(-2, -1)), self.reduction)
@@ -109,6 +132,7 @@ class NoiseModulationLoss(_MaskedSpectralLoss):
         hop: frame advance. (Default: the standard's)
         aggregate: ``"max"`` or ``"mean"`` over lines. (Default: ``"max"``)
         reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
+        calibration: level calibration of model 1. (Default: ``"iso"``)
 
     >>> loss = NoiseModulationLoss(44100)
     >>> x = 0.1 * torch.sin(torch.arange(2048) * 0.3)
@@ -123,14 +147,15 @@ class NoiseModulationLoss(_MaskedSpectralLoss):
         hop: int | None = None,
         aggregate: str = "max",
         reduction: str = "mean",
+        calibration: str = "iso",
     ) -> None:
-        super().__init__(sample_rate, n_fft, hop, reduction)
+        super().__init__(sample_rate, n_fft, hop, reduction, calibration)
         self.aggregate = check_choice(aggregate, "aggregate", ("max", "mean"))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check_pair(input, target, self.n_fft)
         _, threshold = self._target(target)
-        level_err = spectrum_db(input - target, self.n_fft, self.hop)
+        level_err = self._level(input - target, target)
         ratio = torch.pow(10.0, (level_err - threshold) / 10.0)[..., : self.upper_line + 1]
         excess = torch.relu(ratio - 1.0)
         per_frame = excess.amax(-1) if self.aggregate == "max" else excess.mean(-1)
@@ -148,7 +173,9 @@ class MaskedFilterbankLoss(nn.Module):
     error is masked (``r < 1``) and only logarithmically once it is audible.
 
     Calibration: a sinusoid of amplitude ``A`` at a band centre gives band
-    level ``A^2`` (96 dB at full scale), matching :func:`~percloss.masking.spectrum_db`;
+    level ``A^2``; the threshold (dB SPL under ``calibration``) is converted
+    with the level a full-scale sinusoid reads in that frame (82.52 dB for
+    ``"iso"``), matching :func:`~percloss.masking.spectrum_db`;
     white noise of variance ``s^2`` gives line power ``6 s^2 / N`` and band power
     ``2 s^2 sum(h_b^2)``, hence the conversion factor ``N sum(h_b^2) / 3``.
 
@@ -159,6 +186,7 @@ class MaskedFilterbankLoss(nn.Module):
         n_fft: model 1 FFT size, 512 or 1024. (Default: 512)
         hop: frame advance. (Default: ``n_fft // 2``, denser than the standard's)
         reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
+        calibration: level calibration of model 1. (Default: ``"iso"``)
 
     >>> loss = MaskedFilterbankLoss(11025, n_bands=32, n_taps=64)
     >>> x = 0.1 * torch.sin(torch.arange(4096) * 0.3)
@@ -181,8 +209,10 @@ class MaskedFilterbankLoss(nn.Module):
         n_fft: int = 512,
         hop: int | None = None,
         reduction: str = "mean",
+        calibration: str = "iso",
     ) -> None:
         super().__init__()
+        self.calibration = check_calibration(calibration)
         self.sample_rate = check_sample_rate(sample_rate)
         self.n_fft = check_n_fft(n_fft)
         self.hop = self.n_fft // 2 if hop is None else int(hop)
@@ -202,10 +232,13 @@ class MaskedFilterbankLoss(nn.Module):
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check_pair(input, target, self.n_fft)
         with torch.no_grad():
-            level = spectrum_db(target, self.n_fft, self.hop)
+            level_iso = spectrum_db(target, self.n_fft, self.hop)
+            offset = calibration_offset_db(level_iso, self.calibration)  # (..., F, 1)
+            level = (level_iso + offset).clamp_min(-200.0) if self.calibration != "iso" else level_iso
             threshold_db = analyse_spectrum(level, self.sample_rate, self.n_fft).threshold_db
             # mask per band and frame, as band power (full-scale sine = 1)
-            mask = torch.pow(10.0, (threshold_db[..., self.band_to_line] - 96.0) / 10.0)
+            full_scale = ISO_FULL_SCALE_SINE_DB + offset
+            mask = torch.pow(10.0, (threshold_db[..., self.band_to_line] - full_scale) / 10.0)
             mask = mask * self.line_to_band_factor.to(mask.dtype)
         y = self.filterbank(input - target)  # (..., band, time)
         window = self.frame_window.to(y.dtype)

@@ -2,7 +2,10 @@
 
 Independent of :mod:`percloss.masking`'s batched code: one frame at a time,
 Python loops over lines and maskers, float64. It shares only the tables
-(checked separately against the standard's printed values).
+(checked separately against the standard's printed values). The subband level
+of the SMR is the spectrum's maximum (``spl="spectrum"``); the scalefactor term
+has its own loop reference, :func:`scalefactor_term`. The independent golden
+reference built from the ISO encoder is in ``tests/golden/``.
 """
 
 from __future__ import annotations
@@ -13,12 +16,46 @@ from percloss.masking import ModelTables
 
 
 def level_spectrum(frame: np.ndarray) -> np.ndarray:
-    """dB SPL per line; a full-scale sine at a line centre reads 96 dB."""
+    """Annex D's ``X(k) = 90.302 + 10 log10 |1/N sum h s e|^2``, ``h = sqrt(8/3) Hann``, floored at -200 dB."""
     n = len(frame)
-    h = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
-    spec = np.fft.rfft(h * frame)
-    power = np.abs(spec) ** 2 / (h.sum() / 2) ** 2
-    return 96.0 + 10 * np.log10(np.maximum(power, 10 ** (-29.6)))
+    h = np.sqrt(8 / 3) * 0.5 * (1 - np.cos(2 * np.pi * np.arange(n) / n))
+    x = np.zeros(n // 2 + 1)
+    for k in range(n // 2 + 1):  # the DFT written out, not an FFT
+        e = np.exp(-2j * np.pi * k * np.arange(n) / n)
+        x[k] = abs(np.sum(h * frame * e) / n) ** 2
+    return np.maximum(90.302 + 10 * np.log10(np.maximum(x, 1e-300)), -200.0)
+
+
+def scalefactor_term(signal: np.ndarray, first_block: int, n_blocks: int) -> np.ndarray:
+    """``20 log10(scf_max 32768) - 10`` per subband over blocks ``first_block ..``, by the flow chart.
+
+    Annex C.1.3's analysis: shift 32 new samples into a 512-sample FIFO (newest
+    at index 0), window by C, partial sums Y, matrixing. Scalefactors: the
+    smallest entry of Table B.1 not below the block's largest magnitude.
+    """
+    from percloss.iso_tables import ANALYSIS_WINDOW, SCALEFACTORS
+
+    c = np.asarray(ANALYSIS_WINDOW)
+    fifo = np.zeros(512)
+    peak = np.zeros(32)
+    padded = np.concatenate([signal, np.zeros(32 * (first_block + n_blocks) + 32)])
+    for b in range(first_block + n_blocks):
+        fifo[32:] = fifo[:-32].copy()
+        fifo[:32] = padded[32 * b : 32 * b + 32][::-1]
+        z = c * fifo
+        y = np.array([sum(z[i + 64 * j] for j in range(8)) for i in range(64)])
+        s = np.array([sum(np.cos((2 * sb + 1) * (i - 16) * np.pi / 64) * y[i] for i in range(64)) for sb in range(32)])
+        if b >= first_block:
+            peak = np.maximum(peak, np.abs(s))
+    out = np.zeros(32)
+    for sb in range(32):
+        index = 0
+        for j in range(len(SCALEFACTORS) - 1, -1, -1):
+            if peak[sb] <= SCALEFACTORS[j]:
+                index = j
+                break
+        out[sb] = 20 * np.log10(SCALEFACTORS[index] * 32768) - 10
+    return out
 
 
 def reach(n_fft: int, k: int) -> list[int]:
@@ -30,7 +67,7 @@ def reach(n_fft: int, k: int) -> list[int]:
         return list(range(2, 7)) if 127 <= k < 250 else []
     if 127 <= k < 255:
         return list(range(2, 7))
-    if 255 <= k < 501:
+    if 255 <= k < 500:
         return list(range(2, 13))
     return []
 
@@ -52,12 +89,12 @@ def analyse_frame(frame: np.ndarray, t: ModelTables) -> dict[str, np.ndarray]:
     x = level_spectrum(frame)
     kk = len(x)
 
-    def grid_index(k: int) -> int:
-        idx = 0
+    def grid_index(k: int) -> int:  # nearest row; midway: the lower row
+        best = 0
         for i, line in enumerate(t.grid_lines):
-            if line <= k:
-                idx = i
-        return idx
+            if abs(line - k) < abs(t.grid_lines[best] - k):
+                best = i
+        return best
 
     # tonal components
     tonal = {}
@@ -100,14 +137,15 @@ def analyse_frame(frame: np.ndarray, t: ModelTables) -> dict[str, np.ndarray]:
     nontonal = {
         b: (line, v) for b, (line, v) in nontonal.items() if v >= t.threshold_in_quiet[grid_index(line)]
     }
-    # 0.5 Bark decimation between every pair of tonal components
-    keys = sorted(tonal)
-    dropped = set()
-    for a_i, ka in enumerate(keys):
-        for kb in keys[a_i + 1 :]:
-            if abs(t.bark[grid_index(kb)] - t.bark[grid_index(ka)]) < 0.5:
-                dropped.add(ka if tonal[ka] < tonal[kb] else kb)
-    tonal = {k: v for k, v in tonal.items() if k not in dropped}
+    # 0.5 Bark: walk the list, comparing each masker with the next survivor
+    survivors: list[int] = []
+    for k in sorted(tonal):
+        if survivors and t.bark[grid_index(k)] - t.bark[grid_index(survivors[-1])] < 0.5:
+            if tonal[k] > tonal[survivors[-1]]:
+                survivors[-1] = k
+            continue
+        survivors.append(k)
+    tonal = {k: tonal[k] for k in survivors}
     # individual and global thresholds
     maskers = [(grid_index(k), v, "tonal") for k, v in tonal.items()]
     maskers += [(grid_index(line), v, "noise") for line, v in nontonal.values()]
@@ -130,9 +168,7 @@ def analyse_frame(frame: np.ndarray, t: ModelTables) -> dict[str, np.ndarray]:
     spl = np.zeros(32)
     for s in range(32):
         inside = [i for i, line in enumerate(t.grid_lines) if s * width <= line < (s + 1) * width]
-        if s == 31:
-            inside += [i for i, line in enumerate(t.grid_lines) if line >= 32 * width]
-        min_thr[s] = min(global_db[i] for i in inside) if inside else global_db[-1]
+        min_thr[s] = min(global_db[i] for i in inside) if inside else t.threshold_in_quiet[-1]
         spl[s] = x[s * width : (s + 1) * width].max()
     tonal_lines = np.zeros(kk, dtype=bool)
     tonal_lines[list(tonal)] = True

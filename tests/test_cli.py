@@ -42,6 +42,24 @@ def test_threshold_prints_the_subband_table_and_plots(tone_files: tuple[Path, Pa
     assert png.stat().st_size > 10_000
 
 
+def test_threshold_calibration_option(tone_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from percloss.cli import CALIBRATIONS
+    from percloss.masking import CALIBRATIONS as LIBRARY_CALIBRATIONS
+
+    assert CALIBRATIONS == LIBRARY_CALIBRATIONS
+    levels = {}
+    for calibration in ("iso", "sine96"):
+        assert main(["threshold", str(tone_files[0]), "--calibration", calibration]) == 0
+        out = capsys.readouterr().out
+        assert f"calibration {calibration}" in out
+        rows = [line.split() for line in out.splitlines() if line.strip()[:2].strip().isdigit()]
+        levels[calibration] = float(rows[1][3])  # subband 1's level, dB SPL
+    # a 0.5-amplitude tone: 82.52 - 6.02 dB under the standard's scaling, 13.48 dB more under sine96
+    assert levels["sine96"] - levels["iso"] == pytest.approx(13.48, abs=0.1)  # printed to 0.1 dB
+    with pytest.raises(SystemExit):
+        main(["threshold", str(tone_files[0]), "--calibration", "loud"])
+
+
 def test_nmr_orders_quiet_and_loud_noise(tone_files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     values = []
     for test in tone_files[1:]:

@@ -197,3 +197,27 @@ def test_nmr_gradcheck() -> None:
     ref = speech(600)
     test = (ref + 0.05 * noise(600, 9)).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda t: nmr(ref, t, 16000).mean_db, (test,), atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("loss_cls", [PriorityWeightedLoss, NoiseModulationLoss])
+def test_frame_max96_losses_do_not_depend_on_the_signal_level(loss_cls: type) -> None:
+    # per-frame normalisation: input, target and error share the target frame's
+    # offset, so scaling both signals by any factor leaves the loss unchanged
+    g = torch.Generator().manual_seed(3)
+    x = load_clip("piano_bach", 44100)[44100 : 44100 + 8192].double()
+    y = x + 0.01 * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    loss = loss_cls(44100, calibration="frame_max96")
+    ref = float(loss(y, x))
+    assert ref > 0
+    for scale in (0.1, 0.001):
+        assert float(loss(scale * y, scale * x)) == pytest.approx(ref, rel=1e-6)
+    # under the fixed calibrations the threshold in quiet breaks that invariance
+    fixed = loss_cls(44100)
+    assert float(fixed(0.001 * y, 0.001 * x)) != pytest.approx(float(fixed(y, x)), rel=1e-3)
+
+
+def test_masking_losses_reject_an_unknown_calibration() -> None:
+    with pytest.raises(ValueError, match="calibration"):
+        PriorityWeightedLoss(44100, calibration="96")
+    with pytest.raises(ValueError, match="calibration"):
+        MaskedFilterbankLoss(11025, n_bands=8, n_taps=32, calibration="spl")

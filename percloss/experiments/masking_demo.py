@@ -16,7 +16,7 @@ import torch
 
 from .. import data
 from .._checks import check_choice, check_sample_rate, check_signal
-from ..masking import analyse_spectrum, model_tables, spectrum_db
+from ..masking import ISO_FULL_SCALE_SINE_DB, analyse_spectrum, model_tables, spectrum_db
 from ..metrics import nmr, snr
 from ..modes import MODES, current_mode
 
@@ -82,7 +82,7 @@ def noise_under_threshold(
     # likewise across neighbouring lines (the Hann window's main lobe)
     pad = torch.nn.functional.pad(threshold[None], (1, 1), mode="replicate")[0]
     threshold = torch.minimum(torch.minimum(pad[..., :-2], pad[..., 1:-1]), pad[..., 2:])
-    magnitude = (window.sum() / 2) * torch.pow(10.0, (threshold - margin_db - 96.0) / 20.0)
+    magnitude = (window.sum() / 2) * torch.pow(10.0, (threshold - margin_db - ISO_FULL_SCALE_SINE_DB) / 20.0)
     # no noise at DC or above the model's upper line (about 20 kHz)
     lines = torch.arange(magnitude.shape[-1], device=x.device)
     magnitude = torch.where((lines == 0) | (lines > upper_line(rate, n_fft)), 0.0, magnitude)
