@@ -63,10 +63,12 @@ display(Markdown(
 #
 # Model 1 looks at one frame of 512 samples (Layer I; 1024 for Layer II):
 #
-# 1. **Level spectrum.** A Hann-windowed FFT, calibrated so that a full-scale
-#    sinusoid reads 96 dB SPL. (The calibration is an assumption about the
-#    playback level; every threshold below is relative to it.)
-# 2. **Tonal maskers.** A line $k$ is tonal when it is a local maximum and at
+# 1. **Level spectrum.** A Hann-windowed FFT on the standard's scale,
+#    $X(k) = PN + 10 \log_{10} |\tfrac{1}{N}\sum_l h(l)\,s(l)\,e^{-2\pi j k l/N}|^2$ with
+#    $h = \sqrt{8/3}\,\mathrm{Hann}$ and $PN = 90.302$ dB for samples $s$ in $[-1, 1]$.
+#    The calibration is an assumption about the playback level, and every
+#    threshold below is relative to it; see *Calibration* below.
+# 2. **Tonal maskers.** A line $k$ ($2 < k < 250$) is tonal when it is a local maximum and at
 #    least 7 dB above the lines $k \pm j$, where $j$ is 2 below 5.5 kHz (at
 #    44.1 kHz), 2–3 up to 11 kHz and 2–6 above: a peak must stand out over a
 #    range that widens with frequency, as the critical bands do. Its level is
@@ -74,8 +76,11 @@ display(Markdown(
 # 3. **Non-tonal maskers.** Everything that is not a tonal peak or its
 #    neighbourhood is summed per critical band into one noise masker, placed at
 #    the band's geometric-mean line.
-# 4. **Decimation.** Maskers below the threshold in quiet are dropped; of two
-#    tonal maskers closer than 0.5 Bark, the weaker is dropped.
+# 4. **Decimation.** Maskers below the threshold in quiet are dropped. Then the
+#    remaining tonal maskers are walked in frequency order, each compared with
+#    the next survivor: of two closer than 0.5 Bark the weaker is dropped, and
+#    the walk goes on from the one that stays (a masker dropped here no longer
+#    removes its neighbours).
 # 5. **Individual thresholds.** Each masker at critical-band rate $z_j$ and level
 #    $X_j$ casts a threshold $X_j + a_v(z_j) + v_f(\Delta z, X_j)$ on the
 #    standard's sub-sampled frequency grid, with masking index
@@ -83,17 +88,77 @@ display(Markdown(
 #    (noise), and a four-piece spreading function $v_f$ in $\Delta z = z - z_j$
 #    that rises by about 17 dB/Bark below the masker and falls by
 #    $(17 - 0.15 X_j)$ dB/Bark above it: **louder maskers reach further up**.
-# 6. **Global threshold.** The power sum of the threshold in quiet and all
-#    individual thresholds; per subband (32 of them) its minimum, and the
-#    signal-to-mask ratio that an encoder's bit allocation reads.
+#    A masker takes the Bark value of the grid row nearest to its line (a line
+#    midway between two rows takes the lower one).
+# 6. **Global threshold and SMR.** The power sum of the threshold in quiet and all
+#    individual thresholds; per subband (32 of them) its minimum $LT_{min}$, and the
+#    signal-to-mask ratio $L_{sb} - LT_{min}$ that an encoder's bit allocation
+#    reads, with the subband level
+#    $L_{sb} = \max(X_{max},\ 20\log_{10}(\mathrm{scf}_{max} \cdot 32768) - 10)$:
+#    the larger of the subband's loudest line and a term from the largest
+#    scalefactor of the standard's polyphase analysis filterbank
+#    (`percloss.masking.scalefactor_level_db`).
 #
-# The critical-band rate is Zwicker's
+# For 32, 44.1 and 48 kHz the frequency grid, its Bark values, the threshold in
+# quiet and the critical-band boundaries are the standard's printed tables
+# (`percloss.iso_tables`); the Bark column is Zwicker's
 # $z = 13 \arctan(0.76 f/\mathrm{kHz}) + 3.5 \arctan((f/7.5\,\mathrm{kHz})^2)$
-# {cite}`zwicker1980analytical` (not the $6\operatorname{asinh}(f/600)$ of
-# chapter 1), and the threshold in quiet is Terhardt's formula capped at 68 dB;
-# for 32, 44.1 and 48 kHz the frequency grid and critical-band boundaries are
-# the standard's tables, for other rates they are derived from the same
-# formulas (`percloss.masking.model_tables`).
+# {cite}`zwicker1980analytical` rounded (not the $6\operatorname{asinh}(f/600)$ of
+# chapter 1), and the threshold in quiet Terhardt's formula capped at 68 dB.
+# For other rates the tables are derived from those formulas
+# (`percloss.masking.model_tables`).
+#
+# ### Calibration
+#
+# Where a signal lies against the threshold in quiet depends on the level
+# calibration, and implementations differ. `percloss.masking` names three
+# (argument `calibration` of every function, loss and the command line):
+#
+# - `"iso"` (the default): the standard's scaling above, which the ISO
+#   reference encoder also uses; a full-scale sinusoid reads
+#   {glue:text}`fs_iso:.2f` dB SPL.
+# - `"sine96"`: the same spectrum 13.48 dB higher, so that a full-scale sinusoid reads 96 dB.
+# - `"frame_max96"`: every frame shifted so that its loudest line reads 96 dB,
+#   whatever the signal's level (the per-frame normalisation of Petitcolas'
+#   MATLAB model and of the code of Zhen et al. {cite}`zhen2020psychoacoustic`).
+#
+# Below, a full-scale sinusoid, the same sinusoid at −60 dBFS, and digital
+# silence against the threshold in quiet under each calibration.
+
+# %% tags=["remove-input"]
+from myst_nb import glue  # noqa: E402
+
+from percloss.masking import CALIBRATIONS, ISO_FULL_SCALE_SINE_DB, POWER_NORM_DB, spectrum_db  # noqa: E402
+
+glue("fs_iso", ISO_FULL_SCALE_SINE_DB, display=False)
+t_cal = model_tables(SR)
+sine_t = torch.arange(2048, dtype=torch.float64)
+sine = torch.sin(2 * np.pi * 28 * sine_t / 512)  # on line 28, 2.4 kHz
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=True)
+cal_rows = []
+for ax, calibration in zip(axes, CALIBRATIONS, strict=True):
+    for label, sig, style in (("full-scale sine", sine, "C0"), ("-60 dBFS sine", 1e-3 * sine, "C1"),
+                              ("silence", torch.zeros_like(sine), "0.5")):
+        level = spectrum_db(sig, calibration=calibration)[1]
+        ax.plot(np.arange(257) * SR / 512, level.numpy(), color=style, lw=0.9, label=label)
+        cal_rows.append({"calibration": calibration, "signal": label, "peak (dB SPL)": round(float(level.max()), 2)})
+    ax.plot(t_cal.frequency, t_cal.threshold_in_quiet, "k--", lw=0.8, label="threshold in quiet")
+    ax.set(xscale="log", xlim=(40, SR / 2), ylim=(-40, 110), xlabel="frequency (Hz)", title=calibration)
+axes[0].set(ylabel="dB SPL")
+axes[0].legend(fontsize=7, loc="upper right")
+fig.tight_layout()
+display(pd.DataFrame(cal_rows).pivot(index="signal", columns="calibration", values="peak (dB SPL)"))
+_i28 = int(np.argmin(np.abs(t_cal.grid_lines - 28)))
+glue("quiet_iso", float(spectrum_db(1e-3 * sine)[1, 28]) - float(t_cal.threshold_in_quiet[_i28]), display=False)
+
+# %% [markdown]
+# Under `"iso"` and `"sine96"` a quiet passage stays quiet: the −60 dBFS sine lies
+# {glue:text}`quiet_iso:.1f` dB above the threshold in quiet at 2.4 kHz under `"iso"`, and
+# 13.48 dB more under `"sine96"`. Under `"frame_max96"` it reads 96 dB like the
+# full-scale one: the threshold in quiet no longer says anything about the
+# signal's level, only about the frame's spectral shape below its loudest line.
+# (Digital silence stays at the −200 dB floor in every calibration.) This
+# book uses `"iso"` throughout; the codec chapter states its choice.
 
 # %% tags=["remove-input"]
 t44 = model_tables(SR)
@@ -101,9 +166,9 @@ fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
 ax1.semilogx(t44.frequency, t44.threshold_in_quiet, "k")
 ax1.set(xlabel="frequency (Hz)", ylabel="dB SPL", title="threshold in quiet (44.1 kHz table)")
 ax1.plot(t44.frequency, t44.threshold_in_quiet, "k.", ms=3)
-for level in (40, 60, 80, 96):
+for level in (40, 60, 80):
     tone_t = torch.arange(8192, dtype=torch.float64) / SR
-    amp = 10 ** ((level - 96) / 20)
+    amp = 10 ** ((level - ISO_FULL_SCALE_SINE_DB) / 20)
     a = psychoacoustic_model1(amp * torch.sin(2 * np.pi * 28 * SR / 512 * tone_t), SR)
     ax2.plot(t44.bark, a.global_threshold_db[5].numpy(), label=f"{level} dB tone")
 ax2.plot(t44.bark, t44.threshold_in_quiet, "k--", lw=0.8, label="in quiet")
@@ -260,18 +325,22 @@ ax.set(ylabel="mean NMR (dB)", title=f"equal SNR, different NMR (mode {MODE}, se
 ax.legend(fontsize=7)
 fig.tight_layout()
 
-# %% [markdown]
-# What the measurements show (in the `standard` build, every music clip, 8 s
-# each): at equal SNR, between about 8 and 11 dB, the white noise is audible in
-# 89–100 % of the frames and its mean NMR lies 19–32 dB above the threshold for
-# the piano, the beat track and the drums; the shaped noise has a mean NMR of
-# −1.5 to −12 dB and crosses the threshold in only 1–11 % of the frames (the
-# shaping is done on frames that overlap differently from the NMR's frames,
-# and a random-phase spectrum leaks a little in time). The band mix is the exception that
-# proves the rule: it is dense and loud across the whole spectrum, so it masks
-# white noise well too, and the gap between the two noises is smallest there.
-# Perceptual measures and losses exist for exactly this gap: a loss that sees
-# only the error energy would score these two noises the same.
+# %% tags=["remove-input"]
+shaped_t, white_t = table.xs("shaped", level="noise"), table.xs("white", level="noise")
+gap = (white_t["NMR (dB)"] - shaped_t["NMR (dB)"])
+display(Markdown(
+    f"What this build measured (mode `{MODE}`, {len(table) // 2} clip(s), {CONFIG.seconds:g} s each, seed {CONFIG.seed}): "
+    f"at equal SNR ({shaped_t['SNR (dB)'].min():.1f}–{shaped_t['SNR (dB)'].max():.1f} dB), the white noise is "
+    f"audible in {white_t['frames with audible noise (%)'].min():.0f}–{white_t['frames with audible noise (%)'].max():.0f} % "
+    f"of the frames with a mean NMR of {white_t['NMR (dB)'].min():.1f} to {white_t['NMR (dB)'].max():.1f} dB; "
+    f"the shaped noise has a mean NMR of {shaped_t['NMR (dB)'].min():.1f} to {shaped_t['NMR (dB)'].max():.1f} dB and "
+    f"crosses the threshold in {shaped_t['frames with audible noise (%)'].min():.0f}–"
+    f"{shaped_t['frames with audible noise (%)'].max():.0f} % of the frames (the shaping is done on frames that "
+    "overlap differently from the NMR's frames, and a random-phase spectrum leaks a little in time). "
+    f"The gap between the two noises is smallest for `{gap.idxmin()}` ({gap.min():.1f} dB) and largest for "
+    f"`{gap.idxmax()}` ({gap.max():.1f} dB): a dense mix, loud across the whole spectrum, masks white noise "
+    "well too. A loss that sees only the error energy would score the two noises of each row the same."
+))
 
 # %% [markdown]
 # ## Where the threshold says the error matters
@@ -311,17 +380,17 @@ display(Markdown(
 import ipywidgets as widgets  # noqa: E402
 
 freq_w = widgets.FloatLogSlider(value=1000, base=10, min=2, max=4.2, description="tone Hz")
-level_w = widgets.IntSlider(value=80, min=20, max=96, description="tone dB")
+level_w = widgets.IntSlider(value=70, min=20, max=82, description="tone dB")
 noise_w = widgets.IntSlider(value=30, min=0, max=90, description="noise dB")
 
 
 def show(freq: float, level: int, noise_level: int) -> None:
     n = SR
     tt = torch.arange(n, dtype=torch.float64) / SR
-    tone = 10 ** ((level - 96) / 20) * torch.sin(2 * np.pi * freq * tt)
+    tone = 10 ** ((level - ISO_FULL_SCALE_SINE_DB) / 20) * torch.sin(2 * np.pi * freq * tt)
     g = torch.Generator().manual_seed(0)
-    # white noise whose level per line is noise_level dB SPL (Hann, 512 lines)
-    sigma = 10 ** ((noise_level - 96) / 20) * np.sqrt(512 / 6)
+    # white noise whose expected level per line is noise_level dB SPL: E|X(k)|^2 = sigma^2 / N
+    sigma = 10 ** ((noise_level - POWER_NORM_DB) / 20) * np.sqrt(512)
     noise = sigma * torch.randn(n, generator=g, dtype=torch.float64)
     a = psychoacoustic_model1(tone, SR)
     r = nmr(tone, tone + noise, SR)

@@ -111,7 +111,8 @@ display(Markdown(
 # | D | C + 0.01 × noise-modulation loss (max over lines) | + noise modulation |
 #
 # All spectral terms use the 512-point Hann spectrum of
-# `percloss.masking.spectrum_db` (full-scale sine at 96 dB), floored softly at
+# `percloss.masking.spectrum_db` (the standard's calibration, `"iso"`: a full-scale
+# sine at 82.52 dB SPL), floored softly at
 # 0 dB, as squared level errors in units of 10 dB. They differ only in the
 # weight of each line: **B** weights a line by its share of a 64-band mel
 # filterbank whose triangles have unit area (so every mel band carries the
