@@ -109,6 +109,8 @@ __all__ = [
     "nontonal_maskers",
     "decimate_maskers",
     "global_threshold",
+    "spreading_db",
+    "threshold_from_maskers",
     "subband_smr",
     "analyse_spectrum",
     "psychoacoustic_model1",
@@ -315,14 +317,14 @@ def _check_hop(hop: object, n_fft: int) -> int:
     return int(hop)
 
 
-def _iso_level_db(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
-    """The standard's level spectrum (PN = 90.302 dB, floored), ``(..., F, n_fft/2 + 1)``."""
+def _iso_level_db(x: torch.Tensor, n_fft: int, hop: int, floor_db: float = LEVEL_FLOOR_DB) -> torch.Tensor:
+    """The standard's level spectrum (PN = 90.302 dB, floored at ``floor_db``), ``(..., F, n_fft/2 + 1)``."""
     frames = x.unfold(-1, n_fft, hop)
     window = torch.hann_window(n_fft, periodic=True, dtype=x.dtype, device=x.device)
     window = window * (math.sqrt(8.0 / 3.0) / n_fft)
     spec = torch.fft.rfft(frames * window, dim=-1)
     power = spec.real**2 + spec.imag**2
-    floor = 10.0 ** ((LEVEL_FLOOR_DB - POWER_NORM_DB) / 10.0)
+    floor = 10.0 ** ((floor_db - POWER_NORM_DB) / 10.0)
     return POWER_NORM_DB + 10.0 * torch.log10(power.clamp_min(floor))
 
 
@@ -376,18 +378,20 @@ def spectrum_db(
     check_signal(x, "x", min_length=n_fft)
     hop = _check_hop(hop, n_fft)
     calibration = check_calibration(calibration)
-    level = _iso_level_db(x, n_fft, hop)
     if calibration == "iso":
-        return level
+        return _iso_level_db(x, n_fft, hop)
     if calibration == "frame_max96" and reference is not None:
         check_signal(reference, "reference", min_length=n_fft)
         if reference.shape != x.shape:
             raise ValueError(f"reference must have the shape of x {tuple(x.shape)}, got {tuple(reference.shape)}")
-        with torch.no_grad():
-            base = _iso_level_db(reference.to(x.dtype), n_fft, hop)
+        source = reference.to(x.dtype)
     else:
-        base = level
-    return (level + calibration_offset_db(base, calibration)).clamp_min(LEVEL_FLOOR_DB)
+        source = x
+    with torch.no_grad():
+        offset = calibration_offset_db(_iso_level_db(source, n_fft, hop), calibration)
+    # floor after the offset, so that digital silence reads the same floor in every calibration
+    raw = _iso_level_db(x, n_fft, hop, floor_db=LEVEL_FLOOR_DB - 300.0)
+    return (raw + offset).clamp_min(LEVEL_FLOOR_DB)
 
 
 @lru_cache(maxsize=8)
@@ -478,6 +482,7 @@ def scalefactor_level_db(
     scf = table[scalefactor_index(peak)]
     level = 20.0 * torch.log10(scf * 32768.0) - 10.0
     if calibration != "iso":
+        # the same per-frame offset as the spectrum's
         level = level + calibration_offset_db(_iso_level_db(x, n_fft, hop), calibration)
     return level
 
@@ -728,6 +733,48 @@ def global_threshold(
     if not out:
         return maskers.new_zeros((0, len(t.grid_lines)))
     return torch.cat(out, 0)
+
+
+def spreading_db(dz: torch.Tensor, level_db: torch.Tensor) -> torch.Tensor:
+    """The four-piece spreading function ``vf(dz, X)`` of Annex D in dB (``-inf`` outside ``-3 <= dz < 8``).
+
+    ``17 (dz + 1) - (0.4 X + 6)`` for ``-3 <= dz < -1``; ``(0.4 X + 6) dz`` for
+    ``-1 <= dz < 0``; ``-17 dz`` for ``0 <= dz < 1``; ``-(dz - 1)(17 - 0.15 X) - 17``
+    for ``1 <= dz < 8``; ``dz`` in Bark, ``X`` the masker level in dB (broadcast).
+    """
+    level_db = torch.as_tensor(level_db, dtype=dz.dtype, device=dz.device)
+    out = torch.full(torch.broadcast_shapes(dz.shape, level_db.shape), float("-inf"), dtype=dz.dtype, device=dz.device)
+    out = torch.where((dz >= -3) & (dz < -1), 17.0 * (dz + 1.0) - (0.4 * level_db + 6.0), out)
+    out = torch.where((dz >= -1) & (dz < 0), (0.4 * level_db + 6.0) * dz, out)
+    out = torch.where((dz >= 0) & (dz < 1), -17.0 * dz, out)
+    return torch.where((dz >= 1) & (dz < 8), -(dz - 1.0) * (17.0 - 0.15 * level_db) - 17.0, out)
+
+
+@torch.no_grad()
+def threshold_from_maskers(
+    masker_row: torch.Tensor,
+    masker_db: torch.Tensor,
+    masker_tonal: torch.Tensor,
+    t: ModelTables,
+    ath_offset_db: float = 0.0,
+) -> torch.Tensor:
+    """Global threshold on the grid from an explicit list of maskers, ``(N, M) -> (N, I)`` dB.
+
+    The same sum as :func:`global_threshold` for maskers given by their grid
+    row (``-1`` or a level of ``-inf``: no masker), level and kind
+    (``masker_tonal``: masking index ``-1.525 - 0.275 z - 4.5`` dB, else
+    ``-1.525 - 0.175 z - 0.5`` dB). Useful to check the spreading and summation
+    against another implementation's maskers.
+    """
+    bark = torch.as_tensor(t.bark, dtype=masker_db.dtype, device=masker_db.device)
+    ath = torch.as_tensor(t.threshold_in_quiet, dtype=masker_db.dtype, device=masker_db.device) + ath_offset_db
+    valid = (masker_row >= 0) & torch.isfinite(masker_db)
+    z = bark[masker_row.clamp_min(0)]
+    av = torch.where(masker_tonal, -1.525 - 0.275 * z - 4.5, -1.525 - 0.175 * z - 0.5)
+    dz = bark[None, None, :] - z[..., None]  # (N, M, I)
+    lt = masker_db[..., None] + av[..., None] + spreading_db(dz, masker_db[..., None])
+    lt = torch.where(valid[..., None], lt, float("-inf"))
+    return 10.0 * torch.log10(torch.pow(10.0, ath / 10.0) + torch.pow(10.0, lt / 10.0).sum(-2))
 
 
 @torch.no_grad()
