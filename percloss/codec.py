@@ -21,9 +21,11 @@
 - A real bitstream: :func:`write_bitstream` range-codes the hard indices with
   ``constriction`` under the per-module symbol histograms stored with the
   model, behind a versioned header (magic, version, sample rate, length,
-  model id = SHA-256 of the parameters, CRC32); :func:`read_bitstream`
+  modules, frames, model id = SHA-256 of the parameters and the entropy
+  model, then a CRC32 of the whole header and payload); :func:`read_bitstream`
   decodes it bit-exactly or raises ``ValueError`` for truncated, corrupted
-  or foreign files. The bitrate is the file size x 8 / duration.
+  or foreign files, bounding every header field before it allocates
+  anything. The bitrate is the file size x 8 / duration.
 
 - Checkpoints (:func:`save_codec`, :func:`load_codec`) and
   ``python -m percloss encode|decode``.
@@ -45,7 +47,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import check_signal
+from ._checks import check_sample_rate, check_signal
+from .data import MAX_RATE, MIN_RATE
 
 __all__ = [
     "FRAME",
@@ -268,22 +271,75 @@ def count_parameters(module: nn.Module) -> int:
 # ------------------------------------------------------------------ bitstream
 
 MAGIC = b"PCL"
-FORMAT_VERSION = 1
-_HEADER = struct.Struct("<3sBIQB32sI")  # magic, version, rate, length, modules, model id, payload CRC32
+# Version 1 (no longer read) checksummed only the payload, so a corrupted header
+# decoded "successfully" or made the decoder allocate terabytes.
+FORMAT_VERSION = 2
+# magic, version, sample rate, length (samples), modules, frames, model id;
+# then a CRC32 of these bytes and the payload, then the payload.
+_HEADER = struct.Struct("<3sBIQBI32s")
+_CRC = struct.Struct("<I")
+HEADER_SIZE = _HEADER.size + _CRC.size
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = MIN_RATE, MAX_RATE  # the rates the clip loaders accept
 
 
-def model_id(codec: CascadedCodec) -> bytes:
-    """SHA-256 of the codec's parameters: a file decodes only with the model that wrote it."""
+def _check_symbol_counts(codec: CascadedCodec, symbol_counts: object) -> list[torch.Tensor]:
+    """One finite, non-negative histogram of ``n_centroids`` entries per module, else ``ValueError``."""
+    first = codec.quantizers[0]
+    assert isinstance(first, SoftmaxQuantizer)
+    n = int(first.centroids.numel())
+    if not isinstance(symbol_counts, (list, tuple)) or len(symbol_counts) != len(codec.stages):
+        raise ValueError(f"symbol_counts must be a list of {len(codec.stages)} histograms (one per module)")
+    for m, c in enumerate(symbol_counts):
+        if not isinstance(c, torch.Tensor) or c.shape != (n,):
+            raise ValueError(f"symbol_counts[{m}] must be a tensor of shape ({n},)")
+        if not bool(torch.isfinite(c).all()) or bool((c < 0).any()):
+            raise ValueError(f"symbol_counts[{m}] must hold finite non-negative counts")
+    return list(symbol_counts)
+
+
+def model_id(codec: CascadedCodec, symbol_counts: list[torch.Tensor] | None = None) -> bytes:
+    """SHA-256 of the codec's parameters and, given ``symbol_counts``, of the entropy model.
+
+    The entropy model enters as the probabilities the range coder uses
+    (:func:`_probabilities`), so a file decodes only with the weights and the
+    symbol histograms that wrote it.
+    """
     h = hashlib.sha256()
     for name, tensor in sorted(codec.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    if symbol_counts is not None:
+        for m, counts in enumerate(symbol_counts):
+            h.update(f"symbol_counts.{m}".encode())
+            h.update(_probabilities(counts).astype("<f4").tobytes())
     return h.digest()
 
 
 def _probabilities(counts: torch.Tensor) -> np.ndarray:
-    p = counts.double().clamp_min(0) + 1.0  # every symbol stays encodable
+    p = counts.detach().cpu().double().clamp_min(0) + 1.0  # every symbol stays encodable
     return (p / p.sum()).numpy().astype(np.float32)
+
+
+def _min_bits_per_symbol(probabilities: np.ndarray) -> float:
+    """A lower bound on the bits the range coder spends on any one symbol under ``probabilities``.
+
+    No symbol costs less than ``-log2`` of the largest probability after
+    constriction's quantisation to 24-bit fixed point, in which every symbol
+    keeps at least one unit; the bound allows a rounding of two units per symbol.
+    """
+    k = len(probabilities)
+    largest = float(probabilities.astype(np.float64).max())
+    return -math.log2(min(1.0 - (k - 1) * 2.0**-24, largest + 2 * k * 2.0**-24))
+
+
+def _n_frames(length: int) -> int:
+    """Frames :func:`frame` cuts from ``length`` samples."""
+    return max(1, math.ceil((length - OVERLAP) / HOP))
+
+
+def _check_rate(rate: int, name: str) -> None:
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ValueError(f"{name} must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, got {rate}")
 
 
 @torch.no_grad()
@@ -356,6 +412,11 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
     check_signal(x, "x")
     if x.dim() != 1:
         raise ValueError(f"x must be mono with shape (time,), got {tuple(x.shape)}")
+    rate = check_sample_rate(sample_rate)
+    _check_rate(rate, "sample_rate")
+    symbol_counts = _check_symbol_counts(codec, symbol_counts)
+    if _n_frames(x.shape[-1]) >= 2**32:
+        raise ValueError(f"x is too long for one file: {x.shape[-1]} samples")
     indices = encode_indices(codec, x, progress=progress)
     encoder = constriction.stream.queue.RangeEncoder()
     for idx, counts in zip(indices, symbol_counts, strict=True):
@@ -363,41 +424,72 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
         encoder.encode(idx.flatten().numpy().astype(np.int32), model)
     payload = encoder.get_compressed().astype("<u4").tobytes()
     n_frames = indices[0].shape[0]
-    header = _HEADER.pack(MAGIC, FORMAT_VERSION, int(sample_rate), x.shape[-1], len(indices), model_id(codec),
-                          zlib.crc32(payload))
-    return header + struct.pack("<I", n_frames) + payload
+    header = _HEADER.pack(MAGIC, FORMAT_VERSION, rate, x.shape[-1], len(indices), n_frames,
+                          model_id(codec, symbol_counts))
+    return header + _CRC.pack(zlib.crc32(payload, zlib.crc32(header))) + payload
 
 
 def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob: bytes,
                    progress: bool = False) -> tuple[torch.Tensor, int]:
     """Decode bytes from :func:`write_bitstream`; returns ``(signal, sample_rate)``.
 
+    The checksum covers the header and the payload; every header field is
+    checked (sample rate within 1000 .. 384000 Hz, frame count matching the
+    length, a payload long enough for that many codes under the entropy
+    model) before anything is allocated.
+
     Raises:
-        ValueError: not a percloss codec file, another format version, written
-            by another model, truncated or corrupted (CRC mismatch).
+        ValueError: not a percloss codec file, another format version (1 is
+            no longer read), written by another model (weights or symbol
+            histograms differ), truncated or corrupted (checksum mismatch or
+            an impossible header).
     """
     import constriction
 
-    size = _HEADER.size + 4
-    if len(blob) < size:
-        raise ValueError(f"file is truncated: {len(blob)} bytes, the header alone needs {size}")
-    magic, version, rate, length, n_modules, mid, crc = _HEADER.unpack_from(blob)
-    if magic != MAGIC:
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise ValueError(f"blob must be bytes, got {type(blob).__name__}")
+    blob = bytes(blob)
+    if len(blob) < len(MAGIC) or blob[: len(MAGIC)] != MAGIC:
         raise ValueError("not a percloss codec file (bad magic bytes)")
+    if len(blob) < len(MAGIC) + 1:
+        raise ValueError(f"file is truncated: {len(blob)} bytes, the header alone needs {HEADER_SIZE}")
+    version = blob[len(MAGIC)]
+    if version == 1:
+        raise ValueError("codec file version 1 is no longer read (its header was not checksummed); "
+                         "encode the audio again with this library")
     if version != FORMAT_VERSION:
         raise ValueError(f"unsupported codec file version {version} (this library reads {FORMAT_VERSION})")
-    if mid != model_id(codec) or n_modules != len(codec.stages):
-        raise ValueError("file was written by another codec model (model id differs)")
-    (n_frames,) = struct.unpack_from("<I", blob, _HEADER.size)
-    payload = blob[size:]
-    if len(payload) % 4 or zlib.crc32(payload) != crc:
-        raise ValueError("file is truncated or corrupted (payload checksum mismatch)")
+    if len(blob) < HEADER_SIZE:
+        raise ValueError(f"file is truncated: {len(blob)} bytes, the header alone needs {HEADER_SIZE}")
+    header, payload = blob[: _HEADER.size], blob[HEADER_SIZE:]
+    (crc,) = _CRC.unpack_from(blob, _HEADER.size)
+    if len(payload) == 0 or len(payload) % 4 or zlib.crc32(payload, zlib.crc32(header)) != crc:
+        raise ValueError("file is truncated or corrupted (checksum mismatch)")
+    _, _, rate, length, n_modules, n_frames, mid = _HEADER.unpack(header)
+    symbol_counts = _check_symbol_counts(codec, symbol_counts)
+    if n_modules != len(codec.stages) or mid != model_id(codec, symbol_counts):
+        raise ValueError("file was written by another codec model (model id differs: weights or symbol counts)")
+    # the checksum passed: what follows guards against crafted files
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ValueError(f"corrupted file: sample rate {rate} Hz is outside {MIN_SAMPLE_RATE} .. {MAX_SAMPLE_RATE}")
+    if length < 1 or n_frames != _n_frames(length):
+        raise ValueError(f"corrupted file: {n_frames} frames cannot hold {length} samples")
+    probabilities = [_probabilities(c) for c in symbol_counts]
+    least_bits = n_frames * (FRAME // 2) * sum(_min_bits_per_symbol(p) for p in probabilities)
+    if least_bits > 1.01 * len(payload) * 8 + 128:
+        raise ValueError(f"corrupted file: {n_frames} frames need at least {least_bits:.0f} bits, "
+                         f"the payload has {len(payload) * 8}")
     decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
     indices = []
-    for counts in symbol_counts:
-        model = constriction.stream.model.Categorical(_probabilities(counts), perfect=False)
-        symbols = decoder.decode(model, n_frames * (FRAME // 2))
-        indices.append(torch.from_numpy(symbols.astype(np.int64)).reshape(n_frames, FRAME // 2))
+    try:
+        for p in probabilities:
+            model = constriction.stream.model.Categorical(p, perfect=False)
+            symbols = decoder.decode(model, n_frames * (FRAME // 2))
+            indices.append(torch.from_numpy(symbols.astype(np.int64)).reshape(n_frames, FRAME // 2))
+    except (ValueError, RuntimeError, AssertionError) as err:
+        raise ValueError(f"corrupted file: the payload does not decode ({err})") from None
+    if not decoder.maybe_exhausted():
+        raise ValueError("corrupted file: the payload holds more than the header's frames")
     return decode_indices(codec, indices, length, progress=progress), rate
 
 

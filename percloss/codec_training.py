@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import check_choice, check_sample_rate, check_signal
+from ._checks import check_choice, check_same_shape, check_sample_rate, check_signal
 from .codec import FRAME, HOP, CascadedCodec, code_entropy_bits, frame, overlap_add
 from .filterbank import mel_triangles
 from .masking import spectrum_db
@@ -42,8 +42,19 @@ __all__ = ["MelLoss", "MelWeightedLoss", "mel_line_weights", "CodecLoss", "KINDS
 KINDS = ("A", "B", "C", "D")
 
 
+def _check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int = 1) -> None:
+    """``input`` and ``target``: finite floating-point ``(..., time)`` tensors of one shape, dtype and device."""
+    check_signal(input, "input", min_length=min_length)
+    check_signal(target, "target", min_length=min_length)
+    check_same_shape(input, target, "input", "target")
+
+
 class MelLoss(nn.Module):
-    """Mean L1 distance of ``log(mel + 1e-5)`` spectrograms at several FFT sizes (hop = size / 4)."""
+    """Mean L1 distance of ``log(mel + 1e-5)`` spectrograms at several FFT sizes (hop = size / 4).
+
+    ``input`` and ``target`` must have one shape ``(..., time)`` with more than
+    half the largest FFT size of samples, and finite values (else ``ValueError``).
+    """
 
     def __init__(self, sample_rate: int, fft_sizes: tuple[int, ...] = (256, 512, 1024), n_mels: int = 64) -> None:
         super().__init__()
@@ -54,6 +65,7 @@ class MelLoss(nn.Module):
             self.register_buffer(f"win{n}", torch.hann_window(n))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_pair(input, target, min_length=max(self.fft_sizes) // 2 + 1)  # the STFT's reflection padding
         total = input.new_zeros(())
         for n in self.fft_sizes:
             mel, win = getattr(self, f"mel{n}").to(input.dtype), getattr(self, f"win{n}").to(input.dtype)
@@ -85,7 +97,9 @@ class MelWeightedLoss(nn.Module):
     Levels ``L`` are :func:`percloss.masking.spectrum_db` (512-point Hann, dB SPL
     with full scale at 96 dB) floored softly at 0 dB as in
     :class:`~percloss.masking_losses.PriorityWeightedLoss`, so the two terms
-    are on one scale and differ only in their weights.
+    are on one scale and differ only in their weights. ``input`` and ``target``
+    must have one shape ``(..., time)``, at least ``n_fft`` samples and finite
+    values (else ``ValueError``).
     """
 
     def __init__(self, sample_rate: int, n_fft: int = 512, n_mels: int = 64) -> None:
@@ -95,6 +109,8 @@ class MelWeightedLoss(nn.Module):
         self.register_buffer("weights", mel_line_weights(n_fft, self.sample_rate, n_mels))
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_pair(input, target, min_length=self.n_fft)
+
         def soft(x: torch.Tensor) -> torch.Tensor:
             return 10.0 * torch.log10(torch.pow(10.0, spectrum_db(x, self.n_fft) / 10.0) + 1.0)
 
@@ -113,7 +129,8 @@ class CodecLoss(nn.Module):
     ``+ noise_weight * NoiseModulationLoss`` (D). Defaults: 1, 1, 1, 1, 0.01.
     The noise-modulation ratio is unbounded: from a random initialisation it
     dominates and the distortion can rise for a while, so model D is best
-    fine-tuned from a trained model C.
+    fine-tuned from a trained model C. ``input`` and ``target`` must have one
+    shape, dtype and device and finite values (else ``ValueError``).
     """
 
     def __init__(self, kind: str, sample_rate: int, mse_weight: float = 1.0, mel_weight: float = 1.0,
@@ -127,6 +144,7 @@ class CodecLoss(nn.Module):
         self.noise = NoiseModulationLoss(sample_rate) if kind == "D" else None
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_pair(input, target)
         w_mse, w_mel, w_melw, w_pri, w_noise = self.weights
         loss = w_mse * (input - target).pow(2).mean() + w_mel * self.mel(input, target)
         if self.mel_weighted is not None:

@@ -19,6 +19,7 @@ from .weighting import a_weighting_band_weights
 
 __all__ = [
     "perceptual_features",
+    "cosine_distance",
     "MSELoss",
     "PerceptualLoss",
     "MultiResolutionSTFTLoss",
@@ -101,7 +102,10 @@ class PerceptualLoss(nn.Module):
     FIR bands on ``scale``, ReLU, ``log(1 + 10 y)``, optional A-weighting of the
     bands). ``distance="cosine"`` returns ``1 - cos`` of the two feature maps,
     each flattened over bands and time per signal (zounds returns ``-cos``; the
-    offset makes identical inputs cost 0 and changes no gradient).
+    offset makes identical inputs cost 0 and changes no gradient), computed
+    by :func:`cosine_distance`: accurate in float32 even for tiny errors,
+    exactly 0 for identical inputs at any level, 0 for two silent inputs and
+    1 when exactly one of the two is silent.
     ``distance="mse"`` returns the mean squared feature difference. zounds
     filters with stride ``lap`` and zero padding of one filter length on each
     side; here the stride is 1 and the output keeps the input's length.
@@ -167,14 +171,48 @@ class PerceptualLoss(nn.Module):
         ft = self.features(target).flatten(-2)
         if self.distance == "mse":
             return reduce((fi - ft).pow(2).mean(-1), self.reduction)
-        eps = torch.finfo(fi.dtype).eps
-        dot = (fi * ft).sum(-1)
-        norms = fi.norm(dim=-1) * ft.norm(dim=-1)
-        # silence has an all-zero feature map: define cos(0, 0) = 1 and cos(0, y) = 0
-        both_silent = (norms == 0) & (fi.abs().sum(-1) == 0) & (ft.abs().sum(-1) == 0)
-        cos = torch.where(both_silent, torch.ones_like(dot), dot / norms.clamp_min(eps))
-        # rounding can push cos a hair above 1 for identical inputs
-        return reduce((1.0 - cos).clamp_min(0.0), self.reduction)
+        return reduce(cosine_distance(fi, ft), self.reduction)
+
+
+def _unit(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x / ||x||`` along the last axis and a mask of all-zero rows (whose unit vector is 0).
+
+    ``x`` is first divided by its largest magnitude (detached: the result does
+    not depend on it), so the norm neither underflows for quiet signals nor
+    overflows for loud ones.
+    """
+    peak = x.detach().abs().amax(-1, keepdim=True)
+    zero = peak == 0
+    scaled = x / torch.where(zero, torch.ones_like(peak), peak)
+    norm = torch.linalg.vector_norm(scaled, dim=-1, keepdim=True)  # in [1, sqrt(n)] unless zero
+    return scaled / torch.where(zero, torch.ones_like(norm), norm), zero.squeeze(-1)
+
+
+def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``1 - cos(a, b)`` along the last axis, accurate when the two are nearly parallel.
+
+    Computed as ``||a/||a|| - b/||b|| ||^2 / 2`` (equal to ``1 - cos`` in exact
+    arithmetic): the difference of the unit vectors is formed element by
+    element, so the result keeps its relative accuracy when ``1 - cos`` is far
+    below the rounding error of the norms (``1 - dot / (||a|| ||b||)`` in
+    float32 gives 0 there). Any scale works, from ``1e-30`` to ``1e30``.
+    Zero vectors: ``cos(0, 0) := 1`` (distance 0) and ``cos(0, b) := 0``
+    (distance 1) for ``b != 0``. The result lies in ``[0, 2]``.
+
+    Shape:
+        ``(..., n), (..., n) -> (...)``
+
+    >>> cosine_distance(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0]))
+    tensor(1.)
+    >>> cosine_distance(torch.zeros(3), torch.zeros(3))
+    tensor(0.)
+    """
+    ua, zero_a = _unit(a)
+    ub, zero_b = _unit(b)
+    distance = (ua - ub).pow(2).sum(-1) / 2
+    # exactly one of the two is zero: its unit vector is 0, the sum above is 1/2
+    one_zero = zero_a ^ zero_b
+    return torch.where(one_zero, torch.ones_like(distance), distance)
 
 
 class MultiResolutionSTFTLoss(nn.Module):
@@ -184,12 +222,23 @@ class MultiResolutionSTFTLoss(nn.Module):
     (Yamamoto et al. 2020, as in auraloss), averaged over resolutions.
     Magnitudes are floored at ``eps`` so silence gives finite values.
 
+    The spectral-convergence denominator is ``max(||S_t||_F, sc_floor ||S_i||_F)``:
+    the usual ``||S_t||_F`` unless the input is more than ``1 / sc_floor``
+    times louder than the target (20 dB with the default), so the term is at
+    most ``1 + 1 / sc_floor`` (11). Without the floor a silent (or nearly
+    silent) target in a batch gives ``||S_i|| / (eps sqrt(bins))``, some 1e5
+    to 1e7, and dominates the batch mean. A silent target against a non-silent
+    input therefore costs about ``1 / sc_floor`` plus its log-magnitude term
+    (bounded by ``log(max|S_i| / eps)``); identical inputs cost 0.
+
     Args:
         fft_sizes: FFT sizes. (Default: ``(512, 1024, 2048)``)
         hop_sizes: hops. (Default: ``(128, 256, 512)``)
         win_lengths: Hann window lengths. (Default: ``(512, 1024, 2048)``)
         eps: magnitude floor. (Default: ``1e-7``)
         reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
+        sc_floor: relative floor of the spectral-convergence denominator,
+            ``0`` for the unbounded original. (Default: ``0.1``)
 
     Shape:
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``;
@@ -208,6 +257,7 @@ class MultiResolutionSTFTLoss(nn.Module):
         win_lengths: tuple[int, ...] = (512, 1024, 2048),
         eps: float = 1e-7,
         reduction: str = "mean",
+        sc_floor: float = 0.1,
     ) -> None:
         super().__init__()
         if not (len(fft_sizes) == len(hop_sizes) == len(win_lengths) >= 1):
@@ -218,6 +268,7 @@ class MultiResolutionSTFTLoss(nn.Module):
         self.resolutions = list(zip(fft_sizes, hop_sizes, win_lengths, strict=True))
         self.eps = check_positive(eps, "eps")
         self.reduction = check_choice(reduction, "reduction", REDUCTIONS)
+        self.sc_floor = check_positive(sc_floor, "sc_floor", allow_zero=True)
         for i, (_, _, w) in enumerate(self.resolutions):
             self.register_buffer(f"window{i}", torch.hann_window(w))
 
@@ -235,7 +286,8 @@ class MultiResolutionSTFTLoss(nn.Module):
         total = torch.zeros(xi.shape[0], dtype=input.dtype, device=input.device)
         for i in range(len(self.resolutions)):
             mi, mt = self._magnitude(xi, i), self._magnitude(xt, i)
-            sc = (mt - mi).flatten(1).norm(dim=-1) / mt.flatten(1).norm(dim=-1)
+            denominator = torch.maximum(mt.flatten(1).norm(dim=-1), self.sc_floor * mi.flatten(1).norm(dim=-1))
+            sc = (mt - mi).flatten(1).norm(dim=-1) / denominator
             log_l1 = (mt.log() - mi.log()).abs().flatten(1).mean(-1)
             total = total + sc + log_l1
         return reduce((total / len(self.resolutions)).reshape(lead), self.reduction)

@@ -5,6 +5,7 @@ Notebooks: ``notebooks/ch01_deep_audio_prior.py``, ``notebooks/ch02_masking.py``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,10 @@ __all__ = ["snr", "log_spectral_distance", "nmr", "NMRResult", "pesq_wb", "estoi
 def snr(reference: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
     """Signal-to-noise ratio in dB, ``10 log10(sum ref^2 / sum (test - ref)^2)``.
 
-    ``+inf`` when ``test`` equals ``reference``.
+    ``+inf`` when ``test`` equals ``reference``, silence included (no noise);
+    ``-inf`` when ``reference`` is silent and ``test`` is not (no signal).
+    Both are scaled by their common peak before squaring, so the value does
+    not underflow or overflow for very quiet or very loud signals.
 
     Shape:
         ``(..., time), (..., time) -> (...)``
@@ -27,13 +31,21 @@ def snr(reference: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
     >>> x = torch.ones(100, dtype=torch.float64)
     >>> round(float(snr(x, x + 0.1)), 6)
     20.0
+    >>> snr(torch.zeros(4), torch.zeros(4)), snr(torch.zeros(4), torch.ones(4))
+    (tensor(inf), tensor(-inf))
     """
     check_signal(reference, "reference")
     check_signal(test, "test")
     check_same_shape(reference, test, "reference", "test")
-    signal = reference.pow(2).sum(-1)
-    noise = (test - reference).pow(2).sum(-1)
-    return 10 * torch.log10(signal / noise)
+    error = test - reference
+    # SNR is scale-invariant: divide by the common peak (detached) to keep the squares in range
+    peak = torch.maximum(reference.detach().abs().amax(-1, keepdim=True), error.detach().abs().amax(-1, keepdim=True))
+    scale = torch.where(peak > 0, peak, torch.ones_like(peak))
+    signal = (reference / scale).pow(2).sum(-1)
+    noise = (error / scale).pow(2).sum(-1)
+    exact = noise == 0
+    ratio = 10 * torch.log10(signal.masked_fill(exact, 1.0) / noise.masked_fill(exact, 1.0))
+    return torch.where(exact, torch.full_like(ratio, torch.inf), ratio)
 
 
 def log_spectral_distance(
@@ -111,14 +123,17 @@ def nmr(
     sample_rate: int,
     n_fft: int = 512,
     hop: int | None = None,
+    calibration: str = "iso",
 ) -> NMRResult:
     """Noise-to-mask ratio (Brandenburg 1987) with MPEG-1 model 1 as the mask.
 
     The noise ``test - reference`` and the reference's global masking threshold
     are compared per critical band of model 1: ``sum_k P_noise(k) / sum_k M(k)``
-    over the band's lines, in each frame. Both use the calibration of
-    :func:`percloss.masking.spectrum_db` (full scale = 96 dB SPL), so NMR is
-    relative to a playback level; 0 dB means noise just at the threshold.
+    over the band's lines, in each frame. Both use one level calibration
+    (:func:`percloss.masking.spectrum_db`; default ``"iso"``, the standard's:
+    a full-scale sinusoid reads 82.52 dB SPL; with ``"frame_max96"`` the noise
+    takes the reference frame's offset), so NMR is relative to a playback
+    level; 0 dB means noise just at the threshold.
     Identical signals give about -300 dB (the level floor). Differentiable in ``test``.
 
     Args:
@@ -126,6 +141,7 @@ def nmr(
         sample_rate: Hz (>= 8000).
         n_fft: 512 or 1024. (Default: 512)
         hop: frame advance. (Default: the standard's)
+        calibration: ``"iso"``, ``"sine96"`` or ``"frame_max96"``. (Default: ``"iso"``)
 
     >>> x = 0.5 * torch.sin(torch.arange(8192) * 0.2)
     >>> r = nmr(x, x + 1e-4 * torch.sin(torch.arange(8192) * 0.21), 44100)
@@ -140,13 +156,12 @@ def nmr(
     check_signal(test, "test", min_length=n_fft)
     check_same_shape(reference, test, "reference", "test")
     with torch.no_grad():
-        analysis = analyse_spectrum(spectrum_db(reference, n_fft, hop), rate, n_fft)
+        analysis = analyse_spectrum(spectrum_db(reference, n_fft, hop, calibration), rate, n_fft)
     t = analysis.tables
-    noise_power = torch.pow(10.0, spectrum_db(test - reference, n_fft, hop) / 10.0)
+    noise_db = spectrum_db(test - reference, n_fft, hop, calibration, reference=reference)
+    noise_power = torch.pow(10.0, noise_db / 10.0)
     mask_power = torch.pow(10.0, analysis.threshold_db / 10.0)
-    member = torch.zeros(n_fft // 2 + 1, t.n_bands, dtype=reference.dtype, device=reference.device)
-    for b in range(t.n_bands):
-        member[int(t.band_boundaries[b]) : int(t.band_boundaries[b + 1]), b] = 1.0
+    member = torch.as_tensor(t.band_membership, dtype=reference.dtype, device=reference.device)
     ratio = (noise_power @ member) / (mask_power @ member)
     return NMRResult(
         band_db=10 * torch.log10(ratio),
@@ -221,6 +236,13 @@ def dnsmos(degraded: object, sample_rate: int = 16000) -> dict[str, float]:
 
 
 _VISQOL: dict[str, Any] = {}
+# Shortest input ViSQOL scores, in samples at its own rate: 45 frames of 1024
+# samples (audio, 48 kHz) and 40 frames of 256 samples (speech, 16 kHz);
+# shorter inputs fail inside visqol-python (IndexError or a patch-size error).
+VISQOL_MIN_SAMPLES = {"audio": 46080, "speech": 10240}
+# ViSQOL floors its gammatone spectrogram at -45 dB (full scale = 1): a
+# reference whose peak lies below it is all floor and scores near the top.
+VISQOL_MIN_PEAK_DB = -45.0
 
 
 def visqol(reference: object, degraded: object, sample_rate: int, mode: str = "audio") -> float:
@@ -228,7 +250,22 @@ def visqol(reference: object, degraded: object, sample_rate: int, mode: str = "a
 
     ``mode="audio"`` expects 48 kHz (other rates are resampled, soxr);
     ``mode="speech"`` expects 16 kHz (likewise). Equal lengths required.
+
+    ViSQOL scales ``degraded`` to the level of ``reference`` and compares
+    gammatone spectrograms floored at -45 dB (absolute, full scale = 1), so:
+
+    Raises:
+        ValueError: ``reference`` is silent or so quiet that its peak is below
+            -45 dBFS (it would lie wholly under ViSQOL's floor and score near
+            the top, 5.0, whatever ``degraded`` is; scale both signals by the
+            same gain, ViSQOL ignores their relative level anyway);
+            ``degraded`` is silent (it cannot be scaled to the reference's
+            level; visqol-python returns NaN); the signals are shorter than
+            0.96 s (audio) or 0.64 s (speech); or visqol-python cannot score
+            them. The result is never NaN.
     """
+    import numpy as np
+
     from .data import resample
 
     rate = check_sample_rate(sample_rate)
@@ -236,6 +273,24 @@ def visqol(reference: object, degraded: object, sample_rate: int, mode: str = "a
         raise ValueError(f"mode must be 'audio' or 'speech', got {mode!r}")
     ref, deg = _as_numpy_pair(reference, degraded)
     target = 48000 if mode == "audio" else 16000
+    shortest = math.ceil(VISQOL_MIN_SAMPLES[mode] * rate / target)
+    if len(ref) < shortest:
+        raise ValueError(
+            f"reference and degraded must be at least {VISQOL_MIN_SAMPLES[mode] / target:g} s long for ViSQOL "
+            f"{mode} mode ({shortest} samples at {rate} Hz), got {len(ref)} samples"
+        )
+    peak = float(np.abs(ref).max())
+    if peak == 0:
+        raise ValueError("reference is silent: ViSQOL has no meaningful score against a silent reference")
+    peak_db = 20 * math.log10(peak)
+    if peak_db < VISQOL_MIN_PEAK_DB:
+        raise ValueError(
+            f"reference is too quiet for ViSQOL: its peak, {peak_db:.1f} dBFS, is below ViSQOL's "
+            f"{VISQOL_MIN_PEAK_DB:g} dB spectrogram floor, so any degraded signal would score near the top; "
+            "scale both signals by the same gain"
+        )
+    if not np.any(deg):
+        raise ValueError("degraded is silent: ViSQOL scales it to the reference's level, which silence has none of")
     if rate != target:
         ref, deg = resample(ref, rate, target), resample(deg, rate, target)
     if mode not in _VISQOL:
@@ -250,4 +305,10 @@ def visqol(reference: object, degraded: object, sample_rate: int, mode: str = "a
         else:
             api.create(mode="audio")
         _VISQOL[mode] = api
-    return float(_VISQOL[mode].measure_from_arrays(ref, deg, target).moslqo)
+    try:
+        score = float(_VISQOL[mode].measure_from_arrays(ref, deg, target).moslqo)
+    except IndexError as err:  # visqol-python's own failure on signals it cannot analyse
+        raise ValueError(f"ViSQOL cannot score these signals: {err!r}") from None
+    if not math.isfinite(score):
+        raise ValueError(f"ViSQOL returned {score} for these signals")
+    return score

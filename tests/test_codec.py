@@ -172,3 +172,116 @@ def test_encoding_is_deterministic(small_codec: tuple[CascadedCodec, list[torch.
     torch.manual_seed(1)
     again = CascadedCodec(2).eval()  # same seed, same parameters, same file
     assert write_bitstream(again, counts, x, 44100) == write_bitstream(codec, counts, x, 44100)
+
+
+# The file layout (format version 2): magic "PCL", version (u8), sample rate (u32), length in samples (u64),
+# modules (u8), frames (u32), model id (32 bytes), CRC32 of all the above and the payload (u32), payload.
+HEADER_BYTES = 57
+FIELDS = {"rate": (4, "<I"), "length": (8, "<Q"), "modules": (16, "<B"), "frames": (17, "<I")}
+
+
+def _craft(blob: bytes, field: str, value: int, fix_crc: bool) -> bytes:
+    """``blob`` with one header field set to ``value``; with ``fix_crc`` the checksum is recomputed (a crafted file)."""
+    import struct
+    import zlib
+
+    out = bytearray(blob)
+    offset, fmt = FIELDS[field]
+    struct.pack_into(fmt, out, offset, value)
+    if fix_crc:
+        struct.pack_into("<I", out, HEADER_BYTES - 4, zlib.crc32(bytes(out[HEADER_BYTES:]),
+                                                                  zlib.crc32(bytes(out[: HEADER_BYTES - 4]))))
+    return bytes(out)
+
+
+def test_every_header_bit_flip_is_rejected(small_codec: tuple[CascadedCodec, list[torch.Tensor]]) -> None:
+    """A flipped sample-rate bit used to decode "successfully" (e.g. at 27,904 Hz): the CRC now covers the header."""
+    import subprocess
+    import sys
+
+    # run in a child process: before the fix a flipped frame-count bit made the decoder allocate terabytes and abort
+    code = f"""
+import torch
+from percloss.codec import CascadedCodec, read_bitstream, write_bitstream
+torch.manual_seed(1)
+codec = CascadedCodec(2).eval()
+counts = [torch.arange(32, dtype=torch.float64) % 7 + 1 for _ in range(2)]
+blob = write_bitstream(codec, counts, torch.sin(torch.arange(3000) * 0.05) * 0.3, 16000)
+assert read_bitstream(codec, counts, blob)[1] == 16000
+rejected = 0
+for bit in range({HEADER_BYTES} * 8):
+    bad = bytearray(blob)
+    bad[bit // 8] ^= 1 << (bit % 8)
+    try:
+        y, rate = read_bitstream(codec, counts, bytes(bad))
+    except ValueError:
+        rejected += 1
+        continue
+    except BaseException as err:
+        raise SystemExit(f"bit {{bit}}: {{type(err).__name__}}: {{err}}")
+    raise SystemExit(f"bit {{bit}} decoded silently at {{rate}} Hz, {{len(y)}} samples")
+print(rejected)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert int(proc.stdout.split()[-1]) == HEADER_BYTES * 8
+
+
+def test_impossible_header_fields_are_rejected_before_allocating(
+        small_codec: tuple[CascadedCodec, list[torch.Tensor]]) -> None:
+    """Even with a valid checksum (a crafted file) no header field is trusted; 2**40 frames fail at once."""
+    import time
+
+    from percloss.codec import read_bitstream, write_bitstream
+
+    codec, counts = small_codec
+    x = data.load_clip("piano_bach", 16000)[:3000]
+    blob = write_bitstream(codec, counts, x, 16000)
+    assert len(blob) > HEADER_BYTES and blob[:4] == b"PCL\x02"
+    assert read_bitstream(codec, counts, _craft(blob, "rate", 16000, fix_crc=True))[1] == 16000  # the layout above
+    cases = [
+        ("frames", 2**32 - 1, "frames"), ("frames", 1, "frames"), ("frames", 0, "frames"),
+        ("length", 2**40, "frames"), ("length", 2**40 * 480, "frames"), ("length", 0, "frames"),
+        ("rate", 0, "sample rate"), ("rate", 27904 * 1000, "sample rate"), ("modules", 3, "another codec model"),
+    ]
+    for field, value, match in cases:
+        for fix_crc in (False, True):
+            start = time.perf_counter()
+            with pytest.raises(ValueError, match=match if fix_crc else "checksum"):
+                read_bitstream(codec, counts, _craft(blob, field, value, fix_crc))
+            assert time.perf_counter() - start < 1.0, (field, value)
+    # frames and length raised together, consistently: the payload is far too short for that many codes
+    # (one frame more than written passes that bound; the range decoder's state then gives it away)
+    for n_frames, match in ((2**32 - 1, "4294967295 frames need at least"), (2**20, "1048576 frames need at least"),
+                            (8, "corrupted file")):
+        crafted = _craft(_craft(blob, "frames", n_frames, False), "length", (n_frames - 1) * HOP + FRAME, True)
+        start = time.perf_counter()
+        with pytest.raises(ValueError, match=match):
+            read_bitstream(codec, counts, crafted)
+        assert time.perf_counter() - start < 1.0, n_frames
+
+
+def test_other_versions_and_symbol_counts_are_rejected(small_codec: tuple[CascadedCodec, list[torch.Tensor]]) -> None:
+    """Same weights, other symbol counts: once accepted (the model id hashed only the weights); now a model error."""
+    from percloss.codec import decode_indices, encode_indices, read_bitstream, write_bitstream
+
+    codec, counts = small_codec
+    x = data.load_clip("piano_bach", 16000)[:3000]
+    blob = write_bitstream(codec, counts, x, 16000)
+    other = [c.clone() for c in counts]
+    other[1][5] += 40
+    with pytest.raises(ValueError, match="another codec model.*symbol counts"):
+        read_bitstream(codec, other, blob)
+    y, rate = read_bitstream(codec, counts, blob)
+    assert rate == 16000 and torch.equal(y, decode_indices(codec, encode_indices(codec, x), len(x)))
+    # a file under the other counts decodes with them, bit-exactly, and differs from the first
+    blob_other = write_bitstream(codec, other, x, 16000)
+    assert blob_other != blob and torch.equal(read_bitstream(codec, other, blob_other)[0], y)
+    for version, match in ((1, "version 1 is no longer read"), (3, "unsupported codec file version 3"),
+                           (0, "unsupported codec file version 0")):
+        with pytest.raises(ValueError, match=match):
+            read_bitstream(codec, counts, blob[:3] + bytes([version]) + blob[4:])
+    with pytest.raises(ValueError, match=r"symbol_counts\[0\]"):
+        read_bitstream(codec, [counts[0][:5], counts[1]], blob)
+    with pytest.raises(ValueError, match="sample_rate"):
+        write_bitstream(codec, counts, x, 500)

@@ -134,3 +134,41 @@ def test_training_anneals_the_quantiser_sharpness(music: list[torch.Tensor]) -> 
     train_codec(codec, music, 44100, "A", steps=4, batch=2, segment_frames=2, anneal=(10.0, 1000.0), progress=False)
     alpha = float(codec.quantizers[0].log_alpha.detach().exp())  # type: ignore[operator]
     assert alpha >= 10.0 * 100.0 ** (3 / 4) * 0.999  # the floor after the last step (t = 3 of 4)
+
+
+def _codec_losses() -> dict[str, torch.nn.Module]:
+    from percloss.codec_training import MelWeightedLoss
+
+    losses: dict[str, torch.nn.Module] = {"mel": MelLoss(16000), "mel_weighted": MelWeightedLoss(16000)}
+    losses.update({f"codec_{k}": CodecLoss(k, 16000) for k in ("A", "B", "C", "D")})
+    return losses
+
+
+@pytest.mark.parametrize("name", list(_codec_losses()))
+def test_codec_losses_reject_mismatched_and_nonfinite_input(name: str) -> None:
+    """(2, T) against (T,) used to broadcast silently, a shorter target too; NaN came back as NaN."""
+    loss = _codec_losses()[name]
+    x = data.load_clip("speech_male", 16000)[8000:12000]
+    g = torch.Generator().manual_seed(0)
+    y = x + 0.01 * torch.randn(x.shape, generator=g)
+    pair = torch.stack([x, y])
+    nan, inf = y.clone(), x.clone()
+    nan[100] = float("nan")
+    inf[7] = float("inf")
+    cases = [
+        ((pair, x), "same shape"),
+        ((y, pair), "same shape"),
+        ((y, x[:-100]), "same shape"),
+        ((y, x.double()), "same dtype"),
+        ((nan, x), "input contains NaN"),
+        ((y, inf), "target contains NaN or Inf"),
+        ((y.long(), x), "input must be a floating-point"),
+        ((y[:300], x[:300]), "at least"),
+    ]
+    for args, match in cases:
+        with pytest.raises(ValueError, match=match):
+            loss(*args)
+    # valid batches still work: all items share one length, so the batch mean is the mean of the items
+    both = loss(torch.stack([y, x]), torch.stack([x, x]))
+    assert float(both) == pytest.approx((float(loss(y, x)) + float(loss(x, x))) / 2, rel=1e-4, abs=1e-6)
+    assert float(loss(y, x)) > 0

@@ -150,3 +150,91 @@ def test_cpu_and_device_agree(device: str) -> None:
     expected = loss.double()(x, y)
     got = loss.to(device)(x.to(device), y.to(device))
     torch.testing.assert_close(got.cpu(), expected)
+
+
+def _clip(name: str, rate: int, n: int) -> torch.Tensor:
+    from percloss import data
+
+    x = data.load_clip(name, rate)
+    return x[rate // 2 : rate // 2 + n].clone()
+
+
+@pytest.mark.parametrize("clip", ["speech_male", "piano_bach"])
+def test_perceptual_float32_matches_float64_at_small_errors(clip: str) -> None:
+    """1 - cos of millions of features is far below float32's rounding of the norms (was 0.0 in float32)."""
+    loss32 = PerceptualLoss(16000)
+    loss64 = PerceptualLoss(16000).double()
+    x = _clip(clip, 16000, 8192)
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(x.shape, generator=g) * x.pow(2).mean().sqrt()
+    for rel in (1e-3, 1e-2):
+        y32 = (x + rel * noise).requires_grad_(True)
+        y64 = (x + rel * noise).double().requires_grad_(True)
+        v32, v64 = loss32(y32, x), loss64(y64, x.double())
+        (g32,) = torch.autograd.grad(v32, y32)
+        (g64,) = torch.autograd.grad(v64, y64)
+        print(f"{clip} noise {rel:g}: float32 {v32.item():.6e}, float64 {v64.item():.6e}")
+        assert v64.item() > 0
+        assert v32.item() == pytest.approx(v64.item(), rel=0.01)
+        assert float(g32.norm()) > 0
+        cos = torch.nn.functional.cosine_similarity(g32.double(), g64, dim=0)
+        print(f"  cosine of the float32 and float64 gradients: {float(cos):.9f}")
+        assert float(cos) > 0.99
+        assert float(g32.double().norm() / g64.norm()) == pytest.approx(1.0, rel=0.05)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_perceptual_cosine_of_quiet_signals(dtype: torch.dtype) -> None:
+    """Identical quiet signals cost 0 at any level; different quiet ones cost what they cost louder.
+
+    Far below full scale ``log(1 + 10 y)`` is linear, so the cosine distance is
+    scale-invariant there: the loss at 1e-4 equals the loss at 1e-8 and 1e-20.
+    """
+    loss = PerceptualLoss(8000, n_bands=12, n_taps=33, a_weighting=True).to(dtype)
+    ref64 = PerceptualLoss(8000, n_bands=12, n_taps=33, a_weighting=True).double()
+    x, y = signals(batch=(2,))
+    expected = ref64(1e-4 * x, 1e-4 * y)
+    assert 1e-3 < float(expected) < 1
+    for level in (1e-4, 1e-6, 1e-8, 1e-12, 1e-20):
+        a, b = (level * x).to(dtype), (level * y).to(dtype)
+        assert float(loss(a, a)) <= 1e-7, level
+        got = loss(a, b)
+        assert torch.isfinite(got) and float(got) >= 0
+        assert float(got) == pytest.approx(float(expected), rel=1e-3), level
+
+
+def test_perceptual_cosine_silence_is_defined() -> None:
+    """Both silent: 0. One silent: 1 (cosine distance to the zero vector, cos := 0), either way round."""
+    loss = PerceptualLoss(8000, n_bands=12, n_taps=33, reduction="none")
+    x, _ = signals(batch=(2,))
+    x = x.float()
+    silent = torch.zeros_like(x)
+    assert loss(silent, silent).tolist() == [0.0, 0.0]
+    assert loss(silent, x).tolist() == [1.0, 1.0]
+    assert loss(x, silent).tolist() == [1.0, 1.0]
+    mixed = torch.stack([x[0], silent[1]])
+    assert loss(mixed, mixed).tolist() == [0.0, 0.0]
+    assert loss(mixed, torch.stack([x[0], x[1]]))[1].item() == 1.0
+
+
+def test_mrstft_silent_target_in_a_batch_stays_bounded() -> None:
+    """A silent target used to give ||S_i|| / (eps sqrt(bins)) ~ 2e5 and swamp the batch mean."""
+    x = _clip("speech_male", 16000, 16000)
+    g = torch.Generator().manual_seed(0)
+    target = torch.stack([x, torch.zeros_like(x)])
+    noisy = target + 1e-3 * torch.randn(target.shape, generator=g)
+    loss = MultiResolutionSTFTLoss(reduction="none")
+    per_item = loss(noisy, target)
+    alone = loss(noisy[:1], target[:1])
+    print(f"speech alone {float(alone):.4f}, [speech, silence] {per_item.tolist()}")
+    assert bool(torch.isfinite(per_item).all())
+    assert float(per_item[0]) == pytest.approx(float(alone), rel=1e-5)  # the speech item is untouched
+    # the silent item: spectral convergence at most 1 + 1 / sc_floor = 11, plus a log-magnitude
+    # term bounded by log(max|S_i| / eps) < log(10 / 1e-7) ~ 18.4
+    assert 0 < float(per_item[1]) < 11 + 18.5
+    assert float(MultiResolutionSTFTLoss()(noisy, target)) < 15
+    assert float(loss(target, target).abs().max()) == 0.0
+    # within 20 dB of the target the spectral convergence is the usual one (sc_floor=0)
+    original = MultiResolutionSTFTLoss(reduction="none", sc_floor=0.0)
+    assert float(original(noisy[:1], target[:1])) == float(alone)
+    assert float(original(noisy, target)[1]) > 1e4  # what it was without the floor
