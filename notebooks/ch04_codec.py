@@ -92,7 +92,8 @@ if MODE == "quick":
 #   the hard centroid indices are range-coded with `constriction`
 #   {cite}`bamler2022constriction` under the centroid histogram of the training
 #   material, stored in the checkpoint; the header carries the sample rate,
-#   length, a SHA-256 model id and a CRC32.
+#   length and a SHA-256 model id over the weights and the entropy model, and
+#   a CRC32 covers the header and the payload.
 
 # %% tags=["remove-input"]
 display(Markdown(
