@@ -106,10 +106,10 @@ display(Markdown(
 #
 # | model | distortion term (ours) | in the work |
 # |---|---|---|
-# | A | MSE + multi-resolution log-mel L1 (FFT 256/512/1024, 64 mel bands) | MSE + mel loss |
-# | B | A + mel-weighted log-spectral loss | A + "mel-scale weighting" |
-# | C | B + priority-weighted log-spectral loss | + priority weighting |
-# | D | C + 0.01 × noise-modulation loss (max over lines) | + noise modulation |
+# | A | time-domain MSE | "NAC with MSE loss" |
+# | B | A + mel-weighted log-spectral loss (our reading) | "Model-A loss + mel-scale" |
+# | C | B + priority-weighted log-spectral loss | "Model-B loss + priority weighting" |
+# | D | C + 0.01 × noise-modulation loss (max over lines) | "Model-C loss + noise modulation" |
 #
 # All spectral terms use the 512-point Hann spectrum of
 # `percloss.masking.spectrum_db` (the standard's calibration, `"iso"`: a full-scale
@@ -119,8 +119,8 @@ display(Markdown(
 # filterbank whose triangles have unit area (so every mel band carries the
 # same total weight, and a line's weight falls as 1/(700 Hz + f)); **C** adds
 # the priority weights from the target's masking threshold. Model B is our
-# reading of the work's "mel-scale weighting"; its exact definition is not
-# reproduced here. The loss weights (1, 1, 1, 1, 0.01) are ours; the work's are
+# reading of the work's "mel-scale" term; its exact definition is not
+# reproduced here. The loss weights (1, 1, 1, 0.01) are ours; the work's are
 # not known to us. Model D is model C fine-tuned: C and D share the first
 # three quarters of the steps, then each continues under its own loss (D with
 # a fresh Adam state: the noise-modulation term changes the loss's scale, and

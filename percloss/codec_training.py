@@ -1,6 +1,6 @@
 """Losses and training of the neural codec (Zhen et al. 2020, models A-D).
 
-- Model A: time-domain MSE + a multi-resolution log-mel loss.
+- Model A: time-domain MSE alone (the work's model A).
 - Model B: A + a mel-scale-weighted log-spectral loss (:class:`MelWeightedLoss`).
   This is our reading of the work's "mel-scale weighting": the per-line
   squared level error of the 512-point spectrum, each line weighted by its share
@@ -122,38 +122,52 @@ class MelWeightedLoss(nn.Module):
 
 
 class CodecLoss(nn.Module):
-    """The distortion term of model ``kind`` in {"A", "B", "C", "D"}.
+    """The distortion term of model ``kind`` in {"A", "B", "C", "D"} (Zhen et al.'s list).
 
-    ``mse_weight * MSE + mel_weight * MelLoss`` (A), ``+ mel_weighted_weight *
-    MelWeightedLoss`` (B), ``+ priority_weight * PriorityWeightedLoss`` (C),
-    ``+ noise_weight * NoiseModulationLoss`` (D). Defaults: 1, 1, 1, 1, 0.01.
-    The noise-modulation ratio is unbounded: from a random initialisation it
-    dominates and the distortion can rise for a while, so model D is best
-    fine-tuned from a trained model C. ``input`` and ``target`` must have one
-    shape, dtype and device and finite values (else ``ValueError``).
+    - A: ``mse_weight * MSE`` (the work's model A: the codec under MSE alone);
+    - B: A ``+ mel_weighted_weight * MelWeightedLoss`` (our reading of the work's
+      "mel-scale" loss, see :class:`MelWeightedLoss`);
+    - C: B ``+ priority_weight * PriorityWeightedLoss``;
+    - D: C ``+ noise_weight * NoiseModulationLoss``.
+
+    Defaults: 1, 1, 1, 0.01 (our choices; the work's weights are not known to
+    this library). The masking terms use model 1 with ``calibration`` (default
+    ``"iso"``, the standard's). The noise-modulation ratio is unbounded: from a
+    random initialisation it dominates and the distortion can rise for a
+    while, so model D is best fine-tuned from a trained model C. ``input`` and
+    ``target`` must have one shape, dtype and device, at least one codec frame
+    (512 samples) and finite values (else ``ValueError``). :meth:`components`
+    returns each weighted term.
+
+    Shape:
+        ``(..., time), (..., time) -> ()``
     """
 
-    def __init__(self, kind: str, sample_rate: int, mse_weight: float = 1.0, mel_weight: float = 1.0,
-                 mel_weighted_weight: float = 1.0, priority_weight: float = 1.0, noise_weight: float = 0.01) -> None:
+    def __init__(self, kind: str, sample_rate: int, mse_weight: float = 1.0, mel_weighted_weight: float = 1.0,
+                 priority_weight: float = 1.0, noise_weight: float = 0.01, calibration: str = "iso") -> None:
         super().__init__()
         self.kind = check_choice(kind, "kind", KINDS)
-        self.weights = (mse_weight, mel_weight, mel_weighted_weight, priority_weight, noise_weight)
-        self.mel = MelLoss(sample_rate)
+        self.weights = {"mse": mse_weight, "mel_weighted": mel_weighted_weight, "priority": priority_weight,
+                        "noise_modulation": noise_weight}
         self.mel_weighted = MelWeightedLoss(sample_rate) if kind != "A" else None
-        self.priority = PriorityWeightedLoss(sample_rate) if kind in ("C", "D") else None
-        self.noise = NoiseModulationLoss(sample_rate) if kind == "D" else None
+        self.priority = PriorityWeightedLoss(sample_rate, calibration=calibration) if kind in ("C", "D") else None
+        self.noise = NoiseModulationLoss(sample_rate, calibration=calibration) if kind == "D" else None
+
+    def components(self, input: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each weighted term of this model's distortion, by name (their sum is :meth:`forward`)."""
+        _check_pair(input, target, min_length=FRAME)  # one codec frame: every model sees the same minimum
+        terms = {"mse": self.weights["mse"] * (input - target).pow(2).mean()}
+        if self.mel_weighted is not None:
+            terms["mel_weighted"] = self.weights["mel_weighted"] * self.mel_weighted(input, target)
+        if self.priority is not None:
+            terms["priority"] = self.weights["priority"] * self.priority(input, target)
+        if self.noise is not None:
+            terms["noise_modulation"] = self.weights["noise_modulation"] * self.noise(input, target)
+        return terms
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check_pair(input, target)
-        w_mse, w_mel, w_melw, w_pri, w_noise = self.weights
-        loss = w_mse * (input - target).pow(2).mean() + w_mel * self.mel(input, target)
-        if self.mel_weighted is not None:
-            loss = loss + w_melw * self.mel_weighted(input, target)
-        if self.priority is not None:
-            loss = loss + w_pri * self.priority(input, target)
-        if self.noise is not None:
-            loss = loss + w_noise * self.noise(input, target)
-        return loss
+        total: torch.Tensor = sum(self.components(input, target).values())  # type: ignore[assignment]
+        return total
 
 
 def bits_per_code(kbps: float, sample_rate: int) -> float:

@@ -7,7 +7,14 @@ import torch
 
 from percloss import data
 from percloss.codec import CascadedCodec
-from percloss.codec_training import CodecLoss, MelLoss, bits_per_code, mel_line_weights, train_codec
+from percloss.codec_training import (
+    CodecLoss,
+    MelLoss,
+    MelWeightedLoss,
+    bits_per_code,
+    mel_line_weights,
+    train_codec,
+)
 from percloss.experiments.masking_demo import noise_under_threshold
 
 
@@ -119,7 +126,7 @@ def test_resume_continues_the_same_run(music: list[torch.Tensor], tmp_path: obje
 
 @pytest.mark.parametrize("kind", ["A", "B"])
 def test_gradcheck(kind: str) -> None:
-    """The smooth terms (MSE, log-mel, mel-weighted) have exact gradients; C/D's masking terms are
+    """The smooth terms (MSE, mel-weighted) have exact gradients; C/D's masking terms are
     checked in test_masking_losses."""
     loss = CodecLoss(kind, 16000).double()
     g = torch.Generator().manual_seed(0)
@@ -172,3 +179,18 @@ def test_codec_losses_reject_mismatched_and_nonfinite_input(name: str) -> None:
     both = loss(torch.stack([y, x]), torch.stack([x, x]))
     assert float(both) == pytest.approx((float(loss(y, x)) + float(loss(x, x))) / 2, rel=1e-4, abs=1e-6)
     assert float(loss(y, x)) > 0
+
+
+def test_model_a_is_mse_alone_and_the_terms_add_up() -> None:
+    """The work's model A is the codec under MSE alone; B, C, D each add one term."""
+    x = data.load_clip("piano_bach", 44100)[44100:52000].double()
+    g = torch.Generator().manual_seed(4)
+    y = x + 0.02 * torch.randn(len(x), generator=g, dtype=torch.float64)
+    assert float(CodecLoss("A", 44100)(y, x)) == pytest.approx(float((y - x).pow(2).mean()), rel=1e-12)
+    names = {k: list(CodecLoss(k, 44100).components(y, x)) for k in ("A", "B", "C", "D")}
+    assert names == {"A": ["mse"], "B": ["mse", "mel_weighted"], "C": ["mse", "mel_weighted", "priority"],
+                     "D": ["mse", "mel_weighted", "priority", "noise_modulation"]}
+    d = CodecLoss("D", 44100).double()
+    assert float(d(y, x)) == pytest.approx(float(sum(d.components(y, x).values())), rel=1e-12)
+    b_minus_a = float(CodecLoss("B", 44100).double()(y, x) - CodecLoss("A", 44100).double()(y, x))
+    assert b_minus_a == pytest.approx(float(MelWeightedLoss(44100).double()(y, x)), rel=1e-9)

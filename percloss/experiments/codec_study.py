@@ -1,7 +1,7 @@
 """The codec chapter's experiment: models A-D at the work's operating points vs MP3 and Opus.
 
 Zhen et al. (IEEE SPL 2020) train a small convolutional codec under four
-losses (A: MSE + mel; B: + mel-scale weighting; C: + priority weighting;
+losses (A: MSE alone; B: + mel-scale weighting; C: + priority weighting;
 D: + noise modulation) and compare them with MP3 at equal bitrate. Here every
 model writes a real range-coded file (:func:`percloss.codec.write_bitstream`),
 whose size gives the bitrate; MP3 (LAME) and Opus (libopus) are the anchors.
@@ -51,7 +51,7 @@ __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "r
            "MPEG1_BITRATES", "mp3_bitrate_for"]
 
 # Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
-TRAINING_PROCEDURE = 2  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients
+TRAINING_PROCEDURE = 3  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration
 MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINTS = ROOT / "checkpoints" / "codec"
