@@ -149,6 +149,30 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_codec(args: argparse.Namespace) -> int:
+    import torch
+
+    from .codec_runs import describe, run_point
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    if args.list:
+        print(describe())
+        return 0
+    if args.point is None:
+        raise ValueError("--point is required (see --list)")
+    from pathlib import Path
+
+    if args.corpus_folder != "excerpts" and not Path(args.corpus_folder).is_dir():
+        raise ValueError(f"no corpus folder {args.corpus_folder!r}: run `bash scripts/build_codec_corpus.sh --full "
+                         f"{args.corpus_folder}` first (or pass --corpus-folder excerpts for the shipped 20 s excerpts)")
+    corpus = None if args.corpus_folder == "excerpts" else args.corpus_folder
+    run_point(args.point, args.hours, states=args.state_dir, snapshots=args.snapshot_dir, corpus_folder=corpus)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``percloss`` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m percloss", description="Perceptual audio measures.")
@@ -178,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="codec checkpoint (percloss.codec.save_codec)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(run=_encode)
+    t = sub.add_parser("train-codec", help="train one of the work's codec operating points (resumable)")
+    t.add_argument("--point", choices=("A64", "A79", "B79", "C64", "D64"))
+    t.add_argument("--hours", type=float, default=1.0, help="wall-time budget of this call (Default: 1)")
+    t.add_argument("--threads", type=int, help="torch threads (Default: torch's)")
+    t.add_argument("--state-dir", help="resumable states (Default: $PERCLOSS_TRAIN_DIR or ~/.cache/percloss/codec-train)")
+    t.add_argument("--snapshot-dir", default="runs/codec", help="weights-only snapshots and logs (Default: runs/codec)")
+    t.add_argument("--corpus-folder", default="data/codec_corpus",
+                   help="whole songs of the codec corpus (Default: data/codec_corpus; 'excerpts': the shipped ones)")
+    t.add_argument("--list", action="store_true", help="print the points and the schedule")
+    t.set_defaults(run=_train_codec)
     d = sub.add_parser("decode", help="decode a .pcl file to WAV")
     d.add_argument("input")
     d.add_argument("output")

@@ -21,8 +21,12 @@ trained from model C in the codec chapter).
 
 from __future__ import annotations
 
+import csv
 import math
 import os
+import signal
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,8 +40,8 @@ from .filterbank import mel_triangles
 from .masking import spectrum_db
 from .masking_losses import NoiseModulationLoss, PriorityWeightedLoss
 
-__all__ = ["MelLoss", "MelWeightedLoss", "mel_line_weights", "CodecLoss", "KINDS", "bits_per_code", "TrainLog",
-           "train_codec"]
+__all__ = ["MelLoss", "MelWeightedLoss", "mel_line_weights", "CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS",
+           "bits_per_code", "TrainLog", "sample_segments", "anneal_floor", "update_rate_weights", "train_codec"]
 
 KINDS = ("A", "B", "C", "D")
 
@@ -177,38 +181,93 @@ def bits_per_code(kbps: float, sample_rate: int) -> float:
 
 @dataclass
 class TrainLog:
-    """Per-step record of a training run (``kind`` names the loss of each step)."""
+    """Per-step record of a training run (``kind`` names the loss of each step).
+
+    ``wall_seconds`` is the run's cumulative training time after each step
+    (across resumptions); ``terms`` holds each step's weighted distortion terms.
+    """
 
     distortion: list[float] = field(default_factory=list)
     entropy_bits: list[list[float]] = field(default_factory=list)
     rate_weight: list[list[float]] = field(default_factory=list)
     kind: list[str] = field(default_factory=list)
+    wall_seconds: list[float] = field(default_factory=list)
+    terms: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def steps(self) -> int:
         return len(self.distortion)
 
 
+#: Columns of the training-log CSV (:func:`train_codec`'s ``log_csv``).
+LOG_COLUMNS = ("step", "kind", "wall_s", "distortion", "mse", "mel_weighted", "priority", "noise_modulation",
+               "entropy_bits", "rate_weight", "est_kbps")
+PRECISIONS = ("fp32", "bf16")
+
+
 def _save_state(path: Path, codec: CascadedCodec, optimizer: torch.optim.Optimizer, lambdas: list[float],
                 generator: torch.Generator, log: TrainLog, config: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save({"codec": codec.state_dict(), "optimizer": optimizer.state_dict(), "lambdas": lambdas,
                 "generator": generator.get_state(), "log": asdict(log), "config": config}, tmp)
     os.replace(tmp, path)
 
 
+def sample_segments(signals: list[torch.Tensor], batch: int, length: int, generator: torch.Generator) -> torch.Tensor:
+    """``batch`` random segments of ``length`` samples from random ``signals``, ``(batch, length)`` float32."""
+    picks = torch.randint(len(signals), (batch,), generator=generator)
+    segs = []
+    for p in picks.tolist():
+        start = int(torch.randint(len(signals[p]) - length + 1, (1,), generator=generator))
+        segs.append(signals[p][start : start + length].float())
+    return torch.stack(segs)
+
+
+def anneal_floor(step: int, horizon: int, anneal: tuple[float, float]) -> float:
+    """Lower bound of the quantisers' ``log alpha`` after ``step`` of ``horizon``: geometric from ``anneal[0]`` to ``[1]``."""
+    fraction = min(step / max(horizon, 1), 1.0)
+    return math.log(anneal[0]) + (math.log(anneal[1]) - math.log(anneal[0])) * fraction
+
+
+def update_rate_weights(lambdas: list[float], entropy_bits: list[float], target_bits: float,
+                        gain: float) -> list[float]:
+    """Rate controller: each ``lambda_m`` times ``exp(gain (H_m - target) / target)``."""
+    return [lam * math.exp(gain * (h - target_bits) / target_bits) for lam, h in zip(lambdas, entropy_bits, strict=True)]
+
+
+def _append_csv(path: Path, log: TrainLog, first: int, sample_rate: int) -> None:
+    new = not path.is_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    codes_per_second = 256 * sample_rate / HOP
+    with path.open("a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(LOG_COLUMNS)
+        for i in range(first, log.steps):
+            terms = log.terms[i] if i < len(log.terms) else {}
+            hs = log.entropy_bits[i]
+            writer.writerow([
+                i + 1, log.kind[i], f"{log.wall_seconds[i]:.1f}" if i < len(log.wall_seconds) else "",
+                f"{log.distortion[i]:.6g}", *(f"{terms[k]:.6g}" if k in terms else "" for k in LOG_COLUMNS[4:8]),
+                ";".join(f"{h:.4f}" for h in hs), ";".join(f"{lam:.5g}" for lam in log.rate_weight[i]),
+                f"{sum(hs) * codes_per_second / 1000:.2f}",
+            ])
+
+
 def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: int, kind: str = "A", *,
                 steps: int = 100, batch: int = 8, segment_frames: int = 8, lr: float = 2e-4,
                 target_kbps: float | None = None, rate_gain: float = 0.05, seed: int = 0,
                 anneal: tuple[float, float] = (10.0, 300.0), anneal_steps: int | None = None,
-                max_grad_norm: float = 1.0,
+                max_grad_norm: float = 1.0, precision: str = "fp32",
                 checkpoint: str | os.PathLike[str] | None = None, save_every: int = 100,
+                save_every_seconds: float | None = None, max_seconds: float | None = None,
+                log_csv: str | os.PathLike[str] | None = None,
                 progress: bool = True) -> TrainLog:
     """Adam training on random segments of ``signals`` (mono tensors at ``sample_rate``) up to ``steps`` steps.
 
     With ``target_kbps`` (per module) the rate term ``sum_m lambda_m H_m`` is
-    added and each ``lambda_m`` is multiplied by ``exp(rate_gain (H_m - target) / target)``
-    after every step.
+    added and each ``lambda_m`` follows :func:`update_rate_weights` after every step.
 
     Quantisation: hard centroids forward, the soft assignment's gradient
     backward (straight-through), so training decodes what inference decodes.
@@ -216,15 +275,20 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     of ``T = anneal_steps`` (Default: ``steps``) it is at least
     ``anneal[0] * (anneal[1] / anneal[0]) ** min(t / T, 1)``;
     as it rises the soft entropy estimate approaches the hard codes' entropy.
-    Gradients are clipped to norm ``max_grad_norm``.
+    Gradients are clipped to norm ``max_grad_norm``. ``precision="bf16"`` runs
+    the codec's forward and backward under CPU/CUDA bfloat16 autocast (the loss
+    and the optimiser stay float32).
 
     With ``checkpoint``, the whole state (parameters, optimiser, rate
-    multipliers, sampler, log) is saved there every ``save_every`` steps and at
-    the end; if the file exists, training resumes from it (its sample rate,
-    module count, batch shape and rate target must match) and runs on to
-    ``steps`` in total. A checkpoint written under another ``kind`` is
+    multipliers, sampler, log) is saved there every ``save_every`` steps (and
+    every ``save_every_seconds``), at the end, after ``max_seconds`` of training
+    in this call and on SIGTERM/SIGINT (training then stops after the current
+    step); if the file exists, training resumes from it (its sample rate,
+    module count, batch shape, rate target and precision must match) and runs
+    on to ``steps`` in total. A checkpoint written under another ``kind`` is
     fine-tuned with this ``kind``'s loss, with a fresh optimiser (Adam's moment
     estimates from another loss's scale would make its first steps far too large).
+    ``log_csv`` gets one row per step (:data:`LOG_COLUMNS`), appended at each save.
     """
     rate = check_sample_rate(sample_rate)
     length = (segment_frames - 1) * HOP + FRAME
@@ -232,6 +296,7 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
         check_signal(s, f"signals[{i}]", min_length=length)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    precision = check_choice(precision, "precision", PRECISIONS)
     loss_fn = CodecLoss(kind, rate)
     optimizer = torch.optim.Adam(codec.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
@@ -240,9 +305,12 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     log = TrainLog()
     config: dict[str, object] = {"sample_rate": rate, "n_modules": len(codec.stages), "batch": batch,
                                  "segment_frames": segment_frames, "target_kbps": target_kbps}
+    if precision != "fp32":
+        config["precision"] = precision
     path = Path(checkpoint) if checkpoint is not None else None
+    csv_path = Path(log_csv) if log_csv is not None else None
     if path is not None and path.is_file():
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
         if state["config"] != config:
             raise ValueError(f"checkpoint {str(path)!r} was written with {state['config']}, not {config}")
         codec.load_state_dict(state["codec"])
@@ -252,40 +320,71 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
         g.set_state(state["generator"])
         log = TrainLog(**state["log"])
     horizon = max(anneal_steps if anneal_steps is not None else steps, 1)
-    codec.train()
-    for step in tqdm(range(log.steps, steps), desc=f"codec {kind}", disable=not progress, leave=False,
-                     initial=log.steps, total=steps):
-        picks = torch.randint(len(signals), (batch,), generator=g)
-        segs = []
-        for p in picks.tolist():
-            start = int(torch.randint(len(signals[p]) - length + 1, (1,), generator=g))
-            segs.append(signals[p][start : start + length].float())
-        x = torch.stack(segs)  # (batch, length)
-        frames = frame(x).reshape(-1, FRAME)
-        floor = math.log(anneal[0]) + (math.log(anneal[1]) - math.log(anneal[0])) * min(step / horizon, 1.0)
-        with torch.no_grad():
-            for quantizer in codec.quantizers:
-                quantizer.log_alpha.clamp_(min=floor)  # type: ignore[operator]
-        recon, _, assignments = codec.run(frames, straight_through=True)
-        y = overlap_add(recon.reshape(batch, -1, FRAME), length)
-        distortion = loss_fn(y, x)
-        entropies = [code_entropy_bits(a) for a in assignments]
-        loss = distortion
-        if target_bits is not None:
-            loss = loss + sum(lam * h for lam, h in zip(lambdas, entropies, strict=True))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
-        optimizer.step()
-        hs = [float(h.detach()) for h in entropies]
-        if target_bits is not None:
-            lambdas = [lam * math.exp(rate_gain * (h - target_bits) / target_bits) for lam, h in zip(lambdas, hs,
-                                                                                                      strict=True)]
-        log.distortion.append(float(distortion.detach()))
-        log.entropy_bits.append(hs)
-        log.rate_weight.append(list(lambdas))
-        log.kind.append(kind)
-        if path is not None and ((step + 1) % save_every == 0 or step + 1 == steps):
+    device_type = next(codec.parameters()).device.type
+    stop = {"signal": False}
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop["signal"] = True
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, request_stop)
+    logged = log.steps
+    wall0 = log.wall_seconds[-1] if log.wall_seconds else 0.0
+    start = time.monotonic()
+    last_save = start
+
+    def save() -> None:
+        nonlocal logged, last_save
+        if path is not None:
             _save_state(path, codec, optimizer, lambdas, g, log, config)
+        if csv_path is not None:
+            _append_csv(csv_path, log, logged, rate)
+            logged = log.steps
+        last_save = time.monotonic()
+
+    codec.train()
+    try:
+        for step in tqdm(range(log.steps, steps), desc=f"codec {kind}", disable=not progress, leave=False,
+                         initial=log.steps, total=steps):
+            x = sample_segments(signals, batch, length, g)
+            frames = frame(x).reshape(-1, FRAME)
+            with torch.no_grad():
+                for quantizer in codec.quantizers:
+                    quantizer.log_alpha.clamp_(min=anneal_floor(step, horizon, anneal))  # type: ignore[operator]
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                recon, _, assignments = codec.run(frames, straight_through=True)
+            y = overlap_add(recon.float().reshape(batch, -1, FRAME), length)
+            terms = loss_fn.components(y, x)
+            distortion: torch.Tensor = sum(terms.values())  # type: ignore[assignment]
+            entropies = [code_entropy_bits(a.float()) for a in assignments]
+            loss = distortion
+            if target_bits is not None:
+                loss = loss + sum(lam * h for lam, h in zip(lambdas, entropies, strict=True))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
+            optimizer.step()
+            hs = [float(h.detach()) for h in entropies]
+            if target_bits is not None:
+                lambdas = update_rate_weights(lambdas, hs, target_bits, rate_gain)
+            log.distortion.append(float(distortion.detach()))
+            log.entropy_bits.append(hs)
+            log.rate_weight.append(list(lambdas))
+            log.kind.append(kind)
+            log.wall_seconds.append(wall0 + time.monotonic() - start)
+            log.terms.append({k: float(v.detach()) for k, v in terms.items()})
+            now = time.monotonic()
+            out_of_time = max_seconds is not None and now - start >= max_seconds
+            due = (step + 1) % save_every == 0 or step + 1 == steps
+            due = due or (save_every_seconds is not None and now - last_save >= save_every_seconds)
+            if due or out_of_time or stop["signal"]:
+                save()
+            if out_of_time or stop["signal"]:
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     codec.eval()
     return log

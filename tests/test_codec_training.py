@@ -194,3 +194,60 @@ def test_model_a_is_mse_alone_and_the_terms_add_up() -> None:
     assert float(d(y, x)) == pytest.approx(float(sum(d.components(y, x).values())), rel=1e-12)
     b_minus_a = float(CodecLoss("B", 44100).double()(y, x) - CodecLoss("A", 44100).double()(y, x))
     assert b_minus_a == pytest.approx(float(MelWeightedLoss(44100).double()(y, x)), rel=1e-9)
+
+
+def test_time_budget_csv_log_and_bf16(music: list[torch.Tensor], tmp_path: object) -> None:
+    from pathlib import Path
+
+    from percloss.codec_training import LOG_COLUMNS
+
+    folder = Path(str(tmp_path))
+    torch.manual_seed(0)
+    log = train_codec(CascadedCodec(1), music, 44100, "C", steps=1000, batch=2, segment_frames=2, target_kbps=64,
+                      precision="bf16", max_seconds=0.5, checkpoint=folder / "c.pt", log_csv=folder / "c.csv",
+                      progress=False)
+    assert 1 <= log.steps < 1000  # stopped by the time budget, and saved
+    assert log.wall_seconds[-1] >= 0.5 and all(torch.isfinite(torch.tensor(log.distortion)))
+    rows = (folder / "c.csv").read_text().splitlines()
+    assert rows[0].split(",") == list(LOG_COLUMNS) and len(rows) == log.steps + 1
+    last = dict(zip(LOG_COLUMNS, rows[-1].split(","), strict=True))
+    assert last["kind"] == "C" and last["noise_modulation"] == "" and float(last["priority"]) > 0
+    assert float(last["est_kbps"]) == pytest.approx(log.entropy_bits[-1][0] * 256 * 44100 / 480 / 1000, rel=1e-3)
+    # resuming continues the same run and appends to the same log
+    more = train_codec(CascadedCodec(1), music, 44100, "C", steps=log.steps + 2, batch=2, segment_frames=2,
+                       target_kbps=64, precision="bf16", checkpoint=folder / "c.pt", log_csv=folder / "c.csv",
+                       progress=False)
+    assert more.steps == log.steps + 2 and more.distortion[: log.steps] == log.distortion
+    assert len((folder / "c.csv").read_text().splitlines()) == more.steps + 1
+    with pytest.raises(ValueError, match="precision"):
+        train_codec(CascadedCodec(1), music, 44100, "A", steps=1, precision="fp16", progress=False)
+
+
+def test_sigterm_saves_and_stops(tmp_path: object) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    script = (
+        "import torch\n"
+        "from percloss import data\n"
+        "from percloss.codec import CascadedCodec\n"
+        "from percloss.codec_training import train_codec\n"
+        "x = [data.load_clip('piano_bach', 44100)[: 3 * 44100]]\n"
+        f"print('ready', flush=True)\n"
+        f"log = train_codec(CascadedCodec(1), x, 44100, 'A', steps=100000, batch=2, segment_frames=2,"
+        f" checkpoint=r'{folder / 's.pt'}', save_every=10**9, progress=False)\n"
+        "print('stopped', log.steps, flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.startswith("stopped")
+    steps = int(out.split()[1])
+    state = torch.load(folder / "s.pt", weights_only=False)
+    assert len(state["log"]["distortion"]) == steps > 0

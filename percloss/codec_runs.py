@@ -1,0 +1,262 @@
+"""Long, resumable training runs of the work's codec operating points.
+
+``python -m percloss train-codec --point A64 --hours 2`` trains one point of
+Zhen et al.'s low-bitrate set (32 kHz, the codec corpus's training split) and
+can be stopped (SIGTERM, Ctrl-C, or the time budget) and resumed at any time:
+
+- A64 (model A, 1 module, 64 kbit/s), A79 and B79 (2 modules, 79 kbit/s in
+  total), C64 (1 module), D64 (1 module, fine-tuned from C64: it starts from
+  C64's state after ``1 - finetune_fraction`` of the steps and trains the
+  rest under model D's loss with a fresh optimiser).
+- Equal budget: every point trains for :attr:`RunConfig.steps` steps of
+  ``batch x segment_frames`` codec frames (the same amount of training audio;
+  D64's count includes the C64 steps it starts from).
+- State: the whole resumable state (weights, Adam moments, rate multipliers,
+  sampler, log) lives outside the work tree, in ``$PERCLOSS_TRAIN_DIR``
+  (Default: ``~/.cache/percloss/codec-train``), saved every few minutes. A
+  weights-only *snapshot* (weights, rate multipliers, sampler, log; no Adam
+  moments) and the training-log CSV are written to ``--snapshot-dir``
+  (Default: ``runs/codec`` in the working directory), so a run can resume on
+  a new machine from the repository alone (with fresh Adam moments).
+- A finished point is exported with :func:`percloss.codec.save_codec`
+  (weights and the symbol histograms of the training material) beside its snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import data
+from ._checks import check_choice
+from .codec import HOP, CascadedCodec, save_codec, symbol_histogram
+from .codec_training import TrainLog, train_codec
+
+__all__ = ["RunPoint", "RunConfig", "POINTS", "RUN", "state_dir", "snapshot_path", "run_point"]
+
+
+@dataclass(frozen=True)
+class RunPoint:
+    """One operating point: loss ``model``, ``kbps`` in total over ``n_modules`` modules."""
+
+    name: str
+    model: str
+    sample_rate: int
+    kbps: float
+    n_modules: int
+    init_from: str | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The schedule shared by every point (equal budget)."""
+
+    steps: int = 7500
+    batch: int = 8
+    segment_frames: int = 8
+    lr: float = 5e-4
+    precision: str = "bf16"
+    seed: int = 0
+    finetune_fraction: float = 0.25
+    save_every_seconds: float = 300.0
+    histogram_seconds: float | None = None  # training audio per song for the exported symbol histogram (None: all)
+
+    @property
+    def audio_seconds_per_step(self) -> float:
+        """Seconds of 32 kHz training audio per step."""
+        return self.batch * self.segment_frames * HOP / 32000
+
+    @property
+    def shared_steps(self) -> int:
+        """Steps of C64 that D64 starts from."""
+        return round(self.steps * (1 - self.finetune_fraction))
+
+
+POINTS = {p.name: p for p in (
+    RunPoint("A64", "A", 32000, 64, 1), RunPoint("A79", "A", 32000, 79, 2), RunPoint("B79", "B", 32000, 79, 2),
+    RunPoint("C64", "C", 32000, 64, 1), RunPoint("D64", "D", 32000, 64, 1, init_from="C64"),
+)}
+RUN = RunConfig()
+_PRINT = partial(print, flush=True)
+
+
+def state_dir(folder: str | os.PathLike[str] | None = None) -> Path:
+    """Where resumable states live: ``folder``, ``$PERCLOSS_TRAIN_DIR`` or ``~/.cache/percloss/codec-train``."""
+    if folder is not None:
+        return Path(folder)
+    env = os.environ.get("PERCLOSS_TRAIN_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "percloss" / "codec-train"
+
+
+def snapshot_path(snapshots: Path, name: str, tag: str = "snapshot") -> Path:
+    return snapshots / name / f"{tag}.pt"
+
+
+def _write_snapshot(state_file: Path, target: Path) -> None:
+    """Weights-only copy of a full training state (drops the optimiser's moments)."""
+    state = torch.load(state_file, map_location="cpu", weights_only=True)
+    state.pop("optimizer", None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, target)
+
+
+def _state_from_snapshot(snapshot: Path, target: Path, n_modules: int, lr: float) -> None:
+    """A full training state from a weights-only snapshot, with a fresh Adam optimiser."""
+    state = torch.load(snapshot, map_location="cpu", weights_only=True)
+    codec = CascadedCodec(n_modules)
+    codec.load_state_dict(state["codec"])
+    state["optimizer"] = torch.optim.Adam(codec.parameters(), lr=lr).state_dict()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, target)
+
+
+def _steps_done(state_file: Path) -> int:
+    if not state_file.is_file():
+        return 0
+    return len(torch.load(state_file, map_location="cpu", weights_only=True)["log"]["distortion"])
+
+
+def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None = None,
+              snapshots: str | os.PathLike[str] = "runs/codec", config: RunConfig = RUN,
+              corpus_folder: str | os.PathLike[str] | None = None, report_every: int = 50,
+              print_fn: Callable[[str], object] = _PRINT) -> TrainLog | None:
+    """Train point ``name`` for at most ``hours`` of wall time (resuming where it stopped).
+
+    ``corpus_folder``: whole songs from ``scripts/build_codec_corpus.sh --full``
+    (Default: the shipped 20 s excerpts); ``snapshots/<point>/run.json``
+    records the corpus, and resuming on another corpus raises ``ValueError``.
+    Returns the training log, or ``None`` when nothing could run (D64 waiting
+    for C64's shared steps).
+    """
+    name = check_choice(name, "point", tuple(POINTS))
+    if not (isinstance(hours, (int, float)) and math.isfinite(hours) and hours > 0):
+        raise ValueError(f"hours must be a positive number, got {hours!r}")
+    say = print_fn
+    point = POINTS[name]
+    snap_root = Path(snapshots)
+    folder = state_dir(states) / name
+    state = folder / "state.pt"
+    csv_path = snap_root / name / "log.csv"
+    snapshot = snapshot_path(snap_root, name)
+    if not state.is_file() and snapshot.is_file():
+        _state_from_snapshot(snapshot, state, point.n_modules, config.lr)
+        say(f"{name}: resuming from the snapshot {snapshot} (fresh Adam moments)")
+    if point.init_from is not None and not state.is_file():
+        source_state = state_dir(states) / point.init_from / "shared.pt"
+        source_snapshot = snapshot_path(snap_root, point.init_from, "shared")
+        if source_state.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source_state, state)
+        elif source_snapshot.is_file():
+            _state_from_snapshot(source_snapshot, state, point.n_modules, config.lr)
+        else:
+            say(f"{name}: waiting for {point.init_from} to reach {config.shared_steps} steps")
+            return None
+        if csv_path.is_file():
+            csv_path.unlink()  # the copied state's log is rewritten below
+        shared_csv = snap_root / point.init_from / "log.csv"
+        if shared_csv.is_file():
+            lines = shared_csv.read_text().splitlines()[: config.shared_steps + 1]
+            csv_path.parent.mkdir(parents=True, exist_ok=True)
+            csv_path.write_text("\n".join(lines) + "\n")
+        say(f"{name}: starting from {point.init_from} after {config.shared_steps} steps")
+    songs = data.codec_corpus("train", point.sample_rate, corpus_folder)
+    corpus = {name_: round(len(x) / point.sample_rate, 3) for name_, x in songs.items()}
+    record = snap_root / name / "run.json"
+    if record.is_file():
+        before = json.loads(record.read_text())
+        if before["corpus"] != corpus:
+            raise ValueError(f"{name} was trained on {before['corpus']} (s per song), not on {corpus}: "
+                             f"pass the same corpus folder as before ({before['corpus_folder']!r})")
+    else:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"point": asdict(point), "schedule": asdict(config),
+                                      "corpus_folder": None if corpus_folder is None else str(corpus_folder),
+                                      "corpus": corpus}, indent=1) + "\n")
+    signals = list(songs.values())
+    kw: dict[str, Any] = dict(batch=config.batch, segment_frames=config.segment_frames, lr=config.lr,
+              target_kbps=point.kbps / point.n_modules, seed=config.seed, anneal_steps=config.steps,
+              precision=config.precision, checkpoint=state, save_every=10**9,
+              save_every_seconds=config.save_every_seconds, log_csv=csv_path, progress=False)
+    budget = hours * 3600.0
+    start = time.monotonic()
+    stop = {"signal": False}
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop["signal"] = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    log: TrainLog | None = None
+    try:
+        done = _steps_done(state)
+        while done < config.steps and not stop["signal"]:
+            left = budget - (time.monotonic() - start)
+            if left <= 0:
+                break
+            target = min(config.steps, done + report_every)
+            if point.model == "C" and done < config.shared_steps:
+                target = min(target, config.shared_steps)  # D64 starts from exactly this step
+            torch.manual_seed(config.seed)
+            codec = CascadedCodec(point.n_modules)
+            log = train_codec(codec, signals, point.sample_rate, point.model, steps=target, max_seconds=left, **kw)
+            if log.steps < target:  # stopped by the time budget or a signal: train_codec saved
+                _write_snapshot(state, snapshot)
+                break
+            done = log.steps
+            if point.model == "C" and done == config.shared_steps:
+                shutil.copyfile(state, folder / "shared.pt")
+                _write_snapshot(state, snapshot_path(snap_root, name, "shared"))
+                say(f"{name}: reached {done} steps; D64 can start from here")
+            hs = log.entropy_bits[-1]
+            kbps = sum(hs) * 256 * point.sample_rate / HOP / 1000
+            say(f"{name}: step {done}/{config.steps}, distortion {log.distortion[-1]:.4g}, "
+                f"entropy {'+'.join(f'{h:.2f}' for h in hs)} bits/code (~{kbps:.1f} kbit/s), "
+                f"{log.wall_seconds[-1] / 60:.1f} min of training")
+            if time.monotonic() - start > 0 and (done % (report_every * 10) == 0):
+                _write_snapshot(state, snapshot)
+        if state.is_file():
+            _write_snapshot(state, snapshot)
+        if _steps_done(state) >= config.steps:
+            _export(point, state, snap_root, signals, config)
+            say(f"{name}: finished {config.steps} steps; exported {snap_root / name / (name + '.codec')}")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return log
+
+
+def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.Tensor], config: RunConfig) -> Path:
+    payload = torch.load(state, map_location="cpu", weights_only=True)
+    codec = CascadedCodec(point.n_modules)
+    codec.load_state_dict(payload["codec"])
+    codec.eval()
+    n = None if config.histogram_seconds is None else int(config.histogram_seconds * point.sample_rate)
+    counts = symbol_histogram(codec, [s[:n] for s in signals])
+    schedule = (f"{config.steps} Adam steps (lr {config.lr:g}, {config.precision}) of {config.batch} x "
+                f"{config.segment_frames} frames at {point.sample_rate} Hz, seed {config.seed}"
+                + (f"; fine-tuned from {point.init_from} after {config.shared_steps} steps" if point.init_from else ""))
+    path = snap_root / point.name / f"{point.name}.codec"
+    save_codec(path, codec, counts, point.sample_rate, point.name, schedule)
+    return path
+
+
+def describe() -> str:
+    """The points and the schedule, one line each."""
+    lines = [f"schedule: {asdict(RUN)}; {RUN.audio_seconds_per_step:.2f} s of audio per step, "
+             f"{RUN.steps * RUN.audio_seconds_per_step / 3600:.2f} h per point"]
+    lines += [f"{p.name}: model {p.model}, {p.n_modules} module(s), {p.kbps:g} kbit/s at {p.sample_rate} Hz"
+              + (f", fine-tuned from {p.init_from}" if p.init_from else "") for p in POINTS.values()]
+    return "\n".join(lines)

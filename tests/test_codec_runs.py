@@ -1,0 +1,79 @@
+"""Resumable long runs of the codec's operating points (percloss.codec_runs, ``train-codec``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from percloss.cli import main
+from percloss.codec import load_codec
+from percloss.codec_runs import POINTS, RUN, RunConfig, run_point
+
+TINY = RunConfig(steps=8, batch=2, segment_frames=2, save_every_seconds=1.0, histogram_seconds=1.0)
+
+
+def test_the_works_low_bitrate_points_share_one_budget() -> None:
+    assert {name: (p.model, p.n_modules, p.kbps, p.sample_rate) for name, p in POINTS.items()} == {
+        "A64": ("A", 1, 64, 32000), "A79": ("A", 2, 79, 32000), "B79": ("B", 2, 79, 32000),
+        "C64": ("C", 1, 64, 32000), "D64": ("D", 1, 64, 32000)}
+    assert POINTS["D64"].init_from == "C64"
+    # >= 2 hours of training audio per point
+    assert RUN.steps * RUN.audio_seconds_per_step >= 2 * 3600
+
+
+def test_c64_then_d64_fine_tuned_from_c64s_shared_steps(tmp_path: Path) -> None:
+    quiet: list[str] = []
+    run_point("C64", 0.05, states=tmp_path / "s", snapshots=tmp_path / "r", config=TINY, report_every=2,
+              print_fn=quiet.append)
+    assert any("D64 can start" in line for line in quiet)
+    log = run_point("D64", 0.05, states=tmp_path / "s", snapshots=tmp_path / "r", config=TINY, report_every=2,
+                    print_fn=quiet.append)
+    assert log is not None and log.kind == ["C"] * TINY.shared_steps + ["D"] * (TINY.steps - TINY.shared_steps)
+    c_rows = (tmp_path / "r" / "C64" / "log.csv").read_text().splitlines()
+    d_rows = (tmp_path / "r" / "D64" / "log.csv").read_text().splitlines()
+    assert d_rows[: TINY.shared_steps + 1] == c_rows[: TINY.shared_steps + 1] and len(d_rows) == TINY.steps + 1
+    for name in ("C64", "D64"):
+        codec, counts, info = load_codec(tmp_path / "r" / name / f"{name}.codec")
+        assert info["name"] == name and len(counts) == 1 and float(counts[0].sum()) > 0
+
+
+def test_a_run_resumes_on_a_new_machine_from_its_snapshot(tmp_path: Path) -> None:
+    half = RunConfig(steps=8, batch=2, segment_frames=2, histogram_seconds=1.0)
+    lines: list[str] = []
+    run_point("A64", 0.05, states=tmp_path / "s1", snapshots=tmp_path / "r",
+              config=RunConfig(steps=4, batch=2, segment_frames=2, histogram_seconds=1.0), print_fn=lines.append)
+    snapshot = torch.load(tmp_path / "r" / "A64" / "snapshot.pt", weights_only=True)
+    assert "optimizer" not in snapshot and len(snapshot["log"]["distortion"]) == 4
+    # a fresh state folder (another machine): the run continues from the snapshot
+    log = run_point("A64", 0.05, states=tmp_path / "s2", snapshots=tmp_path / "r", config=half, print_fn=lines.append)
+    assert any("resuming from the snapshot" in line for line in lines)
+    assert log is not None and log.steps == 8 and log.distortion[:4] == snapshot["log"]["distortion"]
+
+
+def test_d64_waits_for_c64(tmp_path: Path) -> None:
+    lines: list[str] = []
+    assert run_point("D64", 0.01, states=tmp_path / "s", snapshots=tmp_path / "r", config=TINY,
+                     print_fn=lines.append) is None
+    assert "waiting for C64" in lines[0]
+
+
+def test_train_codec_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train-codec", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "D64: model D, 1 module(s), 64 kbit/s at 32000 Hz, fine-tuned from C64" in out
+    assert main(["train-codec"]) == 2
+    assert main(["train-codec", "--point", "A64", "--hours", "-1", "--corpus-folder", "excerpts"]) == 2
+    assert main(["train-codec", "--point", "A64", "--corpus-folder", "/nonexistent"]) == 2
+    assert "build_codec_corpus.sh --full" in capsys.readouterr().err
+
+
+def test_resuming_on_another_corpus_is_refused(tmp_path: Path) -> None:
+    cfg = RunConfig(steps=2, batch=2, segment_frames=2, histogram_seconds=1.0)
+    run_point("A64", 0.05, states=tmp_path / "s", snapshots=tmp_path / "r", config=cfg, print_fn=lambda _: None)
+    record = tmp_path / "r" / "A64" / "run.json"
+    assert '"metal_madness": 20.0' in record.read_text()
+    record.write_text(record.read_text().replace('"metal_madness": 20.0', '"metal_madness": 144.0'))
+    with pytest.raises(ValueError, match="corpus"):
+        run_point("A64", 0.05, states=tmp_path / "s", snapshots=tmp_path / "r", config=cfg, print_fn=lambda _: None)
