@@ -120,32 +120,99 @@ def _weights(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from .codec import load_codec, write_bitstream
-    from .data import load_wav
+    import soundfile as sf
+    import torch
 
-    codec, counts, info = load_codec(args.model)
+    from .codec import write_bitstream
+    from .data import resample
+    from .shipped import resolve_codec
+
+    codec, counts, info = resolve_codec(args.model)
     rate = int(info["sample_rate"])  # type: ignore[call-overload]
-    x, _ = load_wav(args.input, rate)
-    blob = write_bitstream(codec, counts, x, rate, progress=not args.quiet)
-    Path(args.output).write_bytes(blob)
+    _write_output(Path(args.output))
+    path = Path(args.input)
+    if not path.is_file():
+        raise ValueError(f"path does not name a file: {str(path)!r}")
+    try:
+        audio, file_rate = sf.read(str(path), dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise ValueError(f"path {str(path)!r} is not a readable audio file: {err}") from None
+    if audio.shape[0] == 0:
+        raise ValueError(f"path {str(path)!r} holds no samples")
+    if audio.shape[1] > 1:
+        print(f"note: {audio.shape[1]} channels downmixed to mono (their mean)")
+    mono = audio.mean(axis=1)
+    if int(file_rate) != rate:
+        print(f"note: resampled {int(file_rate)} Hz -> {rate} Hz (soxr) for model {info['name']}; "
+              f"decode restores {int(file_rate)} Hz")
+        mono = resample(mono, int(file_rate), rate)
+    x = torch.from_numpy(mono.astype(np.float32))
+    blob = write_bitstream(codec, counts, x, rate, progress=not args.quiet, original_rate=int(file_rate))
+    _write_output(Path(args.output), blob)
     seconds = len(x) / rate
     print(f"{args.output}: {len(blob)} bytes for {seconds:.2f} s at {rate} Hz = "
           f"{len(blob) * 8 / seconds / 1000:.1f} kbit/s (model {info['name']}, {info['trained']})")
     return 0
 
 
+def _write_output(path: Path, blob: bytes | None = None) -> None:
+    """Check an output path (one clear line instead of a traceback), then write ``blob`` if given."""
+    if path.is_dir():
+        raise ValueError(f"output path {str(path)!r} is a directory")
+    if not path.parent.is_dir():
+        raise ValueError(f"output folder {str(path.parent)!r} does not exist")
+    if blob is not None:
+        try:
+            path.write_bytes(blob)
+        except OSError as err:
+            raise ValueError(f"cannot write {str(path)!r}: {err.strerror}") from None
+
+
 def _decode(args: argparse.Namespace) -> int:
     import soundfile as sf
 
-    from .codec import load_codec, read_bitstream
+    from .codec import bitstream_info, read_bitstream
+    from .data import resample
+    from .shipped import resolve_codec
 
-    codec, counts, info = load_codec(args.model)
+    codec, counts, info = resolve_codec(args.model)
     path = Path(args.input)
     if not path.is_file():
         raise ValueError(f"path does not name a file: {str(path)!r}")
-    y, rate = read_bitstream(codec, counts, path.read_bytes(), progress=not args.quiet)
-    sf.write(args.output, y.clamp(-1, 1).numpy(), rate, subtype="PCM_16")
-    print(f"{args.output}: {len(y) / rate:.2f} s at {rate} Hz (model {info['name']})")
+    out = Path(args.output)
+    _write_output(out)
+    if out.suffix.lower() not in (".wav", ".flac"):
+        raise ValueError(f"output {str(out)!r}: use a .wav or .flac name")
+    blob = path.read_bytes()
+    header = bitstream_info(blob)
+    y, rate = read_bitstream(codec, counts, blob, progress=not args.quiet)
+    target = int(args.rate) if args.rate is not None else int(header["original_rate"])
+    signal = y.clamp(-1, 1).double().numpy()
+    if target != rate:
+        print(f"note: resampled {rate} Hz -> {target} Hz (soxr)"
+              + (" (the input's original rate)" if args.rate is None else ""))
+        signal = np.clip(resample(signal, rate, target), -1.0, 1.0)
+    try:
+        sf.write(str(out), signal, target, subtype="PCM_16")
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise ValueError(f"cannot write {str(out)!r}: {err}") from None
+    print(f"{args.output}: {len(signal) / target:.2f} s at {target} Hz (model {info['name']})")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .shipped import DEFAULT_MODEL, models_dir, shipped_models
+
+    models = shipped_models()
+    if not models:
+        print(f"no codec models ship in {models_dir()} yet; train one with `python -m percloss train-codec` "
+              "and pass its checkpoint with --model PATH")
+        return 0
+    for name, e in sorted(models.items()):
+        default = " (default)" if name == DEFAULT_MODEL else ""
+        print(f"{name}{default}: {e.get('sample_rate')} Hz, {e.get('n_modules')} module(s), "
+              f"{e.get('parameters', '?')} parameters, {e.get('steps')} steps, "
+              f"{e.get('file_kbps_heldout', '?')} kbit/s on held-out songs, sha256 {str(e.get('sha256'))[:12]}")
     return 0
 
 
@@ -199,9 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("encode", help="code a file with a neural codec checkpoint")
     e.add_argument("input")
     e.add_argument("output")
-    e.add_argument("--model", required=True, help="codec checkpoint (percloss.codec.save_codec)")
+    e.add_argument("--model", default="D64",
+                   help="a shipped model's name (see `models`) or a checkpoint path (Default: D64)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(run=_encode)
+    m = sub.add_parser("models", help="list the codec models shipped with the package")
+    m.set_defaults(run=_models)
     t = sub.add_parser("train-codec", help="train one of the work's codec operating points (resumable)")
     t.add_argument("--point", choices=("A64", "A79", "B79", "C64", "D64"))
     t.add_argument("--hours", type=float, default=1.0, help="wall-time budget of this call (Default: 1)")
@@ -215,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decode", help="decode a .pcl file to WAV")
     d.add_argument("input")
     d.add_argument("output")
-    d.add_argument("--model", required=True)
+    d.add_argument("--model", default="D64", help="the model that encoded the file (Default: D64)")
+    d.add_argument("--rate", type=int, help="output sample rate (Default: the input's original rate)")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(run=_decode)
     return parser

@@ -41,6 +41,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,6 +68,7 @@ __all__ = [
     "decode_indices",
     "write_bitstream",
     "read_bitstream",
+    "bitstream_info",
     "model_id",
     "save_codec",
     "load_codec",
@@ -273,10 +275,12 @@ def count_parameters(module: nn.Module) -> int:
 MAGIC = b"PCL"
 # Version 1 (no longer read) checksummed only the payload, so a corrupted header
 # decoded "successfully" or made the decoder allocate terabytes.
-FORMAT_VERSION = 2
-# magic, version, sample rate, length (samples), modules, frames, model id;
+# Version 2 had no field for the input's original sample rate.
+FORMAT_VERSION = 3
+# magic, version, sample rate, length (samples), modules, frames, model id,
+# original sample rate of the input (before resampling to the model's rate);
 # then a CRC32 of these bytes and the payload, then the payload.
-_HEADER = struct.Struct("<3sBIQBI32s")
+_HEADER = struct.Struct("<3sBIQBI32sI")
 _CRC = struct.Struct("<I")
 HEADER_SIZE = _HEADER.size + _CRC.size
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = MIN_RATE, MAX_RATE  # the rates the clip loaders accept
@@ -401,11 +405,14 @@ def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor], length: in
 
 
 def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: torch.Tensor,
-                    sample_rate: int, progress: bool = False) -> bytes:
+                    sample_rate: int, progress: bool = False, original_rate: int | None = None) -> bytes:
     """Range-code a mono signal with ``codec`` (constriction); returns the file's bytes.
 
     ``symbol_counts[m]`` is module ``m``'s centroid histogram from training
     (stored with the model); it is the entropy coder's probability model.
+    ``original_rate`` (Default: ``sample_rate``) is recorded in the header: the
+    rate the audio had before it was resampled to the model's, so a decoder
+    can restore it (:func:`bitstream_info`).
     """
     import constriction
 
@@ -414,6 +421,8 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
         raise ValueError(f"x must be mono with shape (time,), got {tuple(x.shape)}")
     rate = check_sample_rate(sample_rate)
     _check_rate(rate, "sample_rate")
+    original = rate if original_rate is None else check_sample_rate(original_rate, "original_rate")
+    _check_rate(original, "original_rate")
     symbol_counts = _check_symbol_counts(codec, symbol_counts)
     if _n_frames(x.shape[-1]) >= 2**32:
         raise ValueError(f"x is too long for one file: {x.shape[-1]} samples")
@@ -425,8 +434,51 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
     payload = encoder.get_compressed().astype("<u4").tobytes()
     n_frames = indices[0].shape[0]
     header = _HEADER.pack(MAGIC, FORMAT_VERSION, rate, x.shape[-1], len(indices), n_frames,
-                          model_id(codec, symbol_counts))
+                          model_id(codec, symbol_counts), original)
     return header + _CRC.pack(zlib.crc32(payload, zlib.crc32(header))) + payload
+
+
+def bitstream_info(blob: bytes) -> dict[str, Any]:
+    """The header of a codec file, checked: ``sample_rate``, ``original_rate``, ``length``, ``modules``,
+    ``frames``, ``model_id`` (bytes).
+
+    The checksum (header and payload) is verified and every field bounded.
+
+    Raises:
+        ValueError: not a percloss codec file, another format version (1 and 2
+            are no longer read), truncated or corrupted.
+    """
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise ValueError(f"blob must be bytes, got {type(blob).__name__}")
+    blob = bytes(blob)
+    if len(blob) < len(MAGIC) or blob[: len(MAGIC)] != MAGIC:
+        raise ValueError("not a percloss codec file (bad magic bytes)")
+    if len(blob) < len(MAGIC) + 1:
+        raise ValueError(f"file is truncated: {len(blob)} bytes, the header alone needs {HEADER_SIZE}")
+    version = blob[len(MAGIC)]
+    if version == 1:
+        raise ValueError("codec file version 1 is no longer read (its header was not checksummed); "
+                         "encode the audio again with this library")
+    if version == 2:
+        raise ValueError("codec file version 2 is no longer read (it did not record the original sample rate); "
+                         "encode the audio again with this library")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"unsupported codec file version {version} (this library reads {FORMAT_VERSION})")
+    if len(blob) < HEADER_SIZE:
+        raise ValueError(f"file is truncated: {len(blob)} bytes, the header alone needs {HEADER_SIZE}")
+    header, payload = blob[: _HEADER.size], blob[HEADER_SIZE:]
+    (crc,) = _CRC.unpack_from(blob, _HEADER.size)
+    if len(payload) == 0 or len(payload) % 4 or zlib.crc32(payload, zlib.crc32(header)) != crc:
+        raise ValueError("file is truncated or corrupted (checksum mismatch)")
+    _, _, rate, length, n_modules, n_frames, mid, original = _HEADER.unpack(header)
+    # the checksum passed: what follows guards against crafted files
+    for name, value in (("sample rate", rate), ("original sample rate", original)):
+        if not MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE:
+            raise ValueError(f"corrupted file: {name} {value} Hz is outside {MIN_SAMPLE_RATE} .. {MAX_SAMPLE_RATE}")
+    if length < 1 or n_frames != _n_frames(length):
+        raise ValueError(f"corrupted file: {n_frames} frames cannot hold {length} samples")
+    return {"sample_rate": rate, "original_rate": original, "length": length, "modules": n_modules,
+            "frames": n_frames, "model_id": mid}
 
 
 def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob: bytes,
@@ -446,34 +498,13 @@ def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob
     """
     import constriction
 
-    if not isinstance(blob, (bytes, bytearray, memoryview)):
-        raise ValueError(f"blob must be bytes, got {type(blob).__name__}")
-    blob = bytes(blob)
-    if len(blob) < len(MAGIC) or blob[: len(MAGIC)] != MAGIC:
-        raise ValueError("not a percloss codec file (bad magic bytes)")
-    if len(blob) < len(MAGIC) + 1:
-        raise ValueError(f"file is truncated: {len(blob)} bytes, the header alone needs {HEADER_SIZE}")
-    version = blob[len(MAGIC)]
-    if version == 1:
-        raise ValueError("codec file version 1 is no longer read (its header was not checksummed); "
-                         "encode the audio again with this library")
-    if version != FORMAT_VERSION:
-        raise ValueError(f"unsupported codec file version {version} (this library reads {FORMAT_VERSION})")
-    if len(blob) < HEADER_SIZE:
-        raise ValueError(f"file is truncated: {len(blob)} bytes, the header alone needs {HEADER_SIZE}")
-    header, payload = blob[: _HEADER.size], blob[HEADER_SIZE:]
-    (crc,) = _CRC.unpack_from(blob, _HEADER.size)
-    if len(payload) == 0 or len(payload) % 4 or zlib.crc32(payload, zlib.crc32(header)) != crc:
-        raise ValueError("file is truncated or corrupted (checksum mismatch)")
-    _, _, rate, length, n_modules, n_frames, mid = _HEADER.unpack(header)
+    info = bitstream_info(blob)
+    payload = bytes(blob)[HEADER_SIZE:]
+    rate, length, n_modules, n_frames, mid = (info[k] for k in ("sample_rate", "length", "modules", "frames",
+                                                                 "model_id"))
     symbol_counts = _check_symbol_counts(codec, symbol_counts)
     if n_modules != len(codec.stages) or mid != model_id(codec, symbol_counts):
         raise ValueError("file was written by another codec model (model id differs: weights or symbol counts)")
-    # the checksum passed: what follows guards against crafted files
-    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise ValueError(f"corrupted file: sample rate {rate} Hz is outside {MIN_SAMPLE_RATE} .. {MAX_SAMPLE_RATE}")
-    if length < 1 or n_frames != _n_frames(length):
-        raise ValueError(f"corrupted file: {n_frames} frames cannot hold {length} samples")
     probabilities = [_probabilities(c) for c in symbol_counts]
     least_bits = n_frames * (FRAME // 2) * sum(_min_bits_per_symbol(p) for p in probabilities)
     if least_bits > 1.01 * len(payload) * 8 + 128:

@@ -125,3 +125,65 @@ def test_codec_encode_decode_round_trip(tmp_path: Path, capsys: pytest.CaptureFi
     proc = subprocess.run([sys.executable, "-m", "percloss", "decode", str(pcl), str(out), "--model", str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "not a readable codec checkpoint" in proc.stderr
+
+
+def _ship(folder: Path, rate: int = 16000) -> None:
+    """A tiny untrained model 'D64' in a models folder with its manifest (the plumbing, not a trained codec)."""
+    import hashlib
+    import json
+
+    import torch
+
+    from percloss.codec import CascadedCodec, save_codec
+
+    torch.manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    sha = save_codec(folder / "D64.codec", CascadedCodec(1).eval(), [torch.ones(32, dtype=torch.float64)], rate,
+                     "D64", "untrained (seed 0)")
+    assert sha == hashlib.sha256((folder / "D64.codec").read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps({"D64": {"file": "D64.codec", "sha256": sha, "sample_rate": rate,
+                                                              "n_modules": 1, "steps": 0}}))
+
+
+def test_default_model_round_trips_a_44k_stereo_wav(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PERCLOSS_MODELS", str(tmp_path / "models"))
+    assert main(["models"]) == 0
+    assert "no codec models ship" in capsys.readouterr().out
+    assert main(["encode", "x.wav", str(tmp_path / "o.pcl")]) == 2
+    assert "no shipped codec model 'D64'" in capsys.readouterr().err
+    _ship(tmp_path / "models")
+    assert main(["models"]) == 0
+    assert capsys.readouterr().out.startswith("D64 (default): 16000 Hz, 1 module(s)")
+    rng = np.random.default_rng(2)
+    stereo = 0.1 * rng.standard_normal((44100, 2))
+    wav = write(tmp_path / "in.wav", stereo, 44100)
+    pcl, out = tmp_path / "o.pcl", tmp_path / "o.wav"
+    assert main(["encode", str(wav), str(pcl), "--quiet"]) == 0
+    notes = capsys.readouterr().out
+    assert "2 channels downmixed to mono" in notes and "resampled 44100 Hz -> 16000 Hz" in notes
+    assert main(["decode", str(pcl), str(out), "--quiet"]) == 0
+    assert "resampled 16000 Hz -> 44100 Hz" in capsys.readouterr().out
+    info = sf.info(str(out))
+    assert info.samplerate == 44100 and info.channels == 1 and abs(info.frames - 44100) <= 3
+    assert main(["decode", str(pcl), str(tmp_path / "r.wav"), "--quiet", "--rate", "16000"]) == 0
+    assert sf.info(str(tmp_path / "r.wav")).samplerate == 16000
+    # a tampered shipped file is refused, with one line
+    blob = bytearray((tmp_path / "models" / "D64.codec").read_bytes())
+    blob[-10] ^= 1
+    (tmp_path / "models" / "D64.codec").write_bytes(bytes(blob))
+    assert main(["encode", str(wav), str(pcl), "--quiet"]) == 2
+    assert "SHA-256" in capsys.readouterr().err
+
+
+def test_output_path_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PERCLOSS_MODELS", str(tmp_path / "models"))
+    _ship(tmp_path / "models")
+    wav = write(tmp_path / "in.wav", 0.1 * np.ones(8000), 16000)
+    for target, message in ((tmp_path, "is a directory"), (tmp_path / "no" / "o.pcl", "does not exist")):
+        assert main(["encode", str(wav), str(target), "--quiet"]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["encode", str(wav), str(tmp_path / "o.pcl"), "--quiet"]) == 0
+    assert main(["decode", str(tmp_path / "o.pcl"), str(tmp_path / "o.mp3"), "--quiet"]) == 2
+    assert ".wav or .flac" in capsys.readouterr().err

@@ -174,10 +174,12 @@ def test_encoding_is_deterministic(small_codec: tuple[CascadedCodec, list[torch.
     assert write_bitstream(again, counts, x, 44100) == write_bitstream(codec, counts, x, 44100)
 
 
-# The file layout (format version 2): magic "PCL", version (u8), sample rate (u32), length in samples (u64),
-# modules (u8), frames (u32), model id (32 bytes), CRC32 of all the above and the payload (u32), payload.
-HEADER_BYTES = 57
-FIELDS = {"rate": (4, "<I"), "length": (8, "<Q"), "modules": (16, "<B"), "frames": (17, "<I")}
+# The file layout (format version 3): magic "PCL", version (u8), sample rate (u32), length in samples (u64),
+# modules (u8), frames (u32), model id (32 bytes), original sample rate (u32), CRC32 of all the above and the
+# payload (u32), payload.
+HEADER_BYTES = 61
+FIELDS = {"rate": (4, "<I"), "length": (8, "<Q"), "modules": (16, "<B"), "frames": (17, "<I"),
+          "original_rate": (53, "<I")}
 
 
 def _craft(blob: bytes, field: str, value: int, fix_crc: bool) -> bytes:
@@ -237,12 +239,17 @@ def test_impossible_header_fields_are_rejected_before_allocating(
     codec, counts = small_codec
     x = data.load_clip("piano_bach", 16000)[:3000]
     blob = write_bitstream(codec, counts, x, 16000)
-    assert len(blob) > HEADER_BYTES and blob[:4] == b"PCL\x02"
+    assert len(blob) > HEADER_BYTES and blob[:4] == b"PCL\x03"
     assert read_bitstream(codec, counts, _craft(blob, "rate", 16000, fix_crc=True))[1] == 16000  # the layout above
+    from percloss.codec import bitstream_info
+
+    assert bitstream_info(_craft(blob, "original_rate", 44100, fix_crc=True))["original_rate"] == 44100
+    assert bitstream_info(write_bitstream(codec, counts, x, 16000, original_rate=48000))["original_rate"] == 48000
     cases = [
         ("frames", 2**32 - 1, "frames"), ("frames", 1, "frames"), ("frames", 0, "frames"),
         ("length", 2**40, "frames"), ("length", 2**40 * 480, "frames"), ("length", 0, "frames"),
         ("rate", 0, "sample rate"), ("rate", 27904 * 1000, "sample rate"), ("modules", 3, "another codec model"),
+        ("original_rate", 0, "original sample rate"), ("original_rate", 10**7, "original sample rate"),
     ]
     for field, value, match in cases:
         for fix_crc in (False, True):
@@ -277,8 +284,8 @@ def test_other_versions_and_symbol_counts_are_rejected(small_codec: tuple[Cascad
     # a file under the other counts decodes with them, bit-exactly, and differs from the first
     blob_other = write_bitstream(codec, other, x, 16000)
     assert blob_other != blob and torch.equal(read_bitstream(codec, other, blob_other)[0], y)
-    for version, match in ((1, "version 1 is no longer read"), (3, "unsupported codec file version 3"),
-                           (0, "unsupported codec file version 0")):
+    for version, match in ((1, "version 1 is no longer read"), (2, "version 2 is no longer read"),
+                           (4, "unsupported codec file version 4"), (0, "unsupported codec file version 0")):
         with pytest.raises(ValueError, match=match):
             read_bitstream(codec, counts, blob[:3] + bytes([version]) + blob[4:])
     with pytest.raises(ValueError, match=r"symbol_counts\[0\]"):

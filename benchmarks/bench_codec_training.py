@@ -1,0 +1,115 @@
+"""Codec training speed: seconds per step, audio seconds per second, and the share of matmul throughput.
+
+In one run, on ``--threads`` CPU threads (Default: 2, the project's machines):
+the throughput of a large ``torch.mm`` in float32 and bfloat16; then one
+training step of :func:`percloss.codec_training.train_codec` (straight-through
+quantisation, the model's loss, the rate term, Adam) for models A, C and D
+with one and two modules, at the batch shape of the long runs
+(:data:`percloss.codec_runs.RUN`: 8 segments x 8 frames), in float32 and under
+bfloat16 autocast. FLOPs are counted from every convolution's shape (forward;
+backward counted as twice the forward), and divided by the step time and by
+the matmul throughput of the same precision. Parameters are random and the
+input is real music: the step time does not depend on training. Results are
+written to ``benchmarks/results/codec_training.md``.
+
+Usage: python benchmarks/bench_codec_training.py [--threads 2] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from _timing import timed
+from bench_codec import conv_flops
+
+from percloss import data
+from percloss.codec import FRAME, HOP, CascadedCodec, code_entropy_bits, frame, overlap_add
+from percloss.codec_runs import RUN
+from percloss.codec_training import CodecLoss, sample_segments
+
+RESULTS = Path(__file__).resolve().parent / "results" / "codec_training.md"
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 2048) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    return 2 * n**3 / timed(lambda: a @ b, 10, torch.device("cpu")) / 1e9
+
+
+def make_step(codec: CascadedCodec, loss_fn: CodecLoss, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+              precision: str) -> Callable[[], None]:
+    """One training step on the batch ``x`` ``(batch, length)``, as :func:`train_codec` takes it."""
+    batch, length = x.shape
+    frames = frame(x).reshape(-1, FRAME)
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            recon, _, assignments = codec.run(frames, straight_through=True)
+        y = overlap_add(recon.float().reshape(batch, -1, FRAME), length)
+        loss = loss_fn(y, x) + sum(0.01 * code_entropy_bits(a.float()) for a in assignments)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    rate = 32000
+    signals = list(data.codec_corpus("train", rate).values())
+    batch, segment = RUN.batch, RUN.segment_frames
+    length = (segment - 1) * HOP + FRAME
+    g = torch.Generator().manual_seed(0)
+    x = sample_segments(signals, batch, length, g)
+    audio_s = batch * segment * HOP / rate
+    rows = []
+    for kind, modules in (("A", 1), ("C", 1), ("D", 1), ("A", 2), ("D", 2)):
+        torch.manual_seed(0)
+        codec = CascadedCodec(modules).train()
+        loss_fn = CodecLoss(kind, rate)
+        optimizer = torch.optim.Adam(codec.parameters(), lr=1e-4)
+        frames = frame(x).reshape(-1, FRAME)
+        forward = sum(conv_flops(stage, frames, "encode") + conv_flops(stage, torch.zeros(frames.shape[0], FRAME // 2),
+                                                                       "decode") for stage in codec.stages)
+        flops = 3.0 * forward  # forward + backward (grad of inputs and of weights)
+        for precision in ("fp32", "bf16"):
+            step = make_step(codec, loss_fn, optimizer, x, precision)
+            seconds = timed(step, args.repeats, torch.device("cpu"), warmup=2)
+            rows.append((kind, modules, precision, seconds, audio_s / seconds, flops / seconds / 1e9,
+                         flops / seconds / 1e9 / peak[precision]))
+        print(rows[-2], rows[-1], flush=True)
+    base = {(k, m): s for k, m, p, s, *_ in rows if p == "fp32"}
+    lines = [
+        "# Codec training speed",
+        "",
+        f"Measured {datetime.date.today().isoformat()} with `python benchmarks/bench_codec_training.py --threads "
+        f"{args.threads} --repeats {args.repeats}`; {platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}. One step = {batch} segments x {segment} frames of real music at {rate} Hz "
+        f"({audio_s:.2f} s of audio), the loss of the model, the rate term and Adam; median of {args.repeats} steps.",
+        f"Matmul throughput in the same run: {peak['fp32']:.0f} GFLOP/s (float32), {peak['bf16']:.0f} GFLOP/s "
+        "(bfloat16). Convolution FLOPs are counted from the layer shapes, backward as twice the forward.",
+        "",
+        "| model | modules | precision | s / step | audio s / s | GFLOP/s (counted) | share of matmul | "
+        "speed-up vs float32 |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for kind, modules, precision, seconds, aps, gflops, share in rows:
+        lines.append(f"| {kind} | {modules} | {precision} | {seconds:.3f} | {aps:.2f} | {gflops:.0f} | "
+                     f"{100 * share:.0f} % | {base[(kind, modules)] / seconds:.2f}x |")
+    text = "\n".join(lines) + "\n"
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

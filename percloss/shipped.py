@@ -1,0 +1,71 @@
+"""Codec models shipped inside the package (``percloss/models/``): list, verify, load.
+
+``percloss/models/manifest.json`` lists each trained model (operating point,
+sample rate, modules, parameters, steps, audio seen, wall time, final loss
+terms, achieved file bitrate on the held-out songs, SHA-256, code commit) with
+its checkpoint (:func:`percloss.codec.save_codec`) and training-log CSV beside
+it. Every load verifies the SHA-256. ``python -m percloss models`` lists them;
+``encode``/``decode`` use :data:`DEFAULT_MODEL` unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .codec import CascadedCodec, load_codec
+
+__all__ = ["DEFAULT_MODEL", "models_dir", "shipped_models", "load_shipped_codec", "resolve_codec"]
+
+#: The model ``encode``/``decode`` use by default: model D of Zhen et al. at 64 kbit/s, 32 kHz.
+DEFAULT_MODEL = "D64"
+
+
+def models_dir() -> Path:
+    """The package's model folder (``$PERCLOSS_MODELS`` overrides it)."""
+    env = os.environ.get("PERCLOSS_MODELS")
+    return Path(env) if env else Path(str(resources.files("percloss") / "models"))
+
+
+def shipped_models() -> dict[str, dict[str, Any]]:
+    """The manifest's entries by model name (empty when no model ships)."""
+    manifest = models_dir() / "manifest.json"
+    if not manifest.is_file():
+        return {}
+    entries: dict[str, dict[str, Any]] = json.loads(manifest.read_text())
+    return entries
+
+
+def load_shipped_codec(name: str) -> tuple[CascadedCodec, list[torch.Tensor], dict[str, object]]:
+    """Load shipped model ``name`` after checking its SHA-256 against the manifest.
+
+    Raises:
+        ValueError: unknown name (the message lists the shipped ones), missing
+            file or SHA-256 mismatch.
+    """
+    models = shipped_models()
+    if name not in models:
+        have = ", ".join(sorted(models)) or "none in this version (train them: python -m percloss train-codec)"
+        raise ValueError(f"no shipped codec model {name!r}; shipped: {have}")
+    entry = models[name]
+    path = models_dir() / entry["file"]
+    if not path.is_file():
+        raise ValueError(f"shipped model {name!r}: file {path} is missing")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != entry["sha256"]:
+        raise ValueError(f"shipped model {name!r}: {path} has SHA-256 {digest}, the manifest says {entry['sha256']}")
+    return load_codec(path)
+
+
+def resolve_codec(model: str) -> tuple[CascadedCodec, list[torch.Tensor], dict[str, object]]:
+    """A codec from a checkpoint path, or a shipped model's name."""
+    path = Path(model)
+    if path.suffix or os.sep in model or path.is_file():
+        return load_codec(path)
+    return load_shipped_codec(model)
