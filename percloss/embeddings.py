@@ -38,6 +38,7 @@ from torch import nn
 
 from ._checks import check_choice, check_sample_rate, check_signal
 from .filterbank import mel_triangles
+from .losses import cosine_distance
 
 __all__ = [
     "WeightSpec",
@@ -485,5 +486,5 @@ class EmbeddingDistanceLoss(nn.Module):
                 et = self._embed(target)
             self._target_cache = (target.detach().clone(), et)
         ei = self._embed(input)
-        cos = torch.nn.functional.cosine_similarity(ei, et, dim=-1, eps=1e-8)
-        return (1.0 - cos).clamp_min(0.0).mean().to(input.dtype)
+        # 1 - cos from the difference of unit vectors: exact where the two embeddings nearly agree
+        return cosine_distance(ei, et).mean().to(input.dtype)

@@ -203,3 +203,20 @@ def test_embedding_distance_loss(isolated_weights: Path) -> None:
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="same shape"):
         loss(x[:100], target)
+
+
+def test_embedding_distance_loss_float32_keeps_small_differences(isolated_weights: Path) -> None:
+    """``1 - cos`` of nearly equal embeddings rounded to 0 in float32 (as PerceptualLoss's did)."""
+    from percloss.embeddings import EmbeddingDistanceLoss
+
+    torch.manual_seed(0)
+    loss = EmbeddingDistanceLoss(16000)
+    x = data.load_clip("speech_female", 16000)[:16000]
+    g = torch.Generator().manual_seed(1)
+    y = x + 3e-5 * x.abs().max() * torch.randn(x.shape, generator=g)
+    d32 = float(loss(y, x))
+    with torch.no_grad():  # the same float32 embeddings, their cosine formed in float64
+        ei, et = loss._embed(y).double(), loss._embed(x).double()
+    d64 = float((1 - torch.nn.functional.cosine_similarity(ei, et, dim=-1)).mean())
+    assert d64 > 0 and d32 == pytest.approx(d64, rel=0.05)
+    assert float(loss(x, x)) == 0.0
