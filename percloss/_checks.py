@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "AUDIO_RATE_RANGE",
     "check_signal",
     "check_same_shape",
     "check_sample_rate",
@@ -75,13 +76,25 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
         )
 
 
-def check_sample_rate(sample_rate: object, name: str = "sample_rate") -> int:
-    """Validate a sample rate in Hz (a positive integer) and return it as ``int``."""
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)):
+#: The sample rates audio files and codec streams may have, Hz.
+AUDIO_RATE_RANGE = (1000, 384_000)
+
+
+def check_sample_rate(sample_rate: object, name: str = "sample_rate", *,
+                      rate_range: tuple[int, int] | None = None) -> int:
+    """Validate a sample rate in Hz (a positive integer, numpy integers too) and return it as ``int``.
+
+    With ``rate_range = (low, high)`` the rate must also lie in ``low .. high``
+    (:data:`AUDIO_RATE_RANGE` for files and codec streams).
+    """
+    if isinstance(sample_rate, (bool, np.bool_)) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a positive number of Hz, got {sample_rate!r}")
     if not math.isfinite(sample_rate) or sample_rate <= 0 or int(sample_rate) != sample_rate:
         raise ValueError(f"{name} must be a positive integer number of Hz, got {sample_rate!r}")
-    return int(sample_rate)
+    rate = int(sample_rate)
+    if rate_range is not None and not rate_range[0] <= rate <= rate_range[1]:
+        raise ValueError(f"{name} must be between {rate_range[0]} and {rate_range[1]} Hz, got {rate}")
+    return rate
 
 
 def check_positive(value: object, name: str, *, allow_zero: bool = False) -> float:

@@ -48,8 +48,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import check_sample_rate, check_signal
-from .data import MAX_RATE, MIN_RATE
+from ._checks import AUDIO_RATE_RANGE, check_sample_rate, check_signal
 
 __all__ = [
     "FRAME",
@@ -283,7 +282,7 @@ FORMAT_VERSION = 3
 _HEADER = struct.Struct("<3sBIQBI32sI")
 _CRC = struct.Struct("<I")
 HEADER_SIZE = _HEADER.size + _CRC.size
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = MIN_RATE, MAX_RATE  # the rates the clip loaders accept
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = AUDIO_RATE_RANGE  # the rates the clip loaders accept
 
 
 def _check_symbol_counts(codec: CascadedCodec, symbol_counts: object) -> list[torch.Tensor]:
@@ -342,8 +341,7 @@ def _n_frames(length: int) -> int:
 
 
 def _check_rate(rate: int, name: str) -> None:
-    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise ValueError(f"{name} must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, got {rate}")
+    check_sample_rate(rate, name, rate_range=AUDIO_RATE_RANGE)
 
 
 @torch.no_grad()

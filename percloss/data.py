@@ -20,12 +20,11 @@ import soundfile as sf
 import soxr
 import torch
 
-from ._checks import check_sample_rate
+from ._checks import AUDIO_RATE_RANGE, check_sample_rate
 
 __all__ = ["clips_dir", "codec_corpus_dir", "codec_corpus", "list_clips", "clip_info", "load_clip", "excerpt", "load_wav", "resample"]
 
-MIN_RATE = 1000
-MAX_RATE = 384_000
+MIN_RATE, MAX_RATE = AUDIO_RATE_RANGE
 
 
 def clips_dir() -> Path:
@@ -87,10 +86,7 @@ def clip_info(name: str) -> dict[str, Any]:
 
 
 def _check_rate(sample_rate: object, name: str = "sample_rate") -> int:
-    rate = check_sample_rate(sample_rate, name)
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise ValueError(f"{name} must be between {MIN_RATE} and {MAX_RATE} Hz, got {rate}")
-    return rate
+    return check_sample_rate(sample_rate, name, rate_range=AUDIO_RATE_RANGE)
 
 
 def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:

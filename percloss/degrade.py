@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy import signal as sps
 
-from ._checks import check_mono_array
+from ._checks import check_mono_array, check_sample_rate
 
 __all__ = [
     "DEGRADATIONS",
@@ -54,9 +54,7 @@ def _mono(x: Any, name: str = "x") -> np.ndarray:
 
 
 def _rate(sample_rate: object) -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive integer number of Hz, got {sample_rate!r}")
-    return sample_rate
+    return check_sample_rate(sample_rate)
 
 
 def peak_normalize(x: Any, peak: float = 1.0) -> np.ndarray:

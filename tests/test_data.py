@@ -93,3 +93,22 @@ def test_load_wav_reads_int16_and_stereo_files(tmp_path) -> None:  # type: ignor
         data.load_wav(tmp_path / "junk.wav")
     with pytest.raises(ValueError, match="does not name a file"):
         data.load_wav(tmp_path / "missing.wav")
+
+
+def test_one_sample_rate_validator_everywhere() -> None:
+    """data, codec and degrade share _checks.check_sample_rate (numpy integers in, bools out, one range)."""
+    import numpy as np
+
+    from percloss import degrade
+    from percloss._checks import AUDIO_RATE_RANGE, check_sample_rate
+    from percloss.data import resample
+
+    assert check_sample_rate(np.int64(16000)) == 16000 and check_sample_rate(16000.0) == 16000
+    for bad in (True, np.bool_(True), 0, -1, 1.5, float("nan"), "16000"):
+        with pytest.raises(ValueError, match="sample_rate"):
+            check_sample_rate(bad)
+    with pytest.raises(ValueError, match=f"between {AUDIO_RATE_RANGE[0]} and {AUDIO_RATE_RANGE[1]}"):
+        resample(np.zeros(10), 500, 16000)
+    x = np.sin(np.arange(16000) * 0.1)
+    assert np.array_equal(degrade.degrade(x, "noise", 0.01, sample_rate=np.int32(16000)),
+                          degrade.degrade(x, "noise", 0.01, sample_rate=16000))
