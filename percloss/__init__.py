@@ -11,6 +11,7 @@ Submodules (imported on demand, so ``import percloss`` stays cheap):
 - :mod:`percloss.codec`, :mod:`percloss.codec_training` -- the neural codec, its bitstream, losses and training.
 - :mod:`percloss.degrade` -- degradations (noise, bandlimit, bit depth, clipping, reverb, MP3).
 - :mod:`percloss.embeddings` -- VGGish and OpenL3 with weight handling.
+- :mod:`percloss.cdpam` -- the pretrained CDPAM distance and loss (extra ``percloss[cdpam]``).
 - :mod:`percloss.data` -- the real clip set at any sample rate.
 - :mod:`percloss.experiments` -- the code each chapter runs.
 - :mod:`percloss.cli` -- ``python -m percloss threshold|nmr|weights|encode|decode``.
