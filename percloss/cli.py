@@ -18,11 +18,21 @@ __all__ = ["main"]
 CALIBRATIONS = ("iso", "sine96", "frame_max96")  # percloss.masking.CALIBRATIONS, without importing torch
 
 
+def _note_downmix(path: str) -> None:
+    """One line when a file that was read as mono had more channels (load_wav averages them)."""
+    import soundfile as sf
+
+    channels = sf.info(path).channels
+    if channels > 1:
+        print(f"note: {path}: {channels} channels downmixed to mono (their mean)")
+
+
 def _threshold(args: argparse.Namespace) -> int:
     from .data import load_wav
     from .masking import full_scale_sine_db, psychoacoustic_model1
 
     x, rate = load_wav(args.clip)
+    _note_downmix(args.clip)
     if len(x) < args.n_fft:
         raise ValueError(f"{args.clip}: needs at least {args.n_fft} samples, has {len(x)}")
     a = psychoacoustic_model1(x.double(), rate, n_fft=args.n_fft, calibration=args.calibration)
@@ -83,6 +93,8 @@ def _nmr(args: argparse.Namespace) -> int:
 
     ref, rate_ref = load_wav(args.reference)
     test, rate_test = load_wav(args.test)
+    _note_downmix(args.reference)
+    _note_downmix(args.test)
     if rate_ref != rate_test:
         raise ValueError(f"sample rates differ: {args.reference} is {rate_ref} Hz, {args.test} is {rate_test} Hz")
     if len(ref) != len(test):

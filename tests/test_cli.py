@@ -187,3 +187,13 @@ def test_output_path_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.Mon
     assert main(["encode", str(wav), str(tmp_path / "o.pcl"), "--quiet"]) == 0
     assert main(["decode", str(tmp_path / "o.pcl"), str(tmp_path / "o.mp3"), "--quiet"]) == 2
     assert ".wav or .flac" in capsys.readouterr().err
+
+
+def test_threshold_and_nmr_say_when_they_downmix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    t = np.arange(22050) / 44100
+    stereo = np.stack([0.5 * np.sin(2 * np.pi * 1000 * t), 0.4 * np.sin(2 * np.pi * 1000 * t)], axis=1)
+    path = write(tmp_path / "st.wav", stereo, 44100)
+    assert main(["threshold", str(path)]) == 0
+    assert f"note: {path}: 2 channels downmixed to mono" in capsys.readouterr().out
+    assert main(["nmr", str(path), str(path)]) == 0
+    assert capsys.readouterr().out.count("2 channels downmixed") == 2
