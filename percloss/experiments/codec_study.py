@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ from .. import anchors, data
 from .._checks import check_choice
 from ..codec import (
     CascadedCodec,
-    count_parameters,
     load_codec,
     read_bitstream,
     save_codec,
@@ -343,13 +342,3 @@ def anchor_at(study: CodecStudy, anchor: str, sample_rate: int, kbps: float, mea
     return float(np.interp(kbps, rates, [r[measure] for r in table]))
 
 
-def parameters(study: CodecStudy) -> dict[str, int]:
-    """Trainable parameters of each model."""
-    return {k: count_parameters(m.codec) for k, m in study.models.items()}
-
-
-def config_record(config: CodecStudyConfig) -> dict[str, Any]:
-    """The config as plain data (for the page's record of the run)."""
-    record = asdict(replace(config, points=()))
-    record["points"] = [p.key for p in config.points]
-    return record

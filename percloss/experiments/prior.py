@@ -10,7 +10,6 @@ Notebook: ``notebooks/ch01_deep_audio_prior.py``.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -83,10 +82,6 @@ class UpsamplingGenerator(nn.Module):
         for i, conv in enumerate(convs):
             nn.init.xavier_normal_(conv.weight, gain if i < len(convs) - 1 else 1.0)
         self.convs = nn.ModuleList(convs)
-
-    @property
-    def output_length(self) -> int:
-        return math.prod(SCALE_FACTORS)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
