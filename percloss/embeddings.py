@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_sample_rate, check_signal
-from .filterbank import mel_triangles
+from .filterbank import hz_to_mel, mel_triangles
 from .losses import cosine_distance
 
 __all__ = [
@@ -172,14 +172,10 @@ def download_weights(model: str, directory: str | os.PathLike[str] | None = None
 # ----------------------------------------------------------------- front ends
 
 
-def _hz_to_htk_mel(f: np.ndarray | float) -> np.ndarray:
-    return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
-
-
 def _vggish_mel_matrix(n_lines: int, rate: int, n_mels: int = 64, low: float = 125.0,
                        high: float = 7500.0) -> np.ndarray:
-    line_mel = _hz_to_htk_mel(np.linspace(0.0, rate / 2, n_lines))
-    edges = np.linspace(_hz_to_htk_mel(low), _hz_to_htk_mel(high), n_mels + 2)
+    line_mel = hz_to_mel(np.linspace(0.0, rate / 2, n_lines))
+    edges = np.linspace(hz_to_mel(low), hz_to_mel(high), n_mels + 2)
     lower = (line_mel[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
     upper = (edges[None, 2:] - line_mel[:, None]) / (edges[2:] - edges[1:-1])
     weights = np.maximum(0.0, np.minimum(lower, upper))

@@ -60,14 +60,22 @@ def bark_to_hz(z: torch.Tensor) -> torch.Tensor:
     return 600.0 * torch.sinh(torch.as_tensor(z) / 6.0)
 
 
-def hz_to_mel(f: torch.Tensor) -> torch.Tensor:
-    """Mel (HTK): ``2595 log10(1 + f / 700)``."""
-    return 2595.0 * torch.log10(1.0 + torch.as_tensor(f) / 700.0)
+def hz_to_mel(f: Any) -> Any:
+    """Mel (HTK, as VGGish computes it): ``1127 ln(1 + f / 700)``; tensors stay tensors, anything else is numpy.
+
+    (``2595 log10(1 + f/700)`` is the same scale to 1e-5.) The one mel scale of
+    the library: :func:`mel_triangles`, the mel filterbanks and VGGish's front end use it.
+    """
+    if isinstance(f, torch.Tensor):
+        return 1127.0 * torch.log1p(f / 700.0)
+    return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
 
 
-def mel_to_hz(m: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`hz_to_mel`."""
-    return 700.0 * (10.0 ** (torch.as_tensor(m) / 2595.0) - 1.0)
+def mel_to_hz(m: Any) -> Any:
+    """Inverse of :func:`hz_to_mel` (tensors stay tensors, anything else is numpy)."""
+    if isinstance(m, torch.Tensor):
+        return 700.0 * torch.expm1(m / 1127.0)
+    return 700.0 * np.expm1(np.asarray(m, dtype=np.float64) / 1127.0)
 
 
 def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool = False) -> np.ndarray:
@@ -76,8 +84,7 @@ def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool =
     Edges are uniform in HTK mel; ``slaney_norm`` scales each triangle to unit
     area (librosa's ``norm="slaney"``), otherwise each peaks at 1.
     """
-    top = 1127.0 * np.log1p(sample_rate / 2 / 700.0)
-    edges = 700.0 * np.expm1(np.linspace(0.0, top, n_mels + 2) / 1127.0)
+    edges = mel_to_hz(np.linspace(0.0, float(hz_to_mel(sample_rate / 2)), n_mels + 2))
     lines = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
     lower = (lines[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
     upper = (edges[None, 2:] - lines[:, None]) / (edges[2:] - edges[1:-1])

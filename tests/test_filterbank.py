@@ -158,3 +158,18 @@ def test_a_weighting_band_weights_follow_zounds() -> None:
     assert float(w[1] - w[0]) == pytest.approx(float(a_weighting_db(torch.tensor(1000.0)) - a_weighting_db(torch.tensor(10.0))), rel=1e-6)
     with pytest.raises(ValueError, match="center_frequencies"):
         a_weighting_band_weights(torch.tensor([0.0, 100.0]))
+
+
+def test_one_mel_scale_for_tensors_and_arrays() -> None:
+    """The library's single HTK mel (VGGish's 1127 ln form) for tensors and arrays alike."""
+    import numpy as np
+
+    f = np.array([0.0, 125.0, 1000.0, 7500.0, 22050.0])
+    assert np.allclose(fbm.hz_to_mel(f), fbm.hz_to_mel(torch.as_tensor(f)).numpy(), rtol=1e-12)
+    assert np.allclose(fbm.mel_to_hz(fbm.hz_to_mel(f)), f, atol=1e-9)
+    # the 2595 log10 form of the same scale agrees to 1e-5 relative
+    assert np.allclose(fbm.hz_to_mel(f), 2595 * np.log10(1 + f / 700), rtol=2e-5)
+    # mel_triangles' band edges are uniform on that scale: the peaks of unit-height triangles
+    tri = fbm.mel_triangles(4096, 44100, 16)
+    peaks = np.linspace(0, 22050, 2049)[tri.argmax(0)]
+    assert np.allclose(np.diff(fbm.hz_to_mel(peaks)), np.diff(fbm.hz_to_mel(peaks)).mean(), rtol=0.05)
