@@ -132,25 +132,16 @@ def _weights(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    import soundfile as sf
     import torch
 
     from .codec import write_bitstream
-    from .data import resample
+    from .data import read_audio, resample
     from .shipped import resolve_codec
 
     codec, counts, info = resolve_codec(args.model)
     rate = int(info["sample_rate"])  # type: ignore[call-overload]
     _write_output(Path(args.output))
-    path = Path(args.input)
-    if not path.is_file():
-        raise ValueError(f"path does not name a file: {str(path)!r}")
-    try:
-        audio, file_rate = sf.read(str(path), dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise ValueError(f"path {str(path)!r} is not a readable audio file: {err}") from None
-    if audio.shape[0] == 0:
-        raise ValueError(f"path {str(path)!r} holds no samples")
+    audio, file_rate = read_audio(args.input)
     if audio.shape[1] > 1:
         print(f"note: {audio.shape[1]} channels downmixed to mono (their mean)")
     mono = audio.mean(axis=1)

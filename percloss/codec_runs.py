@@ -225,7 +225,7 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
             say(f"{name}: step {done}/{config.steps}, distortion {log.distortion[-1]:.4g}, "
                 f"entropy {'+'.join(f'{h:.2f}' for h in hs)} bits/code (~{kbps:.1f} kbit/s), "
                 f"{log.wall_seconds[-1] / 60:.1f} min of training")
-            if time.monotonic() - start > 0 and (done % (report_every * 10) == 0):
+            if done % (report_every * 10) == 0:
                 _write_snapshot(state, snapshot)
         if state.is_file():
             _write_snapshot(state, snapshot)

@@ -22,7 +22,7 @@ import torch
 
 from ._checks import AUDIO_RATE_RANGE, check_sample_rate
 
-__all__ = ["clips_dir", "codec_corpus_dir", "codec_corpus", "list_clips", "clip_info", "load_clip", "excerpt", "load_wav", "resample"]
+__all__ = ["clips_dir", "codec_corpus_dir", "codec_corpus", "list_clips", "clip_info", "load_clip", "excerpt", "read_audio", "load_wav", "resample"]
 
 MIN_RATE, MAX_RATE = AUDIO_RATE_RANGE
 
@@ -106,6 +106,24 @@ def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     return out
 
 
+def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Read an audio file as it is: ``((time, channels) float64 in [-1, 1], sample rate)``.
+
+    Raises:
+        ValueError: no such file, not a readable audio file, or no samples.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"path does not name a file: {str(p)!r}")
+    try:
+        x, rate = sf.read(str(p), dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise ValueError(f"path {str(p)!r} is not a readable audio file: {err}") from None
+    if x.shape[0] == 0:
+        raise ValueError(f"path {str(p)!r} holds no samples")
+    return x, int(rate)
+
+
 def load_wav(path: str | os.PathLike[str], sample_rate: int | None = None) -> tuple[torch.Tensor, int]:
     """Read an audio file as mono float32 in [-1, 1]; stereo is averaged to mono.
 
@@ -116,16 +134,8 @@ def load_wav(path: str | os.PathLike[str], sample_rate: int | None = None) -> tu
     Returns:
         ``(signal, sample_rate)``, ``signal`` of shape ``(time,)``.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"path does not name a file: {str(p)!r}")
-    try:
-        x, rate = sf.read(str(p), dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise ValueError(f"path {str(p)!r} is not a readable audio file: {err}") from None
+    x, rate = read_audio(path)
     mono = x.mean(axis=1)
-    if len(mono) == 0:
-        raise ValueError(f"path {str(p)!r} holds no samples")
     if sample_rate is not None:
         mono = resample(mono, int(rate), _check_rate(sample_rate))
         rate = sample_rate

@@ -101,6 +101,7 @@ __all__ = [
     "zwicker_bark",
     "terhardt_threshold_in_quiet",
     "spectrum_db",
+    "calibrated_spectrum_db",
     "calibration_offset_db",
     "polyphase_analysis",
     "scalefactor_index",
@@ -378,20 +379,32 @@ def spectrum_db(
     check_signal(x, "x", min_length=n_fft)
     hop = _check_hop(hop, n_fft)
     calibration = check_calibration(calibration)
-    if calibration == "iso":
-        return _iso_level_db(x, n_fft, hop)
+    offset = None
     if calibration == "frame_max96" and reference is not None:
         check_signal(reference, "reference", min_length=n_fft)
         if reference.shape != x.shape:
             raise ValueError(f"reference must have the shape of x {tuple(x.shape)}, got {tuple(reference.shape)}")
-        source = reference.to(x.dtype)
-    else:
-        source = x
-    with torch.no_grad():
-        offset = calibration_offset_db(_iso_level_db(source, n_fft, hop), calibration)
+        offset = calibrated_spectrum_db(reference.to(x.dtype), n_fft, hop, calibration)[1]
+    return calibrated_spectrum_db(x, n_fft, hop, calibration, offset)[0]
+
+
+def calibrated_spectrum_db(
+    x: torch.Tensor, n_fft: int, hop: int, calibration: str, offset_db: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The level spectrum under ``calibration`` and the offset it applied, ``(..., F, K), (..., F, 1)``.
+
+    ``offset_db`` (e.g. a loss target's, from an earlier call) replaces the
+    offset computed from ``x`` itself. One FFT; arguments are not validated
+    (:func:`spectrum_db` is the checked entry point).
+    """
+    if calibration == "iso":
+        level = _iso_level_db(x, n_fft, hop)
+        return level, level.new_zeros((*level.shape[:-1], 1))
     # floor after the offset, so that digital silence reads the same floor in every calibration
     raw = _iso_level_db(x, n_fft, hop, floor_db=LEVEL_FLOOR_DB - 300.0)
-    return (raw + offset).clamp_min(LEVEL_FLOOR_DB)
+    if offset_db is None:
+        offset_db = calibration_offset_db(raw.detach().clamp_min(LEVEL_FLOOR_DB), calibration)
+    return (raw + offset_db).clamp_min(LEVEL_FLOOR_DB), offset_db
 
 
 @lru_cache(maxsize=8)
@@ -459,6 +472,7 @@ def scalefactor_level_db(
     n_fft: int = 512,
     hop: int | None = None,
     calibration: str = "iso",
+    offset_db: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Annex D's scalefactor term of the subband level, ``20 log10(scf_max * 32768) - 10`` dB.
 
@@ -466,7 +480,8 @@ def scalefactor_level_db(
     12 (Layer I) or 36 (Layer II) subband samples aligned with each model-1
     frame; ``(..., time) -> (..., frames, 32)``, detached. The calibration's
     offset is added (per frame for ``"frame_max96"``) so the term stays on the
-    spectrum's scale.
+    spectrum's scale; ``offset_db`` passes the one :func:`calibrated_spectrum_db`
+    already computed for ``x``.
     """
     n_fft = check_n_fft(n_fft)
     check_signal(x, "x", min_length=n_fft)
@@ -483,7 +498,9 @@ def scalefactor_level_db(
     level = 20.0 * torch.log10(scf * 32768.0) - 10.0
     if calibration != "iso":
         # the same per-frame offset as the spectrum's
-        level = level + calibration_offset_db(_iso_level_db(x, n_fft, hop), calibration)
+        if offset_db is None:
+            offset_db = calibrated_spectrum_db(x, n_fft, hop, calibration)[1]
+        level = level + offset_db
     return level
 
 
@@ -923,8 +940,8 @@ def psychoacoustic_model1(
     if not math.isfinite(ath_offset_db):
         raise ValueError(f"ath_offset_db must be finite, got {ath_offset_db!r}")
     with torch.no_grad():
-        level = spectrum_db(x, n_fft, hop, calibration)
-        scf = scalefactor_level_db(x, n_fft, hop, calibration) if spl == "scalefactor" else None
+        level, offset = calibrated_spectrum_db(x, n_fft, hop, calibration)
+        scf = scalefactor_level_db(x, n_fft, hop, calibration, offset) if spl == "scalefactor" else None
     return analyse_spectrum(level, sample_rate, n_fft, float(ath_offset_db), scalefactor_db=scf,
                             calibration=calibration)
 

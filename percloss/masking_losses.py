@@ -32,12 +32,11 @@ from .losses import REDUCTIONS, reduce
 from .masking import (
     ISO_FULL_SCALE_SINE_DB,
     analyse_spectrum,
-    calibration_offset_db,
+    calibrated_spectrum_db,
     check_calibration,
     check_n_fft,
     default_hop,
     model_tables,
-    spectrum_db,
 )
 
 __all__ = ["PriorityWeightedLoss", "NoiseModulationLoss", "MaskedFilterbankLoss", "priority_weights"]
@@ -77,14 +76,16 @@ class _MaskedSpectralLoss(nn.Module):
         self.reduction = check_choice(reduction, "reduction", REDUCTIONS)
         self.upper_line = model_tables(self.sample_rate, self.n_fft).upper_line
 
-    def _level(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return spectrum_db(x, self.n_fft, self.hop, self.calibration, reference=target)
+    def _level(self, x: torch.Tensor, offset_db: torch.Tensor) -> torch.Tensor:
+        """``x``'s level spectrum on the target's scale (``offset_db`` from :meth:`_target`)."""
+        return calibrated_spectrum_db(x, self.n_fft, self.hop, self.calibration, offset_db)[0]
 
-    def _target(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _target(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The target's level spectrum, its threshold on every line and its calibration offset."""
         with torch.no_grad():
-            level = spectrum_db(target, self.n_fft, self.hop, self.calibration)
+            level, offset = calibrated_spectrum_db(target, self.n_fft, self.hop, self.calibration)
             threshold = analyse_spectrum(level, self.sample_rate, self.n_fft).threshold_db
-        return level, threshold
+        return level, threshold, offset
 
 
 class PriorityWeightedLoss(_MaskedSpectralLoss):
@@ -111,9 +112,9 @@ class PriorityWeightedLoss(_MaskedSpectralLoss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check_pair(input, target, self.n_fft)
-        level_tg, threshold = self._target(target)
+        level_tg, threshold, offset = self._target(target)
         weights = priority_weights(level_tg, threshold)[..., : self.upper_line + 1]
-        soft_in = 10.0 * torch.log10(torch.pow(10.0, self._level(input, target) / 10.0) + 1.0)
+        soft_in = 10.0 * torch.log10(torch.pow(10.0, self._level(input, offset) / 10.0) + 1.0)
         soft_tg = 10.0 * torch.log10(torch.pow(10.0, level_tg / 10.0) + 1.0)
         err = ((soft_in - soft_tg)[..., : self.upper_line + 1] / 10.0).pow(2)
         return reduce((weights * err).mean(dim=(-2, -1)), self.reduction)
@@ -154,8 +155,8 @@ class NoiseModulationLoss(_MaskedSpectralLoss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check_pair(input, target, self.n_fft)
-        _, threshold = self._target(target)
-        level_err = self._level(input - target, target)
+        _, threshold, offset = self._target(target)
+        level_err = self._level(input - target, offset)
         ratio = torch.pow(10.0, (level_err - threshold) / 10.0)[..., : self.upper_line + 1]
         excess = torch.relu(ratio - 1.0)
         per_frame = excess.amax(-1) if self.aggregate == "max" else excess.mean(-1)
@@ -232,9 +233,7 @@ class MaskedFilterbankLoss(nn.Module):
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check_pair(input, target, self.n_fft)
         with torch.no_grad():
-            level_iso = spectrum_db(target, self.n_fft, self.hop)
-            offset = calibration_offset_db(level_iso, self.calibration)  # (..., F, 1)
-            level = (level_iso + offset).clamp_min(-200.0) if self.calibration != "iso" else level_iso
+            level, offset = calibrated_spectrum_db(target, self.n_fft, self.hop, self.calibration)  # offset (..., F, 1)
             threshold_db = analyse_spectrum(level, self.sample_rate, self.n_fft).threshold_db
             # mask per band and frame, as band power (full-scale sine = 1)
             full_scale = ISO_FULL_SCALE_SINE_DB + offset

@@ -148,17 +148,27 @@ def nmr(
     >>> bool(r.mean_db < 0), float(r.audible_fraction)
     (True, 0.0)
     """
-    from .masking import analyse_spectrum, check_n_fft, spectrum_db
+    from .masking import (
+        _check_hop,
+        analyse_spectrum,
+        calibrated_spectrum_db,
+        check_calibration,
+        check_n_fft,
+    )
 
     rate = check_sample_rate(sample_rate)
-    check_n_fft(n_fft)
+    n_fft = check_n_fft(n_fft)
+    hop = _check_hop(hop, n_fft)
+    calibration = check_calibration(calibration)
     check_signal(reference, "reference", min_length=n_fft)
     check_signal(test, "test", min_length=n_fft)
     check_same_shape(reference, test, "reference", "test")
     with torch.no_grad():
-        analysis = analyse_spectrum(spectrum_db(reference, n_fft, hop, calibration), rate, n_fft)
+        level, offset = calibrated_spectrum_db(reference, n_fft, hop, calibration)
+        analysis = analyse_spectrum(level, rate, n_fft)
     t = analysis.tables
-    noise_db = spectrum_db(test - reference, n_fft, hop, calibration, reference=reference)
+    # the noise on the reference's scale (its frames' offsets under "frame_max96")
+    noise_db = calibrated_spectrum_db(test - reference, n_fft, hop, calibration, offset)[0]
     noise_power = torch.pow(10.0, noise_db / 10.0)
     mask_power = torch.pow(10.0, analysis.threshold_db / 10.0)
     member = torch.as_tensor(t.band_membership, dtype=reference.dtype, device=reference.device)
