@@ -239,7 +239,14 @@ def _train_codec(args: argparse.Namespace) -> int:
         raise ValueError(f"no corpus folder {args.corpus_folder!r}: run `bash scripts/build_codec_corpus.sh --full "
                          f"{args.corpus_folder}` first (or pass --corpus-folder excerpts for the shipped 20 s excerpts)")
     corpus = None if args.corpus_folder == "excerpts" else args.corpus_folder
-    run_point(args.point, args.hours, states=args.state_dir, snapshots=args.snapshot_dir, corpus_folder=corpus)
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise ValueError(f"--device must name a torch device (cpu, cuda, cuda:1, ...), got {args.device!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device}: torch sees no CUDA device here")
+    run_point(args.point, args.hours, states=args.state_dir, snapshots=args.snapshot_dir, corpus_folder=corpus,
+              device=device, report_every=args.report_every)
     return 0
 
 
@@ -276,9 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the codec models shipped with the package")
     m.set_defaults(run=_models)
     t = sub.add_parser("train-codec", help="train one of the work's codec operating points (resumable)")
-    t.add_argument("--point", choices=("A64", "A79", "B79", "C64", "D64"))
+    t.add_argument("--point", choices=("A64", "A79", "B79", "C64", "D64", "A168", "C96", "C112", "D96", "D112"),
+                   help="the low-bitrate set (32 kHz) or the high-bitrate set (44.1 kHz; meant for a GPU)")
     t.add_argument("--hours", type=float, default=1.0, help="wall-time budget of this call (Default: 1)")
     t.add_argument("--threads", type=int, help="torch threads (Default: torch's)")
+    t.add_argument("--report-every", type=int, default=50, help="steps between progress lines (Default: 50)")
+    t.add_argument("--device", default="cpu", help="where to train: cpu, cuda, cuda:1, ... (Default: cpu)")
     t.add_argument("--state-dir", help="resumable states (Default: $PERCLOSS_TRAIN_DIR or ~/.cache/percloss/codec-train)")
     t.add_argument("--snapshot-dir", default="runs/codec", help="weights-only snapshots and logs (Default: runs/codec)")
     t.add_argument("--corpus-folder", default="data/codec_corpus",

@@ -377,7 +377,7 @@ def symbol_histogram(codec: CascadedCodec, signals: list[torch.Tensor]) -> list[
     counts = [torch.zeros(n, dtype=torch.float64) for _ in codec.stages]
     for x in signals:
         for m, idx in enumerate(encode_indices(codec, x)):
-            counts[m] += torch.bincount(idx.flatten(), minlength=n).double()
+            counts[m] += torch.bincount(idx.flatten(), minlength=n).double().cpu()
     return counts
 
 

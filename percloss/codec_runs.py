@@ -8,9 +8,13 @@ can be stopped (SIGTERM, Ctrl-C, or the time budget) and resumed at any time:
   total), C64 (1 module), D64 (1 module, fine-tuned from C64: it starts from
   C64's state after ``1 - finetune_fraction`` of the steps and trains the
   rest under model D's loss with a fresh optimiser).
+- The work's high-bitrate set at 44.1 kHz (meant for a GPU, ``--device cuda``):
+  A168 (2 modules), C96 (1), C112 (2), D96 and D112 (fine-tuned from C96 and
+  C112 as D64 is from C64).
 - Equal budget: every point trains for :attr:`RunConfig.steps` steps of
-  ``batch x segment_frames`` codec frames (the same amount of training audio;
-  D64's count includes the C64 steps it starts from).
+  ``batch x segment_frames`` codec frames (the same number of frames; D's
+  count includes the C steps it starts from). At 44.1 kHz a frame is shorter,
+  so those points see 32/44.1 of the seconds of audio.
 - State: the whole resumable state (weights, Adam moments, rate multipliers,
   sampler, log) lives outside the work tree, in ``$PERCLOSS_TRAIN_DIR``
   (Default: ``~/.cache/percloss/codec-train``), saved every few minutes. A
@@ -43,7 +47,8 @@ from ._checks import check_choice
 from .codec import HOP, CascadedCodec, save_codec, symbol_histogram
 from .codec_training import TrainLog, train_codec
 
-__all__ = ["RunPoint", "RunConfig", "POINTS", "RUN", "state_dir", "snapshot_path", "run_point"]
+__all__ = ["RunPoint", "RunConfig", "POINTS", "LOW_BITRATE", "HIGH_BITRATE", "RUN", "state_dir", "snapshot_path",
+           "run_point"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,11 @@ class RunConfig:
     @property
     def audio_seconds_per_step(self) -> float:
         """Seconds of 32 kHz training audio per step."""
-        return self.batch * self.segment_frames * HOP / 32000
+        return self.seconds_per_step(32000)
+
+    def seconds_per_step(self, sample_rate: int) -> float:
+        """Seconds of training audio per step at ``sample_rate``."""
+        return self.batch * self.segment_frames * HOP / sample_rate
 
     @property
     def shared_steps(self) -> int:
@@ -86,7 +95,12 @@ class RunConfig:
 POINTS = {p.name: p for p in (
     RunPoint("A64", "A", 32000, 64, 1), RunPoint("A79", "A", 32000, 79, 2), RunPoint("B79", "B", 32000, 79, 2),
     RunPoint("C64", "C", 32000, 64, 1), RunPoint("D64", "D", 32000, 64, 1, init_from="C64"),
+    RunPoint("A168", "A", 44100, 168, 2), RunPoint("C96", "C", 44100, 96, 1), RunPoint("C112", "C", 44100, 112, 2),
+    RunPoint("D96", "D", 44100, 96, 1, init_from="C96"), RunPoint("D112", "D", 44100, 112, 2, init_from="C112"),
 )}
+#: The work's low-bitrate (32 kHz) and high-bitrate (44.1 kHz) sets.
+LOW_BITRATE = ("A64", "A79", "B79", "C64", "D64")
+HIGH_BITRATE = ("A168", "C96", "C112", "D96", "D112")
 RUN = RunConfig()
 _PRINT = partial(print, flush=True)
 
@@ -132,12 +146,15 @@ def _steps_done(state_file: Path) -> int:
 def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None = None,
               snapshots: str | os.PathLike[str] = "runs/codec", config: RunConfig = RUN,
               corpus_folder: str | os.PathLike[str] | None = None, report_every: int = 50,
+              device: str | torch.device = "cpu",
               print_fn: Callable[[str], object] = _PRINT) -> TrainLog | None:
     """Train point ``name`` for at most ``hours`` of wall time (resuming where it stopped).
 
     ``corpus_folder``: whole songs from ``scripts/build_codec_corpus.sh --full``
     (Default: the shipped 20 s excerpts); ``snapshots/<point>/run.json``
     records the corpus, and resuming on another corpus raises ``ValueError``.
+    ``device``: where the codec trains (and its symbol histogram is counted);
+    the codec is initialised on the CPU, so every device starts from the same weights.
     Returns the training log, or ``None`` when nothing could run (D64 waiting
     for C64's shared steps).
     """
@@ -183,7 +200,7 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
                              f"pass the same corpus folder as before ({before['corpus_folder']!r})")
     else:
         record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps({"point": asdict(point), "schedule": asdict(config),
+        record.write_text(json.dumps({"point": asdict(point), "schedule": asdict(config), "device": str(device),
                                       "corpus_folder": None if corpus_folder is None else str(corpus_folder),
                                       "corpus": corpus}, indent=1) + "\n")
     signals = list(songs.values())
@@ -210,14 +227,15 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
             if point.model == "C" and done < config.shared_steps:
                 target = min(target, config.shared_steps)  # D64 starts from exactly this step
             torch.manual_seed(config.seed)
-            codec = CascadedCodec(point.n_modules)
+            codec = CascadedCodec(point.n_modules).to(device)
             log = train_codec(codec, signals, point.sample_rate, point.model, steps=target, max_seconds=left, **kw)
             if log.steps < target:  # stopped by the time budget or a signal: train_codec saved
                 _write_snapshot(state, snapshot)
                 break
             done = log.steps
             if point.model == "C" and done == config.shared_steps:
-                shutil.copyfile(state, folder / "shared.pt")
+                shutil.copyfile(state, folder / "shared.tmp")
+                os.replace(folder / "shared.tmp", folder / "shared.pt")  # a D process may be waiting for it
                 _write_snapshot(state, snapshot_path(snap_root, name, "shared"))
                 say(f"{name}: reached {done} steps; D64 can start from here")
             hs = log.entropy_bits[-1]
@@ -230,7 +248,7 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
         if state.is_file():
             _write_snapshot(state, snapshot)
         if _steps_done(state) >= config.steps:
-            _export(point, state, snap_root, signals, config)
+            _export(point, state, snap_root, signals, config, device)
             say(f"{name}: finished {config.steps} steps; exported {snap_root / name / (name + '.codec')}")
     finally:
         for sig, handler in previous.items():
@@ -238,13 +256,16 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
     return log
 
 
-def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.Tensor], config: RunConfig) -> Path:
+def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.Tensor], config: RunConfig,
+            device: str | torch.device = "cpu") -> Path:
     payload = torch.load(state, map_location="cpu", weights_only=True)
     codec = CascadedCodec(point.n_modules)
     codec.load_state_dict(payload["codec"])
-    codec.eval()
+    codec.to(device).eval()
     n = None if config.histogram_seconds is None else int(config.histogram_seconds * point.sample_rate)
-    counts = symbol_histogram(codec, [s[:n] for s in signals])
+    with torch.no_grad():
+        counts = symbol_histogram(codec, [s[:n].to(device) for s in signals])
+    codec.cpu()
     schedule = (f"{config.steps} Adam steps (lr {config.lr:g}, {config.precision}) of {config.batch} x "
                 f"{config.segment_frames} frames at {point.sample_rate} Hz, seed {config.seed}"
                 + (f"; fine-tuned from {point.init_from} after {config.shared_steps} steps" if point.init_from else ""))
@@ -255,8 +276,9 @@ def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.T
 
 def describe() -> str:
     """The points and the schedule, one line each."""
-    lines = [f"schedule: {asdict(RUN)}; {RUN.audio_seconds_per_step:.2f} s of audio per step, "
-             f"{RUN.steps * RUN.audio_seconds_per_step / 3600:.2f} h per point"]
+    lines = [f"schedule: {asdict(RUN)}; {RUN.audio_seconds_per_step:.2f} s of audio per step at 32 kHz, "
+             f"{RUN.steps * RUN.audio_seconds_per_step / 3600:.2f} h per point "
+             f"({RUN.steps * RUN.seconds_per_step(44100) / 3600:.2f} h at 44.1 kHz)"]
     lines += [f"{p.name}: model {p.model}, {p.n_modules} module(s), {p.kbps:g} kbit/s at {p.sample_rate} Hz"
               + (f", fine-tuned from {p.init_from}" if p.init_from else "") for p in POINTS.values()]
     return "\n".join(lines)

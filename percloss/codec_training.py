@@ -41,7 +41,8 @@ from .masking import spectrum_db
 from .masking_losses import NoiseModulationLoss, PriorityWeightedLoss
 
 __all__ = ["MelLoss", "MelWeightedLoss", "mel_line_weights", "CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS",
-           "bits_per_code", "TrainLog", "sample_segments", "anneal_floor", "update_rate_weights", "train_codec"]
+           "bits_per_code", "TrainLog", "sample_segments", "anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights",
+           "train_codec"]
 
 KINDS = ("A", "B", "C", "D")
 
@@ -230,10 +231,19 @@ def anneal_floor(step: int, horizon: int, anneal: tuple[float, float]) -> float:
     return math.log(anneal[0]) + (math.log(anneal[1]) - math.log(anneal[0])) * fraction
 
 
+#: Bounds of the rate multipliers (anti-windup). The shipped one-module runs kept every ``lambda`` in
+#: [5.4e-5, 0.151] (their logs; tested), so the bounds never acted on them. Unbounded, two-module runs wound
+#: ``lambda`` up to 2e4 (the second module's codes collapsed to one centroid) and then down to 1e-56, from
+#: where it could not recover in the steps left (``runs/codec/attempts``).
+RATE_WEIGHT_RANGE = (1e-5, 1.0)
+
+
 def update_rate_weights(lambdas: list[float], entropy_bits: list[float], target_bits: float,
-                        gain: float) -> list[float]:
-    """Rate controller: each ``lambda_m`` times ``exp(gain (H_m - target) / target)``."""
-    return [lam * math.exp(gain * (h - target_bits) / target_bits) for lam, h in zip(lambdas, entropy_bits, strict=True)]
+                        gain: float, bounds: tuple[float, float] = RATE_WEIGHT_RANGE) -> list[float]:
+    """Rate controller: each ``lambda_m`` times ``exp(gain (H_m - target) / target)``, kept within ``bounds``."""
+    lo, hi = bounds
+    return [min(max(lam * math.exp(gain * (h - target_bits) / target_bits), lo), hi)
+            for lam, h in zip(lambdas, entropy_bits, strict=True)]
 
 
 def _append_csv(path: Path, log: TrainLog, first: int, sample_rate: int) -> None:
@@ -277,7 +287,8 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     as it rises the soft entropy estimate approaches the hard codes' entropy.
     Gradients are clipped to norm ``max_grad_norm``. ``precision="bf16"`` runs
     the codec's forward and backward under CPU/CUDA bfloat16 autocast (the loss
-    and the optimiser stay float32).
+    and the optimiser stay float32). Training runs on the codec's device;
+    segments are drawn on the CPU (the same draws on any device) and moved there.
 
     With ``checkpoint``, the whole state (parameters, optimiser, rate
     multipliers, sampler, log) is saved there every ``save_every`` steps (and
@@ -297,7 +308,8 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     precision = check_choice(precision, "precision", PRECISIONS)
-    loss_fn = CodecLoss(kind, rate)
+    device = next(codec.parameters()).device
+    loss_fn = CodecLoss(kind, rate).to(device)
     optimizer = torch.optim.Adam(codec.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     target_bits = bits_per_code(target_kbps, rate) if target_kbps is not None else None
@@ -320,7 +332,7 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
         g.set_state(state["generator"])
         log = TrainLog(**state["log"])
     horizon = max(anneal_steps if anneal_steps is not None else steps, 1)
-    device_type = next(codec.parameters()).device.type
+    device_type = device.type
     stop = {"signal": False}
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -348,7 +360,7 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     try:
         for step in tqdm(range(log.steps, steps), desc=f"codec {kind}", disable=not progress, leave=False,
                          initial=log.steps, total=steps):
-            x = sample_segments(signals, batch, length, g)
+            x = sample_segments(signals, batch, length, g).to(device)  # sampled on the CPU: same draws on any device
             frames = frame(x).reshape(-1, FRAME)
             with torch.no_grad():
                 for quantizer in codec.quantizers:

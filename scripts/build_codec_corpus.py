@@ -14,7 +14,12 @@ excerpt of every song, peak-normalised to -1 dBFS, 44.1 kHz 16-bit FLAC, and
 ``manifest.json`` with split, offsets, licence and SHA-256. With ``--full DIR``
 the whole songs are also written there (about 190 MB as FLAC; for ``full`` mode).
 
+``--split train --full DIR`` writes only the training songs' whole mixes to
+DIR (nothing to ``--out``), e.g. on a machine that has only the training
+songs' stems under ``--root``.
+
 Usage: python scripts/build_codec_corpus.py [--out data/codec] [--full data/codec_corpus]
+       [--split all|train|heldout] [--root /usr/share/games/fretsonfire/data/songs]
 """
 
 from __future__ import annotations
@@ -45,12 +50,12 @@ SONGS = [
 ]
 
 
-def band_mix(pack: str, folder: str) -> tuple[np.ndarray, int]:
+def band_mix(pack: str, folder: str, root: Path = ROOT) -> tuple[np.ndarray, int]:
     """Mono sum of a song's backing track and guitar stem."""
     parts = []
     rate = 0
     for stem in ("song.ogg", "guitar.ogg"):
-        x, rate = sf.read(str(ROOT / pack / folder / stem), dtype="float64", always_2d=True)
+        x, rate = sf.read(str(root / pack / folder / stem), dtype="float64", always_2d=True)
         parts.append(x.mean(axis=1))
     n = min(len(p) for p in parts)
     return parts[0][:n] + parts[1][:n], int(rate)
@@ -64,11 +69,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("data/codec"))
     parser.add_argument("--full", type=Path, default=None, help="also write whole songs here")
+    parser.add_argument("--split", choices=("all", "train", "heldout"), default="all",
+                        help="only this split's whole songs (needs --full; writes nothing to --out)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the Fret's on Fire songs folder")
     args = parser.parse_args()
+    if args.split != "all":
+        if args.full is None:
+            parser.error("--split needs --full")
+        args.full.mkdir(parents=True, exist_ok=True)
+        for (pack, *_), folder, title, split, *_ in SONGS:
+            if split == args.split:
+                mix, rate = band_mix(pack, folder, args.root)
+                sf.write(str(args.full / f"{slug(title)}.flac"), mix * (PEAK / np.abs(mix).max()), rate,
+                         subtype="PCM_16", format="FLAC")
+                print(f"{slug(title)}: {split}, {len(mix) / rate:.0f} s")
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     manifest = {}
     for (pack, artist, licence, package), folder, title, split, offset, seconds in SONGS:
-        mix, rate = band_mix(pack, folder)
+        mix, rate = band_mix(pack, folder, args.root)
         name = slug(title)
         start, stop = int(offset * rate), int((offset + seconds) * rate)
         part = mix[start:stop]

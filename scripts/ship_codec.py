@@ -30,6 +30,12 @@ from percloss.shipped import models_dir
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _trained_on(run: Path) -> str:
+    """The device of the run's record (runs before the record named one trained on the CPU)."""
+    record = run / "run.json"
+    return str(json.loads(record.read_text()).get("device", "cpu")) if record.is_file() else "cpu"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name", choices=sorted(POINTS))
@@ -75,6 +81,7 @@ def main() -> None:
         "final_terms_mean_last_100_steps": {k: round(v, 6) for k, v in terms.items()},
         "file_kbps_heldout": round(bits / seconds / 1000, 2), "file_kbps_per_song": per_song,
         "heldout_corpus": "whole songs" if args.corpus_folder else "shipped excerpts", "code_commit": commit,
+        "device": _trained_on(run),
     }
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     print(json.dumps(manifest[args.name], indent=1))

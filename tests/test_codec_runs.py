@@ -17,8 +17,11 @@ TINY = RunConfig(steps=8, batch=2, segment_frames=2, save_every_seconds=1.0, his
 def test_the_works_low_bitrate_points_share_one_budget() -> None:
     assert {name: (p.model, p.n_modules, p.kbps, p.sample_rate) for name, p in POINTS.items()} == {
         "A64": ("A", 1, 64, 32000), "A79": ("A", 2, 79, 32000), "B79": ("B", 2, 79, 32000),
-        "C64": ("C", 1, 64, 32000), "D64": ("D", 1, 64, 32000)}
-    assert POINTS["D64"].init_from == "C64"
+        "C64": ("C", 1, 64, 32000), "D64": ("D", 1, 64, 32000),
+        # the high-bitrate set at 44.1 kHz (0.9 M parameters = 2 modules)
+        "A168": ("A", 2, 168, 44100), "C96": ("C", 1, 96, 44100), "C112": ("C", 2, 112, 44100),
+        "D96": ("D", 1, 96, 44100), "D112": ("D", 2, 112, 44100)}
+    assert (POINTS["D64"].init_from, POINTS["D96"].init_from, POINTS["D112"].init_from) == ("C64", "C96", "C112")
     # >= 2 hours of training audio per point
     assert RUN.steps * RUN.audio_seconds_per_step >= 2 * 3600
 
@@ -77,3 +80,18 @@ def test_resuming_on_another_corpus_is_refused(tmp_path: Path) -> None:
     record.write_text(record.read_text().replace('"metal_madness": 20.0', '"metal_madness": 144.0'))
     with pytest.raises(ValueError, match="corpus"):
         run_point("A64", 0.05, states=tmp_path / "s", snapshots=tmp_path / "r", config=cfg, print_fn=lambda _: None)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_point_trains_on_cuda_from_the_same_start(tmp_path: Path) -> None:
+    """The codec is initialised on the CPU and the segments are drawn there: a CUDA run starts where a CPU run does."""
+    cfg = RunConfig(steps=2, batch=2, segment_frames=2, precision="fp32", histogram_seconds=1.0)
+    logs = {dev: run_point("C64", 0.05, states=tmp_path / dev / "s", snapshots=tmp_path / dev / "r", config=cfg,
+                           device=dev, print_fn=lambda _: None) for dev in ("cpu", "cuda")}
+    cpu, gpu = logs["cpu"], logs["cuda"]
+    assert cpu is not None and gpu is not None
+    assert gpu.distortion[0] == pytest.approx(cpu.distortion[0], rel=1e-4)
+    assert '"device": "cuda"' in (tmp_path / "cuda" / "r" / "C64" / "run.json").read_text()
+    codec, counts, _ = load_codec(tmp_path / "cuda" / "r" / "C64" / "C64.codec")
+    assert float(counts[0].sum()) > 0

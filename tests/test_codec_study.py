@@ -24,7 +24,14 @@ def test_modes_scale_up() -> None:
     q, s, f = (cs.CodecStudyConfig.for_mode(m) for m in ("quick", "standard", "full"))
     assert q.steps < s.steps < f.steps and len(f.points) == 10
     assert f.lr == 2e-4 and f.batch == 128  # the work's schedule
-    assert not q.use_shipped
+    assert not q.use_shipped and not f.use_shipped  # quick and full train; standard loads what ships
+    assert s.use_shipped and s.points == cs.shipped_points() and {"C64", "D64"} <= {p.name for p in s.points}
+
+
+def test_standard_mode_never_trains(tmp_path: Path) -> None:
+    config = replace(cs.CodecStudyConfig.for_mode("standard"), points=(cs.OperatingPoint("B", 32000, 79, 2),))
+    with pytest.raises(ValueError, match="no shipped model for B79"):
+        cs.obtain_model(config.points[0], config, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +67,21 @@ def test_finished_checkpoints_are_reused(tiny_study: cs.CodecStudy, tmp_path: Pa
     assert again.seconds == 0.0 and "reused" in again.source and again.sha256 == model.sha256
 
 
-def test_shipped_checkpoints_are_hash_verified(tmp_path: Path) -> None:
+def test_shipped_checkpoints_are_hash_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERCLOSS_MODELS", str(tmp_path))
     point = cs.OperatingPoint("A", 32000, 64, 1)
-    assert cs.shipped_checkpoint(point, tmp_path) is None
-    sha = save_codec(tmp_path / "a.codec", CascadedCodec(1), [torch.ones(32)], 32000, point.key, "test")
-    (tmp_path / "manifest.json").write_text(json.dumps({point.key: {"file": "a.codec", "sha256": sha}}))
-    assert cs.shipped_checkpoint(point, tmp_path) == tmp_path / "a.codec"
-    (tmp_path / "manifest.json").write_text(json.dumps({point.key: {"file": "a.codec", "sha256": "0" * 64}}))
+    assert cs.shipped_checkpoint(point) is None
+    sha = save_codec(tmp_path / "a.codec", CascadedCodec(1), [torch.ones(32)], 32000, point.name, "test")
+    entry = {"file": "a.codec", "sha256": sha, "sample_rate": 32000, "n_modules": 1, "log": "a.csv"}
+    (tmp_path / "manifest.json").write_text(json.dumps({point.name: entry}))
+    assert cs.shipped_checkpoint(point) == tmp_path / "a.codec"
+    assert cs.shipped_checkpoint(replace(point, n_modules=2)) is None  # another point of the same name
+    (tmp_path / "manifest.json").write_text(json.dumps({point.name: {**entry, "sha256": "0" * 64}}))
     with pytest.raises(ValueError, match="SHA-256"):
-        cs.shipped_checkpoint(point, tmp_path)
+        cs.shipped_checkpoint(point)
     (tmp_path / "a.codec").unlink()
     with pytest.raises(ValueError, match="missing"):
-        cs.shipped_checkpoint(point, tmp_path)
+        cs.shipped_checkpoint(point)
 
 
 def test_anchor_interpolation(tiny_study: cs.CodecStudy) -> None:

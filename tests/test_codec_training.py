@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -251,3 +253,35 @@ def test_sigterm_saves_and_stops(tmp_path: object) -> None:
     steps = int(out.split()[1])
     state = torch.load(folder / "s.pt", weights_only=False)
     assert len(state["log"]["distortion"]) == steps > 0
+
+
+def test_rate_weights_are_bounded_both_ways() -> None:
+    from percloss.codec_training import RATE_WEIGHT_RANGE, update_rate_weights
+
+    lo, hi = RATE_WEIGHT_RANGE
+    up = down = [0.01]
+    for _ in range(2000):  # entropy twice / half the target for 2000 steps: exp(+-0.05 * 1 or 0.5) per step
+        up = update_rate_weights(up, [4.0], 2.0, 0.05)
+        down = update_rate_weights(down, [1.0], 2.0, 0.05)
+    assert up == [hi] and down == [lo]
+    # from the bound, a change of sign moves lambda back at once
+    assert update_rate_weights(up, [1.0], 2.0, 0.05)[0] < hi and update_rate_weights(down, [4.0], 2.0, 0.05)[0] > lo
+    # inside the bounds the update is the plain multiplicative one
+    assert update_rate_weights([0.01], [3.0], 2.0, 0.05)[0] == pytest.approx(0.01 * math.exp(0.025))
+
+
+def test_the_bounds_never_acted_on_the_shipped_runs() -> None:
+    """The shipped models were trained before the bounds existed: their logs must stay inside them."""
+    import csv
+
+    from percloss.codec_training import RATE_WEIGHT_RANGE
+    from percloss.shipped import models_dir, shipped_models
+
+    lo, hi = RATE_WEIGHT_RANGE
+    checked = 0
+    for name, entry in shipped_models().items():
+        with (models_dir() / entry["log"]).open() as f:
+            lambdas = [float(v) for row in csv.DictReader(f) for v in row["rate_weight"].split(";")]
+        assert lo < min(lambdas) and max(lambdas) < hi, name
+        checked += 1
+    assert checked >= 2

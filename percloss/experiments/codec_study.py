@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import anchors, data
+from .. import anchors, data, shipped
 from .._checks import check_choice
 from ..codec import (
     CascadedCodec,
@@ -41,19 +41,19 @@ from ..codec import (
     symbol_histogram,
     write_bitstream,
 )
+from ..codec_runs import RUN
 from ..codec_training import TrainLog, train_codec
 from ..metrics import log_spectral_distance, nmr, snr, visqol
 from ..modes import MODES, current_mode
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
-           "checkpoint_path", "summary", "anchor_at",
+           "checkpoint_path", "shipped_points", "summary", "anchor_at",
            "MPEG1_BITRATES", "mp3_bitrate_for"]
 
 # Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
 TRAINING_PROCEDURE = 3  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration
 MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 ROOT = Path(__file__).resolve().parents[2]
-CHECKPOINTS = ROOT / "checkpoints" / "codec"
 CACHE = ROOT / "_build" / "percloss_cache" / "codec"
 
 
@@ -71,6 +71,11 @@ class OperatingPoint:
         return f"{self.model}{self.kbps:g}_{self.sample_rate // 1000}k_{self.n_modules}m"
 
     @property
+    def name(self) -> str:
+        """The work's name of the point (``A64``, ``C112``, ...): the shipped model's name."""
+        return f"{self.model}{self.kbps:g}"
+
+    @property
     def label(self) -> str:
         return f"{self.model} {self.kbps:g} kbit/s ({self.n_modules} module{'s' if self.n_modules > 1 else ''})"
 
@@ -83,6 +88,12 @@ WORK_POINTS = (
     OperatingPoint("D", 44100, 96, 1), OperatingPoint("D", 44100, 112, 2),
 )
 STANDARD_POINTS = tuple(OperatingPoint(m, 32000, 64, 1) for m in "ABCD")
+
+
+def shipped_points() -> tuple[OperatingPoint, ...]:
+    """The work's points whose trained models ship with the package (:mod:`percloss.shipped`), in the work's order."""
+    names = set(shipped.shipped_models())
+    return tuple(p for p in WORK_POINTS if p.name in names)
 
 
 def mp3_bitrate_for(kbps: float) -> int:
@@ -113,9 +124,10 @@ class CodecStudyConfig:
 
     @classmethod
     def for_mode(cls, mode: str | None = None) -> CodecStudyConfig:
-        """``quick``: 8 steps per model (pipeline check, untrained); ``standard``: A-D at 64 kbit/s,
-        32 kHz, one module, 600 steps of 8 x 8 frames, lr 1e-3; ``full``: the work's ten points, batch
-        128, lr 2e-4 (the work's), 20000 steps, whole songs if ``data/codec_corpus`` exists."""
+        """``quick``: 8 steps per model (pipeline check, untrained); ``standard``: the models that ship
+        with the package (:func:`shipped_points`; no training; their schedule is
+        :data:`percloss.codec_runs.RUN`); ``full``: the work's ten points trained here, batch 128, lr 2e-4
+        (the work's), 20000 steps, whole songs if ``data/codec_corpus`` exists."""
         mode = current_mode() if mode is None else check_choice(mode, "mode", MODES)
         songs = ("escape_from_chaosland", "mutilated_mime")
         clips = tuple(data.list_clips())
@@ -124,12 +136,14 @@ class CodecStudyConfig:
             return cls(STANDARD_POINTS, 8, 2, 4, 1e-3, ("mutilated_mime", "piano_bach"), 2.0, listen, 2.0,
                        histogram_seconds=1.0, mode=mode, use_shipped=False)
         if mode == "standard":
-            return cls(STANDARD_POINTS, 600, 8, 8, 1e-3, songs + clips, 6.0, listen, 3.0,
-                       anchor_kbps=(32, 48, 64, 80), mode=mode)
+            run = RUN
+            return cls(shipped_points(), run.steps, run.batch, run.segment_frames, run.lr, songs + clips, 6.0, listen,
+                       3.0, anchor_kbps=(32, 48, 64, 80), histogram_seconds=run.histogram_seconds,
+                       finetune_fraction=run.finetune_fraction, seed=run.seed, mode=mode)
         full = ROOT / "data" / "codec_corpus"
         return cls(WORK_POINTS, 20000, 128, 8, 2e-4, songs + clips, 10.0, listen, 5.0, histogram_seconds=None,
                    anchor_kbps=(48, 64, 80, 96, 112, 128, 160),
-                   mode=mode,
+                   mode=mode, use_shipped=False,
                    corpus_folder=str(full) if full.is_dir() else None)
 
     def fingerprint(self) -> str:
@@ -151,6 +165,8 @@ class TrainedModel:
     sha256: str
     log: TrainLog | None
     seconds: float  # wall time spent training in this run (0 when loaded)
+    record: dict[str, Any] = field(default_factory=dict)  # a shipped model's manifest entry
+    log_csv: Path | None = None  # a shipped model's training log (``LOG_COLUMNS``)
 
 
 @dataclass
@@ -162,32 +178,25 @@ class CodecStudy:
     folder: Path = Path(".")  # where the run's checkpoints are
 
 
-def checkpoint_path(study: CodecStudy, point: OperatingPoint) -> Path:
-    """The checkpoint file of ``point`` in this run (shipped or trained), relative to the repository if inside it."""
-    shipped = shipped_checkpoint(point) if study.config.use_shipped else None
-    path = (shipped if shipped is not None else study.folder / f"{point.key}.codec").resolve()
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+def checkpoint_path(study: CodecStudy, point: OperatingPoint) -> str:
+    """How to name ``point``'s model to ``python -m percloss encode --model``: its shipped name, or its file."""
+    if study.config.use_shipped and shipped_checkpoint(point) is not None:
+        return point.name
+    path = (study.folder / f"{point.key}.codec").resolve()
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
-def shipped_checkpoint(point: OperatingPoint, folder: Path = CHECKPOINTS) -> Path | None:
-    """The committed checkpoint for ``point`` if ``folder/manifest.json`` lists it; its SHA-256 is verified.
+def shipped_checkpoint(point: OperatingPoint) -> Path | None:
+    """The shipped checkpoint of ``point`` (:mod:`percloss.shipped`), its SHA-256 verified; ``None`` if none ships.
 
     Raises:
-        ValueError: if the file is missing or its hash differs from the manifest's.
+        ValueError: if the manifest lists it but the file is missing or its hash differs.
     """
-    manifest = folder / "manifest.json"
-    if not manifest.is_file():
+    entry = shipped.shipped_models().get(point.name)
+    if entry is None or (entry["sample_rate"], entry["n_modules"]) != (point.sample_rate, point.n_modules):
         return None
-    entry = json.loads(manifest.read_text()).get(point.key)
-    if entry is None:
-        return None
-    path = folder / entry["file"]
-    if not path.is_file():
-        raise ValueError(f"checkpoint {path} is listed in {manifest} but missing")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != entry["sha256"]:
-        raise ValueError(f"checkpoint {path} has SHA-256 {digest}, the manifest says {entry['sha256']}")
-    return path
+    shipped.load_shipped_codec(point.name)  # verifies the hash
+    return shipped.models_dir() / entry["file"]
 
 
 def _train_signals(point: OperatingPoint, config: CodecStudyConfig) -> list[torch.Tensor]:
@@ -231,12 +240,14 @@ def _train(point: OperatingPoint, config: CodecStudyConfig, workdir: Path, progr
 
 def obtain_model(point: OperatingPoint, config: CodecStudyConfig, workdir: Path,
                  progress: bool = True) -> TrainedModel:
-    """A shipped checkpoint for ``point`` (hash-verified) when allowed and present, else train (or resume)."""
-    shipped = shipped_checkpoint(point) if config.use_shipped else None
-    if shipped is not None:
-        codec, counts, info = load_codec(shipped)
-        return TrainedModel(point, codec, counts, f"shipped checkpoint: {info['trained']}", str(info["sha256"]),
-                            None, 0.0)
+    """A shipped model for ``point`` (hash-verified) when allowed and present, else train (or resume)."""
+    if config.use_shipped and shipped_checkpoint(point) is not None:
+        codec, counts, info = shipped.load_shipped_codec(point.name)
+        entry = shipped.shipped_models()[point.name]
+        return TrainedModel(point, codec, counts, f"shipped model {point.name}: {info['trained']}",
+                            str(info["sha256"]), None, 0.0, record=entry, log_csv=shipped.models_dir() / entry["log"])
+    if config.mode == "standard":
+        raise ValueError(f"no shipped model for {point.name}: standard mode does not train (use full mode)")
     return _train(point, config, workdir, progress)
 
 
