@@ -21,7 +21,8 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 venv: $(BIN)/.installed
 
 book: venv
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	bash scripts/book_cache_key.sh _build
+	time $(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book ($(PERCLOSS_MODE) mode) is at $(CURDIR)/_build/html/index.html"
 
 lint: venv
