@@ -14,6 +14,7 @@ import torch
 
 __all__ = [
     "AUDIO_RATE_RANGE",
+    "HALF_DTYPES",
     "check_signal",
     "check_same_shape",
     "check_sample_rate",
@@ -21,6 +22,11 @@ __all__ = [
     "check_choice",
     "check_mono_array",
 ]
+
+
+#: Dtypes :func:`check_signal` refuses with a clear error (FFTs, dB floors and masking thresholds of the
+#: library are float32/float64 computations; under autocast, cast a model's output with ``.float()``).
+HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
 def check_signal(
@@ -41,13 +47,17 @@ def check_signal(
         allow_nonfinite: accept NaN/Inf values. (Default: ``False``)
 
     Raises:
-        ValueError: if ``x`` is not a floating-point tensor of at least
-            ``min_dim`` dimensions and ``min_length`` samples, or holds NaN/Inf.
+        ValueError: if ``x`` is not a float32/float64 tensor (half precision is
+            refused, :data:`HALF_DTYPES`) of at least ``min_dim`` dimensions and
+            ``min_length`` samples, or holds NaN/Inf.
     """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if not torch.is_floating_point(x):
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if x.dtype in HALF_DTYPES:
+        raise ValueError(f"{name} has dtype {x.dtype}: half precision is not supported here (the dB levels and "
+                         f"thresholds need float32 or float64); pass {name}.float()")
     if x.dim() < min_dim:
         raise ValueError(
             f"{name} must have at least {min_dim} dimension(s) (..., time), got shape {tuple(x.shape)}"

@@ -76,3 +76,33 @@ def test_visqol_states_its_minimum_length(mode: str, rate: int, seconds: str) ->
             visqol(x[:n], noisy[:n], rate, mode)
     score = visqol(x[:shortest], noisy[:shortest], rate, mode)
     assert 1.0 <= score < 4.5
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_gets_a_clear_error_everywhere(dtype: torch.dtype) -> None:
+    """Half-precision audio is refused with the dtype named (no cryptic FFT error, no silent rounding)."""
+    from percloss.codec_training import CodecLoss
+    from percloss.losses import MultiResolutionSTFTLoss, PerceptualLoss
+    from percloss.masking import psychoacoustic_model1, spectrum_db
+    from percloss.masking_losses import MaskedFilterbankLoss, NoiseModulationLoss, PriorityWeightedLoss
+    from percloss.metrics import log_spectral_distance, nmr, snr
+
+    x = (0.1 * torch.sin(torch.arange(8192) * 0.05)).to(dtype)
+    y = (x.float() + 0.01).to(dtype)
+    calls = {
+        "PerceptualLoss": lambda: PerceptualLoss(16000)(y, x),
+        "MultiResolutionSTFTLoss": lambda: MultiResolutionSTFTLoss()(y, x),
+        "PriorityWeightedLoss": lambda: PriorityWeightedLoss(32000)(y, x),
+        "NoiseModulationLoss": lambda: NoiseModulationLoss(32000)(y, x),
+        "MaskedFilterbankLoss": lambda: MaskedFilterbankLoss(16000)(y, x),
+        "CodecLoss": lambda: CodecLoss("D", 32000)(y, x),
+        "spectrum_db": lambda: spectrum_db(x),
+        "psychoacoustic_model1": lambda: psychoacoustic_model1(x, 32000),
+        "nmr": lambda: nmr(x, y, 32000),
+        "snr": lambda: snr(x, y),
+        "log_spectral_distance": lambda: log_spectral_distance(x, y, 32000),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match="half precision"):
+            call()
+            pytest.fail(f"{name} accepted {dtype}")
