@@ -85,6 +85,7 @@ from . import iso_tables
 from ._checks import check_choice, check_sample_rate, check_signal
 
 __all__ = [
+    "PsychoacousticModel1",
     "CALIBRATIONS",
     "SPL_MODES",
     "POWER_NORM_DB",
@@ -944,6 +945,46 @@ def psychoacoustic_model1(
         scf = scalefactor_level_db(x, n_fft, hop, calibration, offset) if spl == "scalefactor" else None
     return analyse_spectrum(level, sample_rate, n_fft, float(ath_offset_db), scalefactor_db=scf,
                             calibration=calibration)
+
+
+class PsychoacousticModel1(torch.nn.Module):
+    """Model 1 as a module: the settings are checked once, ``forward(x)`` analyses ``(..., time)``.
+
+    Args as :func:`psychoacoustic_model1` (``sample_rate``, ``n_fft``, ``hop``,
+    ``ath_offset_db``, ``calibration``, ``spl``); invalid settings raise
+    ``ValueError`` here, at construction, not at the first call.
+
+    Shape:
+        - x: ``(..., time)``, float32 or float64, at least ``n_fft`` samples.
+        - output: a :class:`MaskingAnalysis` of ``(..., frames, ...)`` tensors (detached).
+
+    Example:
+        >>> model = PsychoacousticModel1(44100)
+        >>> model(torch.zeros(2, 4096)).global_threshold_db.shape
+        torch.Size([2, 10, 106])
+    """
+
+    def __init__(self, sample_rate: int, n_fft: int = 512, hop: int | None = None, ath_offset_db: float = 0.0,
+                 calibration: str = "iso", spl: str = "scalefactor") -> None:
+        super().__init__()
+        self.sample_rate = check_sample_rate(sample_rate)
+        self.n_fft = check_n_fft(n_fft)
+        self.hop = _check_hop(hop, self.n_fft)
+        self.calibration = check_calibration(calibration)
+        self.spl = check_choice(spl, "spl", SPL_MODES)
+        if isinstance(ath_offset_db, bool) or not isinstance(ath_offset_db, (int, float, np.floating)):
+            raise ValueError(f"ath_offset_db must be a number of dB, got {ath_offset_db!r}")
+        if not math.isfinite(ath_offset_db):
+            raise ValueError(f"ath_offset_db must be finite, got {ath_offset_db!r}")
+        self.ath_offset_db = float(ath_offset_db)
+
+    def forward(self, x: torch.Tensor) -> MaskingAnalysis:
+        return psychoacoustic_model1(x, self.sample_rate, self.n_fft, self.hop, self.ath_offset_db, self.calibration,
+                                     self.spl)
+
+    def extra_repr(self) -> str:
+        return (f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, hop={self.hop}, "
+                f"calibration={self.calibration!r}, spl={self.spl!r}")
 
 
 def global_masking_threshold(

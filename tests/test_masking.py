@@ -373,3 +373,18 @@ def test_bad_input_gets_a_clear_error(kwargs: dict[str, object], match: str) -> 
 def test_analyse_spectrum_rejects_wrong_line_count() -> None:
     with pytest.raises(ValueError, match="level_db"):
         analyse_spectrum(torch.zeros(3, 100), 44100)
+
+
+def test_the_module_form_is_the_function_with_settings_checked_once() -> None:
+    from percloss.masking import PsychoacousticModel1
+
+    x = load_clip("piano_bach", 44100)[:8192].double()
+    model = PsychoacousticModel1(44100, calibration="sine96", spl="spectrum")
+    a, b = model(x), psychoacoustic_model1(x, 44100, calibration="sine96", spl="spectrum")
+    assert torch.equal(a.smr_db, b.smr_db) and torch.equal(a.threshold_db, b.threshold_db)
+    with pytest.raises(ValueError, match="calibration"):
+        PsychoacousticModel1(44100, calibration="dbfs")
+    with pytest.raises(ValueError, match="n_fft"):
+        PsychoacousticModel1(44100, n_fft=2048)
+    with pytest.raises(ValueError, match="sample_rate"):
+        PsychoacousticModel1(True)  # type: ignore[arg-type]

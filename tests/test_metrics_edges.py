@@ -84,7 +84,11 @@ def test_half_precision_gets_a_clear_error_everywhere(dtype: torch.dtype) -> Non
     from percloss.codec_training import CodecLoss
     from percloss.losses import MultiResolutionSTFTLoss, PerceptualLoss
     from percloss.masking import psychoacoustic_model1, spectrum_db
-    from percloss.masking_losses import MaskedFilterbankLoss, NoiseModulationLoss, PriorityWeightedLoss
+    from percloss.masking_losses import (
+        MaskedFilterbankLoss,
+        NoiseModulationLoss,
+        PriorityWeightedLoss,
+    )
     from percloss.metrics import log_spectral_distance, nmr, snr
 
     x = (0.1 * torch.sin(torch.arange(8192) * 0.05)).to(dtype)
