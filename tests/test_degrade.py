@@ -62,11 +62,40 @@ def test_bandlimit_removes_content_above_the_new_nyquist(speech: np.ndarray, fac
 
 
 @pytest.mark.parametrize("bits", DEGRADATIONS["bitdepth"])
-def test_quantize_leaves_at_most_2_to_the_bits_levels(speech: np.ndarray, bits: int) -> None:
+def test_quantize_leaves_at_most_2_to_the_bits_minus_1_levels(speech: np.ndarray, bits: int) -> None:
+    step = 1.0 / (2 ** (bits - 1) - 1)  # the report's step (create_compressed_audio)
     y = quantize(speech, bits)
-    assert len(np.unique(y)) <= 2**bits
-    assert np.abs(y - speech).max() <= 2.0 ** (1 - bits) / 2 + 2.0 ** (1 - bits)  # half a step (+ the clipped top)
-    assert len(np.unique(degrade(speech, "bitdepth", bits))) <= 2**bits
+    assert len(np.unique(y)) <= 2**bits - 1
+    assert np.abs(y - speech).max() <= step / 2 * (1 + 1e-9)  # half a step, nothing clipped inside [-1, 1]
+    codes = y / step
+    assert np.allclose(codes, np.round(codes), atol=1e-9)  # every output is a multiple of the step
+    assert len(np.unique(degrade(speech, "bitdepth", bits))) <= 2**bits - 1
+
+
+@pytest.mark.parametrize(
+    "bits,levels",
+    [(2, [-1.0, 0.0, 1.0]), (3, [-1.0, -2 / 3, -1 / 3, 0.0, 1 / 3, 2 / 3, 1.0])],
+)
+def test_quantize_follows_the_reports_symmetric_step(bits: int, levels: list[float]) -> None:
+    # step 1 / (2**(bits-1) - 1): 2**bits - 1 levels, symmetric, +-1 representable
+    # (the old step 2**-(bits-1) gave {-1, -0.5, 0, 0.5} for 2 bits: no +1)
+    x = np.linspace(-1.0, 1.0, 20001)
+    out = np.unique(quantize(x, bits))
+    assert len(out) == len(levels) == 2**bits - 1
+    assert np.allclose(out, levels, rtol=0, atol=1e-12)
+    assert quantize(np.array([1.0, -1.0]), bits).tolist() == [1.0, -1.0]
+    assert quantize(np.array([1.7, -3.0]), bits).tolist() == [1.0, -1.0]  # clipped to full scale
+    step = 1.0 / (2 ** (bits - 1) - 1)
+    # thresholds half-way between levels: just below rounds down, just above rounds up
+    assert quantize(np.array([step / 2 - 1e-9, step / 2 + 1e-9]), bits).tolist() == pytest.approx([0.0, step])
+
+
+def test_quantize_matches_the_reports_code_on_real_speech(speech: np.ndarray) -> None:
+    for bits in (4, 8, 12, 16):
+        max_val = 2 ** (bits - 1) - 1
+        step = 1.0 / max_val
+        expected = np.clip(np.round(speech / step) * step, -1.0, 1.0)
+        assert np.array_equal(quantize(speech, bits), expected)
 
 
 @pytest.mark.parametrize("fraction", DEGRADATIONS["clipping"])
@@ -142,6 +171,8 @@ def test_metric_wrappers_reject_bad_input(speech: np.ndarray) -> None:
         (lambda x: add_noise(x, -0.1), "sigma"),
         (lambda x: bandlimit(x, 0), "factor"),
         (lambda x: quantize(x, 0), "bits"),
+        (lambda x: quantize(x, 1), "bits"),  # the report's step 1 / (2**0 - 1) is undefined
+        (lambda x: quantize(x, 2.0), "bits"),
         (lambda x: clip(x, 1.5), "fraction"),
         (lambda x: reverberate(x, RATE, 10.0), "rt60"),
         (lambda x: mp3(x, RATE, 3), "bitrate_kbps"),

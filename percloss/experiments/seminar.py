@@ -1,0 +1,349 @@
+"""The TU Ilmenau seminar report's study, like for like (chapter 3).
+
+S. Ghosh, "Implementation of a Neural Network-Based Perceptual Loss for Audio",
+seminar project report, TU Ilmenau (``book/references.bib``: ``ilmenau_embeddings``).
+The report degrades one speech and one music file (16 kHz mono) by Gaussian
+noise, "bitrate" reduction (resample down and back up) and bit-depth
+"compression", each at three levels, and scores every (clean, degraded) pair
+with the cosine similarity of OpenL3 and VGGish embeddings, wide-band PESQ
+and STOI; it publishes the 18 rows and four Pearson coefficients.
+
+- :data:`REPORT_TABLE` -- the report's 18 rows, transcribed;
+- :func:`report_correlations` -- its four Pearson coefficients recomputed from them;
+- :func:`replicate` -- our 18 rows on the same design (our clips, our metrics);
+- :func:`correlations` -- the same four coefficients on our rows, with bootstrap intervals.
+
+Notebook: ``notebooks/ch03_quality_metrics.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple, cast
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .. import data
+from ..degrade import degrade, peak_normalize
+from ..embeddings import Embedding, embedding_similarity, load_embedding
+from . import quality_study as qs
+
+__all__ = [
+    "RATE",
+    "LEVELS",
+    "REPORT_DEGRADATIONS",
+    "ReportRow",
+    "REPORT_TABLE",
+    "PAIRS",
+    "REPORT_PUBLISHED_CORRELATIONS",
+    "report_frame",
+    "report_correlations",
+    "replicate_clips",
+    "replicate",
+    "correlations",
+]
+
+RATE = 16000
+#: The report's level names, mildest first.
+LEVELS: tuple[str, ...] = ("Low", "High", "Extreme")
+#: The report's degradation names -> (``percloss.degrade`` kind, its three settings: Low, High, Extreme).
+#: Settings from the report's table in Methodology 3 ("Quality / Noise / Bitrate / Compression").
+REPORT_DEGRADATIONS: dict[str, tuple[str, tuple[float, float, float]]] = {
+    "Noise": ("noise", (0.002, 0.01, 0.02)),  # standard deviation of the added Gaussian noise
+    "Bitrate": ("bitrate", (2, 4, 6)),  # resampling factor, down and back up
+    "Compression": ("bitdepth", (12, 8, 4)),  # bits of the uniform quantiser
+}
+
+
+class ReportRow(NamedTuple):
+    """One row of the report's results table. ``stoi`` is what the report calls STOI;
+    its code computes it with ``pystoi.stoi(..., extended=True)``, i.e. ESTOI."""
+
+    kind: str
+    degradation: str
+    level: str
+    openl3: float
+    vggish: float
+    pesq: float
+    stoi: float
+
+
+#: The report's results table, all 18 rows in its order, its values as printed (Results,
+#: "1. Quantitative Results", columns "File & Degradation | OpenL3 | VGGish | PESQ | STOI";
+#: OpenL3 and VGGish are cosine similarities of clean and degraded embeddings).
+REPORT_TABLE: tuple[ReportRow, ...] = (
+    ReportRow("speech", "Noise", "Low", 0.9919, 0.9073, 2.47, 0.999),
+    ReportRow("speech", "Noise", "High", 0.9846, 0.8818, 1.20, 0.988),
+    ReportRow("speech", "Noise", "Extreme", 0.9782, 0.8593, 1.07, 0.963),
+    ReportRow("speech", "Bitrate", "Low", 0.9915, 0.9585, 3.66, 0.995),
+    ReportRow("speech", "Bitrate", "High", 0.9831, 0.9296, 2.74, 0.905),
+    ReportRow("speech", "Bitrate", "Extreme", 0.9784, 0.9118, 2.09, 0.840),
+    ReportRow("speech", "Compression", "Low", 0.9858, 0.9516, 4.07, 1.000),
+    ReportRow("speech", "Compression", "High", 0.9886, 0.9463, 2.52, 0.999),
+    ReportRow("speech", "Compression", "Extreme", 0.9420, 0.8071, 1.04, 0.861),
+    ReportRow("music", "Noise", "Low", 0.9904, 0.9612, 3.30, 0.951),
+    ReportRow("music", "Noise", "High", 0.9847, 0.9425, 1.75, 0.912),
+    ReportRow("music", "Noise", "Extreme", 0.9816, 0.9319, 1.35, 0.883),
+    ReportRow("music", "Bitrate", "Low", 0.9899, 0.9504, 3.30, 0.998),
+    ReportRow("music", "Bitrate", "High", 0.9810, 0.9402, 2.28, 0.886),
+    ReportRow("music", "Bitrate", "Extreme", 0.9763, 0.9393, 1.75, 0.810),
+    ReportRow("music", "Compression", "Low", 0.9832, 0.9563, 3.94, 0.993),
+    ReportRow("music", "Compression", "High", 0.9893, 0.9644, 3.21, 0.947),
+    ReportRow("music", "Compression", "Extreme", 0.9470, 0.8965, 1.31, 0.816),
+)
+
+#: The four (embedding, metric) pairs of the report's correlation table, in its order.
+PAIRS: tuple[tuple[str, str], ...] = (("openl3", "pesq"), ("openl3", "stoi"), ("vggish", "pesq"), ("vggish", "stoi"))
+
+#: The coefficients as the report prints them (Conclusion, "Metric Pair | Correlation Coefficient"),
+#: keyed by this module's column names (the report's STOI is ESTOI, the study's ``estoi``). Recomputed from
+#: REPORT_TABLE the VGGish ones come out 0.745 and 0.299: the printed table is rounded.
+REPORT_PUBLISHED_CORRELATIONS: dict[tuple[str, str], float] = {
+    (emb, other): qs.REPORT_CORRELATIONS[(emb, "estoi" if other == "stoi" else other)] for emb, other in PAIRS
+}
+
+KEYS = ["kind", "degradation", "level"]
+SCORES = ["openl3", "vggish", "pesq", "stoi"]
+
+
+def report_frame() -> pd.DataFrame:
+    """:data:`REPORT_TABLE` as a DataFrame (columns ``kind, degradation, level, openl3, vggish,
+    pesq, stoi``, plus ``setting``: the level's numeric parameter)."""
+    df = pd.DataFrame(REPORT_TABLE, columns=list(ReportRow._fields))
+    df["setting"] = [REPORT_DEGRADATIONS[d][1][LEVELS.index(lv)] for d, lv in zip(df.degradation, df.level,
+                                                                                  strict=True)]
+    return df
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = x - x.mean(), y - y.mean()
+    return float((x * y).sum() / math.sqrt((x * x).sum() * (y * y).sum()))
+
+
+def report_correlations() -> dict[tuple[str, str], float]:
+    """The report's four Pearson coefficients recomputed from :data:`REPORT_TABLE` (all 18 rows,
+    speech and music pooled), keyed like :data:`PAIRS`.
+
+    >>> {k: round(v, 3) for k, v in report_correlations().items()}  # doctest: +NORMALIZE_WHITESPACE
+    {('openl3', 'pesq'): 0.586, ('openl3', 'stoi'): 0.67, ('vggish', 'pesq'): 0.745, ('vggish', 'stoi'): 0.299}
+    """
+    df = report_frame()
+    return {(x, y): _pearson(df[x].to_numpy(float), df[y].to_numpy(float)) for x, y in PAIRS}
+
+
+def replicate_clips() -> tuple[str, str]:
+    """The clips :func:`replicate` uses: the first speech and the first music clip of :mod:`percloss.data`."""
+    return data.list_clips("speech")[0], data.list_clips("music")[0]
+
+
+def _clean(name: str, seconds: float | None, normalize: bool) -> np.ndarray:
+    x = data.load_clip(name, RATE).double().numpy()
+    if seconds is not None:
+        x = x[: int(round(seconds * RATE))]
+    return peak_normalize(x) if normalize else x
+
+
+def _weights_label(e: Embedding) -> str:
+    return "pretrained" if e.pretrained else "random-feature control"
+
+
+def _cdpam_scores(pairs: list[tuple[np.ndarray, np.ndarray]], seconds: float) -> tuple[list[float], str]:
+    """CDPAM distance of each (clean, degraded) pair on their middle ``seconds`` s; NaN if unavailable.
+
+    The computation of :func:`percloss.cdpam.cdpam_distance`, with each distinct clean
+    segment embedded once instead of once per pair (the encoder is the expensive part).
+    """
+    from ..cdpam import _embed, load_cdpam
+
+    nan = [math.nan] * len(pairs)
+    if seconds <= 0:
+        return nan, "not computed (cdpam_seconds=0)"
+    try:
+        model = load_cdpam()
+    except (ImportError, ValueError) as err:
+        return nan, f"not available: {err}"
+    head = cast(nn.Module, model.model_dist)
+    n = len(pairs[0][0])
+    length = min(n, int(round(seconds * RATE)))
+    start = (n - length) // 2
+
+    def segment(x: np.ndarray) -> np.ndarray:
+        return np.asarray(x[start : start + length], dtype=np.float32)
+
+    groups: dict[int, list[int]] = {}  # pairs sharing a clean signal, by its identity
+    for i, (clean, _) in enumerate(pairs):
+        groups.setdefault(id(clean), []).append(i)
+    out = [math.nan] * len(pairs)
+    with torch.no_grad():
+        for members in groups.values():
+            reference = _embed(model, torch.from_numpy(segment(pairs[members[0]][0])[None]), RATE)
+            degraded = torch.from_numpy(np.stack([segment(pairs[i][1]) for i in members]))
+            dist = head(reference.expand(len(members), -1), _embed(model, degraded, RATE))
+            for i, value in zip(members, dist.reshape(-1).tolist(), strict=True):
+                out[i] = float(value)
+    return out, f"pretrained (cdpam wheel), on the middle {length / RATE:g} s of each pair"
+
+
+def _estoi(clean: np.ndarray, degraded: np.ndarray, seed: int) -> float:
+    """ESTOI with NumPy's global generator seeded for the call (and restored afterwards).
+
+    pystoi's ESTOI adds noise of machine-epsilon size from ``np.random`` when it normalises
+    rows and columns; where a band is exactly silent (4-bit quantisation zeroes the quiet
+    parts) that noise moves the score in the third decimal from call to call.
+    """
+    from ..metrics import estoi
+
+    state = np.random.get_state()  # noqa: NPY002 (pystoi draws from the legacy global generator)
+    np.random.seed(seed)  # noqa: NPY002 (pystoi draws from the legacy global generator)
+    try:
+        return estoi(clean, degraded, RATE)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002 (pystoi draws from the legacy global generator)
+
+
+def _score(clean: np.ndarray, degraded: np.ndarray, is_speech: bool, extras: bool, seed: int) -> dict[str, float]:
+    """PESQ (NaN where its voice-activity detector finds no utterance) and ESTOI (seeded, see
+    :func:`_estoi`); with ``extras`` also SNR, NMR and ViSQOL, as :func:`quality_study.score_pair`
+    computes them (less DNSMOS, which is no part of the report's design and the slowest of them)."""
+    from ..metrics import nmr, pesq_wb, snr, visqol
+
+    try:
+        pesq = pesq_wb(clean, degraded)
+    except ValueError:  # no utterance detected (music, heavy degradation)
+        pesq = math.nan
+    row = {"pesq": pesq, "stoi": _estoi(clean, degraded, seed)}
+    if extras:
+        c, d = torch.from_numpy(clean), torch.from_numpy(degraded)
+        r = nmr(c, d, RATE)
+        row.update({
+            "snr_db": float(snr(c, d)),
+            "nmr_db": float(r.mean_db),
+            "nmr_audible": float(r.audible_fraction),
+            "visqol": visqol(clean, degraded, RATE, mode="speech" if is_speech else "audio"),
+        })
+    return row
+
+
+def replicate(
+    seconds: float | None = 4.0,
+    *,
+    clips: Sequence[str] | None = None,
+    embedders: Sequence[Embedding] | None = None,
+    openl3_hop: float = 1.0,
+    cdpam_seconds: float = 0.5,
+    extras: bool = True,
+    normalize_clean: bool = True,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Our 18 rows on the report's design: 2 clips x 3 degradations x 3 levels, in its row order.
+
+    Each clip (16 kHz mono; the first ``seconds`` s, ``None`` for the whole clip) is degraded by
+    :func:`percloss.degrade.degrade` at the report's settings (noise sigma 0.002/0.01/0.02;
+    resampling by 2/4/6 and back; 12/8/4 bits with the report's quantiser), and every degraded
+    signal is peak-normalised afterwards, as the report's code does (``librosa.util.normalize``
+    of the degraded signal). The report's code does not normalise the clean file; with
+    ``normalize_clean`` (default) we peak-normalise it once before degrading, so that sigma is
+    relative to full scale and the level-sensitive measures (NMR, SNR) are not dominated by the
+    gain change of the degraded signal.
+
+    Columns: the report's ``kind, degradation, level, openl3, vggish, pesq, stoi`` (``openl3``
+    and ``vggish`` the framewise cosine similarity, ``stoi`` ESTOI as the report's code computes
+    it) plus ``clip, setting, openl3_mean, vggish_mean`` (cosine of the time-averaged embeddings),
+    ``openl3_weights, vggish_weights`` (``"pretrained"`` or ``"random-feature control"``), and
+    with ``extras`` ``snr_db, nmr_db, nmr_audible, visqol`` (as :func:`quality_study.score_pair`
+    computes them) and ``cdpam`` (distance on the middle ``cdpam_seconds`` of each pair, lower is
+    better; NaN where the ``cdpam`` package is missing). ``df.attrs`` records clips, seconds,
+    weights, the CDPAM note and timings.
+
+    The defaults keep a run within about 2 minutes on 2 CPU cores: OpenL3 at the report's 0.1 s
+    hop costs about 25 s per 4-s signal on one core, CDPAM about 2 s per second of audio.
+
+    Args:
+        seconds: excerpt length from the start of each clip. (Default: 4 s)
+        clips: (speech, music) clip names. (Default: :func:`replicate_clips`)
+        embedders: embedding models; ``None`` loads VGGish and OpenL3 (pretrained where the
+            weights are installed, else the labelled random-feature control); ``[]`` skips them.
+        openl3_hop: OpenL3 window hop in s (the report used openl3's default, 0.1 s). (Default: 1 s)
+        cdpam_seconds: CDPAM on the middle ``cdpam_seconds`` of each pair; 0 skips it. (Default: 0.5 s)
+        extras: also score SNR, NMR, ViSQOL and CDPAM. (Default: True)
+        normalize_clean: peak-normalise the clean excerpt first. (Default: True)
+        seed: noise seed, seed of NumPy's generator around each ESTOI call (pystoi draws from it),
+            and seed of a random-feature control.
+    """
+    t0 = time.perf_counter()
+    names = tuple(clips) if clips is not None else replicate_clips()
+    if len(names) != 2 or [data.clip_info(n)["kind"] for n in names] != ["speech", "music"]:
+        raise ValueError(f"clips must be one speech and one music clip, in that order, got {names!r}")
+    if embedders is None:
+        embedders = [load_embedding("openl3", seed=seed, hop_seconds=openl3_hop), load_embedding("vggish", seed=seed)]
+    timings = {"metrics": 0.0, "embeddings": 0.0, "cdpam": 0.0}
+    rows: list[dict[str, Any]] = []
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    for name in names:
+        kind = data.clip_info(name)["kind"]
+        clean = _clean(name, seconds, normalize_clean)
+        t = time.perf_counter()
+        reference = {e.name: e.embed(torch.from_numpy(clean), RATE) for e in embedders}
+        timings["embeddings"] += time.perf_counter() - t
+        for degradation, (ours, settings) in REPORT_DEGRADATIONS.items():
+            for level, setting in zip(LEVELS, settings, strict=True):
+                degraded = degrade(clean, ours, setting, RATE, seed=seed)
+                pairs.append((clean, degraded))
+                row: dict[str, Any] = {"kind": kind, "degradation": degradation, "level": level, "clip": name,
+                                       "setting": setting}
+                t = time.perf_counter()
+                row.update(_score(clean, degraded, kind == "speech", extras, seed))
+                timings["metrics"] += time.perf_counter() - t
+                t = time.perf_counter()
+                for e in embedders:
+                    sims = embedding_similarity(reference[e.name], e.embed(torch.from_numpy(degraded), RATE))
+                    row[e.name], row[f"{e.name}_mean"] = sims["framewise"], sims["mean"]
+                    row[f"{e.name}_weights"] = _weights_label(e)
+                timings["embeddings"] += time.perf_counter() - t
+                rows.append(row)
+    t = time.perf_counter()
+    if extras:
+        cdpam, cdpam_note = _cdpam_scores(pairs, cdpam_seconds)
+    else:
+        cdpam, cdpam_note = [math.nan] * len(pairs), "not computed (extras=False)"
+    timings["cdpam"] = time.perf_counter() - t
+    df = pd.DataFrame(rows)
+    df["cdpam"] = cdpam
+    for model in ("openl3", "vggish"):
+        if model not in df:
+            df[model], df[f"{model}_mean"], df[f"{model}_weights"] = math.nan, math.nan, "not computed"
+    first = KEYS + SCORES + ["clip", "setting"]
+    df = df[first + [c for c in df.columns if c not in first]]
+    timings["total"] = time.perf_counter() - t0
+    df.attrs.update({
+        "clips": names,
+        "seconds": seconds,
+        "openl3_hop": openl3_hop,
+        "weights": {e.name: e.weights for e in embedders},
+        "cdpam": cdpam_note,
+        "normalize_clean": normalize_clean,
+        "seed": seed,
+        "timings_s": timings,
+    })
+    return df
+
+
+def correlations(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """The report's four Pearson coefficients (:data:`PAIRS`) on ``df``, with percentile-bootstrap
+    95 % intervals over rows (:func:`quality_study.correlations`, ``n_boot`` resamples, fixed ``seed``).
+
+    Columns: ``x, y, n, pearson, pearson_lo, pearson_hi, spearman, spearman_lo, spearman_hi,
+    report`` (the published value) and ``report_recomputed`` (from :data:`REPORT_TABLE`).
+    """
+    recomputed = report_correlations()
+    out = []
+    for x, y in PAIRS:
+        r = qs.correlations(df, x, y, n_boot=n_boot, seed=seed)
+        out.append({"x": x, "y": y, **r, "report": REPORT_PUBLISHED_CORRELATIONS[(x, y)],
+                    "report_recomputed": recomputed[(x, y)]})
+    return pd.DataFrame(out)

@@ -1,0 +1,142 @@
+"""The TU Ilmenau report's table and correlations, and our replication of its design."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+
+from percloss import data
+from percloss.cdpam import cdpam_distance
+from percloss.degrade import degrade, peak_normalize
+from percloss.embeddings import find_weights, load_embedding
+from percloss.experiments import seminar as sm
+
+DESIGN = ["kind", "degradation", "level", "setting"]
+
+
+def test_report_table_has_the_reports_design_and_values() -> None:
+    df = sm.report_frame()
+    assert len(sm.REPORT_TABLE) == len(df) == 18
+    assert list(df.kind) == ["speech"] * 9 + ["music"] * 9
+    assert list(df.degradation) == (["Noise"] * 3 + ["Bitrate"] * 3 + ["Compression"] * 3) * 2
+    assert list(df.level) == ["Low", "High", "Extreme"] * 6
+    assert list(df.setting) == [0.002, 0.01, 0.02, 2, 4, 6, 12, 8, 4] * 2
+    assert ((df.openl3 > 0.9) & (df.openl3 <= 1)).all() and ((df.vggish > 0.8) & (df.vggish <= 1)).all()
+    assert ((df.pesq >= 1.0) & (df.pesq <= 4.64)).all() and ((df.stoi > 0.8) & (df.stoi <= 1)).all()
+    # spot checks against the printed table: first, speech compression extreme, last
+    assert tuple(sm.REPORT_TABLE[0][3:]) == (0.9919, 0.9073, 2.47, 0.999)
+    assert tuple(sm.REPORT_TABLE[8][3:]) == (0.9420, 0.8071, 1.04, 0.861)
+    assert tuple(sm.REPORT_TABLE[-1][3:]) == (0.9470, 0.8965, 1.31, 0.816)
+    # 0.9919 is one row (speech, noise, low); the mean over the 18 rows is lower
+    assert df.openl3.mean() == pytest.approx(0.980417, abs=1e-6)
+
+
+def test_report_correlations_recomputed_from_its_table() -> None:
+    r = sm.report_correlations()
+    assert list(r) == list(sm.PAIRS)
+    expected = [0.586, 0.670, 0.745, 0.299]
+    assert [round(r[p], 3) for p in sm.PAIRS] == expected
+    df = sm.report_frame()
+    for x, y in sm.PAIRS:
+        assert r[(x, y)] == pytest.approx(stats.pearsonr(df[x], df[y])[0], abs=1e-12)
+        # the printed coefficients (0.746, 0.298 for VGGish) differ in the third decimal only
+        assert abs(r[(x, y)] - sm.REPORT_PUBLISHED_CORRELATIONS[(x, y)]) < 0.0015
+    assert sm.REPORT_PUBLISHED_CORRELATIONS == {("openl3", "pesq"): 0.586, ("openl3", "stoi"): 0.670,
+                                                ("vggish", "pesq"): 0.746, ("vggish", "stoi"): 0.298}
+
+
+def test_correlations_give_intervals_around_the_estimate() -> None:
+    c = sm.correlations(sm.report_frame())
+    assert [(x, y) for x, y in zip(c.x, c.y, strict=True)] == list(sm.PAIRS)
+    assert np.allclose(c.pearson, c.report_recomputed, atol=1e-12)
+    assert (c.n == 18).all()
+    assert ((c.pearson_lo <= c.pearson) & (c.pearson <= c.pearson_hi)).all()
+    assert ((c.pearson_hi - c.pearson_lo) > 0.05).all()  # 18 rows do not pin a correlation down
+    again = sm.correlations(sm.report_frame())
+    pd.testing.assert_frame_equal(c, again)  # fixed seed
+    rng = np.random.default_rng(1)
+    noise = pd.DataFrame({k: rng.standard_normal(18) for k in ("openl3", "vggish", "pesq", "stoi")})
+    cn = sm.correlations(noise)
+    assert ((cn.pearson_lo <= cn.pearson) & (cn.pearson <= cn.pearson_hi)).all()
+
+
+@pytest.fixture(scope="module")
+def quick() -> pd.DataFrame:
+    """PESQ and ESTOI only, 2.5 s excerpts: a few seconds."""
+    return sm.replicate(2.5, embedders=[], extras=False)
+
+
+def test_replicate_follows_the_reports_design(quick: pd.DataFrame) -> None:
+    report = sm.report_frame()
+    assert len(quick) == 18
+    pd.testing.assert_frame_equal(quick[DESIGN].astype({"setting": float}), report[DESIGN].astype({"setting": float}))
+    assert set(report.columns) <= set(quick.columns)
+    speech, music = sm.replicate_clips()
+    assert (speech, music) == (data.list_clips("speech")[0], data.list_clips("music")[0])
+    assert list(quick["clip"]) == [speech] * 9 + [music] * 9
+    assert quick.attrs["seconds"] == 2.5
+    assert quick[["openl3", "vggish", "cdpam"]].isna().all().all()
+    assert set(quick.openl3_weights) == {"not computed"}
+
+
+def test_replicate_scores_fall_with_the_noise_and_with_fewer_bits(quick: pd.DataFrame) -> None:
+    speech = quick[quick.kind == "speech"]
+    noise = speech[speech.degradation == "Noise"]
+    for metric in ("pesq", "stoi"):
+        values = noise[metric].to_list()
+        assert values[0] > values[1] > values[2], (metric, values)
+    for kind in ("speech", "music"):
+        comp = quick[(quick.kind == kind) & (quick.degradation == "Compression")].set_index("setting")
+        for metric in ("pesq", "stoi"):
+            assert comp.loc[12, metric] > comp.loc[4, metric], (kind, metric)
+    assert (quick.pesq.dropna().between(1.0, 4.65)).all() and (quick.stoi.between(0, 1)).all()
+
+
+def test_replicate_is_deterministic_where_pystoi_is_not() -> None:
+    # 4 s of speech_male at 4 bits has exactly silent bands (its quiet end), where pystoi's
+    # epsilon noise from np.random moved ESTOI by about 1e-3 from call to call
+    first = sm.replicate(4.0, embedders=[], extras=False)
+    state = np.random.get_state()  # noqa: NPY002
+    again = sm.replicate(4.0, embedders=[], extras=False)
+    pd.testing.assert_frame_equal(first, again)
+    # the global generator is left as it was
+    assert np.array_equal(np.random.get_state()[1], state[1])  # noqa: NPY002
+
+
+def test_replicate_rejects_clips_that_are_not_speech_then_music() -> None:
+    speech, music = sm.replicate_clips()
+    with pytest.raises(ValueError, match="clips"):
+        sm.replicate(2.0, clips=(music, speech), embedders=[], extras=False)
+
+
+@pytest.mark.slow
+def test_replicate_with_embeddings_and_cdpam_labels_its_weights() -> None:
+    """Embeddings, ViSQOL, NMR and CDPAM on 2-s excerpts: about 35 s on 2 cores."""
+    embedders = [load_embedding("openl3", hop_seconds=2.0), load_embedding("vggish")]
+    df = sm.replicate(2.0, embedders=embedders, cdpam_seconds=0.25)
+    for model in ("openl3", "vggish"):
+        try:
+            find_weights(model)
+            expected = "pretrained"
+        except FileNotFoundError:
+            expected = "random-feature control"
+        assert set(df[f"{model}_weights"]) == {expected}
+        assert df.attrs["weights"][model].startswith("random") == (expected != "pretrained")
+        assert (df[model].between(-1.0, 1.0 + 1e-9)).all() and (df[f"{model}_mean"] <= 1.0 + 1e-9).all()
+    assert df[["visqol", "nmr_db", "snr_db"]].notna().all().all()
+    if "not available" not in df.attrs["cdpam"]:
+        assert (df.cdpam >= 0).all()
+        comp = df[(df.kind == "speech") & (df.degradation == "Compression")].set_index("setting")
+        assert comp.loc[4, "cdpam"] > comp.loc[12, "cdpam"]
+        # batched with the clean embedding shared: the same as cdpam_distance on one pair
+        speech = sm.replicate_clips()[0]
+        clean = peak_normalize(data.load_clip(speech, sm.RATE).double().numpy()[: 2 * sm.RATE])
+        degraded = degrade(clean, "bitdepth", 4, sm.RATE)
+        seg = slice((2 * sm.RATE - sm.RATE // 4) // 2, (2 * sm.RATE - sm.RATE // 4) // 2 + sm.RATE // 4)
+        one = cdpam_distance(torch.from_numpy(clean[seg]).float(), torch.from_numpy(degraded[seg]).float(), sm.RATE)
+        assert comp.loc[4, "cdpam"] == pytest.approx(float(one), rel=1e-4, abs=1e-6)
+    c = sm.correlations(df, n_boot=500)
+    assert ((c.pearson_lo <= c.pearson) & (c.pearson <= c.pearson_hi)).all()
