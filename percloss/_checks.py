@@ -7,6 +7,7 @@ was expected, so that bad input never turns into a silently wrong number.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ __all__ = [
     "check_same_shape",
     "check_sample_rate",
     "check_positive",
+    "check_real",
+    "check_integer",
     "check_choice",
     "check_mono_array",
 ]
@@ -142,3 +145,31 @@ def check_mono_array(x: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or Inf values")
     return x.astype(np.float64)
+
+
+def check_real(value: object, name: str, lo: float | None = None, hi: float | None = None, *,
+               lo_open: bool = False) -> float:
+    """A finite real number (Python or numpy scalar; ``bool`` is not a number) in ``[lo, hi]``, as ``float``.
+
+    ``lo_open`` excludes ``lo`` itself. Raises ``ValueError`` naming ``name`` otherwise.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo:g}, got {value!r}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{name} must be <= {hi:g}, got {value!r}")
+    return v
+
+
+def check_integer(value: object, name: str, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer (Python or numpy; not ``bool``, not a float) in ``[lo, hi]``, as ``int``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
+    return v

@@ -175,6 +175,12 @@ def test_metric_wrappers_reject_bad_input(speech: np.ndarray) -> None:
         (lambda x: quantize(x, 2.0), "bits"),
         (lambda x: clip(x, 1.5), "fraction"),
         (lambda x: reverberate(x, RATE, 10.0), "rt60"),
+        (lambda x: reverberate(x, RATE, 0.05), "rt60"),  # drier than the room can be
+        (lambda x: add_noise(x, True), "sigma"),  # bool is not a number
+        (lambda x: clip(x, np.nan), "fraction"),
+        (lambda x: bandlimit(x, True), "factor"),
+        (lambda x: degrade(x, "bitrate", 2.7), "whole number"),  # not silently 2
+        (lambda x: degrade(x, "noise", True), "level"),
         (lambda x: mp3(x, RATE, 3), "bitrate_kbps"),
         (lambda x: degrade(np.stack([x, x]), "noise", 0.1), "mono"),
         (lambda x: degrade(np.full(10, np.nan), "noise", 0.1), "NaN"),
@@ -185,3 +191,20 @@ def test_metric_wrappers_reject_bad_input(speech: np.ndarray) -> None:
 def test_bad_parameters_get_a_clear_error(speech: np.ndarray, call: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call(speech)  # type: ignore[operator]
+
+
+def test_numpy_scalars_are_numbers(speech: np.ndarray) -> None:
+    """Levels read from arrays or tables (numpy scalars) work like Python numbers."""
+    np.testing.assert_array_equal(add_noise(speech, np.float32(0.25), seed=1), add_noise(speech, 0.25, seed=1))
+    np.testing.assert_array_equal(quantize(speech, np.int64(4)), quantize(speech, 4))
+    np.testing.assert_array_equal(bandlimit(speech, np.int32(2)), bandlimit(speech, 2))
+    np.testing.assert_array_equal(clip(speech, np.float32(0.5)), clip(speech, 0.5))
+    np.testing.assert_array_equal(degrade(speech, "bitdepth", np.float64(8.0)), degrade(speech, "bitdepth", 8))
+
+
+def test_reverberation_over_its_whole_documented_range() -> None:
+    from percloss.degrade import RT60_RANGE
+
+    for rt60 in RT60_RANGE:
+        h = room_impulse_response(RATE, rt60)
+        assert np.isfinite(h).all() and np.abs(h).max() == pytest.approx(1.0)
