@@ -82,7 +82,7 @@ import numpy as np
 import torch
 
 from . import iso_tables
-from ._checks import check_choice, check_sample_rate, check_signal
+from ._checks import check_choice, check_real, check_sample_rate, check_signal
 
 __all__ = [
     "PsychoacousticModel1",
@@ -936,10 +936,7 @@ def psychoacoustic_model1(
     hop = _check_hop(hop, n_fft)
     calibration = check_calibration(calibration)
     spl = check_choice(spl, "spl", SPL_MODES)
-    if isinstance(ath_offset_db, bool) or not isinstance(ath_offset_db, (int, float, np.floating)):
-        raise ValueError(f"ath_offset_db must be a number of dB, got {ath_offset_db!r}")
-    if not math.isfinite(ath_offset_db):
-        raise ValueError(f"ath_offset_db must be finite, got {ath_offset_db!r}")
+    ath_offset_db = check_real(ath_offset_db, "ath_offset_db")
     with torch.no_grad():
         level, offset = calibrated_spectrum_db(x, n_fft, hop, calibration)
         scf = scalefactor_level_db(x, n_fft, hop, calibration, offset) if spl == "scalefactor" else None
@@ -972,11 +969,7 @@ class PsychoacousticModel1(torch.nn.Module):
         self.hop = _check_hop(hop, self.n_fft)
         self.calibration = check_calibration(calibration)
         self.spl = check_choice(spl, "spl", SPL_MODES)
-        if isinstance(ath_offset_db, bool) or not isinstance(ath_offset_db, (int, float, np.floating)):
-            raise ValueError(f"ath_offset_db must be a number of dB, got {ath_offset_db!r}")
-        if not math.isfinite(ath_offset_db):
-            raise ValueError(f"ath_offset_db must be finite, got {ath_offset_db!r}")
-        self.ath_offset_db = float(ath_offset_db)
+        self.ath_offset_db = check_real(ath_offset_db, "ath_offset_db")
 
     def forward(self, x: torch.Tensor) -> MaskingAnalysis:
         return psychoacoustic_model1(x, self.sample_rate, self.n_fft, self.hop, self.ath_offset_db, self.calibration,
