@@ -114,7 +114,10 @@ def _weights(args: argparse.Namespace) -> int:
     from .embeddings import WEIGHTS, download_weights, find_weights
 
     if args.action == "download":
-        for model in args.models or list(WEIGHTS):
+        models = list(args.models or ("vggish", "openl3"))
+        if "vggish" in models:
+            models.append("vggish_pca")  # torchvggish's post-processing, applied by default
+        for model in models:
             spec = WEIGHTS[model]
             print(f"downloading {spec.model} from {spec.url} ...", flush=True)
             try:

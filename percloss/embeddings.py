@@ -31,6 +31,7 @@ import shutil
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,6 +49,9 @@ __all__ = [
     "find_weights",
     "verify_weights",
     "download_weights",
+    "EMBEDDING_MODELS",
+    "load_vggish_pca",
+    "vggish_postprocess",
     "vggish_examples",
     "openl3_frames",
     "VGGish",
@@ -58,6 +62,15 @@ __all__ = [
     "fft_resample",
     "EmbeddingDistanceLoss",
 ]
+
+
+# numpy objects that a torch.save of numpy arrays pickles (the PCA file holds numpy arrays)
+_NUMPY_GLOBALS: list[Any] = [np.ndarray, np.dtype, type(np.dtype(np.float64)), type(np.dtype(np.float32))]
+try:  # numpy >= 2: numpy._core; older: numpy.core
+    from numpy._core.multiarray import _reconstruct as _np_reconstruct
+except ImportError:  # pragma: no cover
+    from numpy.core.multiarray import _reconstruct as _np_reconstruct  # type: ignore[no-redef]
+_NUMPY_GLOBALS.append(_np_reconstruct)
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,41 @@ WEIGHTS: dict[str, WeightSpec] = {
         "624ee7b1dd5ff87e18073f66fd8b2052bebb8ac70210e9c0937c0c940c63e9d6", gzipped=True,
         licence="CC BY 4.0 (marl/openl3 model weights)",
     ),
+    # the PCA (whitening) parameters of torchvggish's post-processing (``vggish(postprocess=True)``)
+    "vggish_pca": WeightSpec(
+        "vggish_pca", "vggish_pca_params-970ea276.pth",
+        "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish_pca_params-970ea276.pth",
+        "970ea276", prefix=True, licence="Apache-2.0 (TensorFlow models / torchvggish)",
+    ),
 }
+#: The embedding networks (``WEIGHTS`` also lists VGGish's post-processing parameters).
+EMBEDDING_MODELS = ("vggish", "openl3")
+#: torchvggish's post-processing: PCA outputs clipped to this range, then 8-bit quantised.
+VGGISH_QUANTIZE_RANGE = (-2.0, 2.0)
+
+
+def load_vggish_pca(path: str | os.PathLike[str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The verified PCA eigenvectors ``(128, 128)`` and means ``(128,)`` of VGGish's post-processing."""
+    found = find_weights("vggish_pca", path)
+    with torch.serialization.safe_globals(_NUMPY_GLOBALS):
+        params = torch.load(found, map_location="cpu", weights_only=True)
+    matrix = torch.as_tensor(np.asarray(params["pca_eigen_vectors"]), dtype=torch.float32)
+    means = torch.as_tensor(np.asarray(params["pca_means"]), dtype=torch.float32).reshape(-1)
+    if matrix.shape != (128, 128) or means.shape != (128,):
+        raise ValueError(f"{found}: PCA parameters of shapes {tuple(matrix.shape)} and {tuple(means.shape)}, "
+                         "expected (128, 128) and (128,)")
+    return matrix, means
+
+
+def vggish_postprocess(embeddings: torch.Tensor, pca_matrix: torch.Tensor, pca_means: torch.Tensor) -> torch.Tensor:
+    """torchvggish's post-processing of raw VGGish embeddings ``(N, 128)``: PCA with whitening, clip, 8 bits.
+
+    ``round((clip(V (e - mu), -2, 2) + 2) * 255 / 4)``: values 0..255 as float (the AudioSet release format).
+    Not differentiable (rounding); the losses use the raw embeddings.
+    """
+    lo, hi = VGGISH_QUANTIZE_RANGE
+    pca = (embeddings - pca_means) @ pca_matrix.T
+    return torch.round((pca.clamp(lo, hi) - lo) * (255.0 / (hi - lo)))
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -348,6 +395,7 @@ class Embedding:
     network: nn.Module
     weights: str
     hop_seconds: float = 0.1
+    pca: tuple[torch.Tensor, torch.Tensor] | None = None  # VGGish post-processing (eigenvectors, means)
 
     @property
     def pretrained(self) -> bool:
@@ -358,14 +406,14 @@ class Embedding:
         device = next(self.network.parameters()).device
         x = x.to(device=device, dtype=torch.float32)
         if self.name == "vggish":
-            inputs = vggish_examples(x, sample_rate)
-        else:
-            inputs = openl3_frames(x, sample_rate, self.hop_seconds)
-        return self.network(inputs)
+            out = self.network(vggish_examples(x, sample_rate))
+            return out if self.pca is None else vggish_postprocess(out, *(t.to(device) for t in self.pca))
+        return self.network(openl3_frames(x, sample_rate, self.hop_seconds))
 
 
 def load_embedding(model: str, weights: str | os.PathLike[str] | None = None, *, allow_random: bool = True,
-                   seed: int = 0, hop_seconds: float = 0.1, device: str | torch.device = "cpu") -> Embedding:
+                   seed: int = 0, hop_seconds: float = 0.1, device: str | torch.device = "cpu",
+                   postprocess: bool = True) -> Embedding:
     """VGGish or OpenL3 with its published weights, or a labelled random-feature control.
 
     Args:
@@ -374,8 +422,11 @@ def load_embedding(model: str, weights: str | os.PathLike[str] | None = None, *,
         allow_random: without weights, return the seeded random control instead of raising.
         seed: seed of the random control.
         hop_seconds: OpenL3 window hop. (Default: 0.1 s, the package's default)
+        postprocess: pretrained VGGish embeddings go through torchvggish's default
+            post-processing (:func:`vggish_postprocess`) when its PCA file is found;
+            the label in ``weights`` says whether it was applied.
     """
-    check_choice(model, "model", tuple(WEIGHTS))
+    check_choice(model, "model", EMBEDDING_MODELS)
     network: nn.Module = VGGish() if model == "vggish" else OpenL3()
     try:
         path = find_weights(model, weights)
@@ -391,7 +442,14 @@ def load_embedding(model: str, weights: str | os.PathLike[str] | None = None, *,
         network.load_keras_h5(path)
     else:
         network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return Embedding(model, network.eval().to(device), str(path), hop_seconds)
+    label, pca = str(path), None
+    if model == "vggish" and postprocess:
+        try:
+            pca = load_vggish_pca()
+            label += " + torchvggish's PCA and 8-bit post-processing"
+        except WeightsNotFoundError:
+            label += " (raw embeddings: the PCA file of torchvggish's post-processing was not found)"
+    return Embedding(model, network.eval().to(device), label, hop_seconds, pca)
 
 
 def embedding_similarity(reference: torch.Tensor, degraded: torch.Tensor) -> dict[str, float]:

@@ -92,7 +92,8 @@ def test_state_dict_is_found_verified_and_loaded(isolated_weights: Path, monkeyp
     spec = dataclasses.replace(embeddings.WEIGHTS["vggish"], sha256=digest[:8])
     monkeypatch.setitem(embeddings.WEIGHTS, "vggish", spec)
     e = load_embedding("vggish")
-    assert e.pretrained and e.weights == str(path)
+    assert e.pretrained and e.weights.startswith(str(path)) and e.pca is None
+    assert "post-processing was not found" in e.weights  # no PCA file here: said, not silent
     x = torch.randn(1, 1, 96, 64)
     assert torch.equal(e.network(x), source.eval()(x))
 
@@ -220,3 +221,45 @@ def test_embedding_distance_loss_float32_keeps_small_differences(isolated_weight
     d64 = float((1 - torch.nn.functional.cosine_similarity(ei, et, dim=-1)).mean())
     assert d64 > 0 and d32 == pytest.approx(d64, rel=0.05)
     assert float(loss(x, x)) == 0.0
+
+
+def test_vggish_postprocessing_matches_torchvggish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PCA + whitening + clip + 8 bits, as torchvggish's ``Postprocessor`` does (its own code, fed the test's PCA)."""
+    import dataclasses
+    import hashlib
+
+    tv = pytest.importorskip("torchvggish.torchvggish")
+    from percloss import embeddings as em
+
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((128, 128)).astype(np.float32) * 0.3
+    means = rng.standard_normal(128).astype(np.float32)
+    raw = torch.from_numpy(rng.standard_normal((5, 128)).astype(np.float32) * 2)
+    reference = object.__new__(tv.Postprocessor)  # its __init__ downloads the published parameters
+    reference._pca_matrix = torch.as_tensor(matrix).float()
+    reference._pca_means = torch.as_tensor(means.reshape(-1, 1)).float()
+    expected = reference.postprocess(raw)
+    ours = em.vggish_postprocess(raw, torch.from_numpy(matrix), torch.from_numpy(means))
+    assert torch.equal(ours, expected) and 0 <= float(ours.min()) and float(ours.max()) <= 255
+    assert len(torch.unique(ours)) > 50  # quantised to 8 bits, not collapsed
+
+    # a PCA file as torchvggish publishes it (numpy arrays), loaded with weights_only after its checksum
+    path = tmp_path / "vggish_pca_params-970ea276.pth"
+    torch.save({"pca_eigen_vectors": matrix, "pca_means": means}, path)
+    with pytest.raises(ValueError, match="SHA-256"):
+        em.load_vggish_pca(path)  # not the published file
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setitem(em.WEIGHTS, "vggish_pca", dataclasses.replace(em.WEIGHTS["vggish_pca"], sha256=digest))
+    m, mu = em.load_vggish_pca(path)
+    assert torch.equal(m, torch.from_numpy(matrix)) and torch.equal(mu, torch.from_numpy(means))
+
+
+def test_random_control_is_never_postprocessed_or_called_pretrained() -> None:
+    from percloss.embeddings import load_embedding
+
+    e = load_embedding("vggish")
+    if e.pretrained:
+        pytest.skip("pretrained VGGish weights are installed here")
+    assert e.pca is None and e.weights.startswith("random-feature control")
+    with pytest.raises(ValueError, match="model"):
+        load_embedding("vggish_pca")  # the PCA parameters are not a network
