@@ -489,8 +489,8 @@ def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob
     model) before anything is allocated.
 
     Raises:
-        ValueError: not a percloss codec file, another format version (1 is
-            no longer read), written by another model (weights or symbol
+        ValueError: not a percloss codec file, another format version (1 and 2
+            are no longer read), written by another model (weights or symbol
             histograms differ), truncated or corrupted (checksum mismatch or
             an impossible header).
     """

@@ -378,15 +378,17 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
             loss.backward()
             torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
             optimizer.step()
-            hs = [float(h.detach()) for h in entropies]
+            # every logged number in one device-to-host copy (float64 holds each value exactly)
+            values = torch.stack([t.detach().double() for t in (distortion, *terms.values(), *entropies)]).tolist()
+            hs = values[1 + len(terms):]
             if target_bits is not None:
                 lambdas = update_rate_weights(lambdas, hs, target_bits, rate_gain)
-            log.distortion.append(float(distortion.detach()))
+            log.distortion.append(values[0])
             log.entropy_bits.append(hs)
             log.rate_weight.append(list(lambdas))
             log.kind.append(kind)
             log.wall_seconds.append(wall0 + time.monotonic() - start)
-            log.terms.append({k: float(v.detach()) for k, v in terms.items()})
+            log.terms.append(dict(zip(terms, values[1 : 1 + len(terms)], strict=True)))
             now = time.monotonic()
             out_of_time = max_seconds is not None and now - start >= max_seconds
             due = (step + 1) % save_every == 0 or step + 1 == steps

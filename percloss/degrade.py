@@ -38,12 +38,12 @@ __all__ = [
     "degrade",
 ]
 
-#: Levels per degradation, mildest first: the report's three, then its future work.
 #: Reverberation times :func:`room_impulse_response` accepts, in seconds. Below 0.12 s the 6 x 5 x 3 m room
 #: cannot be that dry (Sabine's formula asks for more than full absorption); above 1.5 s the image-source
 #: count grows as RT60 to the fourth power (measured at 16 kHz: 1 s 1.3 s, 1.5 s 6.7 s, 2 s 17 s of computing).
 RT60_RANGE = (0.12, 1.5)
 
+#: Levels per degradation, mildest first: the report's three, then its future work.
 DEGRADATIONS: dict[str, tuple[float, ...]] = {
     "noise": (0.002, 0.01, 0.02),  # standard deviation
     "bitrate": (2, 4, 6),  # resampling factor
@@ -168,9 +168,7 @@ def mp3(x: Any, sample_rate: int, bitrate_kbps: int, quality: int = 2) -> np.nda
 
     y = _mono(x)
     _rate(sample_rate)
-    if isinstance(bitrate_kbps, (bool, np.bool_)) or not isinstance(bitrate_kbps, (int, np.integer)) \
-            or not 8 <= bitrate_kbps <= 320:
-        raise ValueError(f"bitrate_kbps must be an integer in 8..320, got {bitrate_kbps!r}")
+    bitrate_kbps = check_integer(bitrate_kbps, "bitrate_kbps", 8, 320)
     return encode_mp3(y, sample_rate, bitrate_kbps, quality).audio
 
 

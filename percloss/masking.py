@@ -930,22 +930,30 @@ def psychoacoustic_model1(
         >>> bool(a.tonal[0, 12])  # 1 kHz sits on line 11.6: the peak is line 12
         True
     """
-    check_sample_rate(sample_rate)
-    n_fft = check_n_fft(n_fft)
+    return _model1(x, *_model1_settings(sample_rate, n_fft, hop, ath_offset_db, calibration, spl))
+
+
+def _model1_settings(sample_rate: object, n_fft: object, hop: object, ath_offset_db: object, calibration: object,
+                     spl: object) -> tuple[int, int, int, float, str, str]:
+    """The checked settings of :func:`psychoacoustic_model1`, in its argument order (``hop`` resolved)."""
+    rate = check_sample_rate(sample_rate)
+    n = check_n_fft(n_fft)
+    return (rate, n, _check_hop(hop, n), check_real(ath_offset_db, "ath_offset_db"), check_calibration(calibration),
+            check_choice(spl, "spl", SPL_MODES))
+
+
+def _model1(x: torch.Tensor, sample_rate: int, n_fft: int, hop: int, ath_offset_db: float, calibration: str,
+            spl: str) -> MaskingAnalysis:
+    """Model 1 on ``x`` under checked settings (:func:`_model1_settings`)."""
     check_signal(x, "x", min_length=n_fft)
-    hop = _check_hop(hop, n_fft)
-    calibration = check_calibration(calibration)
-    spl = check_choice(spl, "spl", SPL_MODES)
-    ath_offset_db = check_real(ath_offset_db, "ath_offset_db")
     with torch.no_grad():
         level, offset = calibrated_spectrum_db(x, n_fft, hop, calibration)
         scf = scalefactor_level_db(x, n_fft, hop, calibration, offset) if spl == "scalefactor" else None
-    return analyse_spectrum(level, sample_rate, n_fft, float(ath_offset_db), scalefactor_db=scf,
-                            calibration=calibration)
+    return analyse_spectrum(level, sample_rate, n_fft, ath_offset_db, scalefactor_db=scf, calibration=calibration)
 
 
 class PsychoacousticModel1(torch.nn.Module):
-    """Model 1 as a module: the settings are checked once, ``forward(x)`` analyses ``(..., time)``.
+    """Model 1 as a module: the settings are checked once, at construction; ``forward(x)`` analyses ``(..., time)``.
 
     Args as :func:`psychoacoustic_model1` (``sample_rate``, ``n_fft``, ``hop``,
     ``ath_offset_db``, ``calibration``, ``spl``); invalid settings raise
@@ -964,16 +972,11 @@ class PsychoacousticModel1(torch.nn.Module):
     def __init__(self, sample_rate: int, n_fft: int = 512, hop: int | None = None, ath_offset_db: float = 0.0,
                  calibration: str = "iso", spl: str = "scalefactor") -> None:
         super().__init__()
-        self.sample_rate = check_sample_rate(sample_rate)
-        self.n_fft = check_n_fft(n_fft)
-        self.hop = _check_hop(hop, self.n_fft)
-        self.calibration = check_calibration(calibration)
-        self.spl = check_choice(spl, "spl", SPL_MODES)
-        self.ath_offset_db = check_real(ath_offset_db, "ath_offset_db")
+        (self.sample_rate, self.n_fft, self.hop, self.ath_offset_db, self.calibration,
+         self.spl) = _model1_settings(sample_rate, n_fft, hop, ath_offset_db, calibration, spl)
 
     def forward(self, x: torch.Tensor) -> MaskingAnalysis:
-        return psychoacoustic_model1(x, self.sample_rate, self.n_fft, self.hop, self.ath_offset_db, self.calibration,
-                                     self.spl)
+        return _model1(x, self.sample_rate, self.n_fft, self.hop, self.ath_offset_db, self.calibration, self.spl)
 
     def extra_repr(self) -> str:
         return (f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, hop={self.hop}, "

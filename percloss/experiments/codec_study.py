@@ -41,7 +41,7 @@ from ..codec import (
     symbol_histogram,
     write_bitstream,
 )
-from ..codec_runs import RUN
+from ..codec_runs import POINTS, RUN
 from ..codec_training import TrainLog, train_codec
 from ..metrics import log_spectral_distance, nmr, snr, visqol
 from ..modes import MODES, current_mode
@@ -80,13 +80,8 @@ class OperatingPoint:
         return f"{self.model} {self.kbps:g} kbit/s ({self.n_modules} module{'s' if self.n_modules > 1 else ''})"
 
 
-# The work's operating points (Zhen et al. 2020, Table/Fig. of the listening tests).
-WORK_POINTS = (
-    OperatingPoint("A", 32000, 64, 1), OperatingPoint("A", 32000, 79, 2), OperatingPoint("B", 32000, 79, 2),
-    OperatingPoint("C", 32000, 64, 1), OperatingPoint("D", 32000, 64, 1),
-    OperatingPoint("A", 44100, 168, 2), OperatingPoint("C", 44100, 96, 1), OperatingPoint("C", 44100, 112, 2),
-    OperatingPoint("D", 44100, 96, 1), OperatingPoint("D", 44100, 112, 2),
-)
+# The work's operating points (Zhen et al. 2020, Table/Fig. of the listening tests): the long runs' list.
+WORK_POINTS = tuple(OperatingPoint(p.model, p.sample_rate, p.kbps, p.n_modules) for p in POINTS.values())
 STANDARD_POINTS = tuple(OperatingPoint(m, 32000, 64, 1) for m in "ABCD")
 
 
@@ -186,14 +181,22 @@ def checkpoint_path(study: CodecStudy, point: OperatingPoint) -> str:
     return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
+def _shipped_entry(point: OperatingPoint) -> dict[str, Any] | None:
+    """The manifest entry of ``point``'s shipped model (same name, rate and modules), or ``None``."""
+    entry = shipped.shipped_models().get(point.name)
+    if entry is None or (entry["sample_rate"], entry["n_modules"]) != (point.sample_rate, point.n_modules):
+        return None
+    return entry
+
+
 def shipped_checkpoint(point: OperatingPoint) -> Path | None:
     """The shipped checkpoint of ``point`` (:mod:`percloss.shipped`), its SHA-256 verified; ``None`` if none ships.
 
     Raises:
         ValueError: if the manifest lists it but the file is missing or its hash differs.
     """
-    entry = shipped.shipped_models().get(point.name)
-    if entry is None or (entry["sample_rate"], entry["n_modules"]) != (point.sample_rate, point.n_modules):
+    entry = _shipped_entry(point)
+    if entry is None:
         return None
     shipped.load_shipped_codec(point.name)  # verifies the hash
     return shipped.models_dir() / entry["file"]
@@ -241,9 +244,9 @@ def _train(point: OperatingPoint, config: CodecStudyConfig, workdir: Path, progr
 def obtain_model(point: OperatingPoint, config: CodecStudyConfig, workdir: Path,
                  progress: bool = True) -> TrainedModel:
     """A shipped model for ``point`` (hash-verified) when allowed and present, else train (or resume)."""
-    if config.use_shipped and shipped_checkpoint(point) is not None:
-        codec, counts, info = shipped.load_shipped_codec(point.name)
-        entry = shipped.shipped_models()[point.name]
+    entry = _shipped_entry(point) if config.use_shipped else None
+    if entry is not None:
+        codec, counts, info = shipped.load_shipped_codec(point.name)  # verifies the hash
         return TrainedModel(point, codec, counts, f"shipped model {point.name}: {info['trained']}",
                             str(info["sha256"]), None, 0.0, record=entry, log_csv=shipped.models_dir() / entry["log"])
     if config.mode == "standard":
