@@ -37,7 +37,8 @@ ROOT = Path("/usr/share/games/fretsonfire/data/songs")
 SECTOID = ("sectoid", "Sectoid", "MIT", "fretsonfire-songs-sectoid")
 MULDJORD = ("muldjord", "Muldjord (El Senator)", "CC-BY-SA-3.0", "fretsonfire-songs-muldjord")
 
-# (pack, folder, title, split, excerpt offset s, excerpt length s)
+# (pack, folder, title, split, excerpt offset s, excerpt length s); a held-out excerpt is 12 evaluation
+# segments of 6 s (percloss.experiments.codec_study)
 SONGS = [
     (SECTOID, "Metal madness", "Metal madness", "train", 40.0, 20.0),
     (SECTOID, "Feelings", "Feelings", "train", 40.0, 20.0),
@@ -45,8 +46,8 @@ SONGS = [
     (MULDJORD, "chaos_god", "Chaos god", "train", 40.0, 20.0),
     (MULDJORD, "internal_degeneration", "Internal degeneration", "train", 40.0, 20.0),
     (MULDJORD, "armygeddon", "Armygeddon", "train", 40.0, 20.0),
-    (SECTOID, "Escape from chaosland", "Escape from chaosland", "heldout", 60.0, 10.0),
-    (MULDJORD, "mutilated_mime", "Mutilated mime", "heldout", 60.0, 10.0),
+    (SECTOID, "Escape from chaosland", "Escape from chaosland", "heldout", 60.0, 72.0),
+    (MULDJORD, "mutilated_mime", "Mutilated mime", "heldout", 60.0, 72.0),
 ]
 
 

@@ -28,6 +28,7 @@ from percloss.codec_runs import POINTS, RUN
 from percloss.shipped import models_dir
 
 ROOT = Path(__file__).resolve().parents[1]
+RATE_TOLERANCE = 0.03  # a shipped model's held-out file bitrate is within 3 % of its point's target
 
 
 def _trained_on(run: Path) -> str:
@@ -62,6 +63,10 @@ def main() -> None:
             per_song[name] = round(len(blob) * 8 / (len(x) / point.sample_rate) / 1000, 2)
             bits += len(blob) * 8
             seconds += len(x) / point.sample_rate
+    kbps = bits / seconds / 1000
+    if abs(kbps - point.kbps) > RATE_TOLERANCE * point.kbps:
+        raise SystemExit(f"{args.name} does not ship: its file bitrate on the held-out songs is {kbps:.2f} kbit/s "
+                         f"({per_song}), more than {RATE_TOLERANCE:.0%} from the target {point.kbps:g}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(checkpoint, out / f"{args.name}.codec")
@@ -76,10 +81,10 @@ def main() -> None:
         "file": f"{args.name}.codec", "log": f"{args.name}.log.csv", "sha256": sha,
         "model": point.model, "sample_rate": point.sample_rate, "target_kbps": point.kbps,
         "n_modules": point.n_modules, "parameters": count_parameters(codec), "steps": len(rows),
-        "audio_seen_hours": round(len(rows) * RUN.audio_seconds_per_step / 3600, 3),
+        "audio_seen_hours": round(len(rows) * RUN.seconds_per_step(point.sample_rate) / 3600, 3),
         "wall_hours": round(float(rows[-1]["wall_s"]) / 3600, 3), "trained": info["trained"],
         "final_terms_mean_last_100_steps": {k: round(v, 6) for k, v in terms.items()},
-        "file_kbps_heldout": round(bits / seconds / 1000, 2), "file_kbps_per_song": per_song,
+        "file_kbps_heldout": round(kbps, 2), "file_kbps_per_song": per_song,
         "heldout_corpus": "whole songs" if args.corpus_folder else "shipped excerpts", "code_commit": commit,
         "device": _trained_on(run),
     }

@@ -89,3 +89,84 @@ def test_anchor_interpolation(tiny_study: cs.CodecStudy) -> None:
     assert cs.anchor_at(tiny_study, "MP3", 16000, mp3["kbps"], "nmr_db") == pytest.approx(mp3["nmr_db"])
     assert np.isnan(cs.anchor_at(tiny_study, "MP3", 16000, mp3["kbps"] + 50, "nmr_db"))
     assert np.isnan(cs.anchor_at(tiny_study, "Opus", 44100, 32, "nmr_db"))  # no anchor at that rate
+
+
+def test_segments_are_consecutive_cuts_of_the_held_out_excerpt() -> None:
+    items = cs.segments(("mutilated_mime",), 3, 6.0)
+    assert items == ("mutilated_mime@0s", "mutilated_mime@6s", "mutilated_mime@12s")
+    songs = {"mutilated_mime": torch.arange(20 * 100, dtype=torch.float32)}  # 20 s at 100 Hz
+    x, split = cs._eval_signal("mutilated_mime@6s", 100, 6.0, songs)
+    assert split == "held-out segment" and torch.equal(x, torch.arange(600, 1200, dtype=torch.float64))
+    assert cs._eval_signal("mutilated_mime", 100, 6.0, songs)[1] == "held-out song"
+    with pytest.raises(ValueError, match="mutilated_mime@18s"):
+        cs._eval_signal("mutilated_mime@18s", 100, 6.0, songs)  # runs past the excerpt's end
+
+
+def test_standard_evaluation_has_24_held_out_segments_in_the_shipped_excerpts() -> None:
+    config = cs.CodecStudyConfig.for_mode("standard")
+    held_out = [i for i in config.eval_items if "@" in i]
+    assert len(held_out) == 24 and config.eval_seconds == 6.0
+    assert set(config.listen_items) <= set(held_out) and len(config.listen_items) == 4
+    songs = cs.data.codec_corpus("heldout", 32000)
+    for item in held_out:  # every segment lies inside its excerpt, none overlaps another
+        x, split = cs._eval_signal(item, 32000, 6.0, songs)
+        assert split == "held-out segment" and len(x) == 6 * 32000
+
+
+def test_bootstrap_interval_matches_the_normal_theory() -> None:
+    values = np.random.default_rng(1).standard_normal(400)
+    mean, low, high = cs.bootstrap_mean(values)
+    assert low < mean < high and mean == pytest.approx(values.mean())
+    # for a mean of n standard normals the 95 % interval is about ±1.96 / sqrt(n)
+    assert (high - low) / 2 == pytest.approx(1.96 * values.std() / np.sqrt(len(values)), rel=0.15)
+    assert cs.bootstrap_mean(np.full(5, 2.5)) == (2.5, 2.5, 2.5)
+    for bad in (np.array([]), np.array([1.0, np.nan]), np.ones((2, 2))):
+        with pytest.raises(ValueError, match="values"):
+            cs.bootstrap_mean(bad)
+
+
+def _rows(point: str, values: list[float], split: str = "held-out segment") -> list[dict[str, object]]:
+    return [{"item": f"s@{6 * i}s", "split": split, "point": point, "nmr_db": v, "visqol": -v}
+            for i, v in enumerate(values)]
+
+
+def test_paired_difference_pairs_items_and_reads_the_direction_of_each_measure() -> None:
+    rng = np.random.default_rng(0)
+    base = list(rng.normal(-8, 3, 24))
+    rows = _rows("a", [v - 1.0 + 0.1 * rng.standard_normal() for v in base]) + _rows("b", base)
+    nmr = cs.paired_difference(rows, "a", "b", "nmr_db")
+    assert nmr.items == 24 and nmr.mean == pytest.approx(-1.0, abs=0.1) and nmr.high < 0
+    assert nmr.verdict == "a" and nmr.a_better == 24  # lower NMR is better
+    vq = cs.paired_difference(rows, "a", "b", "visqol")  # higher ViSQOL is better: +1 here is a's win too
+    assert vq.mean == pytest.approx(1.0, abs=0.1) and vq.verdict == "a"
+    tie = cs.paired_difference(_rows("a", base) + _rows("b", [v + 0.01 * (-1) ** i for i, v in enumerate(base)]),
+                               "a", "b", "nmr_db")
+    assert tie.low < 0 < tie.high and tie.verdict == "tie"
+    # unpaired items are left out; other splits are filtered
+    more = rows + _rows("a", [0.0] * 30)[24:] + _rows("b", [5.0], split="shipped clip")
+    assert cs.paired_difference(more, "a", "b", "nmr_db").items == 24
+    with pytest.raises(ValueError, match="share no evaluation item"):
+        cs.paired_difference(rows, "a", "b", "nmr_db", split="shipped clip")
+    with pytest.raises(ValueError, match="measure"):
+        cs.paired_difference(rows, "a", "b", "pesq")
+
+
+def test_a_stored_evaluation_is_used_only_for_the_same_models_and_must_agree(
+        tiny_study: cs.CodecStudy, tmp_path: Path) -> None:
+    config, models = tiny_study.config, tiny_study.models
+    cs.write_evaluation(tiny_study, tmp_path)
+    stored = cs._stored_rows(config, models, tmp_path)
+    assert stored is not None and len(stored) == len(tiny_study.rows)
+    cs._check_agreement(tiny_study.rows, stored)  # the round trip through CSV is exact enough
+    first = next(iter(models))
+    other = {**models, first: replace(models[first], sha256="0" * 64)}
+    assert cs._stored_rows(config, other, tmp_path) is None  # other weights: recompute
+    assert cs._stored_rows(replace(config, eval_seconds=2.0), models, tmp_path) is None
+    changed = [dict(r) for r in tiny_study.rows]
+    changed[0]["nmr_db"] += 0.01
+    with pytest.raises(ValueError, match="disagrees"):
+        cs._check_agreement(changed, stored)
+    table = tmp_path / f"{config.mode}.csv"
+    table.write_text(table.read_text().replace(",", ";", 1))
+    with pytest.raises(ValueError, match="SHA-256"):
+        cs._stored_rows(config, models, tmp_path)

@@ -47,14 +47,15 @@ from ..metrics import log_spectral_distance, nmr, snr, visqol
 from ..modes import MODES, current_mode
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
-           "checkpoint_path", "shipped_points", "summary", "anchor_at",
-           "MPEG1_BITRATES", "mp3_bitrate_for"]
+           "checkpoint_path", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
+           "PairedDifference", "paired_difference", "write_evaluation", "MPEG1_BITRATES", "mp3_bitrate_for"]
 
 # Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
 TRAINING_PROCEDURE = 3  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration
 MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "_build" / "percloss_cache" / "codec"
+EVAL = ROOT / "runs" / "codec" / "eval"  # stored evaluations of the shipped models (scripts/eval_codec_study.py)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,17 @@ def shipped_points() -> tuple[OperatingPoint, ...]:
     """The work's points whose trained models ship with the package (:mod:`percloss.shipped`), in the work's order."""
     names = set(shipped.shipped_models())
     return tuple(p for p in WORK_POINTS if p.name in names)
+
+
+def segments(songs: tuple[str, ...], count: int, seconds: float) -> tuple[str, ...]:
+    """Evaluation items that cut each of ``songs`` into ``count`` consecutive segments of ``seconds``.
+
+    An item is named ``"<song>@<offset>s"`` (offset in seconds from the start of the shipped excerpt).
+
+    >>> segments(("mutilated_mime",), 3, 6.0)
+    ('mutilated_mime@0s', 'mutilated_mime@6s', 'mutilated_mime@12s')
+    """
+    return tuple(f"{song}@{k * seconds:g}s" for song in songs for k in range(count))
 
 
 def mp3_bitrate_for(kbps: float) -> int:
@@ -126,17 +138,18 @@ class CodecStudyConfig:
         mode = current_mode() if mode is None else check_choice(mode, "mode", MODES)
         songs = ("escape_from_chaosland", "mutilated_mime")
         clips = tuple(data.list_clips())
-        listen = (*songs, "piano_bach")
+        held_out = segments(songs, 12, 6.0)  # 2 x 72 s excerpts: 24 segments of 6 s
+        listen = tuple(f"{song}@{t}s" for song in songs for t in (0, 36))  # four held-out segments
         if mode == "quick":
-            return cls(STANDARD_POINTS, 8, 2, 4, 1e-3, ("mutilated_mime", "piano_bach"), 2.0, listen, 2.0,
-                       histogram_seconds=1.0, mode=mode, use_shipped=False)
+            return cls(STANDARD_POINTS, 8, 2, 4, 1e-3, ("mutilated_mime@0s", "piano_bach"), 2.0,
+                       ("mutilated_mime@0s", "piano_bach"), 2.0, histogram_seconds=1.0, mode=mode, use_shipped=False)
         if mode == "standard":
             run = RUN
-            return cls(shipped_points(), run.steps, run.batch, run.segment_frames, run.lr, songs + clips, 6.0, listen,
-                       3.0, anchor_kbps=(32, 48, 64, 80), histogram_seconds=run.histogram_seconds,
+            return cls(shipped_points(), run.steps, run.batch, run.segment_frames, run.lr, held_out + clips, 6.0,
+                       listen, 4.0, anchor_kbps=(48, 64, 80, 112), histogram_seconds=run.histogram_seconds,
                        finetune_fraction=run.finetune_fraction, seed=run.seed, mode=mode)
         full = ROOT / "data" / "codec_corpus"
-        return cls(WORK_POINTS, 20000, 128, 8, 2e-4, songs + clips, 10.0, listen, 5.0, histogram_seconds=None,
+        return cls(WORK_POINTS, 20000, 128, 8, 2e-4, held_out + clips, 6.0, listen, 4.0, histogram_seconds=None,
                    anchor_kbps=(48, 64, 80, 96, 112, 128, 160),
                    mode=mode, use_shipped=False,
                    corpus_folder=str(full) if full.is_dir() else None)
@@ -171,6 +184,7 @@ class CodecStudy:
     rows: list[dict[str, Any]]
     listening: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # item -> system -> audio
     folder: Path = Path(".")  # where the run's checkpoints are
+    evaluation: str = "computed in this build"  # or where the stored rows came from
 
 
 def checkpoint_path(study: CodecStudy, point: OperatingPoint) -> str:
@@ -256,9 +270,18 @@ def obtain_model(point: OperatingPoint, config: CodecStudyConfig, workdir: Path,
 
 def _eval_signal(item: str, sample_rate: int, seconds: float, songs: dict[str, torch.Tensor]
                  ) -> tuple[torch.Tensor, str]:
-    """``item`` (a held-out song from ``songs`` or a shipped clip) at ``sample_rate``, its first ``seconds``."""
-    if item in songs:
-        x, split = songs[item], "held-out song"
+    """``item`` at ``sample_rate``: ``seconds`` of a held-out song from ``songs`` (``"<song>@<offset>s"``: from
+    that offset; a bare song name: from its start) or the first ``seconds`` of a shipped clip.
+
+    Raises:
+        ValueError: if a segment runs past the end of its song's excerpt.
+    """
+    song, _, offset = item.partition("@")
+    if song in songs:
+        start = int(round(float(offset.removesuffix("s")) * sample_rate)) if offset else 0
+        x, split = songs[song][start:], "held-out segment" if offset else "held-out song"
+        if len(x) < int(seconds * sample_rate):
+            raise ValueError(f"item {item!r}: the excerpt of {song} ends before {seconds:g} s from its offset")
     else:
         x, split = data.load_clip(item, sample_rate), "shipped clip"
     return x[: int(seconds * sample_rate)].double(), split
@@ -275,19 +298,14 @@ def _measures(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> dict[str, f
     }
 
 
-def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike[str] | None = None,
-              progress: bool = True, csv_path: str | os.PathLike[str] | None = None) -> CodecStudy:
-    """Train (or load) every operating point, code the evaluation set, measure models and anchors."""
-    config = CodecStudyConfig.for_mode() if config is None else config
-    base = Path(workdir) if workdir is not None else CACHE
-    folder = base / f"{config.mode}-{config.fingerprint()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    models = {p.key: obtain_model(p, config, folder, progress) for p in config.points}
+def _evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: tuple[str, ...]
+              ) -> tuple[list[dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
+    """Code ``items`` with every model and anchor; the measure rows and the listening excerpts."""
     rows: list[dict[str, Any]] = []
     listening: dict[str, dict[str, np.ndarray]] = {}
     anchors_done: set[tuple[str, int, float, str]] = set()
     heldout: dict[int, dict[str, torch.Tensor]] = {}  # sample rate -> held-out songs, loaded once
-    for item in config.eval_items:
+    for item in items:
         for p in config.points:
             if p.sample_rate not in heldout:
                 heldout[p.sample_rate] = data.codec_corpus("heldout", p.sample_rate)
@@ -320,24 +338,120 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
                                  "kbps": coded.kbps, **_measures(x, z, p.sample_rate)})
                     if listen and target == p.kbps:
                         listening[item][f"{name} {rate:g} kbit/s"] = coded.audio[:n_listen]
+    return rows, listening
+
+
+def _record_key(config: CodecStudyConfig, models: dict[str, TrainedModel]) -> dict[str, Any]:
+    """What a stored evaluation must match to stand for this one: models (by hash) and evaluation settings."""
+    return {"models": {m.point.name: m.sha256 for m in models.values()}, "items": list(config.eval_items),
+            "eval_seconds": config.eval_seconds, "anchor_kbps": list(config.anchor_kbps)}
+
+
+def write_evaluation(study: CodecStudy, folder: str | os.PathLike[str] = EVAL, wall_s: float = 0.0,
+                     machine: str = "") -> Path:
+    """Store ``study``'s rows as ``<mode>.csv`` with ``<mode>.json`` (what they were computed from, the
+    CSV's SHA-256) in ``folder``, for :func:`run_study` to load instead of recomputing."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    table = out / f"{study.config.mode}.csv"
+    with open(table, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(study.rows[0]))
+        writer.writeheader()
+        writer.writerows(study.rows)
+    record = {**_record_key(study.config, study.models), "csv_sha256": hashlib.sha256(table.read_bytes()).hexdigest(),
+              "wall_seconds": round(wall_s, 1), "machine": machine}
+    (out / f"{study.config.mode}.json").write_text(json.dumps(record, indent=1) + "\n")
+    return table
+
+
+def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], folder: Path
+                 ) -> list[dict[str, Any]] | None:
+    """The stored evaluation's rows when it was computed from exactly these models and settings, else ``None``.
+
+    Raises:
+        ValueError: if the stored table's SHA-256 differs from its record's.
+    """
+    table, record_file = folder / f"{config.mode}.csv", folder / f"{config.mode}.json"
+    if not (table.is_file() and record_file.is_file()):
+        return None
+    record = json.loads(record_file.read_text())
+    if {k: record.get(k) for k in ("models", "items", "eval_seconds", "anchor_kbps")} != _record_key(config, models):
+        return None
+    if hashlib.sha256(table.read_bytes()).hexdigest() != record["csv_sha256"]:
+        raise ValueError(f"{table} does not match the SHA-256 in {record_file}")
+    with open(table, newline="") as handle:
+        rows: list[dict[str, Any]] = list(csv.DictReader(handle))
+    for r in rows:
+        for k in ("sample_rate", "modules"):
+            r[k] = int(r[k])
+        for k in ("target_kbps", *MEASURES):
+            r[k] = float(r[k])
+    return rows
+
+
+def _check_agreement(live: list[dict[str, Any]], stored: list[dict[str, Any]], rtol: float = 1e-6) -> None:
+    """Every live row equals its stored row (same item, point) to ``rtol``; raise ``ValueError`` otherwise."""
+    index = {(r["item"], r["point"]): r for r in stored}
+    for r in live:
+        s = index.get((r["item"], r["point"]))
+        if s is None:
+            raise ValueError(f"the stored evaluation has no row for {r['item']}, {r['point']}")
+        for k in MEASURES:
+            if not np.isclose(r[k], s[k], rtol=rtol, atol=1e-9):
+                raise ValueError(f"stored evaluation disagrees with this build on {r['item']}, {r['point']}, {k}: "
+                                 f"{s[k]!r} stored vs {r[k]!r} now")
+
+
+def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike[str] | None = None,
+              progress: bool = True, csv_path: str | os.PathLike[str] | None = None,
+              stored: str | os.PathLike[str] | None = EVAL) -> CodecStudy:
+    """Train (or load) every operating point, code the evaluation set, measure models and anchors.
+
+    With shipped models, an evaluation stored in ``stored`` (:func:`write_evaluation`) that was computed
+    from the same models (SHA-256) and settings is loaded instead of recomputed; the listening items are
+    still coded in this build and must agree with it row for row. ``stored=None`` recomputes everything.
+    """
+    config = CodecStudyConfig.for_mode() if config is None else config
+    base = Path(workdir) if workdir is not None else CACHE
+    folder = base / f"{config.mode}-{config.fingerprint()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    models = {p.key: obtain_model(p, config, folder, progress) for p in config.points}
+    rows = _stored_rows(config, models, Path(stored)) if stored is not None and config.use_shipped else None
+    if rows is None:
+        rows, listening = _evaluate(config, models, config.eval_items)
+        source = "computed in this build"
+    else:
+        live, listening = _evaluate(config, models, tuple(i for i in config.eval_items if i in config.listen_items))
+        _check_agreement(live, rows)
+        source = (f"stored evaluation ({Path(stored or '') / config.mode}.csv, same models by SHA-256); "
+                  f"{len({r['item'] for r in live})} listening items recomputed in this build and checked against it")
     if csv_path is not None:
         with open(csv_path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    return CodecStudy(config, models, rows, listening, folder)
+    return CodecStudy(config, models, rows, listening, folder, source)
 
 
-def summary(study: CodecStudy) -> list[dict[str, Any]]:
-    """Mean of each measure per system and operating point over the evaluation items (rows of a table)."""
+MEASURES = ("kbps", "snr_db", "lsd_db", "nmr_db", "audible_fraction", "visqol")
+
+
+def summary(study: CodecStudy, split: str | None = None, intervals: bool = False) -> list[dict[str, Any]]:
+    """Mean of each measure per system and operating point over the evaluation items (rows of a table),
+    optionally only the items of ``split``; with ``intervals``, also ``<measure>_low``/``_high``: the
+    percentile-bootstrap 95 % interval of each mean over the items."""
     groups: dict[tuple[int, float, str, str], list[dict[str, Any]]] = {}
     for r in study.rows:
-        groups.setdefault((r["sample_rate"], r["target_kbps"], r["system"], r["point"]), []).append(r)
+        if split is None or r["split"] == split:
+            groups.setdefault((r["sample_rate"], r["target_kbps"], r["system"], r["point"]), []).append(r)
     out = []
     for (rate, target, system, point), rs in groups.items():
         entry: dict[str, Any] = {"sample_rate": rate, "target_kbps": target, "system": system, "point": point}
-        for k in ("kbps", "snr_db", "lsd_db", "nmr_db", "audible_fraction", "visqol"):
-            entry[k] = float(np.mean([r[k] for r in rs]))
+        for k in MEASURES:
+            values = np.array([r[k] for r in rs], dtype=np.float64)
+            entry[k] = float(values.mean())
+            if intervals:
+                _, entry[f"{k}_low"], entry[f"{k}_high"] = bootstrap_mean(values)
         entry["items"] = len(rs)
         out.append(entry)
     return out
@@ -356,3 +470,71 @@ def anchor_at(study: CodecStudy, anchor: str, sample_rate: int, kbps: float, mea
     return float(np.interp(kbps, rates, [r[measure] for r in table]))
 
 
+
+
+def bootstrap_mean(values: np.ndarray, resamples: int = 2000, level: float = 0.95, seed: int = 0
+                   ) -> tuple[float, float, float]:
+    """Mean of ``values`` (1-D, finite) and its percentile-bootstrap ``level`` interval over the values.
+
+    Returns:
+        ``(mean, low, high)``.
+
+    Raises:
+        ValueError: if ``values`` is empty or holds a non-finite value.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or len(values) == 0 or not np.isfinite(values).all():
+        raise ValueError(f"values must be a non-empty 1-D array of finite numbers, got {values!r}")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(values.mean()), float(low), float(high)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``a − b`` on one measure over the items both systems coded: mean with its bootstrap 95 % interval,
+    and on how many items ``a`` is better."""
+
+    a: str
+    b: str
+    measure: str
+    items: int
+    mean: float
+    low: float
+    high: float
+    a_better: int
+    lower_is_better: bool
+
+    @property
+    def verdict(self) -> str:
+        """``"a"`` or ``"b"`` where the interval excludes 0 (the better system), else ``"tie"``."""
+        if self.low > 0 or self.high < 0:
+            return "a" if (self.high < 0) == self.lower_is_better else "b"
+        return "tie"
+
+
+LOWER_IS_BETTER = {"nmr_db": True, "audible_fraction": True, "lsd_db": True, "visqol": False, "snr_db": False}
+
+
+def paired_difference(rows: list[dict[str, Any]], a: str, b: str, measure: str, split: str | None = None,
+                      seed: int = 0) -> PairedDifference:
+    """Paired ``a − b`` of ``measure`` between two row keys (``point`` column, e.g. ``"C64_32k_1m"``,
+    ``"MP3 64_32k"``) over the items both have, optionally only those of ``split``.
+
+    Raises:
+        ValueError: for an unknown measure, or when the two systems share no item.
+    """
+    measure = check_choice(measure, "measure", tuple(LOWER_IS_BETTER))
+    pick = [r for r in rows if split is None or r["split"] == split]
+    va = {r["item"]: r[measure] for r in pick if r["point"] == a}
+    vb = {r["item"]: r[measure] for r in pick if r["point"] == b}
+    common = sorted(set(va) & set(vb))
+    if not common:
+        raise ValueError(f"{a} and {b} share no evaluation item{'' if split is None else ' in ' + split}")
+    diff = np.array([va[i] - vb[i] for i in common])
+    mean, low, high = bootstrap_mean(diff, seed=seed)
+    lower = LOWER_IS_BETTER[measure]
+    better = int((diff < 0).sum() if lower else (diff > 0).sum())
+    return PairedDifference(a, b, measure, len(common), mean, low, high, better, lower)
