@@ -1,4 +1,4 @@
-"""The chapters' audio player: the embedded WAV holds the samples at their own level."""
+"""The chapters' audio player: the embedded FLAC holds the samples at their own level."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_player_embeds_the_samples_unnormalised() -> None:
     x = 0.25 * np.sin(np.arange(800) * 0.1)
     html = audio_tag(torch.from_numpy(x), 8000, width=123)
     assert 'style="width: 123px"' in html
-    payload = re.search(r"data:audio/wav;base64,([A-Za-z0-9+/=]+)", html)
+    payload = re.search(r"data:audio/flac;base64,([A-Za-z0-9+/=]+)", html)
     assert payload is not None
     y, rate = sf.read(io.BytesIO(base64.b64decode(payload.group(1))))
     assert rate == 8000 and len(y) == 800
@@ -26,8 +26,25 @@ def test_player_embeds_the_samples_unnormalised() -> None:
 
 
 def test_player_rejects_samples_beyond_full_scale() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="within"):
         audio_tag(np.array([0.0, 1.5, -0.2]), 8000)
+    with pytest.raises(ValueError, match="finite"):
+        audio_tag(np.array([0.0, np.nan]), 8000)
+    with pytest.raises(ValueError, match="rate"):
+        audio_tag(np.zeros(8), 8000.5)  # type: ignore[arg-type]
+
+
+def test_flac_payload_is_smaller_than_wav_for_music() -> None:
+    from percloss import data
+
+    x = data.load_clip("piano_bach", 16000)[: 3 * 16000].numpy()
+    html = audio_tag(x, 16000)
+    payload = re.search(r"data:audio/flac;base64,([A-Za-z0-9+/=]+)", html)
+    assert payload is not None
+    flac = base64.b64decode(payload.group(1))
+    assert len(flac) < 0.8 * 2 * len(x)  # 16-bit WAV would be 2 bytes per sample
+    y, _ = sf.read(io.BytesIO(flac))
+    np.testing.assert_allclose(y, x, atol=2 / 32767)
 
 
 def test_listening_panel_runs_nothing_until_a_control_moves() -> None:
