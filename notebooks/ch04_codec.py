@@ -412,8 +412,13 @@ display(Markdown(
 # %% [markdown]
 # ## Listen
 #
-# Every model and anchor on held-out material, at the measured levels
-# (`normalize=False`). The references are the held-out songs and the piano.
+# Four held-out segments, each coded by every model at 32 kHz and by the
+# anchors at the models' rate. Pick a segment and a version and press *play*;
+# switching versions keeps the playback position. *Match loudness* plays
+# every version at the RMS level of the segment's quietest one (the files keep
+# their measured levels). The **ABX** row is a blind test: X is A or B at
+# random; your answers and score stay in this page and export as CSV. It runs
+# in the browser, with no kernel.
 
 # %% tags=["remove-input"]
 def audio_tag(x: np.ndarray, rate: int) -> str:
@@ -421,18 +426,20 @@ def audio_tag(x: np.ndarray, rate: int) -> str:
 
 
 rate = CONFIG.points[0].sample_rate
-html = ["<table><tr><th>item</th><th>system</th><th>audio</th></tr>"]
+NAMES = {m.point.label: m.point.name for m in study.models.values()}
+
+
 def order(name: str) -> tuple[int, str]:
     return (0 if name == "reference" else 2 if name.startswith(("MP3", "Opus")) else 1, name)
 
 
-for item, systems_audio in study.listening.items():
-    for i, system in enumerate(sorted(systems_audio, key=order)):
-        audio = systems_audio[system]
-        head = f"<td rowspan='{len(systems_audio)}'>{item}</td>" if i == 0 else ""
-        html.append(f"<tr>{head}<td>{system}</td><td>{audio_tag(audio, rate)}</td></tr>")
-html.append("</table>")
-display(HTML("".join(html)))
+panel_items = {
+    item: {NAMES.get(v, v): np.clip(versions[v], -1.0, 1.0) for v in sorted(versions, key=order)}
+    for item, versions in study.listening.items()
+}
+display(HTML(notebook.listening_panel_html(panel_items, rate, "codec")))
+display(Markdown(f"{len(panel_items)} segments × {len(next(iter(panel_items.values())))} versions, "
+                 f"{CONFIG.listen_seconds:g} s each at {rate / 1000:g} kHz, 16-bit FLAC (lossless); mode `{MODE}`."))
 
 # %% [markdown]
 # ### Compare by ear (when you run the notebook)

@@ -8,7 +8,36 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["audio_tag", "listening_panel"]
+__all__ = ["audio_tag", "flac_data_uri", "listening_panel", "listening_panel_html"]
+
+
+def _checked_audio(x: torch.Tensor | np.ndarray, rate: int) -> np.ndarray:
+    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim not in (1, 2) or arr.size == 0:
+        raise ValueError(f"x must be a non-empty 1-D signal or (channels, time), got shape {arr.shape}")
+    if not np.isfinite(arr).all() or np.abs(arr).max() > 1.0:
+        raise ValueError("x must be finite and within [-1, 1] (the player does not normalise)")
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
+        raise ValueError(f"rate must be a positive integer, got {rate!r}")
+    return arr
+
+
+def flac_data_uri(x: torch.Tensor | np.ndarray, rate: int) -> str:
+    """``x`` (mono or ``(channels, time)``, in [-1, 1]) as a ``data:audio/flac`` URI of 16-bit FLAC.
+
+    Raises:
+        ValueError: for samples outside [-1, 1] or non-finite, or a rate that is not a positive integer.
+    """
+    import base64
+    import io
+
+    import soundfile as sf
+
+    arr = _checked_audio(x, rate)
+    buffer = io.BytesIO()
+    sf.write(buffer, arr.T if arr.ndim == 2 else arr, int(rate), format="FLAC", subtype="PCM_16")
+    return "data:audio/flac;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def audio_tag(x: torch.Tensor | np.ndarray, rate: int, width: int = 170) -> str:
@@ -21,25 +50,71 @@ def audio_tag(x: torch.Tensor | np.ndarray, rate: int, width: int = 170) -> str:
     Raises:
         ValueError: for samples outside [-1, 1] or non-finite, or a rate that is not a positive integer.
     """
-    import base64
-    import io
-
-    import soundfile as sf
-
-    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    arr = np.asarray(arr, dtype=np.float64)
-    if arr.ndim not in (1, 2) or arr.size == 0:
-        raise ValueError(f"x must be a non-empty 1-D signal or (channels, time), got shape {arr.shape}")
-    if not np.isfinite(arr).all() or np.abs(arr).max() > 1.0:
-        raise ValueError("x must be finite and within [-1, 1] (the player does not normalise)")
-    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
-        raise ValueError(f"rate must be a positive integer, got {rate!r}")
-    buffer = io.BytesIO()
-    sf.write(buffer, arr.T if arr.ndim == 2 else arr, int(rate), format="FLAC", subtype="PCM_16")
-    payload = base64.b64encode(buffer.getvalue()).decode("ascii")
     return (f'<audio controls="controls" style="width: {width}px">'
-            f'<source src="data:audio/flac;base64,{payload}" type="audio/flac" />'
+            f'<source src="{flac_data_uri(x, rate)}" type="audio/flac" />'
             "Your browser does not support the audio element.</audio>")
+
+
+def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, name: str, abx: bool = True,
+                         choice: str = "version") -> str:
+    """A listening panel for the static site (``book/static/site/listening.js``, no kernel needed).
+
+    ``items`` maps an item (e.g. a clip) to its versions (e.g. ``"reference"``,
+    ``"D64"``), each a mono signal in [-1, 1] at ``rate``. The reader picks an
+    item and a version; switching versions keeps the playback position. With
+    *match loudness* on, each version of an item plays at the RMS level of the
+    item's quietest version (a simple loudness match; the files themselves keep
+    their measured levels). With ``abx``, an ABX test: X is A or B at random,
+    the answers and the score stay in the page and export as CSV.
+
+    Raises:
+        ValueError: for an empty ``items``, an item without versions, or bad audio.
+    """
+    import html as _html
+
+    if not items or any(not versions for versions in items.values()):
+        raise ValueError("items must map at least one item to at least one version")
+    esc = _html.escape
+    systems = list(dict.fromkeys(v for versions in items.values() for v in versions))
+    audio, options = [], []
+    for item, versions in items.items():
+        options.append(f'<option value="{esc(item)}">{esc(item)}</option>')
+        rms = {v: float(np.sqrt(np.mean(np.square(_checked_audio(x, rate))))) for v, x in versions.items()}
+        floor = min((r for r in rms.values() if r > 0), default=1.0)
+        for version, x in versions.items():
+            gain = floor / rms[version] if rms[version] > 0 else 1.0
+            audio.append(f'<audio preload="metadata" data-item="{esc(item)}" data-system="{esc(version)}" '
+                         f'data-gain="{gain:.4f}" src="{flac_data_uri(x, rate)}"></audio>')
+    radios = "".join(
+        f'<label><input type="radio" class="pl-system" name="{esc(name)}-system" value="{esc(v)}"'
+        f'{" checked" if i == 0 else ""}> {esc(v)}</label>' for i, v in enumerate(systems))
+    parts = [f'<div class="pl-listen" data-pl-listen data-name="{esc(name)}">',
+             '<div class="pl-controls">',
+             f'<label>item <select class="pl-item">{"".join(options)}</select></label>',
+             f'<span>{esc(choice)}: {radios}</span>',
+             '<button type="button" class="pl-play">play</button>',
+             '<button type="button" class="pl-stop">stop</button>',
+             '<label><input type="checkbox" class="pl-match" checked> match loudness</label>',
+             '<span class="pl-now"></span></div>',
+             f'<div class="pl-sources" hidden>{"".join(audio)}</div>']
+    if abx and len(systems) >= 2:
+        def select(cls: str, default: str) -> str:
+            opts = "".join(f'<option value="{esc(v)}"{" selected" if v == default else ""}>{esc(v)}</option>'
+                           for v in systems)
+            return f'<select class="{cls}">{opts}</select>'
+        parts += ['<div class="pl-abx"><strong>ABX</strong>',
+                  f'<label>A {select("pl-a", systems[0])}</label><label>B {select("pl-b", systems[1])}</label>',
+                  '<button type="button" class="pl-new">new trial</button>',
+                  '<button type="button" data-play="A">A</button><button type="button" data-play="B">B</button>',
+                  '<button type="button" data-play="X">X</button>',
+                  '<button type="button" data-answer="A">X is A</button>',
+                  '<button type="button" data-answer="B">X is B</button>',
+                  'score <span class="pl-score">0/0</span>',
+                  '<button type="button" class="pl-export">export answers (CSV)</button>',
+                  '<table class="pl-log"><thead><tr><th>trial</th><th>item</th><th>A</th><th>B</th>'
+                  '<th>answer</th><th></th></tr></thead><tbody></tbody></table></div>']
+    parts.append("</div>")
+    return "".join(parts)
 
 
 def listening_panel(show: Callable[..., None], controls: dict[str, Any]) -> Any:

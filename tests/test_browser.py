@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 
 AUDIO_DURATIONS = """async () => Promise.all([...document.querySelectorAll('audio')].map(a =>
@@ -105,3 +108,49 @@ def test_every_page_in_chromium(quick_book: Path, site: str) -> None:
         browser.close()
     assert not failures, "\n".join(failures)
     assert audio_seen >= 2
+
+
+PANEL = "document.querySelector('[data-pl-listen]')"
+SOUNDING = f"""() => [...{PANEL}.querySelectorAll('audio')].filter(a => !a.paused)
+  .map(a => [a.dataset.system, a.currentTime])"""
+
+
+def test_listening_panel_switches_without_losing_the_position_and_scores_abx(quick_book: Path, site: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = chromium_path()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page(accept_downloads=True)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{site}/notebooks/ch04_codec.html", wait_until="load")
+        panel = page.locator("[data-pl-listen]").first
+        radios = panel.locator("input.pl-system")
+        assert radios.count() >= 3  # the reference and at least two coded versions
+        panel.locator(".pl-play").click()
+        page.wait_for_function(f"() => {PANEL}.dataset.playing === '1'", timeout=5000)
+        page.wait_for_timeout(500)
+        other = radios.nth(1)
+        value = other.get_attribute("value")
+        other.check()
+        page.wait_for_function(f"() => {PANEL}.dataset.current === {json.dumps(value)}", timeout=5000)
+        sounding = page.evaluate(SOUNDING)
+        assert len(sounding) == 1 and sounding[0][0] == value  # one source at a time: the chosen one
+        assert sounding[0][1] > 0.3  # it took over where the previous one was, not from the start
+        panel.locator(".pl-stop").click()
+        assert page.evaluate(SOUNDING) == []
+        abx = panel.locator(".pl-abx")
+        abx.locator(".pl-new").click()
+        abx.locator("button[data-play='X']").click()
+        page.wait_for_function(f"() => {PANEL}.dataset.current === 'X'", timeout=5000)
+        abx.locator("button[data-answer='A']").click()
+        abx.locator("button[data-answer='B']").click()
+        assert re.fullmatch(r"[0-2]/2", abx.locator(".pl-score").inner_text())
+        assert abx.locator(".pl-log tbody tr").count() == 2
+        with page.expect_download() as download:
+            abx.locator(".pl-export").click()
+        lines = Path(download.value.path()).read_text().splitlines()
+        assert lines[0] == "trial,item,A,B,X,answer,correct" and len(lines) == 3
+        assert [line.split(",")[5] for line in lines[1:]] == ['"A"', '"B"']
+        browser.close()
+    assert not errors, errors

@@ -61,3 +61,30 @@ def test_listening_panel_runs_nothing_until_a_control_moves() -> None:
     a.value = "y"
     assert calls == [{"clip": "x", "level": 3}, {"clip": "y", "level": 3}]
     assert a in panel.children[0].children and b in panel.children[0].children
+
+
+def test_listening_panel_carries_every_version_with_its_loudness_match() -> None:
+    from percloss.notebook import listening_panel_html
+
+    t = np.arange(4000) / 8000
+    quiet = 0.1 * np.sin(2 * np.pi * 440 * t)
+    items = {"seg <1>": {"reference": 2 * quiet, "D64": quiet}, "seg 2": {"reference": quiet, "MP3 64": -quiet}}
+    html = listening_panel_html(items, 8000, "codec")
+    sources = re.findall(r'<audio preload="metadata" data-item="([^"]*)" data-system="([^"]*)" '
+                         r'data-gain="([0-9.]+)" src="data:audio/flac;base64,([A-Za-z0-9+/=]+)"', html)
+    assert [(i, s) for i, s, _, _ in sources] == [("seg &lt;1&gt;", "reference"), ("seg &lt;1&gt;", "D64"),
+                                                    ("seg 2", "reference"), ("seg 2", "MP3 64")]
+    # each version plays at its item's quietest RMS: the reference at twice D64's level gets half the gain
+    assert [float(g) for _, _, g, _ in sources] == [0.5, 1.0, 1.0, 1.0]
+    for (_, system, _, payload), expected in zip(sources, [2 * quiet, quiet, quiet, -quiet], strict=True):
+        y, rate = sf.read(io.BytesIO(base64.b64decode(payload)))
+        assert rate == 8000
+        np.testing.assert_allclose(y, expected, atol=2 / 32767, err_msg=system)
+    # one radio per version (first checked), and the ABX row offers every version
+    assert html.count('class="pl-system"') == 3 and html.count(" checked>") == 2  # + the loudness box
+    assert 'class="pl-abx"' in html and html.count('<option value="MP3 64"') == 2
+    assert 'class="pl-abx"' not in listening_panel_html({"x": {"only": quiet}}, 8000, "one")
+    with pytest.raises(ValueError, match="items"):
+        listening_panel_html({}, 8000, "none")
+    with pytest.raises(ValueError, match="within"):
+        listening_panel_html({"x": {"loud": 2 * np.ones(10)}}, 8000, "bad")

@@ -1,4 +1,4 @@
-"""Sphinx extension for the percloss book: keep every page free of remote scripts.
+"""Sphinx extension for the percloss book: the listening panels' script, and no remote scripts.
 
 sphinx-thebe (a default extension of jupyter-book 1.x) registers its
 configuration script twice, which raises a JavaScript error on every page, and
@@ -26,4 +26,7 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", _drop_thebe, priority=900)
+    # the kernel-free listening panels (percloss.notebook.listening_panel_html)
+    app.add_js_file("site/listening.js")
+    app.add_css_file("site/listening.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
