@@ -240,6 +240,18 @@ for clip in CONFIG.clips:
 display(HTML('<table style="font-size: 0.8em">' + "".join(rows) + "</table>"))
 
 # %% [markdown]
+# The panel below compares the losses at the last checkpoint, clip by clip:
+# switching versions keeps the playback position, and the ABX row is a blind
+# test (X is A or B at random; answers and score stay in the page and export
+# as CSV). It works on the static site, with no kernel.
+
+# %% tags=["remove-input"]
+last = {clip: {"original": by_key[clip, CONFIG.losses[0]].target,
+               **{f"{loss} @ {by_key[clip, loss].checkpoints[-1]}": by_key[clip, loss].audio[-1]
+                  for loss in CONFIG.losses}} for clip in CONFIG.clips}
+display(HTML(notebook.listening_panel_html(last, SR, "prior")))
+
+# %% [markdown]
 # ## Spectrograms at the last checkpoint
 
 # %% tags=["remove-input"]
