@@ -383,6 +383,63 @@ if VGGISH_WEIGHTS is not None:
     ))
 
 # %% [markdown]
+# ## Beyond the post: a pretrained perceptual metric as the loss (CDPAM)
+#
+# The seminar report of chapter 3 ends with the idea of using a neural
+# embedding as a training loss. CDPAM {cite}`manocha2021cdpam` is a network
+# trained on human judgements of audio differences, with its weights in its
+# package; `percloss.cdpam.CDPAMLoss` makes it a differentiable loss (the
+# signal is resampled to its 22.05 kHz inside the graph). Here it fits the
+# same clips from the same generator, noise, seed and schedule as the losses
+# above, and is judged with the same measures. It is slow on a CPU (several
+# seconds per iteration on 2 cores), so it runs on a subset of the clips; in
+# `standard` mode those runs are loaded from `runs/prior/standard/` (written
+# by `scripts/run_prior_stored.py`, checked against this build's schedule and
+# targets), in `quick` mode they run here on one clip, and in `full` mode on
+# every clip.
+
+# %% tags=["remove-input"]
+from pathlib import Path  # noqa: E402
+
+CDPAM_CLIPS = prior.CDPAM_CLIPS.get(MODE, CONFIG.clips)
+if MODE == "standard":
+    cdpam_results = prior.load_results(CONFIG, "cdpam", CDPAM_CLIPS, Path("../runs/prior/standard"))
+    cdpam_source = "stored runs (`runs/prior/standard/`, SHA-256 checked), objective measures recomputed here"
+else:
+    from dataclasses import replace  # noqa: E402
+
+    cdpam_results = prior.run_prior_experiment(replace(CONFIG, clips=CDPAM_CLIPS, losses=("cdpam",)),
+                                               progress=False)
+    cdpam_source = "run in this build"
+compared = [r for r in results if r.clip in CDPAM_CLIPS] + cdpam_results
+cdpam_table = prior.claims_table(compared, challenger="cdpam")
+display(Markdown(
+    f"CDPAM runs: {', '.join(CDPAM_CLIPS)}; {CONFIG.iterations} iterations, seed {CONFIG.seed}; {cdpam_source}; "
+    f"{np.mean([r.seconds for r in cdpam_results]) / CONFIG.iterations:.2f} s per iteration where they ran."))
+display(cdpam_table.drop(columns=["holds"]))
+cdpam_lines = []
+for claim, group in cdpam_table.groupby("claim", sort=False):
+    sign = CLAIMS[claim][2]
+    for other in ("mse", "perceptual"):
+        margin = sign * (group["cdpam"] - group[other])
+        cdpam_lines.append(f"- *{claim}*: `cdpam` better than `{other}` on {int((margin > 0).sum())}/"
+                           f"{len(margin)} clips (margins {margin.min():+.1f} to {margin.max():+.1f}).")
+display(Markdown(f"**CDPAM against MSE and the 2018 loss** (mode `{MODE}`, same measures as the claims "
+                 "table; positive margins: CDPAM better):\n\n" + "\n".join(cdpam_lines)))
+fig, axes = plt.subplots(1, len(cdpam_results), figsize=(3.4 * len(cdpam_results), 2.6), squeeze=False)
+for ax, r in zip(axes[0], cdpam_results, strict=True):
+    ax.semilogy(r.loss_curve, lw=0.8)
+    ax.set(title=f"{r.clip}: CDPAM loss", xlabel="iteration")
+fig.suptitle(f"mode {MODE} · seed {CONFIG.seed}", fontsize=9)
+fig.tight_layout()
+plt.show()
+cdpam_panel = {r.clip: {"original": r.target,
+                        **{f"{loss} @ {r.checkpoints[-1]}": by_key[r.clip, loss].audio[-1]
+                           for loss in ("mse", "perceptual")},
+                        f"cdpam @ {r.checkpoints[-1]}": r.audio[-1]} for r in cdpam_results}
+display(HTML(notebook.listening_panel_html(cdpam_panel, SR, "cdpam")))
+
+# %% [markdown]
 # ## Rerun it yourself
 #
 # In Jupyter, the widgets below choose a clip, a loss and a checkpoint, play

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -113,3 +114,43 @@ def test_claims_table_compares_the_losses() -> None:
     table = prior.claims_table([record("mse", noisy), record("perceptual", x + 0.01 * noisy)])
     assert table["holds"].all()
     assert "holds on 1 of 1" in prior.claims_summary(table, mode="quick")
+
+
+def test_stored_runs_load_only_for_the_same_schedule_and_target(tmp_path: Path) -> None:
+    import json
+    from dataclasses import replace
+
+    import numpy as np
+
+    config = replace(prior.PriorConfig.for_mode("quick"), clips=("speech_male",), losses=("mse",),
+                     iterations=3, checkpoint_every=2)
+    results = prior.run_prior_experiment(config, progress=False)
+    prior.save_results(results, config, tmp_path, machine="test")
+    loaded = prior.load_results(config, "mse", ("speech_male",), tmp_path)
+    r, s = results[0], loaded[0]
+    assert s.checkpoints == r.checkpoints == [2, 3]
+    np.testing.assert_array_equal(s.loss_curve, r.loss_curve)
+    for a, b in zip(s.audio, r.audio, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for m, n in zip(s.measures, r.measures, strict=True):  # recomputed from the stored (normalised) audio
+        assert m == pytest.approx(n, rel=1e-5, abs=1e-6)
+    with pytest.raises(ValueError, match="schedule"):
+        prior.load_results(replace(config, iterations=4), "mse", ("speech_male",), tmp_path)
+    with pytest.raises(FileNotFoundError, match="piano_bach__mse"):
+        prior.load_results(config, "mse", ("piano_bach",), tmp_path)
+    record = tmp_path / "speech_male__mse.json"
+    meta = json.loads(record.read_text())
+    record.write_text(json.dumps({**meta, "target_sha256": "0" * 64}))
+    with pytest.raises(ValueError, match="another target"):
+        prior.load_results(config, "mse", ("speech_male",), tmp_path)
+    record.write_text(json.dumps(meta))
+    blob = tmp_path / "speech_male__mse.npz"
+    blob.write_bytes(blob.read_bytes()[:-1] + b"x")
+    with pytest.raises(ValueError, match="SHA-256"):
+        prior.load_results(config, "mse", ("speech_male",), tmp_path)
+
+
+def test_cdpam_is_a_loss_of_the_experiment_but_not_of_every_clip() -> None:
+    assert "cdpam" in prior.LOSSES and "cdpam" not in prior.MAIN_LOSSES
+    assert prior.PriorConfig.for_mode("standard").losses == prior.MAIN_LOSSES
+    assert set(prior.CDPAM_CLIPS["standard"]) <= set(prior.PriorConfig.for_mode("standard").clips)

@@ -10,9 +10,13 @@ Notebook: ``notebooks/ch01_deep_audio_prior.py``.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,8 +40,12 @@ __all__ = [
     "PriorResult",
     "LOSSES",
     "make_loss",
+    "MAIN_LOSSES",
+    "CDPAM_CLIPS",
     "fit_prior",
     "run_prior_experiment",
+    "save_results",
+    "load_results",
     "objective_measures",
     "peak_normalize",
 ]
@@ -107,13 +115,24 @@ def _masked(sample_rate: int) -> nn.Module:
     return MaskedFilterbankLoss(sample_rate, n_bands=512, n_taps=512)
 
 
+def _cdpam(sample_rate: int) -> nn.Module:
+    from ..cdpam import CDPAMLoss  # needs the cdpam extra
+
+    return CDPAMLoss(sample_rate)
+
+
 LOSSES: dict[str, Callable[[int], nn.Module]] = {
     "mse": lambda sample_rate: MSELoss(),
     "perceptual": _perceptual,
     "mrstft": lambda sample_rate: MultiResolutionSTFTLoss(),
     "masked": _masked,
     "vggish": lambda sample_rate: EmbeddingDistanceLoss(sample_rate),
+    "cdpam": _cdpam,
 }
+#: The losses every clip is fitted with in each mode; CDPAM (a pretrained network, about 1 s per
+#: iteration on 2 CPU cores) runs on :data:`CDPAM_CLIPS` only, and standard mode loads its stored runs.
+MAIN_LOSSES: tuple[str, ...] = ("mse", "perceptual", "mrstft", "masked", "vggish")
+CDPAM_CLIPS: dict[str, tuple[str, ...]] = {"quick": ("speech_male",), "standard": ("speech_male", "piano_bach")}
 
 
 def make_loss(name: str, sample_rate: int) -> nn.Module:
@@ -145,7 +164,7 @@ class PriorConfig:
         ``full``: all clips, 1000 iterations with audio every 250 (the 2018 schedule).
         """
         mode = current_mode() if mode is None else check_choice(mode, "mode", MODES)
-        chosen = tuple(losses) if losses is not None else tuple(LOSSES)
+        chosen = tuple(losses) if losses is not None else MAIN_LOSSES
         if mode == "quick":
             return cls(("speech_male", "piano_bach"), chosen, 40, 10, mode=mode)
         iterations, every = (300, 100) if mode == "standard" else (1000, 250)
@@ -255,4 +274,65 @@ def run_prior_experiment(config: PriorConfig, *, progress: bool = True) -> list[
                     seconds=seconds,
                 )
             )
+    return results
+
+
+def _settings(config: PriorConfig) -> dict[str, object]:
+    keys = ("iterations", "checkpoint_every", "sample_rate", "num_samples", "seed", "lr", "betas")
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items() if k in keys}
+
+
+def _sha(x: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(x, dtype=np.float32).tobytes()).hexdigest()
+
+
+def save_results(results: Sequence[PriorResult], config: PriorConfig, folder: str | os.PathLike[str],
+                 machine: str = "") -> list[Path]:
+    """Store each result as ``<clip>__<loss>.npz`` plus ``.json`` (the schedule, the target's SHA-256,
+    wall time, machine), for :func:`load_results`."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for r in results:
+        stem = out / f"{r.clip}__{r.loss}"
+        np.savez_compressed(stem.with_suffix(".npz"), target=r.target, loss_curve=r.loss_curve,
+                            checkpoints=np.asarray(r.checkpoints), audio=np.stack(r.audio))
+        record = {"clip": r.clip, "loss": r.loss, **_settings(config), "target_sha256": _sha(r.target),
+                  "npz_sha256": hashlib.sha256(stem.with_suffix(".npz").read_bytes()).hexdigest(),
+                  "seconds": round(r.seconds, 1), "machine": machine}
+        stem.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+        written.append(stem.with_suffix(".npz"))
+    return written
+
+
+def load_results(config: PriorConfig, loss: str, clips: Sequence[str], folder: str | os.PathLike[str]
+                 ) -> list[PriorResult]:
+    """Stored runs of ``loss`` on ``clips`` (:func:`save_results`), checked against ``config``'s schedule
+    and this build's targets; the objective measures are recomputed from the stored audio.
+
+    Raises:
+        FileNotFoundError: if a run is not stored.
+        ValueError: if a stored run used another schedule or target, or its file's hash differs.
+    """
+    results = []
+    for clip in clips:
+        stem = Path(folder) / f"{clip}__{loss}"
+        if not stem.with_suffix(".json").is_file():
+            raise FileNotFoundError(f"no stored run {stem}.npz (scripts/run_prior_stored.py writes it)")
+        record = json.loads(stem.with_suffix(".json").read_text())
+        if {k: record.get(k) for k in _settings(config)} != _settings(config):
+            raise ValueError(f"{stem}.json was run with another schedule than this build's: {record}")
+        blob = stem.with_suffix(".npz").read_bytes()
+        if hashlib.sha256(blob).hexdigest() != record["npz_sha256"]:
+            raise ValueError(f"{stem}.npz does not match the SHA-256 in its record")
+        target = peak_normalize(data.excerpt(clip, config.sample_rate, config.num_samples))
+        if _sha(target.numpy()) != record["target_sha256"]:
+            raise ValueError(f"{stem}: the stored run fitted another target than this build's {clip}")
+        with np.load(stem.with_suffix(".npz")) as z:
+            audio = [a for a in z["audio"]]
+            results.append(PriorResult(
+                clip=clip, loss=loss, sample_rate=config.sample_rate, target=target.numpy(),
+                loss_curve=z["loss_curve"], checkpoints=[int(c) for c in z["checkpoints"]], audio=audio,
+                measures=[objective_measures(target, torch.from_numpy(a), config.sample_rate) for a in audio],
+                seconds=float(record["seconds"])))
     return results
