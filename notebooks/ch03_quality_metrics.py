@@ -144,13 +144,14 @@ LABEL = {name: f"{name} ({'pretrained' if ok else 'random-feature control'})" fo
 METRICS = {
     "pesq": "PESQ", "estoi": "ESTOI", "visqol": "ViSQOL", "dnsmos_ovrl": "DNSMOS ovrl", "nmr_db": "NMR (dB)",
     "snr_db": "SNR (dB)", "vggish_framewise": LABEL["vggish"] + " cos", "openl3_framewise": LABEL["openl3"] + " cos",
+    "cdpam": "CDPAM distance (pretrained)",
 }
 summary = table.groupby(["degradation", "level_index"], sort=False)[list(METRICS)].mean().rename(columns=METRICS)
 display(summary.round(3))
 
 # %% tags=["remove-input"]
-show = ["pesq", "estoi", "visqol", "vggish_framewise", "openl3_framewise", "nmr_db"]
-fig, axes = plt.subplots(2, 3, figsize=(12, 6), squeeze=False)
+show = ["pesq", "estoi", "visqol", "dnsmos_ovrl", "vggish_framewise", "openl3_framewise", "nmr_db", "cdpam"]
+fig, axes = plt.subplots(2, 4, figsize=(15, 6), squeeze=False)
 degs = list(CONFIG.degradations)
 for ax, metric in zip(axes.flat, show, strict=True):
     for k in (1, 2, 3):
@@ -186,7 +187,7 @@ axes[0].legend(fontsize=7)
 fig.tight_layout()
 
 # %% tags=["remove-input"]
-cols = ["pesq", "estoi", "visqol", "dnsmos_ovrl", "nmr_db", "snr_db", "vggish_framewise", "vggish_mean",
+cols = ["pesq", "estoi", "visqol", "dnsmos_ovrl", "nmr_db", "snr_db", "cdpam", "vggish_framewise", "vggish_mean",
         "openl3_framewise", "openl3_mean"]
 names = {**METRICS, "vggish_mean": LABEL["vggish"] + " cos (mean)", "openl3_mean": LABEL["openl3"] + " cos (mean)"}
 fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
@@ -222,7 +223,18 @@ for emb in ("openl3", "vggish"):
                 "Spearman": f"{r['spearman']:.3f} [{r['spearman_lo']:.2f}, {r['spearman_hi']:.2f}]",
                 "report (Pearson)": qs.REPORT_CORRELATIONS.get((emb, other), np.nan),
             })
+for other in ("pesq", "estoi", "visqol", "nmr_db"):  # the pretrained metric: a distance, so negative is agreement
+    r = qs.correlations(table, "cdpam", other)
+    corr_rows.append({
+        "embedding": "CDPAM distance (pretrained)", "vs": METRICS[other], "n": r["n"],
+        "Pearson": f"{r['pearson']:.3f} [{r['pearson_lo']:.2f}, {r['pearson_hi']:.2f}]",
+        "Spearman": f"{r['spearman']:.3f} [{r['spearman_lo']:.2f}, {r['spearman_hi']:.2f}]",
+        "report (Pearson)": np.nan,
+    })
 display(pd.DataFrame(corr_rows).set_index(["embedding", "vs"]))
+display(Markdown("CDPAM is a distance (0 for identical signals): agreement with PESQ, ESTOI and ViSQOL shows as "
+                 "a *negative* coefficient, with NMR as a positive one. It is the only pretrained neural "
+                 "measure in this table on this build."))
 for other in ("estoi", "visqol", "nmr_db"):
     r = qs.correlations(table, "pesq", other)
     display(Markdown(f"PESQ vs {METRICS[other]}: Pearson {r['pearson']:.3f} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from scipy import stats
 
 from percloss.experiments import quality_study as qs
@@ -50,3 +51,19 @@ def test_score_pair_on_identical_speech_gives_top_scores() -> None:
     assert row["visqol"] > 4.5
     assert row["nmr_db"] < -100
     assert np.isinf(row["snr_db"])
+
+
+def test_cdpam_scores_share_each_clean_embedding_and_rise_with_noise() -> None:
+    pytest.importorskip("cdpam")
+    clean = qs._clean("speech_male", 1.0)
+    rng = np.random.default_rng(0)
+    pairs = [(clean, clean.copy())] + [(clean, clean + s * rng.standard_normal(len(clean))) for s in (0.003, 0.03)]
+    scores, note = qs.cdpam_scores(pairs, 1.0)
+    assert note.startswith("pretrained")
+    assert scores[0] == pytest.approx(0.0, abs=1e-6) and scores[0] < scores[1] < scores[2]
+    # the batched computation equals the library's pairwise distance
+    from percloss.cdpam import cdpam_distance
+
+    one = float(cdpam_distance(torch.from_numpy(clean).float(), torch.from_numpy(pairs[2][1]).float(), qs.RATE))
+    assert scores[2] == pytest.approx(one, rel=1e-4)
+    assert qs.StudyConfig.for_mode("standard").cdpam_seconds == 4.0  # the whole excerpt

@@ -15,10 +15,11 @@ import math
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from .. import data
@@ -28,7 +29,7 @@ from ..embeddings import Embedding, embedding_similarity, load_embedding
 from ..metrics import dnsmos, estoi, nmr, pesq_wb, snr, visqol
 from ..modes import MODES, current_mode
 
-__all__ = ["StudyConfig", "REPORT_CORRELATIONS", "score_pair", "run_study", "correlations"]
+__all__ = ["StudyConfig", "REPORT_CORRELATIONS", "score_pair", "run_study", "correlations", "cdpam_scores"]
 
 RATE = 16000
 
@@ -49,6 +50,7 @@ class StudyConfig:
     seconds: float
     degradations: tuple[str, ...]
     openl3_hop: float = 1.0
+    cdpam_seconds: float = 4.0  # CDPAM on the middle seconds of each pair; 0 skips it
     seed: int = 0
     workers: int = 2
     mode: str = "custom"
@@ -61,11 +63,11 @@ class StudyConfig:
         mode = current_mode() if mode is None else check_choice(mode, "mode", MODES)
         report = ("noise", "bitrate", "bitdepth")
         if mode == "quick":
-            return cls(("speech_male", "piano_bach"), 2.5, report, workers=1, mode=mode)
+            return cls(("speech_male", "piano_bach"), 2.5, report, cdpam_seconds=2.5, workers=1, mode=mode)
         every = tuple(DEGRADATIONS)
         if mode == "standard":
             return cls(tuple(data.list_clips()), 4.0, every, mode=mode)
-        return cls(tuple(data.list_clips()), 8.0, every, openl3_hop=0.1, mode=mode)
+        return cls(tuple(data.list_clips()), 8.0, every, openl3_hop=0.1, cdpam_seconds=8.0, mode=mode)
 
 
 def _clean(name: str, seconds: float) -> np.ndarray:
@@ -114,8 +116,9 @@ def run_study(config: StudyConfig, embedders: Sequence[Embedding] | None = None,
               progress: bool = True) -> tuple[list[dict[str, Any]], list[Embedding]]:
     """Score every (clip, degradation, level); returns the rows and the embedders used.
 
-    Classical metrics run in ``config.workers`` processes; embeddings in this
-    process (batched per clip).
+    Classical metrics run in ``config.workers`` processes; embeddings and the
+    pretrained CDPAM distance (column ``cdpam``, NaN without the ``cdpam``
+    extra) in this process (batched per clip).
     """
     if embedders is None:
         embedders = [load_embedding("vggish", seed=config.seed),
@@ -144,7 +147,50 @@ def run_study(config: StudyConfig, embedders: Sequence[Embedding] | None = None,
             sims = embedding_similarity(cache[key], e.embed(torch.from_numpy(degraded), RATE))
             row[f"{e.name}_framewise"] = sims["framewise"]
             row[f"{e.name}_mean"] = sims["mean"]
+    cleans = {clip: _clean(clip, config.seconds) for clip in config.clips}  # one array per clip: shared embedding
+    pairs = [(cleans[r["clip"]], degrade(cleans[r["clip"]], r["degradation"], r["level"], RATE, seed=config.seed))
+             for r in rows]
+    scores, _ = cdpam_scores(pairs, config.cdpam_seconds)
+    for row, value in zip(rows, scores, strict=True):
+        row["cdpam"] = value
     return rows, list(embedders)
+
+
+def cdpam_scores(pairs: list[tuple[np.ndarray, np.ndarray]], seconds: float) -> tuple[list[float], str]:
+    """CDPAM distance of each (clean, degraded) pair on their middle ``seconds`` s; NaN if unavailable.
+
+    The computation of :func:`percloss.cdpam.cdpam_distance`, with each distinct clean
+    segment embedded once instead of once per pair (the encoder is the expensive part).
+    """
+    from ..cdpam import _embed, load_cdpam
+
+    nan = [math.nan] * len(pairs)
+    if seconds <= 0:
+        return nan, "not computed (cdpam_seconds=0)"
+    try:
+        model = load_cdpam()
+    except (ImportError, ValueError) as err:
+        return nan, f"not available: {err}"
+    head = cast(nn.Module, model.model_dist)
+    n = len(pairs[0][0])
+    length = min(n, int(round(seconds * RATE)))
+    start = (n - length) // 2
+
+    def segment(x: np.ndarray) -> np.ndarray:
+        return np.asarray(x[start : start + length], dtype=np.float32)
+
+    groups: dict[int, list[int]] = {}  # pairs sharing a clean signal, by its identity
+    for i, (clean, _) in enumerate(pairs):
+        groups.setdefault(id(clean), []).append(i)
+    out = [math.nan] * len(pairs)
+    with torch.no_grad():
+        for members in groups.values():
+            reference = _embed(model, torch.from_numpy(segment(pairs[members[0]][0])[None]), RATE)
+            degraded = torch.from_numpy(np.stack([segment(pairs[i][1]) for i in members]))
+            dist = head(reference.expand(len(members), -1), _embed(model, degraded, RATE))
+            for i, value in zip(members, dist.reshape(-1).tolist(), strict=True):
+                out[i] = float(value)
+    return out, f"pretrained (cdpam wheel), on the middle {length / RATE:g} s of each pair"
 
 
 def _rank(x: np.ndarray) -> np.ndarray:

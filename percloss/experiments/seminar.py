@@ -21,12 +21,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from .. import data
 from ..degrade import degrade, peak_normalize
@@ -152,43 +151,6 @@ def _weights_label(e: Embedding) -> str:
     return "pretrained" if e.pretrained else "random-feature control"
 
 
-def _cdpam_scores(pairs: list[tuple[np.ndarray, np.ndarray]], seconds: float) -> tuple[list[float], str]:
-    """CDPAM distance of each (clean, degraded) pair on their middle ``seconds`` s; NaN if unavailable.
-
-    The computation of :func:`percloss.cdpam.cdpam_distance`, with each distinct clean
-    segment embedded once instead of once per pair (the encoder is the expensive part).
-    """
-    from ..cdpam import _embed, load_cdpam
-
-    nan = [math.nan] * len(pairs)
-    if seconds <= 0:
-        return nan, "not computed (cdpam_seconds=0)"
-    try:
-        model = load_cdpam()
-    except (ImportError, ValueError) as err:
-        return nan, f"not available: {err}"
-    head = cast(nn.Module, model.model_dist)
-    n = len(pairs[0][0])
-    length = min(n, int(round(seconds * RATE)))
-    start = (n - length) // 2
-
-    def segment(x: np.ndarray) -> np.ndarray:
-        return np.asarray(x[start : start + length], dtype=np.float32)
-
-    groups: dict[int, list[int]] = {}  # pairs sharing a clean signal, by its identity
-    for i, (clean, _) in enumerate(pairs):
-        groups.setdefault(id(clean), []).append(i)
-    out = [math.nan] * len(pairs)
-    with torch.no_grad():
-        for members in groups.values():
-            reference = _embed(model, torch.from_numpy(segment(pairs[members[0]][0])[None]), RATE)
-            degraded = torch.from_numpy(np.stack([segment(pairs[i][1]) for i in members]))
-            dist = head(reference.expand(len(members), -1), _embed(model, degraded, RATE))
-            for i, value in zip(members, dist.reshape(-1).tolist(), strict=True):
-                out[i] = float(value)
-    return out, f"pretrained (cdpam wheel), on the middle {length / RATE:g} s of each pair"
-
-
 def _estoi(clean: np.ndarray, degraded: np.ndarray, seed: int) -> float:
     """ESTOI with NumPy's global generator seeded for the call (and restored afterwards).
 
@@ -308,7 +270,7 @@ def replicate(
                 rows.append(row)
     t = time.perf_counter()
     if extras:
-        cdpam, cdpam_note = _cdpam_scores(pairs, cdpam_seconds)
+        cdpam, cdpam_note = qs.cdpam_scores(pairs, cdpam_seconds)
     else:
         cdpam, cdpam_note = [math.nan] * len(pairs), "not computed (extras=False)"
     timings["cdpam"] = time.perf_counter() - t
