@@ -140,3 +140,19 @@ def test_replicate_with_embeddings_and_cdpam_labels_its_weights() -> None:
         assert comp.loc[4, "cdpam"] == pytest.approx(float(one), rel=1e-4, abs=1e-6)
     c = sm.correlations(df, n_boot=500)
     assert ((c.pearson_lo <= c.pearson) & (c.pearson <= c.pearson_hi)).all()
+
+
+def test_trends_recompute_the_reports_summary_table_where_it_is_consistent() -> None:
+    table = sm.trends(sm.report_frame())
+    agree, disagree = 0, []
+    for r in table.itertuples():
+        high, low = sm.REPORT_TRENDS[(r.metric, r.kind)]
+        for printed, ours, end in ((high, r.highest, "high"), (low, r.lowest, "low")):
+            if round(ours, 2) == printed:
+                agree += 1
+            else:
+                disagree.append((r.metric, r.kind, end))
+    # the report's own table gives 12 of its 16 printed range ends; these 4 it does not
+    assert agree == 12
+    assert sorted(disagree) == [("stoi", "music", "high"), ("stoi", "music", "low"), ("stoi", "speech", "low"),
+                                ("vggish", "speech", "high")]

@@ -41,6 +41,8 @@ __all__ = [
     "PAIRS",
     "REPORT_PUBLISHED_CORRELATIONS",
     "report_frame",
+    "REPORT_TRENDS",
+    "trends",
     "report_correlations",
     "replicate_clips",
     "replicate",
@@ -117,6 +119,27 @@ def report_frame() -> pd.DataFrame:
     df["setting"] = [REPORT_DEGRADATIONS[d][1][LEVELS.index(lv)] for d, lv in zip(df.degradation, df.level,
                                                                                   strict=True)]
     return df
+
+
+#: The report's "Summary Table: Metric Trends": (metric, kind) -> its printed range "Low → Extreme".
+REPORT_TRENDS: dict[tuple[str, str], tuple[float, float]] = {
+    ("openl3", "speech"): (0.99, 0.94), ("openl3", "music"): (0.99, 0.95),
+    ("vggish", "speech"): (0.91, 0.81), ("vggish", "music"): (0.96, 0.90),
+    ("pesq", "speech"): (4.07, 1.04), ("pesq", "music"): (3.94, 1.31),
+    ("stoi", "speech"): (1.00, 0.86), ("stoi", "music"): (0.99, 0.82),
+}
+
+
+def trends(df: pd.DataFrame, metrics: Sequence[str] = ("openl3", "vggish", "pesq", "stoi")) -> pd.DataFrame:
+    """Each metric's range per kind, highest → lowest over the kind's rows (how the report's trends
+    table reads: 12 of its 16 printed numbers are the highest and lowest of its 9 rows per kind,
+    rounded to two decimals).
+
+    Returns columns ``metric, kind, highest, lowest``.
+    """
+    out = [{"metric": m, "kind": kind, "highest": float(g[m].max()), "lowest": float(g[m].min())}
+           for m in metrics for kind, g in df.groupby("kind", sort=False)]
+    return pd.DataFrame(out)
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
