@@ -52,6 +52,7 @@ from percloss.weighting import a_weighting_db
 
 plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
 configure_threads()
+CHAPTER_START = time.perf_counter()
 MODE = current_mode()
 DEVICE = default_device()
 CONFIG = prior.PriorConfig.for_mode(MODE)
@@ -469,3 +470,7 @@ def show(clip: str, loss: str, iteration: int) -> None:
 
 
 display(notebook.listening_panel(show, {"clip": clip_w, "loss": loss_w, "iteration": ckpt_w}))
+
+# %% tags=["remove-input"]
+display(Markdown(notebook.rerun_note("notebooks/ch01_deep_audio_prior.py", time.perf_counter() - CHAPTER_START, MODE,
+                                         describe_device(DEVICE))))

@@ -48,6 +48,7 @@ from percloss.modes import configure_threads, current_mode, default_device, desc
 
 plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
 configure_threads()
+CHAPTER_START = time.perf_counter()
 MODE = current_mode()
 DEVICE = default_device()
 CONFIG = MaskingConfig.for_mode(MODE)
@@ -458,3 +459,7 @@ def show(freq: float, level: int, noise_level: int) -> None:
 
 
 display(notebook.listening_panel(show, {"freq": freq_w, "level": level_w, "noise_level": noise_w}))
+
+# %% tags=["remove-input"]
+display(Markdown(notebook.rerun_note("notebooks/ch02_masking.py", time.perf_counter() - CHAPTER_START, MODE,
+                                         describe_device(DEVICE))))

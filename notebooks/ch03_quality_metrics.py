@@ -49,6 +49,7 @@ from percloss.modes import configure_threads, current_mode, describe_device
 
 plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
 configure_threads()
+CHAPTER_START = time.perf_counter()
 MODE = current_mode()
 CONFIG = qs.StudyConfig.for_mode(MODE)
 display(Markdown(
@@ -643,3 +644,7 @@ def show_pair(clip: str, degradation: str, level_index: int) -> None:
 
 
 display(notebook.listening_panel(show_pair, {"clip": clip_w, "degradation": deg_w, "level_index": lvl_w}))
+
+# %% tags=["remove-input"]
+display(Markdown(notebook.rerun_note("notebooks/ch03_quality_metrics.py", time.perf_counter() - CHAPTER_START, MODE,
+                                         describe_device(torch.device('cpu')))))

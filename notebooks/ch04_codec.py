@@ -50,6 +50,7 @@ from percloss.shipped import DEFAULT_MODEL
 
 plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
 configure_threads()
+CHAPTER_START = time.perf_counter()
 MODE = current_mode()
 CONFIG = cs.CodecStudyConfig.for_mode(MODE)
 torch.manual_seed(CONFIG.seed)
@@ -494,3 +495,7 @@ from pathlib import Path  # noqa: E402
 
 bench = Path("../benchmarks/results/codec.md")
 display(Markdown(bench.read_text() if bench.is_file() else "*(no recorded benchmark results)*"))
+
+# %% tags=["remove-input"]
+display(Markdown(notebook.rerun_note("notebooks/ch04_codec.py", time.perf_counter() - CHAPTER_START, MODE,
+                                         describe_device(torch.device('cpu')))))

@@ -78,4 +78,5 @@ def describe_device(device: torch.device) -> str:
     """A human-readable description of ``device`` for the record on each page."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' if threads != 1 else ''})"

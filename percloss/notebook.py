@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["audio_tag", "flac_data_uri", "listening_panel", "listening_panel_html"]
+__all__ = ["audio_tag", "flac_data_uri", "listening_panel", "listening_panel_html", "rerun_note"]
 
 
 def _checked_audio(x: torch.Tensor | np.ndarray, rate: int) -> np.ndarray:
@@ -138,3 +138,34 @@ def listening_panel(show: Callable[..., None], controls: dict[str, Any]) -> Any:
         control.observe(update, names="value")
     hint = widgets.HTML("<i>Rerun this notebook in Jupyter and move a control to listen.</i>")
     return widgets.VBox([widgets.HBox(list(controls.values())), hint, out])
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def rerun_note(chapter: str, seconds: float, mode: str, device: str) -> str:
+    """Markdown closing a chapter: how to run it yourself, and how long this page took to execute.
+
+    Args:
+        chapter: the chapter's source, relative to the repository root (``notebooks/ch01_....py``).
+        seconds: wall time of this execution of the chapter.
+        mode: the mode it ran in; device: where (e.g. ``"cpu (2 threads)"``).
+    """
+    stem = chapter.rsplit("/", 1)[-1].removesuffix(".py")
+    return (
+        "**Run it yourself.** The download button at the top of this page gives the chapter as a notebook "
+        f"(`.ipynb`) or as its source (`{stem}.py`, a [jupytext](https://jupytext.readthedocs.io) percent "
+        "script). From a clone of the repository:\n\n"
+        "```bash\n"
+        "make venv                                   # the environment the book builds with\n"
+        f".venv/bin/jupytext --to ipynb {chapter}   # the paired notebook\n"
+        f"PERCLOSS_MODE=quick .venv/bin/jupyter execute --inplace {chapter.removesuffix('.py')}.ipynb\n"
+        "PERCLOSS_MODE=standard make book            # every chapter, into _build/html\n"
+        "```\n\n"
+        "Run the notebook in JupyterLab (`.venv/bin/pip install jupyterlab`) for the live widgets. "
+        "`quick` checks the pipeline in minutes with tiny settings; `standard` gives this book's results; "
+        "`full` follows the sources' schedules (hours on a CPU; a GPU is used when present). "
+        f"This page ran in mode `{mode}` on {device} in **{_duration(seconds)}** (its execution time in this "
+        "build; `book/status.md` lists every chapter's)."
+    )

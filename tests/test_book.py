@@ -76,3 +76,32 @@ def test_a_failing_cell_fails_the_build(tmp_path: Path) -> None:
     proc = build_book(src, tmp_path / "out")
     assert proc.returncode != 0
     assert "this cell fails on purpose" in proc.stdout + proc.stderr
+
+
+def _point_of(name: str, points: set[str]) -> str:
+    """The CSV's point key of a name on the page: ``C64`` -> ``C64_32k_1m``, ``MP3 64 @32k`` -> ``MP364_32k``."""
+    if " @" in name:
+        system, rest = name.split(" ", 1)
+        rate, sr = rest.split(" @")
+        return f"{system}{rate}_{sr}"
+    (key,) = [p for p in points if p.startswith(name + "_")]
+    return key
+
+
+def test_codec_page_states_the_numbers_of_its_own_results_table(quick_book: Path) -> None:
+    """Generated prose is bound to the run: every paired line of chapter 4 matches the CSV the build wrote."""
+    import pandas as pd
+
+    html = (quick_book / "notebooks" / "ch04_codec.html").read_text()
+    rows = pd.read_csv(ROOT / "notebooks" / "codec_results.csv")
+    seg = rows[rows.split == "held-out segment"]
+    assert f"Over the {seg.item.nunique()} held-out segments" in html
+    text = re.sub(r"<[^>]+>", "", html)
+    lines = re.findall(r"(\S+(?: \S+ @\d+k)?) − (\S+(?: \S+ @\d+k)?) \(([\d.]+) vs ([\d.]+) kbit/s\): "
+                       r"NMR dB ([+-][\d.]+) \[", text)
+    assert len(lines) >= 3
+    points = set(seg.point)
+    for a, b, rate_a, rate_b, nmr_diff in lines:
+        pa, pb = (seg[seg.point == _point_of(n, points)].set_index("item") for n in (a, b))
+        assert f"{pa.kbps.mean():.1f}" == rate_a and f"{pb.kbps.mean():.1f}" == rate_b, (a, b)
+        assert f"{(pa.nmr_db - pb.nmr_db).dropna().mean():+.2f}" == nmr_diff, (a, b)

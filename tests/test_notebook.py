@@ -88,3 +88,13 @@ def test_listening_panel_carries_every_version_with_its_loudness_match() -> None
         listening_panel_html({}, 8000, "none")
     with pytest.raises(ValueError, match="within"):
         listening_panel_html({"x": {"loud": 2 * np.ones(10)}}, 8000, "bad")
+
+
+def test_rerun_note_names_the_chapter_and_its_measured_time() -> None:
+    from percloss.notebook import rerun_note
+
+    note = rerun_note("notebooks/ch02_masking.py", 75.0, "quick", "cpu (2 threads)")
+    assert ".venv/bin/jupytext --to ipynb notebooks/ch02_masking.py" in note
+    assert "jupyter execute --inplace notebooks/ch02_masking.ipynb" in note
+    assert "mode `quick` on cpu (2 threads) in **75 s**" in note
+    assert "in **10.0 min**" in rerun_note("notebooks/ch01_deep_audio_prior.py", 600.0, "standard", "cpu")
