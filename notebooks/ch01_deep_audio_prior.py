@@ -120,7 +120,7 @@ fig.tight_layout()
 # Below, the feature map of a real speech excerpt and the A-weighting curve.
 
 # %% tags=["remove-input"]
-speech = prior.peak_normalize(data.excerpt("speech_male", SR, 8192))
+speech = prior.peak_normalize(data.excerpt("speech_male", SR, 8192), prior.TARGET_PEAK)
 feats = perceptual_features(speech.unsqueeze(0), filters)[0].numpy()
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1.6, 1]})
 t = np.arange(feats.shape[-1]) / SR

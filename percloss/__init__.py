@@ -13,6 +13,7 @@ Submodules (imported on demand, so ``import percloss`` stays cheap):
 - :mod:`percloss.embeddings` -- VGGish and OpenL3 with weight handling.
 - :mod:`percloss.cdpam` -- the pretrained CDPAM distance and loss (extra ``percloss[cdpam]``).
 - :mod:`percloss.data` -- the real clip set at any sample rate.
+- :mod:`percloss.signal` -- small shared signal utilities (:func:`~percloss.signal.peak_normalize`).
 - :mod:`percloss.experiments` -- the code each chapter runs.
 - :mod:`percloss.cli` -- ``python -m percloss threshold|nmr|weights|encode|decode``.
 """

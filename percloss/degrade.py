@@ -23,6 +23,7 @@ import numpy as np
 from scipy import signal as sps
 
 from ._checks import check_integer, check_mono_array, check_real, check_sample_rate
+from .signal import peak_normalize
 
 __all__ = [
     "DEGRADATIONS",
@@ -60,13 +61,6 @@ def _mono(x: Any, name: str = "x") -> np.ndarray:
 
 def _rate(sample_rate: object) -> int:
     return check_sample_rate(sample_rate)
-
-
-def peak_normalize(x: Any, peak: float = 1.0) -> np.ndarray:
-    """Scale ``x`` so that ``max |x| = peak``; silence stays silence."""
-    y = _mono(x)
-    m = np.abs(y).max()
-    return y if m == 0 else y * (peak / m)
 
 
 def add_noise(x: Any, sigma: float, seed: int = 0) -> np.ndarray:

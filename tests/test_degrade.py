@@ -27,7 +27,7 @@ RATE = 16000
 
 @pytest.fixture(scope="module")
 def speech() -> np.ndarray:
-    return peak_normalize(data.load_clip("speech_male", RATE))
+    return peak_normalize(data.load_clip("speech_male", RATE).double().numpy())
 
 
 def test_noise_sigma_is_measured_back(speech: np.ndarray) -> None:

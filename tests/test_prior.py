@@ -9,11 +9,8 @@ import pytest
 import torch
 
 from percloss.experiments import prior
-from percloss.experiments.prior_measures import (
-    objective_measures,
-    peak_normalize,
-    spectral_excess,
-)
+from percloss.experiments.prior_measures import objective_measures, spectral_excess
+from percloss.signal import peak_normalize
 
 
 def test_generator_matches_the_2018_architecture() -> None:

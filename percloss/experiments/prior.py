@@ -30,7 +30,8 @@ from ..embeddings import EmbeddingDistanceLoss
 from ..losses import MSELoss, MultiResolutionSTFTLoss, PerceptualLoss
 from ..masking_losses import MaskedFilterbankLoss
 from ..modes import MODES, current_mode, default_device
-from .prior_measures import claims_summary, claims_table, objective_measures, peak_normalize
+from ..signal import peak_normalize
+from .prior_measures import claims_summary, claims_table, objective_measures
 
 __all__ = [
     "claims_table",
@@ -48,8 +49,11 @@ __all__ = [
     "load_results",
     "objective_measures",
     "peak_normalize",
+    "TARGET_PEAK",
 ]
 
+#: Peak of the fitted targets (each clip's excerpt is peak-normalised to it).
+TARGET_PEAK = 0.9
 KERNEL_SIZES: tuple[int, ...] = (3, 15, 25, 25, 25, 25, 25)
 SCALE_FACTORS: tuple[int, ...] = (4, 4, 4, 4, 4, 4, 2)
 
@@ -245,7 +249,7 @@ def run_prior_experiment(config: PriorConfig, *, progress: bool = True) -> list[
     """Run every (clip, loss) pair of ``config`` and return their records."""
     results: list[PriorResult] = []
     for clip in config.clips:
-        target = peak_normalize(data.excerpt(clip, config.sample_rate, config.num_samples))
+        target = peak_normalize(data.excerpt(clip, config.sample_rate, config.num_samples), TARGET_PEAK)
         for loss_name in config.losses:
             start = time.perf_counter()
             curve, checkpoints, outputs = fit_prior(
@@ -325,7 +329,7 @@ def load_results(config: PriorConfig, loss: str, clips: Sequence[str], folder: s
         blob = stem.with_suffix(".npz").read_bytes()
         if hashlib.sha256(blob).hexdigest() != record["npz_sha256"]:
             raise ValueError(f"{stem}.npz does not match the SHA-256 in its record")
-        target = peak_normalize(data.excerpt(clip, config.sample_rate, config.num_samples))
+        target = peak_normalize(data.excerpt(clip, config.sample_rate, config.num_samples), TARGET_PEAK)
         if _sha(target.numpy()) != record["target_sha256"]:
             raise ValueError(f"{stem}: the stored run fitted another target than this build's {clip}")
         with np.load(stem.with_suffix(".npz")) as z:

@@ -13,27 +13,14 @@ import torch
 from .._checks import check_same_shape, check_signal
 from ..losses import PerceptualLoss
 from ..metrics import log_spectral_distance, snr
+from ..signal import peak_normalize
 
 if TYPE_CHECKING:
     from .prior import PriorResult
 
-__all__ = ["peak_normalize", "spectral_excess", "objective_measures", "claims_table", "claims_summary"]
+__all__ = ["spectral_excess", "objective_measures", "claims_table", "claims_summary"]
 
 LSD_BANDS: tuple[tuple[float, float | None], ...] = ((0, 500), (500, 2000), (2000, None))
-
-
-def peak_normalize(x: torch.Tensor, peak: float = 0.9) -> torch.Tensor:
-    """Scale ``x`` so its largest absolute sample is ``peak``; silence stays silence.
-
-    Shape:
-        ``(..., time) -> (..., time)``
-
-    >>> peak_normalize(torch.tensor([0.1, -0.2]), 1.0)
-    tensor([ 0.5000, -1.0000])
-    """
-    check_signal(x, "x")
-    m = x.abs().amax(dim=-1, keepdim=True)
-    return torch.where(m > 0, x * (peak / m.clamp_min(torch.finfo(x.dtype).tiny)), x)
 
 
 def spectral_excess(
