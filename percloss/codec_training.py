@@ -38,7 +38,7 @@ from ._checks import check_choice, check_same_shape, check_sample_rate, check_si
 from .codec import FRAME, HOP, CascadedCodec, code_entropy_bits, frame, overlap_add
 from .filterbank import mel_triangles
 from .masking import spectrum_db
-from .masking_losses import NoiseModulationLoss, PriorityWeightedLoss
+from .masking_losses import NoiseModulationLoss, PriorityWeightedLoss, soft_level_db
 
 __all__ = ["MelLoss", "MelWeightedLoss", "mel_line_weights", "CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS",
            "bits_per_code", "TrainLog", "sample_segments", "anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights",
@@ -117,7 +117,7 @@ class MelWeightedLoss(nn.Module):
         _check_pair(input, target, min_length=self.n_fft)
 
         def soft(x: torch.Tensor) -> torch.Tensor:
-            return 10.0 * torch.log10(torch.pow(10.0, spectrum_db(x, self.n_fft) / 10.0) + 1.0)
+            return soft_level_db(spectrum_db(x, self.n_fft))
 
         with torch.no_grad():
             level_tg = soft(target)

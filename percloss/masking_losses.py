@@ -39,7 +39,17 @@ from .masking import (
     model_tables,
 )
 
-__all__ = ["PriorityWeightedLoss", "NoiseModulationLoss", "MaskedFilterbankLoss", "priority_weights"]
+__all__ = ["PriorityWeightedLoss", "NoiseModulationLoss", "MaskedFilterbankLoss", "priority_weights", "soft_level_db"]
+
+
+def soft_level_db(level_db: torch.Tensor) -> torch.Tensor:
+    """A level in dB floored softly at 0 dB: ``10 log10(10^(L/10) + 1)`` (about ``L`` well above 0 dB,
+    about 0 dB well below it, smooth in between), so inaudible lines carry no gradient-dominating error.
+
+    >>> soft_level_db(torch.tensor([-60.0, 0.0, 60.0])).tolist()  # doctest: +ELLIPSIS
+    [4.1...e-06, 3.010..., 60.0...]
+    """
+    return 10.0 * torch.log10(torch.pow(10.0, level_db / 10.0) + 1.0)
 
 
 def _check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int) -> None:
@@ -114,8 +124,8 @@ class PriorityWeightedLoss(_MaskedSpectralLoss):
         _check_pair(input, target, self.n_fft)
         level_tg, threshold, offset = self._target(target)
         weights = priority_weights(level_tg, threshold)[..., : self.upper_line + 1]
-        soft_in = 10.0 * torch.log10(torch.pow(10.0, self._level(input, offset) / 10.0) + 1.0)
-        soft_tg = 10.0 * torch.log10(torch.pow(10.0, level_tg / 10.0) + 1.0)
+        soft_in = soft_level_db(self._level(input, offset))
+        soft_tg = soft_level_db(level_tg)
         err = ((soft_in - soft_tg)[..., : self.upper_line + 1] / 10.0).pow(2)
         return reduce((weights * err).mean(dim=(-2, -1)), self.reduction)
 
