@@ -171,8 +171,9 @@ def describe_model(m: cs.TrainedModel) -> str:
 
 
 display(Markdown(
-    f"{'Loaded' if CONFIG.use_shipped else 'Trained'} {len(study.models)} models and coded {len(rows)} "
-    f"item × system pairs in {WALL / 60:.1f} min (mode `{MODE}`, CPU). Every row is in `codec_results.csv`.\n\n"
+    f"{'Loaded' if CONFIG.use_shipped else 'Trained'} {len(study.models)} models; {len(rows)} item × system "
+    f"rows, {study.evaluation}; {WALL / 60:.1f} min in this build (mode `{MODE}`, CPU). Every row is in "
+    "`codec_results.csv`.\n\n"
     + "\n".join(describe_model(m) for m in study.models.values())
 ))
 
@@ -441,6 +442,34 @@ panel_items = {
 display(HTML(notebook.listening_panel_html(panel_items, rate, "codec")))
 display(Markdown(f"{len(panel_items)} segments × {len(next(iter(panel_items.values())))} versions, "
                  f"{CONFIG.listen_seconds:g} s each at {rate / 1000:g} kHz, 16-bit FLAC (lossless); mode `{MODE}`."))
+
+# %% [markdown]
+# Where each system's coding noise becomes audible: the noise-to-mask ratio
+# per critical band and frame (chapter 2's model 1, the standard's
+# calibration) for the first listening segment. Red cells (above 0 dB) are
+# where the noise rises above the global masking threshold.
+
+# %% tags=["remove-input"]
+from percloss.masking import default_hop  # noqa: E402
+from percloss.metrics import nmr  # noqa: E402
+
+first_item = next(iter(panel_items))
+versions = {k: v for k, v in panel_items[first_item].items() if k != "reference"}
+reference = torch.from_numpy(np.asarray(panel_items[first_item]["reference"], dtype=np.float64))
+fig, axes = plt.subplots(1, len(versions), figsize=(2.6 * len(versions), 2.8), sharey=True, squeeze=False)
+for ax, (name, y) in zip(axes[0], versions.items(), strict=True):
+    result = nmr(reference, torch.from_numpy(np.asarray(y, dtype=np.float64)), rate)
+    band = result.band_db.numpy().T
+    im = ax.imshow(band, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-30, vmax=30,
+                   extent=(0, band.shape[1] * default_hop(512) / rate, 0, band.shape[0]))
+    ax.set(title=f"{name}\nNMR {float(result.mean_db):+.1f} dB, audible {float(result.audible_fraction):.0%}",
+           xlabel="s")
+    ax.title.set_fontsize(8)
+    ax.grid(False)
+axes[0, 0].set_ylabel("critical band")
+fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="NMR (dB)")
+fig.suptitle(f"{first_item}, {CONFIG.listen_seconds:g} s at {rate / 1000:g} kHz (mode {MODE})", fontsize=9, y=1.08)
+plt.show()
 
 # %% [markdown]
 # ### Compare by ear (when you run the notebook)

@@ -423,8 +423,10 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
     else:
         live, listening = _evaluate(config, models, tuple(i for i in config.eval_items if i in config.listen_items))
         _check_agreement(live, rows)
-        source = (f"stored evaluation ({Path(stored or '') / config.mode}.csv, same models by SHA-256); "
-                  f"{len({r['item'] for r in live})} listening items recomputed in this build and checked against it")
+        table = Path(stored or "") / f"{config.mode}.csv"
+        shown = table.resolve().relative_to(ROOT) if table.resolve().is_relative_to(ROOT) else table
+        source = (f"loaded from the stored evaluation `{shown}` (same models by SHA-256); "
+                  f"its {len({r['item'] for r in live})} listening items recoded in this build and checked against it")
     if csv_path is not None:
         with open(csv_path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
