@@ -31,6 +31,8 @@ def _threshold(args: argparse.Namespace) -> int:
     from .data import load_wav
     from .masking import full_scale_sine_db, psychoacoustic_model1
 
+    if args.plot:  # before the analysis: a bad name fails in one line, at once
+        _check_plot_path(Path(args.plot))
     x, rate = load_wav(args.clip)
     _note_downmix(args.clip)
     if len(x) < args.n_fft:
@@ -53,6 +55,16 @@ def _threshold(args: argparse.Namespace) -> int:
         _plot_threshold(a, rate, Path(args.plot))
         print(f"plot written to {args.plot}")
     return 0
+
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def _check_plot_path(path: Path) -> None:
+    if path.is_dir():
+        raise ValueError(f"--plot {str(path)!r} is a directory; name a {', '.join(PLOT_SUFFIXES)} file")
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise ValueError(f"--plot {str(path)!r}: use a {', '.join(PLOT_SUFFIXES)} name")
 
 
 def _plot_threshold(a: object, rate: int, path: Path) -> None:
@@ -82,9 +94,13 @@ def _plot_threshold(a: object, rate: int, path: Path) -> None:
                     extent=(0, threshold.shape[0], 0, len(t.frequency)))
     ax2.set(xlabel="frame", ylabel="grid index", title="global masking threshold (dB SPL)")
     fig.colorbar(im, ax=ax2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    except OSError as err:
+        raise ValueError(f"cannot write --plot {str(path)!r}: {err.strerror}") from None
+    finally:
+        plt.close(fig)
 
 
 def _nmr(args: argparse.Namespace) -> int:

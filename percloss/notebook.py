@@ -153,10 +153,11 @@ def rerun_note(chapter: str, seconds: float, mode: str, device: str) -> str:
         mode: the mode it ran in; device: where (e.g. ``"cpu (2 threads)"``).
     """
     stem = chapter.rsplit("/", 1)[-1].removesuffix(".py")
+    nb, py = f"{stem}.ipynb", f"{stem}.py"
     return (
-        "**Run it yourself.** The download button at the top of this page gives the chapter as a notebook "
-        f"(`.ipynb`) or as its source (`{stem}.py`, a [jupytext](https://jupytext.readthedocs.io) percent "
-        "script). From a clone of the repository:\n\n"
+        f'**Run it yourself.** Download this chapter as a notebook, <a href="{nb}" download>{nb}</a> '
+        f'(unexecuted), or as its source, <a href="{py}" download>{py}</a> (a jupytext percent script). '
+        "From a clone of the repository:\n\n"
         "```bash\n"
         "make venv                                   # the environment the book builds with\n"
         f".venv/bin/jupytext --to ipynb {chapter}   # the paired notebook\n"

@@ -105,3 +105,18 @@ def test_codec_page_states_the_numbers_of_its_own_results_table(quick_book: Path
         pa, pb = (seg[seg.point == _point_of(n, points)].set_index("item") for n in (a, b))
         assert f"{pa.kbps.mean():.1f}" == rate_a and f"{pb.kbps.mean():.1f}" == rate_b, (a, b)
         assert f"{(pa.nmr_db - pb.nmr_db).dropna().mean():+.2f}" == nmr_diff, (a, b)
+
+
+def test_each_chapter_downloads_as_a_notebook_and_as_its_source(quick_book: Path) -> None:
+    import nbformat
+
+    for chapter in chapter_files():
+        page = (quick_book / f"{chapter}.html").read_text()
+        stem = chapter.rsplit("/", 1)[-1]
+        assert f'href="{stem}.ipynb" download' in page and f'href="{stem}.py" download' in page
+        nb = nbformat.read(quick_book / f"{chapter}.ipynb", as_version=4)
+        nbformat.validate(nb)
+        source = (ROOT / f"{chapter}.py").read_text()
+        assert sum(c.cell_type == "code" for c in nb.cells) == source.count("# %%") - source.count("# %% [markdown]")
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # unexecuted
+        assert (quick_book / f"{chapter}.py").read_text() == source

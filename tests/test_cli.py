@@ -197,3 +197,15 @@ def test_threshold_and_nmr_say_when_they_downmix(tmp_path: Path, capsys: pytest.
     assert f"note: {path}: 2 channels downmixed to mono" in capsys.readouterr().out
     assert main(["nmr", str(path), str(path)]) == 0
     assert capsys.readouterr().out.count("2 channels downmixed") == 2
+
+
+@pytest.mark.parametrize("name, message", [(".", "is a directory"), ("thr", "use a .png"), ("thr.wav", "use a .png")])
+def test_threshold_refuses_a_plot_name_it_would_not_honour(tone_files: tuple[Path, Path, Path], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str], name: str,
+                                                          message: str) -> None:
+    # before: "--plot DIR" wrote DIR.png and reported "plot written to DIR"
+    target = tmp_path / name
+    assert main(["threshold", str(tone_files[0]), "--plot", str(target)]) != 0
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / f"{name}.png").exists() and not Path(str(tmp_path) + ".png").exists()

@@ -1,4 +1,4 @@
-"""Sphinx extension for the percloss book: the listening panels' script, and no remote scripts.
+"""Sphinx extension for the percloss book: the listening panels' script, chapter downloads, no remote scripts.
 
 sphinx-thebe (a default extension of jupyter-book 1.x) registers its
 configuration script twice, which raises a JavaScript error on every page, and
@@ -24,7 +24,25 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
         context["script_files"] = [s for s in scripts if not _is_thebe(s)]
 
 
+def _chapter_downloads(app: Sphinx, exception: Exception | None) -> None:
+    """Put each chapter next to its page as a notebook to run (``.ipynb``, unexecuted, from the jupytext
+    source) and as that source (``.py``), for the links each chapter ends with."""
+    if exception is not None or app.builder.format != "html":
+        return
+    import shutil
+    from pathlib import Path
+
+    import jupytext
+
+    source, out = Path(app.srcdir) / "notebooks", Path(app.outdir) / "notebooks"
+    for chapter in sorted(source.glob("ch*.py")):
+        out.mkdir(parents=True, exist_ok=True)
+        jupytext.write(jupytext.read(chapter), out / f"{chapter.stem}.ipynb")
+        shutil.copyfile(chapter, out / chapter.name)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("build-finished", _chapter_downloads)
     app.connect("html-page-context", _drop_thebe, priority=900)
     # the kernel-free listening panels (percloss.notebook.listening_panel_html)
     app.add_js_file("site/listening.js")
