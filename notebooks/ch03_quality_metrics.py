@@ -235,7 +235,8 @@ for other in ("pesq", "estoi", "visqol", "nmr_db"):  # the pretrained metric: a 
 display(pd.DataFrame(corr_rows).set_index(["embedding", "vs"]))
 display(Markdown("CDPAM is a distance (0 for identical signals): agreement with PESQ, ESTOI and ViSQOL shows as "
                  "a *negative* coefficient, with NMR as a positive one. It is the only pretrained neural "
-                 "measure in this table on this build."))
+                 f"measure in this table on this build; it scores the middle {CONFIG.cdpam_seconds:g} s of each "
+                 f"{CONFIG.seconds:g} s pair (the network costs about a second of CPU per second of audio here)."))
 for other in ("estoi", "visqol", "nmr_db"):
     r = qs.correlations(table, "pesq", other)
     display(Markdown(f"PESQ vs {METRICS[other]}: Pearson {r['pearson']:.3f} "
