@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar, overload
+from typing import overload
 
 import numpy as np
 import torch
@@ -10,9 +10,6 @@ import torch
 from ._checks import check_real, check_signal
 
 __all__ = ["peak_normalize"]
-
-Signal = TypeVar("Signal", torch.Tensor, np.ndarray)
-
 
 @overload
 def peak_normalize(x: torch.Tensor, peak: float = ...) -> torch.Tensor: ...

@@ -347,6 +347,13 @@ def _record_key(config: CodecStudyConfig, models: dict[str, TrainedModel]) -> di
             "eval_seconds": config.eval_seconds, "anchor_kbps": list(config.anchor_kbps)}
 
 
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def write_evaluation(study: CodecStudy, folder: str | os.PathLike[str] = EVAL, wall_s: float = 0.0,
                      machine: str = "") -> Path:
     """Store ``study``'s rows as ``<mode>.csv`` with ``<mode>.json`` (what they were computed from, the
@@ -354,10 +361,7 @@ def write_evaluation(study: CodecStudy, folder: str | os.PathLike[str] = EVAL, w
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     table = out / f"{study.config.mode}.csv"
-    with open(table, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(study.rows[0]))
-        writer.writeheader()
-        writer.writerows(study.rows)
+    _write_rows(table, study.rows)
     record = {**_record_key(study.config, study.models), "csv_sha256": hashlib.sha256(table.read_bytes()).hexdigest(),
               "wall_seconds": round(wall_s, 1), "machine": machine}
     (out / f"{study.config.mode}.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -375,7 +379,8 @@ def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], fold
     if not (table.is_file() and record_file.is_file()):
         return None
     record = json.loads(record_file.read_text())
-    if {k: record.get(k) for k in ("models", "items", "eval_seconds", "anchor_kbps")} != _record_key(config, models):
+    key = _record_key(config, models)
+    if {k: record.get(k) for k in key} != key:
         return None
     if hashlib.sha256(table.read_bytes()).hexdigest() != record["csv_sha256"]:
         raise ValueError(f"{table} does not match the SHA-256 in {record_file}")
@@ -428,10 +433,7 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
         source = (f"loaded from the stored evaluation `{shown}` (same models by SHA-256); "
                   f"its {len({r['item'] for r in live})} listening items recoded in this build and checked against it")
     if csv_path is not None:
-        with open(csv_path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        _write_rows(Path(csv_path), rows)
     return CodecStudy(config, models, rows, listening, folder, source)
 
 
@@ -470,8 +472,6 @@ def anchor_at(study: CodecStudy, anchor: str, sample_rate: int, kbps: float, mea
     if not rates or not rates[0] <= kbps <= rates[-1]:
         return float("nan")
     return float(np.interp(kbps, rates, [r[measure] for r in table]))
-
-
 
 
 def bootstrap_mean(values: np.ndarray, resamples: int = 2000, level: float = 0.95, seed: int = 0

@@ -11,6 +11,7 @@ Notebook: ``notebooks/ch01_deep_audio_prior.py``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import time
@@ -332,7 +333,7 @@ def load_results(config: PriorConfig, loss: str, clips: Sequence[str], folder: s
         target = peak_normalize(data.excerpt(clip, config.sample_rate, config.num_samples), TARGET_PEAK)
         if _sha(target.numpy()) != record["target_sha256"]:
             raise ValueError(f"{stem}: the stored run fitted another target than this build's {clip}")
-        with np.load(stem.with_suffix(".npz")) as z:
+        with np.load(io.BytesIO(blob)) as z:  # the bytes just hashed
             audio = [a for a in z["audio"]]
             results.append(PriorResult(
                 clip=clip, loss=loss, sample_rate=config.sample_rate, target=target.numpy(),

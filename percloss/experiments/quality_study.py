@@ -138,9 +138,12 @@ def run_study(config: StudyConfig, embedders: Sequence[Embedding] | None = None,
     else:
         rows = [_score_job(j) for j in tqdm(jobs, desc="metrics", disable=not progress)]
     cache: dict[tuple[str, str], torch.Tensor] = {}
+    cleans = {clip: _clean(clip, config.seconds) for clip in config.clips}  # one array per clip: shared embeddings
+    pairs = []
     for row in tqdm(rows, desc="embeddings", disable=not progress):
-        clean = _clean(row["clip"], config.seconds)
+        clean = cleans[row["clip"]]
         degraded = degrade(clean, row["degradation"], row["level"], RATE, seed=config.seed)
+        pairs.append((clean, degraded))
         for e in embedders:
             key = (e.name, row["clip"])
             if key not in cache:
@@ -148,9 +151,6 @@ def run_study(config: StudyConfig, embedders: Sequence[Embedding] | None = None,
             sims = embedding_similarity(cache[key], e.embed(torch.from_numpy(degraded), RATE))
             row[f"{e.name}_framewise"] = sims["framewise"]
             row[f"{e.name}_mean"] = sims["mean"]
-    cleans = {clip: _clean(clip, config.seconds) for clip in config.clips}  # one array per clip: shared embedding
-    pairs = [(cleans[r["clip"]], degrade(cleans[r["clip"]], r["degradation"], r["level"], RATE, seed=config.seed))
-             for r in rows]
     scores, _ = cdpam_scores(pairs, config.cdpam_seconds)
     for row, value in zip(rows, scores, strict=True):
         row["cdpam"] = value
