@@ -392,8 +392,8 @@ if VGGISH_WEIGHTS is not None:
 # package; `percloss.cdpam.CDPAMLoss` makes it a differentiable loss (the
 # signal is resampled to its 22.05 kHz inside the graph). Here it fits the
 # same clips from the same generator, noise, seed and schedule as the losses
-# above, and is judged with the same measures. It is slow on a CPU (several
-# seconds per iteration on 2 cores), so it runs on a subset of the clips; in
+# above, and is judged with the same measures. It is slow on a CPU (the time
+# per iteration of the runs is printed below), so it runs on a subset of the clips; in
 # `standard` mode those runs are loaded from `runs/prior/standard/` (written
 # by `scripts/run_prior_stored.py`, checked against this build's schedule and
 # targets), in `quick` mode they run here on one clip, and in `full` mode on

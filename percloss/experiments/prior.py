@@ -134,8 +134,9 @@ LOSSES: dict[str, Callable[[int], nn.Module]] = {
     "vggish": lambda sample_rate: EmbeddingDistanceLoss(sample_rate),
     "cdpam": _cdpam,
 }
-#: The losses every clip is fitted with in each mode; CDPAM (a pretrained network, about 1 s per
-#: iteration on 2 CPU cores) runs on :data:`CDPAM_CLIPS` only, and standard mode loads its stored runs.
+#: The losses every clip is fitted with in each mode; CDPAM (a pretrained network: the stored runs took 5.0 and
+#: 6.5 s per iteration on one CPU thread, ``runs/prior/standard/*.json``) runs on :data:`CDPAM_CLIPS` only, and
+#: standard mode loads its stored runs.
 MAIN_LOSSES: tuple[str, ...] = ("mse", "perceptual", "mrstft", "masked", "vggish")
 CDPAM_CLIPS: dict[str, tuple[str, ...]] = {"quick": ("speech_male",), "standard": ("speech_male", "piano_bach")}
 
