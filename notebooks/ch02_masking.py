@@ -334,26 +334,111 @@ def audio_tag(x: torch.Tensor | np.ndarray, width: int = 170) -> str:
     return notebook.audio_tag(x, SR, width)
 
 
-def players(name: str, r: dict) -> str:
-    signals = [clips[name], r["shaped"], r["white"], r["shaped_noise"], r["white_noise"]]
-    # one gain per clip, so that nothing clips on playback and relative levels stay as measured
-    gain = min(1.0, 0.99 / max(float(s.abs().max()) for s in signals))
-    return "".join(f"<td>{audio_tag(gain * s)}</td>" for s in signals)
+# %% [markdown]
+# ## Two judges that do not use model 1
+#
+# The NMR above is model 1 judging noise that model 1 shaped: a consistency
+# check, not evidence. Two measures built on other grounds judge the same
+# mixes: **ViSQOL v3** (audio mode; a gammatone-spectrogram similarity mapped to
+# a MOS-like 1–5 scale, ≈4.73 for identical signals) on the middle 4 s, and
+# **CDPAM** {cite}`manocha2021cdpam`, a network trained on human judgements of
+# just-noticeable differences (0 for identical signals; at 22.05 kHz, so it
+# hears nothing above 11 kHz), on the middle 2 s.
 
+# %% tags=["remove-input"]
+from percloss.experiments.masking_demo import independent_judges  # noqa: E402
 
-cells = "".join(f"<tr><td><b>{name}</b></td>{players(name, r)}</tr>" for name, r in results.items())
-display(HTML(
-    '<table style="font-size: 0.8em"><tr><th>clip</th><th>original</th><th>+ shaped noise</th>'
-    "<th>+ white noise</th><th>shaped noise alone</th><th>white noise alone</th></tr>" + cells + "</table>"
+judges = {name: independent_judges(clips[name], {"shaped": r["shaped"], "white": r["white"]}, SR)
+          for name, r in results.items()}
+judge_table = pd.DataFrame([{"clip": name, "noise": kind, "ViSQOL": j[kind]["visqol"], "CDPAM": j[kind]["cdpam"]}
+                            for name, j in judges.items() for kind in ("shaped", "white")]).set_index(["clip", "noise"])
+judge_table.join(table[["SNR (dB)", "NMR (dB)"]]).to_csv("masking_results.csv")
+display(judge_table.round(3))
+
+# %% [markdown]
+# ## The work's masking premises, checked
+#
+# Zhen et al. {cite}`zhen2020psychoacoustic` build their losses on two
+# premises of psychoacoustics, stated on the work's page: a component under
+# the global masking threshold is inaudible, so an error there need not be
+# reduced; and a plain error measure treats every frequency band as equally
+# important. With both noises at equal energy:
+
+# %% tags=["remove-input"]
+from percloss.experiments.claims import Claim, verdict  # noqa: E402
+
+shaped_t, white_t = table.xs("shaped", level="noise"), table.xs("white", level="noise")
+both = [j["shaped"]["visqol"] > j["white"]["visqol"] and j["shaped"]["cdpam"] < j["white"]["cdpam"]
+        for j in judges.values()]
+per_clip = "; ".join(f"{name}: ViSQOL {j['shaped']['visqol']:.2f} vs {j['white']['visqol']:.2f}, "
+                     f"CDPAM {j['shaped']['cdpam']:.3f} vs {j['white']['cdpam']:.3f}" for name, j in judges.items())
+snr_gap = float((shaped_t["SNR (dB)"] - white_t["SNR (dB)"]).abs().max())
+MASKING_CLAIMS = [
+    Claim("A sound component under the global masking threshold is inaudible",
+          "page, \"Psychoacoustic calibration\" (figure text)", "—",
+          f"noise {CONFIG.margin_db:g} dB under each clip's threshold: model-1 NMR (circular), ViSQOL and CDPAM "
+          "of the mix (0 = identical for CDPAM, ≈4.73 for ViSQOL)",
+          f"NMR {shaped_t['NMR (dB)'].min():.1f} to {shaped_t['NMR (dB)'].max():.1f} dB; ViSQOL "
+          f"{min(j['shaped']['visqol'] for j in judges.values()):.2f}–"
+          f"{max(j['shaped']['visqol'] for j in judges.values()):.2f}; CDPAM "
+          f"{min(j['shaped']['cdpam'] for j in judges.values()):.3f}–"
+          f"{max(j['shaped']['cdpam'] for j in judges.values()):.3f}",
+          verdict(None, "inaudibility needs listeners; the ABX panel below is that test")),
+    Claim("At equal error energy, error under the threshold matters less than error above it "
+          "(\"why bother trying to reduce the error that's inaudible\")",
+          "page, \"Psychoacoustic calibration\"", "—",
+          "shaped vs white noise of equal energy; holds when ViSQOL is higher and CDPAM lower for the shaped mix "
+          "on every clip",
+          per_clip, verdict(all(both), detail=f"{sum(both)} of {len(both)} clips")),
+    Claim("A plain error measure weighs every frequency band the same (it cannot tell the two noises apart)",
+          "page, \"Psychoacoustic calibration\"", "—", "SNR of the two mixes per clip; holds when equal",
+          f"largest SNR difference {snr_gap:.1e} dB; NMR differs by "
+          f"{(white_t['NMR (dB)'] - shaped_t['NMR (dB)']).min():.1f}–"
+          f"{(white_t['NMR (dB)'] - shaped_t['NMR (dB)']).max():.1f} dB",
+          verdict(snr_gap < 1e-6, detail="by construction")),
+]
+display(HTML(notebook.claims_html(MASKING_CLAIMS, csv_path="claims_ch02.csv")))
+display(Markdown(
+    f"Mode `{MODE}`, {len(judges)} clip(s), {CONFIG.seconds:g} s each, seed {CONFIG.seed}. ViSQOL sees up to 24 kHz "
+    "and hears the shaped noise above 16 kHz that model 1's calibration declares inaudible (next paragraphs); "
+    "CDPAM stops at 11 kHz."
 ))
 
 # %% [markdown]
-# The players are not normalised: what you hear is the level on disk (each
-# row scaled by one common gain where a mix would exceed full scale), and the
-# two noises alone (last columns) are equally loud in energy. Listen
-# with headphones at a comfortable level. The shaped noise, alone, is a
-# loud, coloured hiss that follows the music; mixed in, it mostly vanishes.
-# The white noise stays audible as a hiss over everything.
+# ## Listen
+#
+# Every clip with the two noises at the chapter's level (shaped: 6 dB under
+# the threshold) and 12 dB louder (shaped: 6 dB *over* it), and each noise
+# alone. Switching versions keeps the playback position; the levels are as
+# measured (one gain per clip keeps the loudest version under full scale;
+# *match loudness* is off, since the level is the point here). The ABX test
+# starts as original against the shaped mix: can you tell which is which?
+# Listen with headphones at a comfortable level.
+
+# %% tags=["remove-input"]
+PANEL_SECONDS = min(4.0, CONFIG.seconds)
+
+
+def panel_versions(name: str, r: dict) -> dict[str, np.ndarray]:
+    n, x = int(PANEL_SECONDS * SR), clips[name]
+    loud = 10 ** (12 / 20)
+    versions = {"original": x, f"+ shaped (−{CONFIG.margin_db:g} dB)": r["shaped"],
+                "+ white (same energy)": r["white"],
+                f"+ shaped (+{12 - CONFIG.margin_db:g} dB)": x + loud * r["shaped_noise"],
+                "+ white (+12 dB)": x + loud * r["white_noise"],
+                "shaped noise alone": r["shaped_noise"], "white noise alone": r["white_noise"]}
+    gain = min(1.0, 0.99 / max(float(v[:n].abs().max()) for v in versions.values()))
+    return {k: (gain * v[:n]).numpy() for k, v in versions.items()}
+
+
+display(HTML(notebook.listening_panel_html({name: panel_versions(name, r) for name, r in results.items()}, SR,
+                                           "masking", choice="mix", match_loudness=False)))
+
+# %% [markdown]
+# The shaped noise, alone, is a loud, coloured hiss that follows the music;
+# mixed in at 6 dB under the threshold, it mostly vanishes. The white noise
+# stays audible as a hiss over everything. 12 dB louder, the shaped noise
+# crosses the threshold and becomes audible in its turn.
 
 # %% tags=["remove-input"]
 summary = table["NMR (dB)"].unstack()

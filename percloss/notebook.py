@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["audio_tag", "flac_data_uri", "listening_panel", "listening_panel_html", "rerun_note"]
+__all__ = ["audio_tag", "flac_data_uri", "listening_panel", "listening_panel_html", "rerun_note", "claims_html"]
 
 
 def _checked_audio(x: torch.Tensor | np.ndarray, rate: int) -> np.ndarray:
@@ -56,7 +56,7 @@ def audio_tag(x: torch.Tensor | np.ndarray, rate: int, width: int = 170) -> str:
 
 
 def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, name: str, abx: bool = True,
-                         choice: str = "version") -> str:
+                         choice: str = "version", match_loudness: bool = True) -> str:
     """A listening panel for the static site (``book/static/site/listening.js``, no kernel needed).
 
     ``items`` maps an item (e.g. a clip) to its versions (e.g. ``"reference"``,
@@ -66,6 +66,8 @@ def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, nam
     item's quietest version (a simple loudness match; the files themselves keep
     their measured levels). With ``abx``, an ABX test: X is A or B at random,
     the answers and the score stay in the page and export as CSV.
+    ``match_loudness`` sets the initial state of the match (off where the
+    levels are the point, e.g. a noise heard alone and mixed in).
 
     Raises:
         ValueError: for an empty ``items``, an item without versions, or bad audio.
@@ -94,7 +96,8 @@ def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, nam
              f'<span>{esc(choice)}: {radios}</span>',
              '<button type="button" class="pl-play">play</button>',
              '<button type="button" class="pl-stop">stop</button>',
-             '<label><input type="checkbox" class="pl-match" checked> match loudness</label>',
+             f'<label><input type="checkbox" class="pl-match"{" checked" if match_loudness else ""}> '
+             "match loudness</label>",
              '<span class="pl-now"></span></div>',
              f'<div class="pl-sources" hidden>{"".join(audio)}</div>']
     if abx and len(systems) >= 2:
@@ -170,3 +173,33 @@ def rerun_note(chapter: str, seconds: float, mode: str, device: str) -> str:
         f"This page ran in mode `{mode}` on {device} in **{_duration(seconds)}** (its execution time in this "
         "build; `book/status.md` lists every chapter's)."
     )
+
+
+_VERDICT_CLASS = (("not tested here", "pl-untested"), ("not reproduced", "pl-not"), ("reproduced", "pl-yes"))
+
+
+def claims_html(claims: Any, csv_path: str | None = None) -> str:
+    """A claims table (a sequence of :class:`percloss.experiments.claims.Claim`) as HTML.
+
+    The rows carry ``data-verdict`` (reproduced / not reproduced / not tested
+    here) so that the page can be checked against the CSV; with ``csv_path``
+    the table is also written there (:func:`percloss.experiments.claims.write_claims`).
+    """
+    import html as _html
+
+    from .experiments.claims import COLUMNS, Claim, write_claims
+
+    rows = list(claims)
+    if not rows or not all(isinstance(c, Claim) for c in rows):
+        raise ValueError("claims must be a non-empty sequence of Claim")
+    if csv_path is not None:
+        write_claims(rows, csv_path)
+    heads = {"claim": "claim of the source", "where": "where", "source": "the source says",
+             "measure": "measure and rule here", "measured": "this build", "verdict": "verdict"}
+    body = []
+    for c in rows:
+        kind = next(cls for head, cls in _VERDICT_CLASS if c.verdict.startswith(head))
+        cells = "".join(f"<td>{_html.escape(getattr(c, k))}</td>" for k in COLUMNS)
+        body.append(f'<tr class="{kind}" data-verdict="{_html.escape(c.verdict)}">{cells}</tr>')
+    return ('<table class="pl-claims"><thead><tr>' + "".join(f"<th>{heads[k]}</th>" for k in COLUMNS)
+            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")

@@ -20,7 +20,7 @@ from ..masking import ISO_FULL_SCALE_SINE_DB, analyse_spectrum, model_tables, sp
 from ..metrics import nmr, snr
 from ..modes import MODES, current_mode
 
-__all__ = ["MaskingConfig", "noise_under_threshold", "white_noise_like", "masked_vs_white"]
+__all__ = ["MaskingConfig", "noise_under_threshold", "white_noise_like", "masked_vs_white", "independent_judges"]
 
 
 @dataclass(frozen=True)
@@ -116,4 +116,40 @@ def masked_vs_white(x: torch.Tensor, sample_rate: int, margin_db: float = 6.0, s
             "frames with audible noise (%)": 100 * float(r.audible_fraction),
             "peak |y|": float(y.abs().max()),
         }
+    return out
+
+
+def independent_judges(x: torch.Tensor, mixes: dict[str, torch.Tensor], sample_rate: int,
+                       visqol_seconds: float = 4.0, cdpam_seconds: float = 2.0) -> dict[str, dict[str, float]]:
+    """Two judges that do not use model 1: ViSQOL v3 (audio mode) and CDPAM, for ``x`` against each mix.
+
+    ``mixes`` maps a name (e.g. ``"shaped"``, ``"white"``) to a signal of
+    ``x``'s length. ViSQOL scores the middle ``visqol_seconds``, CDPAM (about
+    1 s of CPU per second of audio) the middle ``cdpam_seconds`` (0 skips it).
+    Higher ViSQOL is better (about 4.73 for identical signals); lower CDPAM is
+    better (0 for identical signals).
+
+    Returns:
+        ``{name: {"visqol": ..., "cdpam": ...}}``.
+    """
+    from ..cdpam import cdpam_distance
+    from ..metrics import visqol
+
+    check_signal(x, "x")
+    out: dict[str, dict[str, float]] = {}
+
+    def middle(y: torch.Tensor, seconds: float) -> torch.Tensor:
+        span = min(len(y), int(seconds * sample_rate))
+        return y[(len(y) - span) // 2:][:span]
+
+    for name, y in mixes.items():
+        if y.shape != x.shape:
+            raise ValueError(f"mixes[{name!r}] must have x's shape {tuple(x.shape)}, got {tuple(y.shape)}")
+        scores = {"visqol": visqol(middle(x, visqol_seconds).numpy(), middle(y, visqol_seconds).numpy(),
+                                   sample_rate)}
+        if cdpam_seconds > 0:
+            with torch.no_grad():
+                scores["cdpam"] = float(cdpam_distance(middle(x, cdpam_seconds).float(),
+                                                       middle(y, cdpam_seconds).float(), sample_rate))
+        out[name] = scores
     return out

@@ -8,17 +8,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from .._checks import check_same_shape, check_signal
 from ..losses import PerceptualLoss
-from ..metrics import log_spectral_distance, snr
+from ..metrics import estoi, log_spectral_distance, snr
 from ..signal import peak_normalize
 
 if TYPE_CHECKING:
     from .prior import PriorResult
 
-__all__ = ["spectral_excess", "objective_measures", "claims_table", "claims_summary"]
+__all__ = ["post_claims", "STAND_INS", "spectral_excess", "band_level_db", "sibilant_frames", "sibilant_deficit", "attack_deficit",
+           "objective_measures", "claims_table", "claims_summary"]
 
 LSD_BANDS: tuple[tuple[float, float | None], ...] = ((0, 500), (500, 2000), (2000, None))
 
@@ -56,6 +58,104 @@ def spectral_excess(
     return excess.mean(dim=(-2, -1)).reshape(reference.shape[:-1])
 
 
+def band_level_db(x: torch.Tensor, sample_rate: int, low: float, high: float | None = None,
+                  n_fft: int = 256) -> torch.Tensor:
+    """Short-time level (dB, full-scale sine-free: ``10 log10`` of the summed power) of ``x`` in ``[low, high)`` Hz.
+
+    Hann frames of ``n_fft`` samples, hop ``n_fft // 4`` (5.8 ms at 11025 Hz).
+
+    Shape:
+        ``(time,) -> (frames,)``
+    """
+    check_signal(x, "x", min_length=n_fft)
+    window = torch.hann_window(n_fft, dtype=x.dtype, device=x.device)
+    power = torch.stft(x, n_fft, n_fft // 4, window=window, return_complex=True).abs().square()
+    freqs = torch.fft.rfftfreq(n_fft, 1 / sample_rate, dtype=x.dtype, device=x.device)
+    keep = (freqs >= low) & (freqs < (sample_rate / 2 + 1 if high is None else high))
+    return 10 * torch.log10(power[keep].sum(0) + 1e-20)
+
+
+SIBILANT_CUTOFF_HZ = 3000.0
+ATTACK_LOW_HZ = 2000.0
+
+
+def sibilant_frames(target: torch.Tensor, sample_rate: int, cutoff: float = SIBILANT_CUTOFF_HZ,
+                    range_db: float = 30.0) -> torch.Tensor:
+    """Frames of ``target`` that sound like a sibilant: more energy above ``cutoff`` Hz than below it,
+    and a level within ``range_db`` of the loudest frame (not silence).
+
+    Shape:
+        ``(time,) -> (frames,)`` of bool, on the frame grid of :func:`band_level_db`.
+    """
+    high = band_level_db(target, sample_rate, cutoff)
+    low = band_level_db(target, sample_rate, 0.0, cutoff)
+    total = 10 * torch.log10(10 ** (high / 10) + 10 ** (low / 10))
+    return (high > low) & (total > total.max() - range_db)
+
+
+def sibilant_deficit(target: torch.Tensor, output: torch.Tensor, sample_rate: int,
+                     cutoff: float = SIBILANT_CUTOFF_HZ) -> float:
+    """How much quieter ``output`` is than ``target`` above ``cutoff`` Hz in the target's sibilant frames (dB).
+
+    The mean over :func:`sibilant_frames` of the level difference above the
+    cutoff: about 0 when the sibilant is reproduced, large and positive when it
+    is missing, negative when the output puts more (e.g. noise) there. NaN when
+    the target has no sibilant frame. ``output`` is peak-normalised to the target's peak first; both levels
+    are floored 60 dB under the target's loudest frame in the band.
+    """
+    check_same_shape(target, output, "target", "output")
+    target, output = target.detach().double().cpu(), output.detach().double().cpu()
+    output = peak_normalize(output, float(target.abs().max()))
+    frames = sibilant_frames(target, sample_rate, cutoff)
+    if not bool(frames.any()):
+        return float("nan")
+    lt, lo = _floored(band_level_db(target, sample_rate, cutoff), band_level_db(output, sample_rate, cutoff))
+    return float((lt - lo)[frames].mean())
+
+
+def _floored(target_db: torch.Tensor, output_db: torch.Tensor, range_db: float = 60.0
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both levels floored ``range_db`` under the target's loudest frame (a 60 dB dynamic range), so that
+    a band the output leaves empty counts as 60 dB down, not as the depth of numerical noise."""
+    floor = target_db.max() - range_db
+    return target_db.maximum(floor), output_db.maximum(floor)
+
+
+def _rise_db(level: torch.Tensor, lookback: int) -> torch.Tensor:
+    """``level[t] - min(level[t - lookback : t])`` (the first frames look back as far as they can)."""
+    padded = torch.cat([level[:1].expand(lookback), level])
+    before = padded.unfold(0, lookback, 1)[: len(level)].amin(-1)
+    return level - before
+
+
+def attack_deficit(target: torch.Tensor, output: torch.Tensor, sample_rate: int, low: float = ATTACK_LOW_HZ,
+                   min_rise_db: float = 10.0, range_db: float = 25.0, lookback_s: float = 0.035) -> float:
+    """How much less sharply ``output``'s attacks rise than ``target``'s above ``low`` Hz (dB).
+
+    An attack (a snare's crack, a consonant) is a jump of the level above
+    ``low`` Hz: at the target's onsets (frames where that level rose by at
+    least ``min_rise_db`` within ``lookback_s``, within ``range_db`` of its
+    loudest frame, the largest rise of each ±``lookback_s`` neighbourhood) the
+    target's rise minus the output's (the output's largest rise within two
+    frames of the onset). About 0 for a faithful attack, positive for a smeared
+    or noise-filled one. NaN when the target has no onset.
+    """
+    check_same_shape(target, output, "target", "output")
+    target, output = target.detach().double().cpu(), output.detach().double().cpu()
+    output = peak_normalize(output, float(target.abs().max()))
+    hop = 256 // 4
+    lookback = max(1, round(lookback_s * sample_rate / hop))
+    lt, lo = _floored(band_level_db(target, sample_rate, low), band_level_db(output, sample_rate, low))
+    rise_t, rise_o = _rise_db(lt, lookback), _rise_db(lo, lookback)
+    pad = torch.nn.functional.pad
+    local_max = pad(rise_t, (lookback, lookback), value=-1e9).unfold(0, 2 * lookback + 1, 1).amax(-1)
+    onsets = (rise_t >= min_rise_db) & (lt > lt.max() - range_db) & (rise_t >= local_max)
+    if not bool(onsets.any()):
+        return float("nan")
+    near = pad(rise_o, (2, 2), value=-1e9).unfold(0, 5, 1).amax(-1)
+    return float((rise_t[onsets] - near[onsets]).mean())
+
+
 _FEATURES: dict[int, PerceptualLoss] = {}
 
 
@@ -67,7 +167,11 @@ def objective_measures(target: torch.Tensor, output: torch.Tensor, sample_rate: 
       below 500 Hz, 500-2000 Hz and above 2000 Hz, dB;
     - ``excess_db``: :func:`spectral_excess` (added noise), dB;
     - ``bark_error``: mean absolute difference of the A-weighted perceptual
-      features of chapter 1 (the Bark-band error).
+      features of chapter 1 (the Bark-band error);
+    - ``lsd_db``: log-spectral distance over the whole band, dB;
+    - ``sibilant_deficit_db``: :func:`sibilant_deficit` (NaN without a sibilant);
+    - ``attack_deficit_db``: :func:`attack_deficit` (NaN without an attack);
+    - ``estoi``: extended STOI (``pystoi``), the intelligibility index, 0 to 1.
 
     All but SI-SNR use ``output`` peak-normalised to the target's peak.
     """
@@ -86,6 +190,10 @@ def objective_measures(target: torch.Tensor, output: torch.Tensor, sample_rate: 
     for key, value in zip(("lsd_low_db", "lsd_mid_db", "lsd_high_db"), lsd, strict=True):
         measures[key] = float(value)
     measures["excess_db"] = float(spectral_excess(target, normed))
+    measures["lsd_db"] = float(log_spectral_distance(target, normed, sample_rate)[0])
+    measures["sibilant_deficit_db"] = sibilant_deficit(target, normed, sample_rate)
+    measures["attack_deficit_db"] = attack_deficit(target, normed, sample_rate)
+    measures["estoi"] = estoi(target.numpy(), normed.numpy(), sample_rate)
     if sample_rate not in _FEATURES:
         _FEATURES[sample_rate] = PerceptualLoss(sample_rate, a_weighting=True)
     loss = _FEATURES[sample_rate]
@@ -134,3 +242,144 @@ def claims_summary(table: Any, mode: str) -> str:
         lines.append(f"- **{claim}**: holds on {len(held)} of {len(group)} clips"
                      + (f" ({', '.join(held)})" if held else ""))
     return "\n".join(lines)
+
+
+# The post's clips and the clips of this book that stand in for them.
+STAND_INS: dict[str, tuple[str, ...]] = {
+    "Nixon": ("speech_male", "speech_female"),
+    "Bach": ("piano_bach",),
+    "Top Gun": ("band_sectoid",),
+    "Kevin Gates": ("beat_moh",),
+    "drum loop": ("drums_hydrogen",),
+}
+EARLY_ITERATION = 250  # the post's first checkpoint
+PLATEAU_DB = 1.0  # "plateau", "starts terribly", "the same point": full-band LSD within / beyond 1 dB
+
+
+def _early_index(checkpoints: Sequence[int]) -> int:
+    """The last checkpoint at or before iteration 250 (the post's first), else the first."""
+    early = [i for i, c in enumerate(checkpoints) if c <= EARLY_ITERATION]
+    return early[-1] if early else 0
+
+
+def post_claims(results: Sequence[PriorResult], mode: str, provisional: str | None = None,
+                challenger: str = "perceptual", baseline: str = "mse") -> list[Any]:
+    """The 2018 post's claims (Vinyard 2018, per clip and in its final thoughts), each with the measure that
+    tests it on this build's ``results`` and a verdict (:class:`percloss.experiments.claims.Claim`).
+
+    Per-clip claims are tested on the clips that stand in for the post's (:data:`STAND_INS`); a measure that
+    is undefined on an excerpt (no sibilant, no attack) leaves its clip untested. The general claims hold
+    when they hold on a majority of the clips. With ``provisional`` (e.g. quick mode), every verdict is
+    "not tested here (``provisional``; the rule gives: ...)".
+    """
+    from .claims import Claim, verdict
+
+    by = {(r.clip, r.loss): r for r in results}
+    clips = list(dict.fromkeys(r.clip for r in results))
+    if not any(loss == challenger for _, loss in by) or not any(loss == baseline for _, loss in by):
+        raise ValueError(f"results must contain losses {challenger!r} and {baseline!r}")
+    first = by[clips[0], challenger]
+    early, last = _early_index(first.checkpoints), len(first.checkpoints) - 1
+    at = {early: f"iteration {first.checkpoints[early]}", last: f"iteration {first.checkpoints[last]}"}
+
+    def value(clip: str, loss: str, key: str, index: int) -> float:
+        return float(by[clip, loss].measures[index][key])
+
+    def pair(clip: str, key: str, index: int) -> tuple[float, float]:
+        return value(clip, challenger, key, index), value(clip, baseline, key, index)
+
+    def fmt(x: float) -> str:
+        return f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
+
+    rows: list[Claim] = []
+
+    def add(claim: str, where: str, source: str, measure: str, measured: str, holds: bool | None,
+            why: str = "", detail: str = "") -> None:
+        text = verdict(holds, why, detail)
+        if provisional is not None and holds is not None:
+            text = f"not tested here ({provisional}; the rule gives: {text})"
+        rows.append(Claim(claim, where, source, measure, measured, text))
+
+    def per_clip(post_clip: str, claim: str, where: str, keys: dict[str, str], index: int, higher_better: bool,
+                 undefined: str = "") -> None:
+        """``keys``: measure -> its description; the claim holds when ``challenger`` wins on all of them."""
+        ours = [c for c in STAND_INS[post_clip] if c in clips]
+        what = " and ".join(keys.values())
+        measure = (f"{what} at {at[index]}, on {', '.join(STAND_INS[post_clip])}; holds when `{challenger}` is "
+                   f"{'higher' if higher_better else 'lower'} than `{baseline}` on every one")
+        if not ours:
+            add(claim, where, "listening", measure, "—", None,
+                f"{', '.join(STAND_INS[post_clip])} not in {mode} mode")
+            return
+        parts, verdicts = [], []
+        for clip in ours:
+            for key in keys:
+                a, b = pair(clip, key, index)
+                label = f"{clip}{' ' + key.removesuffix('_db') if len(keys) > 1 else ''}"
+                if np.isnan(a) or np.isnan(b):
+                    parts.append(f"{label}: undefined ({undefined})")
+                    continue
+                if key in ("sibilant_deficit_db", "attack_deficit_db"):
+                    a, b = abs(a), abs(b)
+                parts.append(f"{label}: {challenger} {fmt(a)}, {baseline} {fmt(b)}")
+                verdicts.append(a > b if higher_better else a < b)
+        if not verdicts:
+            add(claim, where, "listening", measure, "; ".join(parts), None, undefined)
+        else:
+            add(claim, where, "listening", measure, "; ".join(parts), all(verdicts))
+
+    attack = {"attack_deficit_db": "|attack deficit| (dB of rise above 2 kHz at the target's onsets)"}
+    no_attack = "no attack above 2 kHz rising 10 dB in the excerpt"
+    per_clip("Nixon", "At 250 iterations MSE is noisy and unintelligible; the perceptual loss is starting to be "
+             "intelligible", "Richard Nixon Speaking, conclusions", {"estoi": "intelligibility (ESTOI, 0–1)"},
+             early, True)
+    per_clip("Nixon", "By the end, MSE misses the sibilant at the end of \"practice\"; the perceptual loss "
+             "captures it", "Richard Nixon Speaking, conclusions",
+             {"sibilant_deficit_db": "|sibilant deficit| (dB above 3 kHz in the target's sibilant frames)"},
+             last, False, "no sibilant frame in the excerpt")
+    per_clip("Bach", "At the final iteration MSE is blurry and noisy; the perceptual loss is significantly "
+             "clearer", "Bach Piano, conclusions",
+             {"excess_db": "spectral excess (dB, noise)", "lsd_mid_db": "LSD 0.5–2 kHz (dB, blur)"}, last, False)
+    per_clip("Top Gun", "At 250 iterations MSE is a noisy low-frequency mess; the perceptual loss is beginning to "
+             "be intelligible", "Top Gun Soundtrack, conclusions", {"lsd_high_db": "LSD above 2 kHz (dB)"},
+             early, False)
+    per_clip("Top Gun", "The perceptual loss does much better on the crisp high end, the crack of the snare",
+             "Top Gun Soundtrack, conclusions", attack, last, False, no_attack)
+    per_clip("Kevin Gates", "The perceptual loss captures the sharp attack of the snare drum",
+             "Kevin Gates, conclusions", attack, last, False, no_attack)
+    per_clip("Kevin Gates", "Both are noisy, MSE much more so", "Kevin Gates, conclusions",
+             {"excess_db": "spectral excess (dB, noise)"}, last, False)
+    per_clip("drum loop", "More definition in the mid range of the tom with the perceptual loss",
+             "Drumkit, conclusions", {"lsd_mid_db": "LSD 0.5–2 kHz (dB)"}, last, False)
+
+    # the drum loop's plateau
+    ours = [c for c in STAND_INS["drum loop"] if c in clips]
+    claim = ("The perceptual loss plateaus by iteration 250; MSE starts terribly and makes its way slowly to the "
+             "same point")
+    measure = (f"full-band LSD (dB): `{challenger}` within {PLATEAU_DB:g} dB of its end at {at[early]}; "
+               f"`{baseline}` more than {PLATEAU_DB:g} dB worse there; both end within {PLATEAU_DB:g} dB")
+    if not ours or early == last:
+        why = "drums_hydrogen not in this mode" if not ours else "no checkpoint before the last one"
+        add(claim, "Drumkit, conclusions", "listening", measure, "—", None, why)
+    else:
+        clip = ours[0]
+        pe, pl = value(clip, challenger, "lsd_db", early), value(clip, challenger, "lsd_db", last)
+        me, ml = value(clip, baseline, "lsd_db", early), value(clip, baseline, "lsd_db", last)
+        holds = (pe - pl <= PLATEAU_DB) and (me - pe > PLATEAU_DB) and (abs(ml - pl) <= PLATEAU_DB)
+        add(claim, "Drumkit, conclusions", "listening", measure,
+            f"{clip}: {challenger} {fmt(pe)} → {fmt(pl)}, {baseline} {fmt(me)} → {fmt(ml)}", holds)
+
+    # the final thoughts: in general, over all clips
+    def general(claim: str, keys: Sequence[str], index: int, what: str) -> None:
+        wins = [all(pair(c, k, index)[0] < pair(c, k, index)[1] for k in keys) for c in clips]
+        held = [c for c, w in zip(clips, wins, strict=True) if w]
+        measured = f"holds on {len(held)} of {len(clips)} clips" + (f" ({', '.join(held)})" if held else "")
+        add(claim, "Final thoughts", "listening, \"in general\"",
+            f"{what} at {at[index]}; holds when `{challenger}` is lower than `{baseline}` on a majority of the "
+            "clips", measured, 2 * len(held) > len(clips), detail=f"{len(held)} of {len(clips)} clips")
+
+    general("Crisper mid and high frequencies", ("lsd_mid_db", "lsd_high_db"), last,
+            "LSD 0.5–2 kHz and above 2 kHz (dB), both")
+    general("Less noise", ("excess_db",), last, "spectral excess (dB)")
+    general("Quicker convergence on something intelligible", ("lsd_mid_db",), early, "LSD 0.5–2 kHz (dB)")
+    return rows
