@@ -281,7 +281,7 @@ display(HTML('<table style="font-size: 0.8em">' + "".join(rows) + "</table>"))
 last = {clip: {"original": by_key[clip, CONFIG.losses[0]].target,
                **{f"{loss} @ {by_key[clip, loss].checkpoints[-1]}": by_key[clip, loss].audio[-1]
                   for loss in CONFIG.losses}} for clip in CONFIG.clips}
-display(HTML(notebook.listening_panel_html(last, SR, "prior")))
+display(HTML(notebook.listening_panel_html(last, SR, "prior", loop=True)))
 
 # %% [markdown]
 # ## Spectrograms at the last checkpoint
@@ -380,7 +380,7 @@ display(Markdown(prior.claims_summary(verdict, mode=MODE)))
 # %% [markdown]
 # ```{note}
 # The verdicts above are recomputed on every build and depend on the mode: in
-# `quick` mode the generator has trained for only a few dozen iterations and
+# `quick` mode the generator has trained for only ten iterations and
 # nothing should be read into them. The discussion below refers to the
 # `standard` build.
 # ```
@@ -470,7 +470,7 @@ cdpam_panel = {r.clip: {"original": r.target,
                         **{f"{loss} @ {r.checkpoints[-1]}": by_key[r.clip, loss].audio[-1]
                            for loss in ("mse", "perceptual")},
                         f"cdpam @ {r.checkpoints[-1]}": r.audio[-1]} for r in cdpam_results}
-display(HTML(notebook.listening_panel_html(cdpam_panel, SR, "cdpam")))
+display(HTML(notebook.listening_panel_html(cdpam_panel, SR, "cdpam", loop=True)))
 
 # %% [markdown]
 # ## Rerun it yourself

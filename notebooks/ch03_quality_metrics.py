@@ -536,12 +536,15 @@ def describe_falls(df: pd.DataFrame, cols: list[str]) -> str:
     return "; ".join(parts)
 
 
-claims = []
+from percloss.experiments.claims import Claim  # noqa: E402
+
+FALLS = "per (kind, degradation) series, Low → Extreme; holds when no series rises"
+claims: list[Claim] = []
 # 1. the classical measures fall with severity
 ok = not any(falls(ours, c) for c in ("pesq", "stoi"))
-claims.append(("PESQ and STOI decline with increasing degradation (Low → Extreme)",
-               describe_falls(REPORT, ["pesq", "stoi"]), describe_falls(ours, ["pesq", "stoi"]),
-               "reproduced" if ok else "not reproduced"))
+claims.append(Claim("PESQ and STOI decline with increasing degradation (Low → Extreme)",
+                    "Results, 2. Visualizations (a); Comparative Analysis", describe_falls(REPORT, ["pesq", "stoi"]),
+                    FALLS, describe_falls(ours, ["pesq", "stoi"]), "reproduced" if ok else "not reproduced"))
 # 2. the embedding similarities fall with severity
 emb_cols = ["openl3", "vggish"]
 if all(PRE.values()):
@@ -549,10 +552,10 @@ if all(PRE.values()):
     verdict = "reproduced" if ok else "not reproduced"
 else:
     verdict = "not tested here (random-feature control)"
-claims.append(("OpenL3 and VGGish similarities decrease as degradation increases",
-               describe_falls(REPORT, emb_cols),
-               describe_falls(ours, emb_cols) + f" [{', '.join(f'{m}: {w}' for m, w in SEM_W.items())}]",
-               verdict))
+claims.append(Claim("OpenL3 and VGGish similarities decrease as degradation increases",
+                    "Comparative Analysis, speech and music observations", describe_falls(REPORT, emb_cols), FALLS,
+                    describe_falls(ours, emb_cols) + f" [{', '.join(f'{m}: {w}' for m, w in SEM_W.items())}]",
+                    verdict))
 # 3. severe compression gives the lowest scores (speech)
 rep = {c: lowest_at_extreme_compression(REPORT, c) for c in SEM_COLS}
 our = {c: lowest_at_extreme_compression(ours, c) for c in SEM_COLS}
@@ -563,25 +566,29 @@ verdict = (f"reproduced for {', '.join(held)}" if not failed else
            f"not reproduced: holds for {', '.join(held) or 'none'}, not for {', '.join(failed)}")
 if len(tested) < len(SEM_COLS):
     verdict += "; not tested here for the embeddings (random-feature control)"
-claims.append((f"Speech: severe ({sm.REPORT_DEGRADATIONS['Compression'][1][-1]:g}-bit) compression leads to "
-               "the lowest scores across all metrics",
-               "; ".join(f"{SEM_COLS[c]} {'yes' if v[0] else 'no'}: {v[1]}" for c, v in rep.items()),
-               "; ".join(f"{SEM_COLS[c]} {'yes' if v[0] else 'no'}: {v[1]}" for c, v in our.items()), verdict))
+claims.append(Claim(f"Speech: severe ({sm.REPORT_DEGRADATIONS['Compression'][1][-1]:g}-bit) compression leads to "
+                    "the lowest scores across all metrics", "Comparative Analysis, 1. Speech, Analysis",
+                    "; ".join(f"{SEM_COLS[c]} {'yes' if v[0] else 'no'}: {v[1]}" for c, v in rep.items()),
+                    "each metric's value at Compression Extreme against its lowest speech value",
+                    "; ".join(f"{SEM_COLS[c]} {'yes' if v[0] else 'no'}: {v[1]}" for c, v in our.items()), verdict))
 # 4. STOI lower for music
 rep_m = REPORT.groupby("kind").stoi.mean()
 our_m = ours.groupby("kind").stoi.mean()
-claims.append(("STOI values for music are generally lower than for speech",
-               f"mean STOI speech {rep_m['speech']:.3f}, music {rep_m['music']:.3f}",
-               f"mean STOI speech {our_m['speech']:.3f}, music {our_m['music']:.3f}",
-               "reproduced" if our_m["music"] < our_m["speech"] else "not reproduced"))
+claims.append(Claim("STOI values for music are generally lower than for speech",
+                    "Comparative Analysis, 2. Music, Perceptual Metrics",
+                    f"mean STOI speech {rep_m['speech']:.3f}, music {rep_m['music']:.3f}",
+                    "mean STOI over all pairs; holds when music's is lower",
+                    f"mean STOI speech {our_m['speech']:.3f}, music {our_m['music']:.3f}",
+                    "reproduced" if our_m["music"] < our_m["speech"] else "not reproduced"))
 # 5. the printed coefficients follow from the printed table
 gap = max(abs(r.report - r.report_recomputed) for r in sem_corr.itertuples())
 printed = ", ".join(f"{r.report:.3f}" for r in sem_corr.itertuples())
-claims.append((f"Pearson coefficients {printed} (OpenL3–PESQ, OpenL3–STOI, VGGish–PESQ, VGGish–STOI), "
-               "computed from its table",
-               "recomputed: " + ", ".join(f"{r.report_recomputed:.3f}" for r in sem_corr.itertuples())
-               + f" (largest difference {gap:.4f}, rounding of the printed table)",
-               "—", "reproduced (arithmetic)" if gap < 0.0015 else "not reproduced"))
+claims.append(Claim(f"Pearson coefficients {printed} (OpenL3–PESQ, OpenL3–STOI, VGGish–PESQ, VGGish–STOI), "
+                    "computed from its table", "Conclusion; correlation table", printed,
+                    "the coefficients recomputed from the report's printed table; holds within 0.0015 (rounding)",
+                    "recomputed: " + ", ".join(f"{r.report_recomputed:.3f}" for r in sem_corr.itertuples())
+                    + f" (largest difference {gap:.4f})",
+                    "reproduced (arithmetic)" if gap < 0.0015 else "not reproduced"))
 # 6. the same coefficients on new clips
 inside = [bool(r.pearson_lo <= r.report <= r.pearson_hi) for r in sem_corr.itertuples()]
 ours_txt = ", ".join(f"{r.pearson:.3f} [{r.pearson_lo:.2f}, {r.pearson_hi:.2f}]" for r in sem_corr.itertuples())
@@ -591,36 +598,47 @@ if all(PRE.values()):
                f"of {len(inside)} pairs")
 else:
     verdict = "not tested here (random-feature control)"
-claims.append(("Strong correlation between the neural similarities and PESQ/STOI; VGGish–PESQ strongest, "
-               "VGGish–STOI weakest",
-               ", ".join(f"{r.report:.3f}" for r in sem_corr.itertuples()), ours_txt, verdict))
+claims.append(Claim("Strong correlation between the neural similarities and PESQ/STOI; VGGish–PESQ strongest, "
+                    "VGGish–STOI weakest", "Comparative Insights, Correlation; Conclusion",
+                    ", ".join(f"{r.report:.3f}" for r in sem_corr.itertuples()),
+                    "Pearson r on this build's table with 95 % intervals; holds when every reported value lies "
+                    "inside our interval", ours_txt, verdict))
 # 7. what needs listeners
-claims.append(("Neural metrics perform comparably to PESQ and STOI, discriminate better for music and "
-               "generalise to non-speech audio", "no listener ratings in the report", "no listener ratings here",
-               "not tested here (needs subjective scores)"))
-display(pd.DataFrame(claims, columns=["claim of the report", "the report's own table", "our table (this build)",
-                                      "verdict"]).style.hide(axis="index").set_properties(
-    **{"text-align": "left", "font-size": "0.8em"}))
+claims.append(Claim("Neural metrics perform comparably to PESQ and STOI, discriminate better for music and "
+                    "generalise to non-speech audio", "Comparative Insights, Benchmarking and Generalization",
+                    "no listener ratings in the report", "agreement with listener ratings", "no listener ratings here",
+                    "not tested here (needs subjective scores)"))
+display(HTML(notebook.claims_html(claims, csv_path="claims_ch03.csv")))
 
 # %% [markdown]
 # ## Listen
 #
-# The first clip at every degradation's most severe level (peak-normalised,
-# `normalize=False`).
+# A speech clip and a music clip, each clean and under every degradation at
+# every level (the first 3 s, at the study's 16 kHz, peak-normalised like the
+# study's clean clips). Switching versions keeps the playback position; *match
+# loudness* plays each version at the quietest version's RMS level, so that a
+# louder noise floor is not mistaken for a better sound. The ABX test starts as
+# clean against the mildest degradation.
 
 # %% tags=["remove-input"]
-clean = qs._clean(CONFIG.clips[0], CONFIG.seconds)
-
-
 def audio_tag(x: np.ndarray) -> str:
     return notebook.audio_tag(x, qs.RATE)
 
 
-cells = [f"<td>clean<br>{audio_tag(clean)}</td>"]
-for d in CONFIG.degradations:
-    level = DEGRADATIONS[d][-1]
-    cells.append(f"<td>{d} {level:g}<br>{audio_tag(degrade(clean, d, level, qs.RATE, seed=CONFIG.seed))}</td>")
-display(HTML('<table style="font-size: 0.8em"><tr>' + "".join(cells) + "</tr></table>"))
+PANEL_SECONDS = min(3.0, CONFIG.seconds)
+panel_clips = list(dict.fromkeys([next((c for c in CONFIG.clips if c.startswith("speech")), CONFIG.clips[0]),
+                                  next((c for c in CONFIG.clips if not c.startswith("speech")), CONFIG.clips[-1])]))
+panel = {}
+for clip in panel_clips:
+    x = qs._clean(clip, CONFIG.seconds)
+    versions = {"clean": x}
+    for d in CONFIG.degradations:
+        for level in DEGRADATIONS[d]:
+            versions[f"{d} {level:g}"] = degrade(x, d, level, qs.RATE, seed=CONFIG.seed)
+    n = int(PANEL_SECONDS * qs.RATE)
+    gain = min(1.0, 0.99 / max(float(np.abs(v[:n]).max()) for v in versions.values()))
+    panel[clip] = {k: gain * v[:n] for k, v in versions.items()}
+display(HTML(notebook.listening_panel_html(panel, qs.RATE, "degradations", choice="degradation")))
 
 # %% [markdown]
 # ## Rerun it yourself

@@ -357,6 +357,8 @@ if MODE == "quick":
 # is *not reproduced*; a claim whose models do not ship is *not tested here*.
 
 # %% tags=["remove-input"]
+from percloss.experiments.claims import Claim  # noqa: E402
+
 WHY_MISSING = {  # why a point of the work does not ship (runs/codec/attempts/README.md)
     "A79": "its two-module training collapsed (second module on one code; 40.5 kbit/s file rate)",
     "B79": "its two-module training collapsed (second module on one code)",
@@ -381,31 +383,32 @@ CLAIMS = [  # (claim, where in the work, a, b, kind)
 
 def verdict(kind: str, ds: list[cs.PairedDifference]) -> str:
     if MODE == "quick":
-        return "not tested (quick mode: untrained models)"
+        return "not tested here (quick mode: untrained models)"
     if kind == "better":
         return "reproduced" if all(d.verdict == "a" for d in ds) else "not reproduced"
     return "not reproduced" if any(d.verdict == "b" for d in ds) else "reproduced"
 
 
-table = []
+RULE = {"better": "paired differences over the segments; holds when both 95 % intervals (NMR, ViSQOL) favour a",
+        "as good": "paired differences over the segments; holds when neither 95 % interval (NMR, ViSQOL) favours b"}
+SOURCE = "its listening test (MUSHRA-style; no scores on the page)"
+claims = []
 for claim, where, a, b, kind in CLAIMS:
     if a not in KEYS or b not in KEYS:
         missing = [x for x in (a, b) if x not in KEYS]
         why = "; ".join(f"{x}: {WHY_MISSING.get(x, 'not in this build')}" for x in missing)
-        table.append((claim, where, "—", "—", "—", "not tested here", why))
+        claims.append(Claim(claim, where, SOURCE, RULE[kind], "—", f"not tested here ({why})"))
         continue
     ds = [paired(a, b, "nmr_db"), paired(a, b, "visqol")]
-    rates = f"{rate_of(a):.1f} / {rate_of(b):.1f}"
-    note = ""
+    measured = (f"{rate_of(a):.1f} / {rate_of(b):.1f} kbit/s (file); NMR a − b {fmt(ds[0])} dB; "
+                f"ViSQOL a − b {fmt(ds[1])}")
     if abs(rate_of(a) - rate_of(b)) > 0.03 * rate_of(b) and " @" in b:
         anchor = b.split(" ")[0]
         at = {col: cs.anchor_at(study, anchor, SAMPLE_RATES[a], rate_of(a), col) for col in ("nmr_db", "visqol")}
-        note = (f"{anchor} interpolated at {a}'s rate: NMR {at['nmr_db']:+.1f} dB, ViSQOL {at['visqol']:.2f}"
-                if np.isfinite(at["nmr_db"]) else f"{a}'s rate is outside {anchor}'s ladder")
-    table.append((claim, where, rates, fmt(ds[0]), fmt(ds[1]), verdict(kind, ds), note))
-claims_table = pd.DataFrame(table, columns=["claim of the work", "where", "kbit/s (a / b, file)",
-                                            "NMR a − b, dB [95 %]", "ViSQOL a − b [95 %]", "here", "note"])
-display(claims_table.set_index("claim of the work"))
+        measured += (f"; {anchor} interpolated at {a}'s rate: NMR {at['nmr_db']:+.1f} dB, ViSQOL {at['visqol']:.2f}"
+                     if np.isfinite(at["nmr_db"]) else f"; {a}'s rate is outside {anchor}'s ladder")
+    claims.append(Claim(claim, where, SOURCE, RULE[kind], measured, verdict(kind, ds)))
+display(HTML(notebook.claims_html(claims, csv_path="claims_ch04.csv")))
 display(Markdown(
     f"Intervals: percentile bootstrap over the {n_segments} held-out segments (2000 resamples, seed 0); lower NMR "
     "and higher ViSQOL are better. Evidence: objective measures only; the work's is a listening test. "

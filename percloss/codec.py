@@ -61,6 +61,8 @@ __all__ = [
     "SoftmaxQuantizer",
     "CascadedCodec",
     "code_entropy_bits",
+    "hard_entropy_bits",
+    "reseed_centroids",
     "count_parameters",
     "encode_indices",
     "symbol_histogram",
@@ -223,6 +225,51 @@ def code_entropy_bits(assignments: torch.Tensor) -> torch.Tensor:
     """Entropy in bits per code of the batch histogram of soft assignments ``(..., K)``."""
     histogram = assignments.reshape(-1, assignments.shape[-1]).mean(0)
     return -(histogram * torch.log2(histogram.clamp_min(1e-12))).sum()
+
+
+def hard_entropy_bits(indices: torch.Tensor, n_centroids: int) -> torch.Tensor:
+    """Entropy in bits per code of the histogram of hard centroid ``indices`` (what the range coder pays for).
+
+    Unlike :func:`code_entropy_bits` of the soft assignments, it reads 0 when
+    every code lands on one centroid, even if several centroids coincide there.
+    """
+    histogram = torch.bincount(indices.reshape(-1), minlength=n_centroids).to(torch.float64)
+    p = histogram / histogram.sum().clamp_min(1)
+    return -(p * torch.log2(p.clamp_min(1e-300))).sum()
+
+
+def reseed_centroids(quantizer: SoftmaxQuantizer, codes: torch.Tensor, generator: torch.Generator,
+                     min_share: float = 1e-3, min_gap: float = 1e-3) -> torch.Tensor:
+    """Move dead and merged centroids of ``quantizer`` into the busiest centroid's cell (in place).
+
+    The usual remedy for a vector quantiser's unused codes: a centroid is
+    *dead* when fewer than ``min_share`` of ``codes`` (the encoder's raw,
+    unquantised outputs of a batch) pick it, *merged* when it lies within
+    ``min_gap`` of a lower-numbered centroid (coincident centroids get
+    identical gradients and never separate; the soft entropy then counts them
+    as distinct codes while the hard codes do not). Each such centroid is set to
+    a raw code drawn at random from the busiest centroid's cell, splitting it.
+
+    Returns:
+        the indices of the centroids moved (empty when none was).
+    """
+    with torch.no_grad():
+        centroids = quantizer.centroids
+        flat = codes.detach().reshape(-1).to(centroids)
+        idx = quantizer.indices(flat)
+        usage = torch.bincount(idx, minlength=len(centroids)).to(torch.float64) / max(len(flat), 1)
+        gap = (centroids[:, None] - centroids[None, :]).abs()
+        merged = (gap < min_gap).tril(-1).any(1)
+        moved = torch.nonzero((usage < min_share) | merged).flatten()
+        if len(moved) == 0 or len(moved) == len(centroids):
+            return moved[:0]
+        busiest = int(usage.argmax())
+        cell = flat[idx == busiest]
+        if len(cell) == 0:
+            return moved[:0]
+        pick = torch.randint(len(cell), (len(moved),), generator=generator).to(cell.device)
+        centroids[moved] = cell[pick]
+        return moved
 
 
 class CascadedCodec(nn.Module):

@@ -56,7 +56,7 @@ def audio_tag(x: torch.Tensor | np.ndarray, rate: int, width: int = 170) -> str:
 
 
 def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, name: str, abx: bool = True,
-                         choice: str = "version", match_loudness: bool = True) -> str:
+                         choice: str = "version", match_loudness: bool = True, loop: bool = False) -> str:
     """A listening panel for the static site (``book/static/site/listening.js``, no kernel needed).
 
     ``items`` maps an item (e.g. a clip) to its versions (e.g. ``"reference"``,
@@ -67,7 +67,8 @@ def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, nam
     their measured levels). With ``abx``, an ABX test: X is A or B at random,
     the answers and the score stay in the page and export as CSV.
     ``match_loudness`` sets the initial state of the match (off where the
-    levels are the point, e.g. a noise heard alone and mixed in).
+    levels are the point, e.g. a noise heard alone and mixed in). ``loop``
+    repeats each version until *stop* (for sounds shorter than a second or two).
 
     Raises:
         ValueError: for an empty ``items``, an item without versions, or bad audio.
@@ -85,7 +86,8 @@ def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, nam
         floor = min((r for r in rms.values() if r > 0), default=1.0)
         for version, x in versions.items():
             gain = floor / rms[version] if rms[version] > 0 else 1.0
-            audio.append(f'<audio preload="metadata" data-item="{esc(item)}" data-system="{esc(version)}" '
+            audio.append(f'<audio preload="metadata"{" loop" if loop else ""} data-item="{esc(item)}" '
+                         f'data-system="{esc(version)}" '
                          f'data-gain="{gain:.4f}" src="{flac_data_uri(x, rate)}"></audio>')
     radios = "".join(
         f'<label><input type="radio" class="pl-system" name="{esc(name)}-system" value="{esc(v)}"'

@@ -120,3 +120,81 @@ def test_each_chapter_downloads_as_a_notebook_and_as_its_source(quick_book: Path
         assert sum(c.cell_type == "code" for c in nb.cells) == source.count("# %%") - source.count("# %% [markdown]")
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # unexecuted
         assert (quick_book / f"{chapter}.py").read_text() == source
+
+
+def _text(html: str) -> str:
+    import html as _html
+
+    return _html.unescape(re.sub(r"<[^>]+>", "", html))
+
+
+@pytest.mark.parametrize("chapter", chapter_files())
+def test_claims_table_on_the_page_is_the_one_the_build_wrote(quick_book: Path, chapter: str) -> None:
+    """Every chapter opens its results with a generated claims table; the page shows the CSV's rows."""
+    import html as _html
+
+    from percloss.experiments.claims import read_claims
+
+    number = re.search(r"ch(\d\d)_", chapter).group(1)  # type: ignore[union-attr]
+    claims = read_claims(ROOT / "notebooks" / f"claims_ch{number}.csv")
+    html = (quick_book / f"{chapter}.html").read_text()
+    table = re.search(r'<table class="pl-claims">.*?</table>', html, re.S)
+    assert table, "no claims table on the page"
+    shown = [_html.unescape(v) for v in re.findall(r'data-verdict="([^"]*)"', table.group(0))]
+    assert shown == [c.verdict for c in claims]
+    text = _text(table.group(0))
+    for c in claims:
+        assert c.claim in text and c.measured in text
+
+
+def test_prior_page_states_the_numbers_of_its_measures(quick_book: Path) -> None:
+    """Chapter 1's generated lines ('`perceptual` better on k/n clips (margins a to b dB)') match its CSV."""
+    import pandas as pd
+
+    from percloss.experiments.prior_measures import CLAIMS
+
+    records = pd.read_csv(ROOT / "notebooks" / "prior_results.csv")
+    text = _text((quick_book / "notebooks" / "ch01_deep_audio_prior.html").read_text())
+    checked = 0
+    for claim, (key, index, sign) in CLAIMS.items():
+        line = re.search(re.escape(claim) + r": ((?:\w+ better on \d+/\d+ clips \(margins [^)]*\)(?:; )?)+)", text)
+        assert line, claim
+        for loss, k, n, lo, hi in re.findall(r"(\w+) better on (\d+)/(\d+) clips \(margins ([+-][\d.]+) to "
+                                             r"([+-][\d.]+) dB\)", line.group(1)):
+            iteration = sorted(records.iteration.unique())[index]
+            at = records[records.iteration == iteration].set_index(["clip", "loss"])[key].round(2)  # as tabled
+            margin = sign * (at.xs(loss, level="loss") - at.xs("mse", level="loss"))
+            assert (int(k), int(n)) == (int((margin > 0).sum()), len(margin)), (claim, loss)
+            assert (lo, hi) == (f"{margin.min():+.1f}", f"{margin.max():+.1f}"), (claim, loss)
+            checked += 1
+    assert checked >= len(CLAIMS) * 2
+
+
+def test_masking_page_states_the_numbers_of_its_results(quick_book: Path) -> None:
+    """Chapter 2's generated sentences (NMR ranges, the judges' scores) match the CSV its build wrote."""
+    import pandas as pd
+
+    rows = pd.read_csv(ROOT / "notebooks" / "masking_results.csv").set_index(["clip", "noise"])
+    text = _text((quick_book / "notebooks" / "ch02_masking.html").read_text())
+    shaped, white = rows.xs("shaped", level="noise"), rows.xs("white", level="noise")
+    assert ("the white noise is audible in" in text
+            and f"with a mean NMR of {white['NMR (dB)'].min():.1f} to {white['NMR (dB)'].max():.1f} dB" in text)
+    assert f"the shaped noise has a mean NMR of {shaped['NMR (dB)'].min():.1f} to {shaped['NMR (dB)'].max():.1f}" in text
+    for clip in shaped.index:
+        assert (f"{clip}: ViSQOL {shaped.ViSQOL[clip]:.2f} vs {white.ViSQOL[clip]:.2f}, "
+                f"CDPAM {shaped.CDPAM[clip]:.3f} vs {white.CDPAM[clip]:.3f}") in text
+
+
+def test_metrics_page_states_the_numbers_of_its_table(quick_book: Path) -> None:
+    """Chapter 3's generated correlations and counts are those of the all_metrics.csv its build wrote."""
+    import pandas as pd
+
+    from percloss.experiments import quality_study as qs
+
+    table = pd.read_csv(ROOT / "notebooks" / "all_metrics.csv")
+    text = _text((quick_book / "notebooks" / "ch03_quality_metrics.html").read_text())
+    assert f"Scored {len(table)} pairs in" in text
+    for other, name in (("estoi", "ESTOI"), ("visqol", "ViSQOL")):
+        r = qs.correlations(table, "pesq", other)
+        assert (f"PESQ vs {name}: Pearson {r['pearson']:.3f} [{r['pearson_lo']:.2f}, {r['pearson_hi']:.2f}], "
+                f"Spearman {r['spearman']:.3f}.") in text

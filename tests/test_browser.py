@@ -115,7 +115,9 @@ SOUNDING = f"""() => [...{PANEL}.querySelectorAll('audio')].filter(a => !a.pause
   .map(a => [a.dataset.system, a.currentTime])"""
 
 
-def test_listening_panel_switches_without_losing_the_position_and_scores_abx(quick_book: Path, site: str) -> None:
+@pytest.mark.parametrize("page_name", ["ch01_deep_audio_prior", "ch02_masking", "ch03_quality_metrics", "ch04_codec"])
+def test_listening_panel_switches_without_losing_the_position_and_scores_abx(quick_book: Path, site: str,
+                                                                             page_name: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = chromium_path()
     with sync_api.sync_playwright() as p:
@@ -123,20 +125,21 @@ def test_listening_panel_switches_without_losing_the_position_and_scores_abx(qui
         page = browser.new_page(accept_downloads=True)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{site}/notebooks/ch04_codec.html", wait_until="load")
+        page.goto(f"{site}/notebooks/{page_name}.html", wait_until="load")
         panel = page.locator("[data-pl-listen]").first
         radios = panel.locator("input.pl-system")
-        assert radios.count() >= 3  # the reference and at least two coded versions
+        assert radios.count() >= 3  # the reference and at least two other versions
+        duration = page.evaluate(f"() => {PANEL}.querySelector('audio').duration")
         panel.locator(".pl-play").click()
         page.wait_for_function(f"() => {PANEL}.dataset.playing === '1'", timeout=5000)
-        page.wait_for_timeout(500)
+        page.wait_for_timeout(min(500, 500 * duration))  # chapter 1's clips last 0.74 s (they loop)
         other = radios.nth(1)
         value = other.get_attribute("value")
         other.check()
         page.wait_for_function(f"() => {PANEL}.dataset.current === {json.dumps(value)}", timeout=5000)
         sounding = page.evaluate(SOUNDING)
         assert len(sounding) == 1 and sounding[0][0] == value  # one source at a time: the chosen one
-        assert sounding[0][1] > 0.3  # it took over where the previous one was, not from the start
+        assert sounding[0][1] > min(0.3, 0.25 * duration)  # it took over where the previous one was, not from 0
         panel.locator(".pl-stop").click()
         assert page.evaluate(SOUNDING) == []
         abx = panel.locator(".pl-abx")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -292,3 +294,38 @@ def test_other_versions_and_symbol_counts_are_rejected(small_codec: tuple[Cascad
         read_bitstream(codec, [counts[0][:5], counts[1]], blob)
     with pytest.raises(ValueError, match="sample_rate"):
         write_bitstream(codec, counts, x, 500)
+
+
+def test_hard_entropy_sees_what_the_soft_entropy_of_coincident_centroids_hides() -> None:
+    from percloss.codec import SoftmaxQuantizer, code_entropy_bits, hard_entropy_bits
+
+    q = SoftmaxQuantizer(8)
+    with torch.no_grad():
+        q.centroids[:4] = 0.25  # four coincident centroids, as in the collapsed two-module run
+        q.log_alpha.fill_(math.log(1e4))  # sharp: no weight leaks to the other centroids
+    codes = 0.25 + 1e-3 * torch.randn(4096, generator=torch.Generator().manual_seed(0))
+    assert float(code_entropy_bits(q.assignments(codes))) == pytest.approx(2.0, abs=1e-3)  # log2(4)
+    assert float(hard_entropy_bits(q.indices(codes), 8)) == 0.0
+    uniform = torch.arange(4096) % 8
+    assert float(hard_entropy_bits(uniform, 8)) == pytest.approx(3.0)
+
+
+def test_reseeding_splits_the_busiest_cell_and_revives_merged_centroids() -> None:
+    from percloss.codec import SoftmaxQuantizer, hard_entropy_bits, reseed_centroids
+
+    g = torch.Generator().manual_seed(1)
+    q = SoftmaxQuantizer(8)
+    with torch.no_grad():
+        q.centroids.copy_(torch.tensor([0.0, 0.0, 0.0, 0.0, 5.0, 6.0, 7.0, 8.0]))  # 3 merged, 4 dead
+    codes = 0.5 * torch.randn(8192, generator=g)  # every code near 0: one cell holds them all
+    assert float(hard_entropy_bits(q.indices(codes), 8)) == 0.0
+    moved = reseed_centroids(q, codes, torch.Generator().manual_seed(2))
+    assert sorted(moved.tolist()) == [1, 2, 3, 4, 5, 6, 7]
+    # the moved centroids are codes of the busy cell: distinct, inside the data, and now in use
+    c = q.centroids.detach()
+    assert len(set(c.tolist())) == 8 and float(c.abs().max()) < 2.5
+    assert float(hard_entropy_bits(q.indices(codes), 8)) > 1.5
+    # a healthy quantiser is left alone
+    before = q.centroids.detach().clone()
+    assert len(reseed_centroids(q, codes, torch.Generator().manual_seed(3), min_share=1e-4)) == 0
+    assert torch.equal(q.centroids.detach(), before)

@@ -231,6 +231,6 @@ def test_post_claims_decide_from_the_measures_and_stay_provisional_in_quick_mode
     untested = [c for c in claims if c.verdict.startswith("not tested here")]
     assert {c.where for c in untested} >= {"Bach Piano, conclusions", "Kevin Gates, conclusions"}
     assert by_claim["Less noise"].measured.startswith("holds on 0 of 2 clips")  # equal at the last checkpoint
-    quick = post_claims(results, "quick", provisional="quick mode: 40 iterations")
+    quick = post_claims(results, "quick", provisional="quick mode: 10 iterations")
     assert all(c.verdict.startswith("not tested here") for c in quick)
     assert any("the rule gives: reproduced" in c.verdict for c in quick)

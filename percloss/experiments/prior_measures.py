@@ -305,8 +305,8 @@ def post_claims(results: Sequence[PriorResult], mode: str, provisional: str | No
         """``keys``: measure -> its description; the claim holds when ``challenger`` wins on all of them."""
         ours = [c for c in STAND_INS[post_clip] if c in clips]
         what = " and ".join(keys.values())
-        measure = (f"{what} at {at[index]}, on {', '.join(STAND_INS[post_clip])}; holds when `{challenger}` is "
-                   f"{'higher' if higher_better else 'lower'} than `{baseline}` on every one")
+        measure = (f"{what} at {at[index]}, on {', '.join(STAND_INS[post_clip])}; holds when {challenger} is "
+                   f"{'higher' if higher_better else 'lower'} than {baseline} on every one")
         if not ours:
             add(claim, where, "listening", measure, "—", None,
                 f"{', '.join(STAND_INS[post_clip])} not in {mode} mode")
@@ -356,8 +356,8 @@ def post_claims(results: Sequence[PriorResult], mode: str, provisional: str | No
     ours = [c for c in STAND_INS["drum loop"] if c in clips]
     claim = ("The perceptual loss plateaus by iteration 250; MSE starts terribly and makes its way slowly to the "
              "same point")
-    measure = (f"full-band LSD (dB): `{challenger}` within {PLATEAU_DB:g} dB of its end at {at[early]}; "
-               f"`{baseline}` more than {PLATEAU_DB:g} dB worse there; both end within {PLATEAU_DB:g} dB")
+    measure = (f"full-band LSD (dB): {challenger} within {PLATEAU_DB:g} dB of its end at {at[early]}; "
+               f"{baseline} more than {PLATEAU_DB:g} dB worse there; both end within {PLATEAU_DB:g} dB")
     if not ours or early == last:
         why = "drums_hydrogen not in this mode" if not ours else "no checkpoint before the last one"
         add(claim, "Drumkit, conclusions", "listening", measure, "—", None, why)
@@ -375,7 +375,7 @@ def post_claims(results: Sequence[PriorResult], mode: str, provisional: str | No
         held = [c for c, w in zip(clips, wins, strict=True) if w]
         measured = f"holds on {len(held)} of {len(clips)} clips" + (f" ({', '.join(held)})" if held else "")
         add(claim, "Final thoughts", "listening, \"in general\"",
-            f"{what} at {at[index]}; holds when `{challenger}` is lower than `{baseline}` on a majority of the "
+            f"{what} at {at[index]}; holds when {challenger} is lower than {baseline} on a majority of the "
             "clips", measured, 2 * len(held) > len(clips), detail=f"{len(held)} of {len(clips)} clips")
 
     general("Crisper mid and high frequencies", ("lsd_mid_db", "lsd_high_db"), last,
