@@ -1,14 +1,14 @@
 """Losses and training of the neural codec (Zhen et al. 2020, models A-D).
 
 - Model A: time-domain MSE alone (the work's model A).
-- Model B: A + a mel-scale-weighted log-spectral loss (:class:`MelWeightedLoss`).
+- Model B: A + a mel-scale-weighted log-spectral loss (:class:`~percloss.losses.MelWeightedLoss`).
   This is our reading of the work's "mel-scale weighting": the per-line
   squared level error of the 512-point spectrum, each line weighted by its share
   of the mel filterbank (every mel band carries the same total weight), so low
   lines count more than high ones. The work's exact definition is not
   reproduced; this reading is stated wherever model B's numbers appear.
-- Model C: B + the priority-weighted spectral loss (:class:`~percloss.masking_losses.PriorityWeightedLoss`).
-- Model D: C + the noise-modulation loss (:class:`~percloss.masking_losses.NoiseModulationLoss`, max form).
+- Model C: B + the priority-weighted spectral loss (:class:`~percloss.losses.PriorityWeightedLoss`).
+- Model D: C + the noise-modulation loss (:class:`~percloss.losses.NoiseModulationLoss`, max form).
 - Rate: the entropy of each module's soft code histogram, weighted by a
   per-module multiplier that a controller raises while the entropy is above the
   target bits per code and lowers while it is below.
@@ -34,96 +34,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import check_choice, check_same_shape, check_sample_rate, check_signal
+from ._checks import check_choice, check_sample_rate, check_signal
 from .codec import FRAME, HOP, CascadedCodec, code_entropy_bits, frame, overlap_add
-from .filterbank import mel_triangles
-from .masking import spectrum_db
-from .masking_losses import NoiseModulationLoss, PriorityWeightedLoss, soft_level_db
+from .losses import MelWeightedLoss, NoiseModulationLoss, PriorityWeightedLoss, check_pair
+from .losses._contract import check_reduction, reduce_elements
 
-__all__ = ["MelLoss", "MelWeightedLoss", "mel_line_weights", "CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS",
+__all__ = ["CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS",
            "bits_per_code", "TrainLog", "sample_segments", "anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights",
            "train_codec"]
 
 KINDS = ("A", "B", "C", "D")
-
-
-def _check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int = 1) -> None:
-    """``input`` and ``target``: finite floating-point ``(..., time)`` tensors of one shape, dtype and device."""
-    check_signal(input, "input", min_length=min_length)
-    check_signal(target, "target", min_length=min_length)
-    check_same_shape(input, target, "input", "target")
-
-
-class MelLoss(nn.Module):
-    """Mean L1 distance of ``log(mel + 1e-5)`` spectrograms at several FFT sizes (hop = size / 4).
-
-    ``input`` and ``target`` must have one shape ``(..., time)`` with more than
-    half the largest FFT size of samples, and finite values (else ``ValueError``).
-    """
-
-    def __init__(self, sample_rate: int, fft_sizes: tuple[int, ...] = (256, 512, 1024), n_mels: int = 64) -> None:
-        super().__init__()
-        self.sample_rate = check_sample_rate(sample_rate)
-        self.fft_sizes = fft_sizes
-        for n in fft_sizes:
-            self.register_buffer(f"mel{n}", torch.from_numpy(mel_triangles(n, self.sample_rate, n_mels)).float())
-            self.register_buffer(f"win{n}", torch.hann_window(n))
-
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check_pair(input, target, min_length=max(self.fft_sizes) // 2 + 1)  # the STFT's reflection padding
-        total = input.new_zeros(())
-        for n in self.fft_sizes:
-            mel, win = getattr(self, f"mel{n}").to(input.dtype), getattr(self, f"win{n}").to(input.dtype)
-
-            def logmel(x: torch.Tensor, n: int = n, mel: torch.Tensor = mel, win: torch.Tensor = win) -> torch.Tensor:
-                spec = torch.stft(x.reshape(-1, x.shape[-1]), n, n // 4, window=win, return_complex=True).abs()
-                return torch.log(spec.transpose(-1, -2) @ mel + 1e-5)
-
-            total = total + (logmel(input) - logmel(target)).abs().mean()
-        return total / len(self.fft_sizes)
-
-
-def mel_line_weights(n_fft: int, sample_rate: int, n_mels: int = 64) -> torch.Tensor:
-    """Weight of each rFFT line under the mel scale, ``(n_fft/2 + 1,)``, mean 1.
-
-    Each HTK-mel triangle is scaled to unit area and the triangles are summed:
-    a line's weight is inversely proportional to the width of the mel bands it
-    belongs to, so every mel band carries the same total weight.
-    """
-    tri = torch.from_numpy(mel_triangles(n_fft, sample_rate, n_mels, slaney_norm=True))
-    tri = tri / tri.sum(0, keepdim=True).clamp_min(1e-12)
-    w = tri.sum(1)
-    return (w / w.mean()).float()
-
-
-class MelWeightedLoss(nn.Module):
-    """Model B's term: ``mean_{frames, lines} w_f ((L_in - L_tg) / 10)^2``, ``w`` from :func:`mel_line_weights`.
-
-    Levels ``L`` are :func:`percloss.masking.spectrum_db` (512-point Hann, dB SPL
-    with full scale at 96 dB) floored softly at 0 dB as in
-    :class:`~percloss.masking_losses.PriorityWeightedLoss`, so the two terms
-    are on one scale and differ only in their weights. ``input`` and ``target``
-    must have one shape ``(..., time)``, at least ``n_fft`` samples and finite
-    values (else ``ValueError``).
-    """
-
-    def __init__(self, sample_rate: int, n_fft: int = 512, n_mels: int = 64) -> None:
-        super().__init__()
-        self.sample_rate = check_sample_rate(sample_rate)
-        self.n_fft = n_fft
-        self.register_buffer("weights", mel_line_weights(n_fft, self.sample_rate, n_mels))
-
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check_pair(input, target, min_length=self.n_fft)
-
-        def soft(x: torch.Tensor) -> torch.Tensor:
-            return soft_level_db(spectrum_db(x, self.n_fft))
-
-        with torch.no_grad():
-            level_tg = soft(target)
-        err = ((soft(input) - level_tg) / 10.0).pow(2)
-        weights: torch.Tensor = self.weights  # type: ignore[assignment]
-        return (weights.to(err.dtype) * err).mean()
 
 
 class CodecLoss(nn.Module):
@@ -131,7 +51,7 @@ class CodecLoss(nn.Module):
 
     - A: ``mse_weight * MSE`` (the work's model A: the codec under MSE alone);
     - B: A ``+ mel_weighted_weight * MelWeightedLoss`` (our reading of the work's
-      "mel-scale" loss, see :class:`MelWeightedLoss`);
+      "mel-scale" loss, see :class:`~percloss.losses.MelWeightedLoss`);
     - C: B ``+ priority_weight * PriorityWeightedLoss``;
     - D: C ``+ noise_weight * NoiseModulationLoss``.
 
@@ -141,33 +61,51 @@ class CodecLoss(nn.Module):
     random initialisation it dominates and the distortion can rise for a
     while, so model D is best fine-tuned from a trained model C. ``input`` and
     ``target`` must have one shape, dtype and device, at least one codec frame
-    (512 samples) and finite values (else ``ValueError``). :meth:`components`
-    returns each weighted term.
+    (512 samples) and finite values (else ``ValueError``), checked once for all
+    terms. :meth:`components` returns each weighted term.
+
+    Args:
+        kind: ``"A"``, ``"B"``, ``"C"`` or ``"D"``.
+        sample_rate: Hz.
+        mse_weight, mel_weighted_weight, priority_weight, noise_weight: the
+            terms' weights. (Default: 1, 1, 1, 0.01)
+        calibration: level calibration of model 1. (Default: ``"iso"``)
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
 
     Shape:
-        ``(..., time), (..., time) -> ()``
+        ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``;
+        ``time >= 512``.
     """
 
     def __init__(self, kind: str, sample_rate: int, mse_weight: float = 1.0, mel_weighted_weight: float = 1.0,
-                 priority_weight: float = 1.0, noise_weight: float = 0.01, calibration: str = "iso") -> None:
+                 priority_weight: float = 1.0, noise_weight: float = 0.01, calibration: str = "iso",
+                 reduction: str = "mean") -> None:
         super().__init__()
         self.kind = check_choice(kind, "kind", KINDS)
+        self.reduction = check_reduction(reduction)
         self.weights = {"mse": mse_weight, "mel_weighted": mel_weighted_weight, "priority": priority_weight,
                         "noise_modulation": noise_weight}
-        self.mel_weighted = MelWeightedLoss(sample_rate) if kind != "A" else None
-        self.priority = PriorityWeightedLoss(sample_rate, calibration=calibration) if kind in ("C", "D") else None
-        self.noise = NoiseModulationLoss(sample_rate, calibration=calibration) if kind == "D" else None
+        r = self.reduction
+        self.mel_weighted = MelWeightedLoss(sample_rate, reduction=r) if kind != "A" else None
+        self.priority = (PriorityWeightedLoss(sample_rate, calibration=calibration, reduction=r)
+                         if kind in ("C", "D") else None)
+        self.noise = NoiseModulationLoss(sample_rate, calibration=calibration, reduction=r) if kind == "D" else None
 
     def components(self, input: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each weighted term of this model's distortion, by name (their sum is :meth:`forward`)."""
-        _check_pair(input, target, min_length=FRAME)  # one codec frame: every model sees the same minimum
-        terms = {"mse": self.weights["mse"] * (input - target).pow(2).mean()}
+        """Each weighted term of this model's distortion, by name (their sum is :meth:`forward`).
+
+        Shape:
+            ``(..., time), (..., time) -> {name: ()}`` or ``{name: (...)}`` with ``reduction="none"``.
+        """
+        check_pair(input, target, min_length=FRAME)  # one codec frame: every model sees the same minimum
+        mse = reduce_elements((input - target).pow(2), input.shape[:-1], self.reduction)
+        terms = {"mse": self.weights["mse"] * mse}
         if self.mel_weighted is not None:
-            terms["mel_weighted"] = self.weights["mel_weighted"] * self.mel_weighted(input, target)
+            terms["mel_weighted"] = self.weights["mel_weighted"] * self.mel_weighted.forward_unchecked(input, target)
         if self.priority is not None:
-            terms["priority"] = self.weights["priority"] * self.priority(input, target)
+            terms["priority"] = self.weights["priority"] * self.priority.forward_unchecked(input, target)
         if self.noise is not None:
-            terms["noise_modulation"] = self.weights["noise_modulation"] * self.noise(input, target)
+            terms["noise_modulation"] = self.weights["noise_modulation"] * self.noise.forward_unchecked(input, target)
         return terms
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -316,6 +316,11 @@ def apply_filterbank(
     check_signal(x, "x")
     _check_filters(filters, x)
     check_choice(method, "method", METHODS)
+    return _filter(x, filters, method, spectrum)
+
+
+def _filter(x: torch.Tensor, filters: torch.Tensor, method: str, spectrum: torch.Tensor | None) -> torch.Tensor:
+    """:func:`apply_filterbank` on validated arguments (no checks: the callers' entry points made them)."""
     if method == "auto":
         method = choose_method(x.shape[-1], filters.shape[-1], x.device)
     lead = x.shape[:-1]
@@ -367,8 +372,16 @@ class FilterBank(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_signal(x, "x")
+        return self.apply_unchecked(x)
+
+    def apply_unchecked(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without the finiteness check of ``x`` (a device-to-host synchronisation), for
+        losses that validated their pair once already; the taps must still match ``x``'s dtype and device."""
+        if x.dtype != self.filters.dtype or x.device != self.filters.device:
+            raise ValueError(f"filters ({self.filters.dtype}, {self.filters.device}) must match x "
+                             f"({x.dtype}, {x.device})")
         method = self.method
         if method == "auto":
             method = choose_method(x.shape[-1], self.filters.shape[-1], x.device)
         spectrum = self._spectrum(x.shape[-1]) if method == "fft" and x.dtype == self.filters.dtype else None
-        return apply_filterbank(x, self.filters, method, spectrum)
+        return _filter(x, self.filters, method, spectrum)
