@@ -27,6 +27,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,8 +41,8 @@ from .codec import FRAME, HOP, CascadedCodec, code_entropy_bits, frame, overlap_
 from .losses import MelWeightedLoss, NoiseModulationLoss, PriorityWeightedLoss, check_pair
 from .losses._contract import check_reduction, reduce_elements
 
-__all__ = ["CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS",
-           "bits_per_code", "TrainLog", "sample_segments", "anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights",
+__all__ = ["CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS", "bits_per_code", "TrainLog", "sample_segments",
+           "anneal_floor", "apply_anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights", "rate_term",
            "train_codec"]
 
 KINDS = ("A", "B", "C", "D")
@@ -203,6 +205,100 @@ def _append_csv(path: Path, log: TrainLog, first: int, sample_rate: int) -> None
             ])
 
 
+def apply_anneal_floor(codec: CascadedCodec, floor: float) -> None:
+    """Raise every quantiser's ``log alpha`` to at least ``floor`` (in place, outside autograd)."""
+    with torch.no_grad():
+        for quantizer in codec.quantizers:
+            quantizer.log_alpha.clamp_(min=floor)  # type: ignore[operator]
+
+
+def rate_term(lambdas: list[float], entropies: list[torch.Tensor]) -> torch.Tensor:
+    """The rate term of the training loss, ``sum_m lambda_m H_m``."""
+    total: torch.Tensor = sum(lam * h for lam, h in zip(lambdas, entropies, strict=True))  # type: ignore[assignment]
+    return total
+
+
+def _training_step(codec: CascadedCodec, loss_fn: CodecLoss, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                   lambdas: list[float] | None, precision: str,
+                   max_grad_norm: float) -> tuple[float, dict[str, float], list[float]]:
+    """One Adam step on the segments ``x``, ``(batch, length)``; ``lambdas`` add the rate term (``None``: no
+    rate control). Returns the distortion, its weighted terms and each module's entropy in bits per code."""
+    frames = frame(x).reshape(-1, FRAME)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        recon, _, assignments = codec.run(frames, straight_through=True)
+    y = overlap_add(recon.float().reshape(x.shape[0], -1, FRAME), x.shape[-1])
+    terms = loss_fn.components(y, x)
+    distortion: torch.Tensor = sum(terms.values())  # type: ignore[assignment]
+    entropies = [code_entropy_bits(a.float()) for a in assignments]
+    loss = distortion
+    if lambdas is not None:
+        loss = loss + rate_term(lambdas, entropies)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
+    optimizer.step()
+    # every logged number in one device-to-host copy (float64 holds each value exactly)
+    values = torch.stack([t.detach().double() for t in (distortion, *terms.values(), *entropies)]).tolist()
+    return values[0], dict(zip(terms, values[1 : 1 + len(terms)], strict=True)), values[1 + len(terms):]
+
+
+def _resume(path: Path, config: dict[str, object], kind: str, codec: CascadedCodec,
+            optimizer: torch.optim.Optimizer, generator: torch.Generator) -> tuple[list[float], TrainLog]:
+    """Load the checkpoint at ``path`` into ``codec``, ``optimizer`` (unless written under another ``kind``)
+    and ``generator``; return its rate multipliers and log."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["config"] != config:
+        raise ValueError(f"checkpoint {str(path)!r} was written with {state['config']}, not {config}")
+    codec.load_state_dict(state["codec"])
+    if not state["log"]["kind"] or state["log"]["kind"][-1] == kind:
+        optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    return list(state["lambdas"]), TrainLog(**state["log"])
+
+
+@contextmanager
+def _stop_requests() -> Iterator[dict[str, bool]]:
+    """While active, SIGTERM/SIGINT set ``["signal"]`` of the yielded flags instead of stopping the
+    process (main thread only); the previous handlers come back on exit."""
+    stop = {"signal": False}
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop["signal"] = True
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, request_stop)
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Saver:
+    """Checkpoint and CSV writing of one :func:`train_codec` call: what is due and what was written."""
+
+    def __init__(self, path: Path | None, csv_path: Path | None, sample_rate: int, config: dict[str, object],
+                 logged: int, save_every: int, save_every_seconds: float | None) -> None:
+        self.path, self.csv_path, self.sample_rate, self.config = path, csv_path, sample_rate, config
+        self.logged, self.save_every, self.save_every_seconds = logged, save_every, save_every_seconds
+        self.last_save = time.monotonic()
+
+    def due(self, step: int, steps: int, now: float) -> bool:
+        due = (step + 1) % self.save_every == 0 or step + 1 == steps
+        return due or (self.save_every_seconds is not None and now - self.last_save >= self.save_every_seconds)
+
+    def save(self, codec: CascadedCodec, optimizer: torch.optim.Optimizer, lambdas: list[float],
+             generator: torch.Generator, log: TrainLog) -> None:
+        if self.path is not None:
+            _save_state(self.path, codec, optimizer, lambdas, generator, log, self.config)
+        if self.csv_path is not None:
+            _append_csv(self.csv_path, log, self.logged, self.sample_rate)
+            self.logged = log.steps
+        self.last_save = time.monotonic()
+
+
 def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: int, kind: str = "A", *,
                 steps: int = 100, batch: int = 8, segment_frames: int = 8, lr: float = 2e-4,
                 target_kbps: float | None = None, rate_gain: float = 0.05, seed: int = 0,
@@ -258,85 +354,35 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     if precision != "fp32":
         config["precision"] = precision
     path = Path(checkpoint) if checkpoint is not None else None
-    csv_path = Path(log_csv) if log_csv is not None else None
     if path is not None and path.is_file():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state["config"] != config:
-            raise ValueError(f"checkpoint {str(path)!r} was written with {state['config']}, not {config}")
-        codec.load_state_dict(state["codec"])
-        if not state["log"]["kind"] or state["log"]["kind"][-1] == kind:
-            optimizer.load_state_dict(state["optimizer"])
-        lambdas = list(state["lambdas"])
-        g.set_state(state["generator"])
-        log = TrainLog(**state["log"])
+        lambdas, log = _resume(path, config, kind, codec, optimizer, g)
     horizon = max(anneal_steps if anneal_steps is not None else steps, 1)
-    device_type = device.type
-    stop = {"signal": False}
-
-    def request_stop(signum: int, _frame: object) -> None:
-        stop["signal"] = True
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, request_stop)
-    logged = log.steps
+    saver = _Saver(path, Path(log_csv) if log_csv is not None else None, rate, config, log.steps, save_every,
+                   save_every_seconds)
     wall0 = log.wall_seconds[-1] if log.wall_seconds else 0.0
-    start = time.monotonic()
-    last_save = start
-
-    def save() -> None:
-        nonlocal logged, last_save
-        if path is not None:
-            _save_state(path, codec, optimizer, lambdas, g, log, config)
-        if csv_path is not None:
-            _append_csv(csv_path, log, logged, rate)
-            logged = log.steps
-        last_save = time.monotonic()
-
-    codec.train()
-    try:
+    with _stop_requests() as stop:
+        start = saver.last_save = time.monotonic()
+        codec.train()
         for step in tqdm(range(log.steps, steps), desc=f"codec {kind}", disable=not progress, leave=False,
                          initial=log.steps, total=steps):
             x = sample_segments(signals, batch, length, g).to(device)  # sampled on the CPU: same draws on any device
-            frames = frame(x).reshape(-1, FRAME)
-            with torch.no_grad():
-                for quantizer in codec.quantizers:
-                    quantizer.log_alpha.clamp_(min=anneal_floor(step, horizon, anneal))  # type: ignore[operator]
-            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                recon, _, assignments = codec.run(frames, straight_through=True)
-            y = overlap_add(recon.float().reshape(batch, -1, FRAME), length)
-            terms = loss_fn.components(y, x)
-            distortion: torch.Tensor = sum(terms.values())  # type: ignore[assignment]
-            entropies = [code_entropy_bits(a.float()) for a in assignments]
-            loss = distortion
-            if target_bits is not None:
-                loss = loss + sum(lam * h for lam, h in zip(lambdas, entropies, strict=True))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
-            optimizer.step()
-            # every logged number in one device-to-host copy (float64 holds each value exactly)
-            values = torch.stack([t.detach().double() for t in (distortion, *terms.values(), *entropies)]).tolist()
-            hs = values[1 + len(terms):]
+            apply_anneal_floor(codec, anneal_floor(step, horizon, anneal))
+            distortion, terms, hs = _training_step(codec, loss_fn, optimizer, x,
+                                                   lambdas if target_bits is not None else None, precision,
+                                                   max_grad_norm)
             if target_bits is not None:
                 lambdas = update_rate_weights(lambdas, hs, target_bits, rate_gain)
-            log.distortion.append(values[0])
+            log.distortion.append(distortion)
             log.entropy_bits.append(hs)
             log.rate_weight.append(list(lambdas))
             log.kind.append(kind)
             log.wall_seconds.append(wall0 + time.monotonic() - start)
-            log.terms.append(dict(zip(terms, values[1 : 1 + len(terms)], strict=True)))
+            log.terms.append(terms)
             now = time.monotonic()
             out_of_time = max_seconds is not None and now - start >= max_seconds
-            due = (step + 1) % save_every == 0 or step + 1 == steps
-            due = due or (save_every_seconds is not None and now - last_save >= save_every_seconds)
-            if due or out_of_time or stop["signal"]:
-                save()
+            if saver.due(step, steps, now) or out_of_time or stop["signal"]:
+                saver.save(codec, optimizer, lambdas, g, log)
             if out_of_time or stop["signal"]:
                 break
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     codec.eval()
     return log
