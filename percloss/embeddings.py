@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_sample_rate, check_signal
-from .filterbank import hz_to_mel, mel_triangles
+from .filterbank import mel_triangles
 
 __all__ = [
     "WeightSpec",
@@ -221,11 +221,9 @@ def download_weights(model: str, directory: str | os.PathLike[str] | None = None
 
 def _vggish_mel_matrix(n_lines: int, rate: int, n_mels: int = 64, low: float = 125.0,
                        high: float = 7500.0) -> np.ndarray:
-    line_mel = hz_to_mel(np.linspace(0.0, rate / 2, n_lines))
-    edges = np.linspace(hz_to_mel(low), hz_to_mel(high), n_mels + 2)
-    lower = (line_mel[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
-    upper = (edges[None, 2:] - line_mel[:, None]) / (edges[2:] - edges[1:-1])
-    weights = np.maximum(0.0, np.minimum(lower, upper))
+    """VGGish's mel matrix (``mel_features.spectrogram_to_mel_matrix``): HTK-mel triangles linear in mel,
+    125--7500 Hz, the DC line zeroed."""
+    weights = mel_triangles(2 * (n_lines - 1), rate, n_mels, f_min=low, f_max=high, space="mel")
     weights[0, :] = 0.0
     return weights
 
