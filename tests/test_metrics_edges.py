@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from percloss import data
-from percloss.metrics import snr, visqol
+from percloss.metrics import snr
+from percloss.scorers import visqol
 
 # the shortest input visqol-python scores, in samples at its own rate (measured by bisection)
 MIN_SAMPLES = {"audio": 46080, "speech": 10240}

@@ -43,8 +43,9 @@ from ..codec import (
 )
 from ..codec_runs import POINTS, RUN
 from ..codec_training import TrainLog, train_codec
-from ..metrics import log_spectral_distance, nmr, snr, visqol
+from ..metrics import log_spectral_distance, nmr, snr
 from ..modes import MODES, current_mode
+from ..scorers import visqol
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
            "checkpoint_path", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
