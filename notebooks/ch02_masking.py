@@ -41,8 +41,8 @@ from IPython.display import HTML, Markdown, display
 
 from percloss import data, notebook
 from percloss.experiments.masking_demo import MaskingConfig, masked_vs_white
+from percloss.losses import priority_weights
 from percloss.masking import model_tables, psychoacoustic_model1
-from percloss.masking_losses import priority_weights
 from percloss.metrics import nmr
 from percloss.modes import configure_threads, current_mode, default_device, describe_device
 

@@ -4,11 +4,11 @@ Submodules (imported on demand, so ``import percloss`` stays cheap):
 
 - :mod:`percloss.filterbank` -- Bark/mel/ERB scales and FIR filterbanks.
 - :mod:`percloss.weighting` -- frequency weightings (A-weighting).
-- :mod:`percloss.losses` -- MSE, multi-resolution STFT and perceptual losses.
+- :mod:`percloss.losses` -- every loss under one contract: MSE, filterbank, spectral (STFT, mel), masking, embedding.
 - :mod:`percloss.masking` -- MPEG-1 psychoacoustic model 1 (masking threshold, SMR).
-- :mod:`percloss.masking_losses` -- priority-weighting, noise-modulation and masked filterbank losses.
-- :mod:`percloss.metrics` -- SNR, log-spectral distance, noise-to-mask ratio, PESQ, ESTOI, DNSMOS, ViSQOL.
-- :mod:`percloss.codec`, :mod:`percloss.codec_training` -- the neural codec, its bitstream, losses and training.
+- :mod:`percloss.metrics` -- differentiable measures: SNR, log-spectral distance, noise-to-mask ratio.
+- :mod:`percloss.scorers` -- scores of external tools (numpy in, float out): PESQ, ESTOI, DNSMOS, ViSQOL.
+- :mod:`percloss.codec`, :mod:`percloss.codec_training` -- the neural codec, its bitstream, loss combination and training.
 - :mod:`percloss.degrade` -- degradations (noise, bandlimit, bit depth, clipping, reverb, MP3).
 - :mod:`percloss.embeddings` -- VGGish and OpenL3 with weight handling.
 - :mod:`percloss.cdpam` -- the pretrained CDPAM distance and loss (extra ``percloss[cdpam]``).

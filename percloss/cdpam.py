@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_same_shape, check_sample_rate, check_signal
-from .embeddings import fft_resample
-from .losses import REDUCTIONS, reduce
+from ._checks import check_same_shape, check_sample_rate, check_signal
+from .embeddings import fft_resample_unchecked
+from .losses._contract import check_reduction, reduce
 
 __all__ = [
     "CDPAM_VERSION",
@@ -183,7 +183,7 @@ def _embed(model: nn.Module, x: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Unit-norm acoustic embeddings, ``(batch, time) -> (batch, 512)``."""
     x = x.float()  # the network's dtype (and FFTs of half-precision tensors need not exist)
     if sample_rate != CDPAM_SAMPLE_RATE:
-        x = fft_resample(x, sample_rate, CDPAM_SAMPLE_RATE)
+        x = fft_resample_unchecked(x, sample_rate, CDPAM_SAMPLE_RATE)  # validated by the entry point
     encoder = cast(nn.Module, model.base_encoder)
     _, acoustic, _ = encoder(x.mul(_INT16_SCALE).unsqueeze(1))
     return F.normalize(acoustic, dim=1)
@@ -258,7 +258,7 @@ class CDPAMLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.sample_rate = check_sample_rate(sample_rate)
-        self.reduction = check_choice(reduction, "reduction", REDUCTIONS)
+        self.reduction = check_reduction(reduction)
         self.weights = weights
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

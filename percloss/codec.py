@@ -387,10 +387,6 @@ def _n_frames(length: int) -> int:
     return max(1, math.ceil((length - OVERLAP) / HOP))
 
 
-def _check_rate(rate: int, name: str) -> None:
-    check_sample_rate(rate, name, rate_range=AUDIO_RATE_RANGE)
-
-
 @torch.no_grad()
 def encode_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
                    progress: bool = False) -> list[torch.Tensor]:
@@ -464,10 +460,9 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
     check_signal(x, "x")
     if x.dim() != 1:
         raise ValueError(f"x must be mono with shape (time,), got {tuple(x.shape)}")
-    rate = check_sample_rate(sample_rate)
-    _check_rate(rate, "sample_rate")
-    original = rate if original_rate is None else check_sample_rate(original_rate, "original_rate")
-    _check_rate(original, "original_rate")
+    rate = check_sample_rate(sample_rate, rate_range=AUDIO_RATE_RANGE)
+    original = (rate if original_rate is None
+                else check_sample_rate(original_rate, "original_rate", rate_range=AUDIO_RATE_RANGE))
     symbol_counts = _check_symbol_counts(codec, symbol_counts)
     if _n_frames(x.shape[-1]) >= 2**32:
         raise ValueError(f"x is too long for one file: {x.shape[-1]} samples")

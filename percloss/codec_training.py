@@ -1,14 +1,14 @@
 """Losses and training of the neural codec (Zhen et al. 2020, models A-D).
 
 - Model A: time-domain MSE alone (the work's model A).
-- Model B: A + a mel-scale-weighted log-spectral loss (:class:`MelWeightedLoss`).
+- Model B: A + a mel-scale-weighted log-spectral loss (:class:`~percloss.losses.MelWeightedLoss`).
   This is our reading of the work's "mel-scale weighting": the per-line
   squared level error of the 512-point spectrum, each line weighted by its share
   of the mel filterbank (every mel band carries the same total weight), so low
   lines count more than high ones. The work's exact definition is not
   reproduced; this reading is stated wherever model B's numbers appear.
-- Model C: B + the priority-weighted spectral loss (:class:`~percloss.masking_losses.PriorityWeightedLoss`).
-- Model D: C + the noise-modulation loss (:class:`~percloss.masking_losses.NoiseModulationLoss`, max form).
+- Model C: B + the priority-weighted spectral loss (:class:`~percloss.losses.PriorityWeightedLoss`).
+- Model D: C + the noise-modulation loss (:class:`~percloss.losses.NoiseModulationLoss`, max form).
 - Rate: the entropy of each module's soft code histogram, weighted by a
   per-module multiplier that a controller raises while the entropy is above the
   target bits per code and lowers while it is below.
@@ -27,6 +27,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,96 +36,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import check_choice, check_same_shape, check_sample_rate, check_signal
+from ._checks import check_choice, check_sample_rate, check_signal
 from .codec import FRAME, HOP, CascadedCodec, code_entropy_bits, frame, overlap_add
-from .filterbank import mel_triangles
-from .masking import spectrum_db
-from .masking_losses import NoiseModulationLoss, PriorityWeightedLoss, soft_level_db
+from .losses import MelWeightedLoss, NoiseModulationLoss, PriorityWeightedLoss, check_pair
+from .losses._contract import check_reduction, reduce_elements
 
-__all__ = ["MelLoss", "MelWeightedLoss", "mel_line_weights", "CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS",
-           "bits_per_code", "TrainLog", "sample_segments", "anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights",
+__all__ = ["CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS", "bits_per_code", "TrainLog", "sample_segments",
+           "anneal_floor", "apply_anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights", "rate_term",
            "train_codec"]
 
 KINDS = ("A", "B", "C", "D")
-
-
-def _check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int = 1) -> None:
-    """``input`` and ``target``: finite floating-point ``(..., time)`` tensors of one shape, dtype and device."""
-    check_signal(input, "input", min_length=min_length)
-    check_signal(target, "target", min_length=min_length)
-    check_same_shape(input, target, "input", "target")
-
-
-class MelLoss(nn.Module):
-    """Mean L1 distance of ``log(mel + 1e-5)`` spectrograms at several FFT sizes (hop = size / 4).
-
-    ``input`` and ``target`` must have one shape ``(..., time)`` with more than
-    half the largest FFT size of samples, and finite values (else ``ValueError``).
-    """
-
-    def __init__(self, sample_rate: int, fft_sizes: tuple[int, ...] = (256, 512, 1024), n_mels: int = 64) -> None:
-        super().__init__()
-        self.sample_rate = check_sample_rate(sample_rate)
-        self.fft_sizes = fft_sizes
-        for n in fft_sizes:
-            self.register_buffer(f"mel{n}", torch.from_numpy(mel_triangles(n, self.sample_rate, n_mels)).float())
-            self.register_buffer(f"win{n}", torch.hann_window(n))
-
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check_pair(input, target, min_length=max(self.fft_sizes) // 2 + 1)  # the STFT's reflection padding
-        total = input.new_zeros(())
-        for n in self.fft_sizes:
-            mel, win = getattr(self, f"mel{n}").to(input.dtype), getattr(self, f"win{n}").to(input.dtype)
-
-            def logmel(x: torch.Tensor, n: int = n, mel: torch.Tensor = mel, win: torch.Tensor = win) -> torch.Tensor:
-                spec = torch.stft(x.reshape(-1, x.shape[-1]), n, n // 4, window=win, return_complex=True).abs()
-                return torch.log(spec.transpose(-1, -2) @ mel + 1e-5)
-
-            total = total + (logmel(input) - logmel(target)).abs().mean()
-        return total / len(self.fft_sizes)
-
-
-def mel_line_weights(n_fft: int, sample_rate: int, n_mels: int = 64) -> torch.Tensor:
-    """Weight of each rFFT line under the mel scale, ``(n_fft/2 + 1,)``, mean 1.
-
-    Each HTK-mel triangle is scaled to unit area and the triangles are summed:
-    a line's weight is inversely proportional to the width of the mel bands it
-    belongs to, so every mel band carries the same total weight.
-    """
-    tri = torch.from_numpy(mel_triangles(n_fft, sample_rate, n_mels, slaney_norm=True))
-    tri = tri / tri.sum(0, keepdim=True).clamp_min(1e-12)
-    w = tri.sum(1)
-    return (w / w.mean()).float()
-
-
-class MelWeightedLoss(nn.Module):
-    """Model B's term: ``mean_{frames, lines} w_f ((L_in - L_tg) / 10)^2``, ``w`` from :func:`mel_line_weights`.
-
-    Levels ``L`` are :func:`percloss.masking.spectrum_db` (512-point Hann, dB SPL
-    with full scale at 96 dB) floored softly at 0 dB as in
-    :class:`~percloss.masking_losses.PriorityWeightedLoss`, so the two terms
-    are on one scale and differ only in their weights. ``input`` and ``target``
-    must have one shape ``(..., time)``, at least ``n_fft`` samples and finite
-    values (else ``ValueError``).
-    """
-
-    def __init__(self, sample_rate: int, n_fft: int = 512, n_mels: int = 64) -> None:
-        super().__init__()
-        self.sample_rate = check_sample_rate(sample_rate)
-        self.n_fft = n_fft
-        self.register_buffer("weights", mel_line_weights(n_fft, self.sample_rate, n_mels))
-
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check_pair(input, target, min_length=self.n_fft)
-
-        def soft(x: torch.Tensor) -> torch.Tensor:
-            return soft_level_db(spectrum_db(x, self.n_fft))
-
-        with torch.no_grad():
-            level_tg = soft(target)
-        err = ((soft(input) - level_tg) / 10.0).pow(2)
-        weights: torch.Tensor = self.weights  # type: ignore[assignment]
-        return (weights.to(err.dtype) * err).mean()
 
 
 class CodecLoss(nn.Module):
@@ -131,7 +53,7 @@ class CodecLoss(nn.Module):
 
     - A: ``mse_weight * MSE`` (the work's model A: the codec under MSE alone);
     - B: A ``+ mel_weighted_weight * MelWeightedLoss`` (our reading of the work's
-      "mel-scale" loss, see :class:`MelWeightedLoss`);
+      "mel-scale" loss, see :class:`~percloss.losses.MelWeightedLoss`);
     - C: B ``+ priority_weight * PriorityWeightedLoss``;
     - D: C ``+ noise_weight * NoiseModulationLoss``.
 
@@ -141,33 +63,51 @@ class CodecLoss(nn.Module):
     random initialisation it dominates and the distortion can rise for a
     while, so model D is best fine-tuned from a trained model C. ``input`` and
     ``target`` must have one shape, dtype and device, at least one codec frame
-    (512 samples) and finite values (else ``ValueError``). :meth:`components`
-    returns each weighted term.
+    (512 samples) and finite values (else ``ValueError``), checked once for all
+    terms. :meth:`components` returns each weighted term.
+
+    Args:
+        kind: ``"A"``, ``"B"``, ``"C"`` or ``"D"``.
+        sample_rate: Hz.
+        mse_weight, mel_weighted_weight, priority_weight, noise_weight: the
+            terms' weights. (Default: 1, 1, 1, 0.01)
+        calibration: level calibration of model 1. (Default: ``"iso"``)
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
 
     Shape:
-        ``(..., time), (..., time) -> ()``
+        ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``;
+        ``time >= 512``.
     """
 
     def __init__(self, kind: str, sample_rate: int, mse_weight: float = 1.0, mel_weighted_weight: float = 1.0,
-                 priority_weight: float = 1.0, noise_weight: float = 0.01, calibration: str = "iso") -> None:
+                 priority_weight: float = 1.0, noise_weight: float = 0.01, calibration: str = "iso",
+                 reduction: str = "mean") -> None:
         super().__init__()
         self.kind = check_choice(kind, "kind", KINDS)
+        self.reduction = check_reduction(reduction)
         self.weights = {"mse": mse_weight, "mel_weighted": mel_weighted_weight, "priority": priority_weight,
                         "noise_modulation": noise_weight}
-        self.mel_weighted = MelWeightedLoss(sample_rate) if kind != "A" else None
-        self.priority = PriorityWeightedLoss(sample_rate, calibration=calibration) if kind in ("C", "D") else None
-        self.noise = NoiseModulationLoss(sample_rate, calibration=calibration) if kind == "D" else None
+        r = self.reduction
+        self.mel_weighted = MelWeightedLoss(sample_rate, reduction=r) if kind != "A" else None
+        self.priority = (PriorityWeightedLoss(sample_rate, calibration=calibration, reduction=r)
+                         if kind in ("C", "D") else None)
+        self.noise = NoiseModulationLoss(sample_rate, calibration=calibration, reduction=r) if kind == "D" else None
 
     def components(self, input: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each weighted term of this model's distortion, by name (their sum is :meth:`forward`)."""
-        _check_pair(input, target, min_length=FRAME)  # one codec frame: every model sees the same minimum
-        terms = {"mse": self.weights["mse"] * (input - target).pow(2).mean()}
+        """Each weighted term of this model's distortion, by name (their sum is :meth:`forward`).
+
+        Shape:
+            ``(..., time), (..., time) -> {name: ()}`` or ``{name: (...)}`` with ``reduction="none"``.
+        """
+        check_pair(input, target, min_length=FRAME)  # one codec frame: every model sees the same minimum
+        mse = reduce_elements((input - target).pow(2), input.shape[:-1], self.reduction)
+        terms = {"mse": self.weights["mse"] * mse}
         if self.mel_weighted is not None:
-            terms["mel_weighted"] = self.weights["mel_weighted"] * self.mel_weighted(input, target)
+            terms["mel_weighted"] = self.weights["mel_weighted"] * self.mel_weighted.forward_unchecked(input, target)
         if self.priority is not None:
-            terms["priority"] = self.weights["priority"] * self.priority(input, target)
+            terms["priority"] = self.weights["priority"] * self.priority.forward_unchecked(input, target)
         if self.noise is not None:
-            terms["noise_modulation"] = self.weights["noise_modulation"] * self.noise(input, target)
+            terms["noise_modulation"] = self.weights["noise_modulation"] * self.noise.forward_unchecked(input, target)
         return terms
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -265,6 +205,100 @@ def _append_csv(path: Path, log: TrainLog, first: int, sample_rate: int) -> None
             ])
 
 
+def apply_anneal_floor(codec: CascadedCodec, floor: float) -> None:
+    """Raise every quantiser's ``log alpha`` to at least ``floor`` (in place, outside autograd)."""
+    with torch.no_grad():
+        for quantizer in codec.quantizers:
+            quantizer.log_alpha.clamp_(min=floor)  # type: ignore[operator]
+
+
+def rate_term(lambdas: list[float], entropies: list[torch.Tensor]) -> torch.Tensor:
+    """The rate term of the training loss, ``sum_m lambda_m H_m``."""
+    total: torch.Tensor = sum(lam * h for lam, h in zip(lambdas, entropies, strict=True))  # type: ignore[assignment]
+    return total
+
+
+def _training_step(codec: CascadedCodec, loss_fn: CodecLoss, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                   lambdas: list[float] | None, precision: str,
+                   max_grad_norm: float) -> tuple[float, dict[str, float], list[float]]:
+    """One Adam step on the segments ``x``, ``(batch, length)``; ``lambdas`` add the rate term (``None``: no
+    rate control). Returns the distortion, its weighted terms and each module's entropy in bits per code."""
+    frames = frame(x).reshape(-1, FRAME)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        recon, _, assignments = codec.run(frames, straight_through=True)
+    y = overlap_add(recon.float().reshape(x.shape[0], -1, FRAME), x.shape[-1])
+    terms = loss_fn.components(y, x)
+    distortion: torch.Tensor = sum(terms.values())  # type: ignore[assignment]
+    entropies = [code_entropy_bits(a.float()) for a in assignments]
+    loss = distortion
+    if lambdas is not None:
+        loss = loss + rate_term(lambdas, entropies)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
+    optimizer.step()
+    # every logged number in one device-to-host copy (float64 holds each value exactly)
+    values = torch.stack([t.detach().double() for t in (distortion, *terms.values(), *entropies)]).tolist()
+    return values[0], dict(zip(terms, values[1 : 1 + len(terms)], strict=True)), values[1 + len(terms):]
+
+
+def _resume(path: Path, config: dict[str, object], kind: str, codec: CascadedCodec,
+            optimizer: torch.optim.Optimizer, generator: torch.Generator) -> tuple[list[float], TrainLog]:
+    """Load the checkpoint at ``path`` into ``codec``, ``optimizer`` (unless written under another ``kind``)
+    and ``generator``; return its rate multipliers and log."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["config"] != config:
+        raise ValueError(f"checkpoint {str(path)!r} was written with {state['config']}, not {config}")
+    codec.load_state_dict(state["codec"])
+    if not state["log"]["kind"] or state["log"]["kind"][-1] == kind:
+        optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    return list(state["lambdas"]), TrainLog(**state["log"])
+
+
+@contextmanager
+def _stop_requests() -> Iterator[dict[str, bool]]:
+    """While active, SIGTERM/SIGINT set ``["signal"]`` of the yielded flags instead of stopping the
+    process (main thread only); the previous handlers come back on exit."""
+    stop = {"signal": False}
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop["signal"] = True
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, request_stop)
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Saver:
+    """Checkpoint and CSV writing of one :func:`train_codec` call: what is due and what was written."""
+
+    def __init__(self, path: Path | None, csv_path: Path | None, sample_rate: int, config: dict[str, object],
+                 logged: int, save_every: int, save_every_seconds: float | None) -> None:
+        self.path, self.csv_path, self.sample_rate, self.config = path, csv_path, sample_rate, config
+        self.logged, self.save_every, self.save_every_seconds = logged, save_every, save_every_seconds
+        self.last_save = time.monotonic()
+
+    def due(self, step: int, steps: int, now: float) -> bool:
+        due = (step + 1) % self.save_every == 0 or step + 1 == steps
+        return due or (self.save_every_seconds is not None and now - self.last_save >= self.save_every_seconds)
+
+    def save(self, codec: CascadedCodec, optimizer: torch.optim.Optimizer, lambdas: list[float],
+             generator: torch.Generator, log: TrainLog) -> None:
+        if self.path is not None:
+            _save_state(self.path, codec, optimizer, lambdas, generator, log, self.config)
+        if self.csv_path is not None:
+            _append_csv(self.csv_path, log, self.logged, self.sample_rate)
+            self.logged = log.steps
+        self.last_save = time.monotonic()
+
+
 def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: int, kind: str = "A", *,
                 steps: int = 100, batch: int = 8, segment_frames: int = 8, lr: float = 2e-4,
                 target_kbps: float | None = None, rate_gain: float = 0.05, seed: int = 0,
@@ -320,85 +354,35 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     if precision != "fp32":
         config["precision"] = precision
     path = Path(checkpoint) if checkpoint is not None else None
-    csv_path = Path(log_csv) if log_csv is not None else None
     if path is not None and path.is_file():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state["config"] != config:
-            raise ValueError(f"checkpoint {str(path)!r} was written with {state['config']}, not {config}")
-        codec.load_state_dict(state["codec"])
-        if not state["log"]["kind"] or state["log"]["kind"][-1] == kind:
-            optimizer.load_state_dict(state["optimizer"])
-        lambdas = list(state["lambdas"])
-        g.set_state(state["generator"])
-        log = TrainLog(**state["log"])
+        lambdas, log = _resume(path, config, kind, codec, optimizer, g)
     horizon = max(anneal_steps if anneal_steps is not None else steps, 1)
-    device_type = device.type
-    stop = {"signal": False}
-
-    def request_stop(signum: int, _frame: object) -> None:
-        stop["signal"] = True
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, request_stop)
-    logged = log.steps
+    saver = _Saver(path, Path(log_csv) if log_csv is not None else None, rate, config, log.steps, save_every,
+                   save_every_seconds)
     wall0 = log.wall_seconds[-1] if log.wall_seconds else 0.0
-    start = time.monotonic()
-    last_save = start
-
-    def save() -> None:
-        nonlocal logged, last_save
-        if path is not None:
-            _save_state(path, codec, optimizer, lambdas, g, log, config)
-        if csv_path is not None:
-            _append_csv(csv_path, log, logged, rate)
-            logged = log.steps
-        last_save = time.monotonic()
-
-    codec.train()
-    try:
+    with _stop_requests() as stop:
+        start = saver.last_save = time.monotonic()
+        codec.train()
         for step in tqdm(range(log.steps, steps), desc=f"codec {kind}", disable=not progress, leave=False,
                          initial=log.steps, total=steps):
             x = sample_segments(signals, batch, length, g).to(device)  # sampled on the CPU: same draws on any device
-            frames = frame(x).reshape(-1, FRAME)
-            with torch.no_grad():
-                for quantizer in codec.quantizers:
-                    quantizer.log_alpha.clamp_(min=anneal_floor(step, horizon, anneal))  # type: ignore[operator]
-            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                recon, _, assignments = codec.run(frames, straight_through=True)
-            y = overlap_add(recon.float().reshape(batch, -1, FRAME), length)
-            terms = loss_fn.components(y, x)
-            distortion: torch.Tensor = sum(terms.values())  # type: ignore[assignment]
-            entropies = [code_entropy_bits(a.float()) for a in assignments]
-            loss = distortion
-            if target_bits is not None:
-                loss = loss + sum(lam * h for lam, h in zip(lambdas, entropies, strict=True))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
-            optimizer.step()
-            # every logged number in one device-to-host copy (float64 holds each value exactly)
-            values = torch.stack([t.detach().double() for t in (distortion, *terms.values(), *entropies)]).tolist()
-            hs = values[1 + len(terms):]
+            apply_anneal_floor(codec, anneal_floor(step, horizon, anneal))
+            distortion, terms, hs = _training_step(codec, loss_fn, optimizer, x,
+                                                   lambdas if target_bits is not None else None, precision,
+                                                   max_grad_norm)
             if target_bits is not None:
                 lambdas = update_rate_weights(lambdas, hs, target_bits, rate_gain)
-            log.distortion.append(values[0])
+            log.distortion.append(distortion)
             log.entropy_bits.append(hs)
             log.rate_weight.append(list(lambdas))
             log.kind.append(kind)
             log.wall_seconds.append(wall0 + time.monotonic() - start)
-            log.terms.append(dict(zip(terms, values[1 : 1 + len(terms)], strict=True)))
+            log.terms.append(terms)
             now = time.monotonic()
             out_of_time = max_seconds is not None and now - start >= max_seconds
-            due = (step + 1) % save_every == 0 or step + 1 == steps
-            due = due or (save_every_seconds is not None and now - last_save >= save_every_seconds)
-            if due or out_of_time or stop["signal"]:
-                save()
+            if saver.due(step, steps, now) or out_of_time or stop["signal"]:
+                saver.save(codec, optimizer, lambdas, g, log)
             if out_of_time or stop["signal"]:
                 break
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     codec.eval()
     return log

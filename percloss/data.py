@@ -85,10 +85,6 @@ def clip_info(name: str) -> dict[str, Any]:
     return dict(manifest[name])
 
 
-def _check_rate(sample_rate: object, name: str = "sample_rate") -> int:
-    return check_sample_rate(sample_rate, name, rate_range=AUDIO_RATE_RANGE)
-
-
 def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     """Band-limited resampling of a 1-D float signal (soxr, very high quality).
 
@@ -98,8 +94,8 @@ def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     >>> resample(np.ones(16000), 16000, 8000).shape
     (8000,)
     """
-    orig_rate = _check_rate(orig_rate, "orig_rate")
-    new_rate = _check_rate(new_rate, "new_rate")
+    orig_rate = check_sample_rate(orig_rate, "orig_rate", rate_range=AUDIO_RATE_RANGE)
+    new_rate = check_sample_rate(new_rate, "new_rate", rate_range=AUDIO_RATE_RANGE)
     if orig_rate == new_rate:
         return x
     out: np.ndarray = soxr.resample(np.ascontiguousarray(x, dtype=np.float64), orig_rate, new_rate, quality="VHQ")
@@ -137,7 +133,7 @@ def load_wav(path: str | os.PathLike[str], sample_rate: int | None = None) -> tu
     x, rate = read_audio(path)
     mono = x.mean(axis=1)
     if sample_rate is not None:
-        mono = resample(mono, int(rate), _check_rate(sample_rate))
+        mono = resample(mono, int(rate), check_sample_rate(sample_rate, rate_range=AUDIO_RATE_RANGE))
         rate = sample_rate
     return torch.from_numpy(mono.astype(np.float32)), int(rate)
 
@@ -176,7 +172,7 @@ def excerpt(
     torch.Size([8192])
     """
     info = clip_info(name)
-    rate = _check_rate(sample_rate)
+    rate = check_sample_rate(sample_rate, rate_range=AUDIO_RATE_RANGE)
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
     offset = info["excerpt_offset_seconds"] if offset_seconds is None else offset_seconds

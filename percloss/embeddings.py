@@ -38,8 +38,7 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_sample_rate, check_signal
-from .filterbank import hz_to_mel, mel_triangles
-from .losses import cosine_distance
+from .filterbank import mel_triangles
 
 __all__ = [
     "WeightSpec",
@@ -53,6 +52,7 @@ __all__ = [
     "load_vggish_pca",
     "vggish_postprocess",
     "vggish_examples",
+    "vggish_examples_unchecked",
     "openl3_frames",
     "VGGish",
     "OpenL3",
@@ -60,7 +60,7 @@ __all__ = [
     "load_embedding",
     "embedding_similarity",
     "fft_resample",
-    "EmbeddingDistanceLoss",
+    "fft_resample_unchecked",
 ]
 
 
@@ -221,11 +221,9 @@ def download_weights(model: str, directory: str | os.PathLike[str] | None = None
 
 def _vggish_mel_matrix(n_lines: int, rate: int, n_mels: int = 64, low: float = 125.0,
                        high: float = 7500.0) -> np.ndarray:
-    line_mel = hz_to_mel(np.linspace(0.0, rate / 2, n_lines))
-    edges = np.linspace(hz_to_mel(low), hz_to_mel(high), n_mels + 2)
-    lower = (line_mel[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
-    upper = (edges[None, 2:] - line_mel[:, None]) / (edges[2:] - edges[1:-1])
-    weights = np.maximum(0.0, np.minimum(lower, upper))
+    """VGGish's mel matrix (``mel_features.spectrogram_to_mel_matrix``): HTK-mel triangles linear in mel,
+    125--7500 Hz, the DC line zeroed."""
+    weights = mel_triangles(2 * (n_lines - 1), rate, n_mels, f_min=low, f_max=high, space="mel")
     weights[0, :] = 0.0
     return weights
 
@@ -247,6 +245,12 @@ def vggish_examples(x: torch.Tensor, sample_rate: int = 16000) -> torch.Tensor:
     n_needed = 400 + 95 * 160
     if x.shape[-1] < n_needed:
         raise ValueError(f"x must hold at least {n_needed} samples at 16 kHz (0.975 s), got {x.shape[-1]}")
+    return vggish_examples_unchecked(x)
+
+
+def vggish_examples_unchecked(x: torch.Tensor) -> torch.Tensor:
+    """:func:`vggish_examples` of a validated mono signal at 16 kHz of at least 0.975 s (no checks: for
+    losses that validated their pair once already)."""
     frames = x.unfold(-1, 400, 160)
     window = 0.5 - 0.5 * torch.cos(2 * torch.pi * torch.arange(400, dtype=x.dtype, device=x.device) / 400)
     magnitude = torch.fft.rfft(frames * window, n=512).abs()
@@ -480,6 +484,11 @@ def fft_resample(x: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor
     periodic signals; used where gradients must flow (losses), not for audio files.
     """
     check_signal(x, "x")
+    return fft_resample_unchecked(x, orig_rate, new_rate)
+
+
+def fft_resample_unchecked(x: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
+    """:func:`fft_resample` without validating ``x`` (for losses that validated it already)."""
     n_in = x.shape[-1]
     n_out = int(round(n_in * new_rate / orig_rate))
     if n_out == n_in:
@@ -491,54 +500,3 @@ def fft_resample(x: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor
     else:
         spec = torch.nn.functional.pad(spec, (0, bins - spec.shape[-1]))
     return torch.fft.irfft(spec, n=n_out) * (n_out / n_in)
-
-
-class EmbeddingDistanceLoss(nn.Module):
-    """``1 - cos`` between VGGish embeddings of input and target (mean over examples).
-
-    The report's "perceptual metric" used as a training loss. Signals are
-    resampled to 16 kHz differentiably (:func:`fft_resample`) and zero-padded
-    to whole 0.96 s examples. The network is frozen; :attr:`weights` says
-    whether it is pretrained or the random-feature control.
-
-    Shape:
-        ``(..., time), (..., time) -> ()`` (mean over signals).
-    """
-
-    def __init__(self, sample_rate: int, weights: str | os.PathLike[str] | None = None, seed: int = 0) -> None:
-        super().__init__()
-        self.sample_rate = check_sample_rate(sample_rate)
-        embedding = load_embedding("vggish", weights, seed=seed)
-        self.weights = embedding.weights
-        self.network = embedding.network.eval()
-        for p in self.network.parameters():
-            p.requires_grad_(False)
-        self._target_cache: tuple[torch.Tensor, torch.Tensor] | None = None  # fixed targets repeat
-
-    def _embed(self, x: torch.Tensor) -> torch.Tensor:
-        y = fft_resample(x, self.sample_rate, 16000) if self.sample_rate != 16000 else x
-        need = 400 + 95 * 160
-        hop = 96 * 160
-        length = max(need, need + hop * ((y.shape[-1] - need + hop - 1) // hop))
-        y = torch.nn.functional.pad(y, (0, length - y.shape[-1]))
-        flat = y.reshape(-1, y.shape[-1]).float()
-        examples = torch.cat([vggish_examples(s) for s in flat])  # (signals * E, 1, 96, 64)
-        emb = self.network(examples).reshape(flat.shape[0], -1, 128)
-        return emb
-
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        check_signal(input, "input")
-        check_signal(target, "target")
-        if input.shape != target.shape:
-            raise ValueError(f"input and target must have the same shape, got {tuple(input.shape)} and "
-                             f"{tuple(target.shape)}")
-        cached = self._target_cache
-        if cached is not None and cached[0].shape == target.shape and torch.equal(cached[0], target):
-            et = cached[1]
-        else:
-            with torch.no_grad():
-                et = self._embed(target)
-            self._target_cache = (target.detach().clone(), et)
-        ei = self._embed(input)
-        # 1 - cos from the difference of unit vectors: exact where the two embeddings nearly agree
-        return cosine_distance(ei, et).mean().to(input.dtype)

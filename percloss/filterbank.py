@@ -78,16 +78,29 @@ def mel_to_hz(m: Any) -> Any:
     return 700.0 * np.expm1(np.asarray(m, dtype=np.float64) / 1127.0)
 
 
-def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool = False) -> np.ndarray:
-    """Triangular HTK-mel filters from 0 Hz to Nyquist on the rFFT lines, ``(n_fft/2 + 1, n_mels)``.
+def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool = False, f_min: float = 0.0,
+                  f_max: float | None = None, space: str = "hz") -> np.ndarray:
+    """Triangular HTK-mel filters on the rFFT lines, ``(n_fft/2 + 1, n_mels)``: the library's one mel filterbank.
 
-    Edges are uniform in HTK mel; ``slaney_norm`` scales each triangle to unit
-    area (librosa's ``norm="slaney"``), otherwise each peaks at 1.
+    Band edges are uniform in HTK mel (:func:`hz_to_mel`) from ``f_min`` to
+    ``f_max`` (Default: 0 Hz to Nyquist). ``space`` says where the triangles
+    are linear: ``"hz"`` (librosa's ``htk=True``, the losses and OpenL3) or
+    ``"mel"`` (VGGish's ``mel_features``, which interpolates on the lines'
+    mel values). ``slaney_norm`` (``space="hz"`` only) scales each triangle to
+    unit area (librosa's ``norm="slaney"``); otherwise each peaks at 1.
     """
-    edges = mel_to_hz(np.linspace(0.0, float(hz_to_mel(sample_rate / 2)), n_mels + 2))
+    check_choice(space, "space", ("hz", "mel"))
+    top = sample_rate / 2 if f_max is None else f_max
+    mel_edges = np.linspace(float(hz_to_mel(f_min)), float(hz_to_mel(top)), n_mels + 2)
     lines = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    lower = (lines[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
-    upper = (edges[None, 2:] - lines[:, None]) / (edges[2:] - edges[1:-1])
+    if space == "mel":
+        if slaney_norm:
+            raise ValueError("slaney_norm needs space='hz'")
+        axis, edges = hz_to_mel(lines), mel_edges
+    else:
+        axis, edges = lines, mel_to_hz(mel_edges)
+    lower = (axis[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
+    upper = (edges[None, 2:] - axis[:, None]) / (edges[2:] - edges[1:-1])
     weights = np.maximum(0.0, np.minimum(lower, upper))
     if slaney_norm:
         weights = weights * (2.0 / (edges[2:] - edges[:-2]))[None, :]
@@ -316,6 +329,11 @@ def apply_filterbank(
     check_signal(x, "x")
     _check_filters(filters, x)
     check_choice(method, "method", METHODS)
+    return _filter(x, filters, method, spectrum)
+
+
+def _filter(x: torch.Tensor, filters: torch.Tensor, method: str, spectrum: torch.Tensor | None) -> torch.Tensor:
+    """:func:`apply_filterbank` on validated arguments (no checks: the callers' entry points made them)."""
     if method == "auto":
         method = choose_method(x.shape[-1], filters.shape[-1], x.device)
     lead = x.shape[:-1]
@@ -367,8 +385,16 @@ class FilterBank(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_signal(x, "x")
+        return self.apply_unchecked(x)
+
+    def apply_unchecked(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without the finiteness check of ``x`` (a device-to-host synchronisation), for
+        losses that validated their pair once already; the taps must still match ``x``'s dtype and device."""
+        if x.dtype != self.filters.dtype or x.device != self.filters.device:
+            raise ValueError(f"filters ({self.filters.dtype}, {self.filters.device}) must match x "
+                             f"({x.dtype}, {x.device})")
         method = self.method
         if method == "auto":
             method = choose_method(x.shape[-1], self.filters.shape[-1], x.device)
         spectrum = self._spectrum(x.shape[-1]) if method == "fft" and x.dtype == self.filters.dtype else None
-        return apply_filterbank(x, self.filters, method, spectrum)
+        return _filter(x, self.filters, method, spectrum)

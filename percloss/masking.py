@@ -63,7 +63,7 @@ Discrete decisions (which lines are tonal, which maskers survive) have no
 gradient, so the analysis runs under :func:`torch.no_grad` and returns detached
 tensors. What is differentiable: :func:`spectrum_db`, and the losses and
 metrics that use a target's threshold as a constant
-(:mod:`percloss.masking_losses`, :func:`percloss.metrics.nmr`).
+(:mod:`percloss.losses.masking`, :func:`percloss.metrics.nmr`).
 
 Shapes: input ``(..., time)``; per-frame outputs ``(..., frames, n)`` with
 ``frames = 1 + (time - n_fft) // hop``. No Python loop runs over frames; the
@@ -95,6 +95,7 @@ __all__ = [
     "ModelTables",
     "MaskingAnalysis",
     "model_tables",
+    "threshold_analysis",
     "check_n_fft",
     "check_calibration",
     "default_hop",
@@ -853,8 +854,23 @@ def analyse_spectrum(
     calibration = check_calibration(calibration)
     if not math.isfinite(ath_offset_db):
         raise ValueError(f"ath_offset_db must be finite, got {ath_offset_db!r}")
-    k_count = n_fft // 2 + 1
-    x = _check_level(level_db, k_count).detach()
+    _check_level(level_db, n_fft // 2 + 1)
+    return threshold_analysis(level_db, t, ath_offset_db, chunk_frames, scalefactor_db, calibration)
+
+
+def threshold_analysis(
+    level_db: torch.Tensor,
+    t: ModelTables,
+    ath_offset_db: float = 0.0,
+    chunk_frames: int = 512,
+    scalefactor_db: torch.Tensor | None = None,
+    calibration: str = "iso",
+) -> MaskingAnalysis:
+    """:func:`analyse_spectrum` with the tables ``t`` of :func:`model_tables` and without validating
+    ``level_db`` (its NaN check is a device-to-host synchronisation): for losses whose public entry
+    validated their signals already."""
+    k_count = t.n_fft // 2 + 1
+    x = level_db.detach()
     lead = x.shape[:-1]
     x = x.reshape(-1, k_count)
     scf = None

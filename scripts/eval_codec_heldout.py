@@ -13,7 +13,8 @@ import torch
 from percloss import data
 from percloss.anchors import mp3
 from percloss.codec import read_bitstream, write_bitstream
-from percloss.metrics import nmr, snr, visqol
+from percloss.metrics import nmr, snr
+from percloss.scorers import visqol
 from percloss.shipped import load_shipped_codec
 
 

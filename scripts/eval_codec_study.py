@@ -24,7 +24,7 @@ from percloss.modes import configure_threads
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(cs.EVAL))
+    parser.add_argument("--out", default=None, help="folder (Default: $PERCLOSS_RUNS/codec/eval, the repository's runs/codec/eval)")
     args = parser.parse_args()
     configure_threads()
     config = cs.CodecStudyConfig.for_mode("standard")

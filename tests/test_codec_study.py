@@ -170,3 +170,23 @@ def test_a_stored_evaluation_is_used_only_for_the_same_models_and_must_agree(
     table.write_text(table.read_text().replace(",", ";", 1))
     with pytest.raises(ValueError, match="SHA-256"):
         cs._stored_rows(config, models, tmp_path)
+
+
+def test_locations_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PERCLOSS_RUNS / PERCLOSS_CACHE, else the checkout's runs/ and _build/; outside a checkout, an error naming
+    the variable."""
+    monkeypatch.delenv("PERCLOSS_RUNS", raising=False)
+    monkeypatch.delenv("PERCLOSS_CACHE", raising=False)
+    root = cs.repository_root()
+    assert root is not None and cs.runs_dir() == root / "runs"
+    assert cs.eval_dir() == root / "runs" / "codec" / "eval"
+    assert cs.cache_dir() == root / "_build" / "percloss_cache" / "codec"
+    monkeypatch.setenv("PERCLOSS_RUNS", str(tmp_path / "r"))
+    monkeypatch.setenv("PERCLOSS_CACHE", str(tmp_path / "c"))
+    assert cs.eval_dir() == tmp_path / "r" / "codec" / "eval" and cs.cache_dir() == tmp_path / "c" / "codec"
+    monkeypatch.delenv("PERCLOSS_RUNS")
+    monkeypatch.delenv("PERCLOSS_CACHE")
+    monkeypatch.setattr(cs, "_CHECKOUT", tmp_path / "site-packages")  # an installed package: no runs/ beside it
+    with pytest.raises(FileNotFoundError, match="PERCLOSS_RUNS"):
+        cs.runs_dir()
+    assert cs.cache_dir() == Path.home() / ".cache" / "percloss" / "codec"

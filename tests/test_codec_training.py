@@ -9,15 +9,9 @@ import torch
 
 from percloss import data
 from percloss.codec import CascadedCodec
-from percloss.codec_training import (
-    CodecLoss,
-    MelLoss,
-    MelWeightedLoss,
-    bits_per_code,
-    mel_line_weights,
-    train_codec,
-)
+from percloss.codec_training import CodecLoss, bits_per_code, train_codec
 from percloss.experiments.masking_demo import noise_under_threshold
+from percloss.losses import MelLoss, MelWeightedLoss, mel_line_weights
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +140,6 @@ def test_training_anneals_the_quantiser_sharpness(music: list[torch.Tensor]) -> 
 
 
 def _codec_losses() -> dict[str, torch.nn.Module]:
-    from percloss.codec_training import MelWeightedLoss
-
     losses: dict[str, torch.nn.Module] = {"mel": MelLoss(16000), "mel_weighted": MelWeightedLoss(16000)}
     losses.update({f"codec_{k}": CodecLoss(k, 16000) for k in ("A", "B", "C", "D")})
     return losses

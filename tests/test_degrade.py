@@ -20,7 +20,7 @@ from percloss.degrade import (
     reverberate,
     room_impulse_response,
 )
-from percloss.metrics import estoi, pesq_wb
+from percloss.scorers import estoi, pesq_wb
 
 RATE = 16000
 

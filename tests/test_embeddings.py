@@ -191,7 +191,7 @@ def test_fft_resample_keeps_a_tone_and_is_differentiable() -> None:
 
 
 def test_embedding_distance_loss(isolated_weights: Path) -> None:
-    from percloss.embeddings import EmbeddingDistanceLoss
+    from percloss.losses import EmbeddingDistanceLoss
 
     loss = EmbeddingDistanceLoss(11025)
     assert loss.weights.startswith("random-feature control")
@@ -208,7 +208,7 @@ def test_embedding_distance_loss(isolated_weights: Path) -> None:
 
 def test_embedding_distance_loss_float32_keeps_small_differences(isolated_weights: Path) -> None:
     """``1 - cos`` of nearly equal embeddings rounded to 0 in float32 (as PerceptualLoss's did)."""
-    from percloss.embeddings import EmbeddingDistanceLoss
+    from percloss.losses import EmbeddingDistanceLoss
 
     torch.manual_seed(0)
     loss = EmbeddingDistanceLoss(16000)

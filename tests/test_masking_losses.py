@@ -9,13 +9,13 @@ import torch
 
 from percloss.data import load_clip
 from percloss.experiments.masking_demo import noise_under_threshold, white_noise_like
-from percloss.masking import analyse_spectrum, spectrum_db
-from percloss.masking_losses import (
+from percloss.losses import (
     MaskedFilterbankLoss,
     NoiseModulationLoss,
     PriorityWeightedLoss,
     priority_weights,
 )
+from percloss.masking import analyse_spectrum, spectrum_db
 from percloss.metrics import nmr, snr
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from percloss import data
-from percloss.metrics import snr, visqol
+from percloss.metrics import snr
+from percloss.scorers import visqol
 
 # the shortest input visqol-python scores, in samples at its own rate (measured by bisection)
 MIN_SAMPLES = {"audio": 46080, "speech": 10240}
@@ -82,13 +83,14 @@ def test_visqol_states_its_minimum_length(mode: str, rate: int, seconds: str) ->
 def test_half_precision_gets_a_clear_error_everywhere(dtype: torch.dtype) -> None:
     """Half-precision audio is refused with the dtype named (no cryptic FFT error, no silent rounding)."""
     from percloss.codec_training import CodecLoss
-    from percloss.losses import MultiResolutionSTFTLoss, PerceptualLoss
-    from percloss.masking import psychoacoustic_model1, spectrum_db
-    from percloss.masking_losses import (
+    from percloss.losses import (
         MaskedFilterbankLoss,
+        MultiResolutionSTFTLoss,
         NoiseModulationLoss,
+        PerceptualLoss,
         PriorityWeightedLoss,
     )
+    from percloss.masking import psychoacoustic_model1, spectrum_db
     from percloss.metrics import log_spectral_distance, nmr, snr
 
     x = (0.1 * torch.sin(torch.arange(8192) * 0.05)).to(dtype)

@@ -13,6 +13,19 @@ C fine-tuned: both share C's first ``1 - finetune_fraction`` of the steps, then
 C continues under its own loss and D under D's, so both see the same number of
 steps. Checkpoints are resumable; a finished one is reused.
 
+Locations come from the environment, never from where the code sits alone:
+
+- ``PERCLOSS_RUNS`` -- the stored runs (:func:`runs_dir`; the stored
+  evaluations are in ``$PERCLOSS_RUNS/codec/eval``, :func:`eval_dir`).
+  Default: the repository's ``runs/`` when the package is imported from a
+  source checkout that has one; otherwise unset is an error naming the variable
+  (only where a stored evaluation is read or written).
+- ``PERCLOSS_CACHE`` -- models trained and files coded by :func:`run_study`
+  go to ``$PERCLOSS_CACHE/codec`` (:func:`cache_dir`). Default: the
+  repository's ``_build/percloss_cache/codec``, else ``~/.cache/percloss/codec``.
+- ``PERCLOSS_DATA`` -- the clips (:func:`percloss.data.clips_dir`); the full
+  mode's whole training songs are looked for in ``codec_corpus/`` beside them.
+
 Notebook: ``notebooks/ch04_codec.py``.
 """
 
@@ -43,8 +56,9 @@ from ..codec import (
 )
 from ..codec_runs import POINTS, RUN
 from ..codec_training import TrainLog, train_codec
-from ..metrics import log_spectral_distance, nmr, snr, visqol
+from ..metrics import log_spectral_distance, nmr, snr
 from ..modes import MODES, current_mode
+from ..scorers import visqol
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
            "checkpoint_path", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
@@ -53,9 +67,55 @@ __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "r
 # Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
 TRAINING_PROCEDURE = 3  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration
 MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / "_build" / "percloss_cache" / "codec"
-EVAL = ROOT / "runs" / "codec" / "eval"  # stored evaluations of the shipped models (scripts/eval_codec_study.py)
+#: The source checkout this package was imported from (holds ``runs/``), or ``None`` for an installed package.
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def repository_root() -> Path | None:
+    """The repository the package runs from (the folder above ``percloss/`` that holds ``runs/``), or ``None``."""
+    return _CHECKOUT if (_CHECKOUT / "runs").is_dir() and (_CHECKOUT / "percloss").is_dir() else None
+
+
+def runs_dir() -> Path:
+    """The stored runs: ``$PERCLOSS_RUNS``, else the repository's ``runs/`` next to the package.
+
+    Raises:
+        FileNotFoundError: naming ``PERCLOSS_RUNS``, when it is unset and the
+            package is not imported from a source checkout with a ``runs/`` folder.
+    """
+    env = os.environ.get("PERCLOSS_RUNS")
+    if env:
+        return Path(env)
+    root = repository_root()
+    if root is None:
+        raise FileNotFoundError(f"no runs/ folder next to the package ({_CHECKOUT}); set PERCLOSS_RUNS to the "
+                                "folder holding the stored runs (the repository's runs/)")
+    return root / "runs"
+
+
+def eval_dir() -> Path:
+    """Stored evaluations of the shipped models (``scripts/eval_codec_study.py``): ``runs_dir()/codec/eval``."""
+    return runs_dir() / "codec" / "eval"
+
+
+def cache_dir() -> Path:
+    """Where :func:`run_study` trains and codes: ``$PERCLOSS_CACHE/codec``, else the repository's
+    ``_build/percloss_cache/codec``, else ``~/.cache/percloss/codec``."""
+    env = os.environ.get("PERCLOSS_CACHE")
+    if env:
+        return Path(env) / "codec"
+    root = repository_root()
+    base = root / "_build" / "percloss_cache" if root is not None else Path.home() / ".cache" / "percloss"
+    return base / "codec"
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the repository when inside it (for messages and pages), else as is."""
+    root = repository_root()
+    return path.relative_to(root) if root is not None and path.is_relative_to(root) else path
+
+
+_STORED = object()  # run_study's default: the stored evaluations of eval_dir()
 
 
 @dataclass(frozen=True)
@@ -148,7 +208,7 @@ class CodecStudyConfig:
             return cls(shipped_points(), run.steps, run.batch, run.segment_frames, run.lr, held_out + clips, 6.0,
                        listen, 4.0, anchor_kbps=(48, 64, 80, 112), histogram_seconds=run.histogram_seconds,
                        finetune_fraction=run.finetune_fraction, seed=run.seed, mode=mode)
-        full = ROOT / "data" / "codec_corpus"
+        full = data.clips_dir().parent / "codec_corpus"  # beside the clips ($PERCLOSS_DATA)
         return cls(WORK_POINTS, 20000, 128, 8, 2e-4, held_out + clips, 6.0, listen, 4.0, histogram_seconds=None,
                    anchor_kbps=(48, 64, 80, 96, 112, 128, 160),
                    mode=mode, use_shipped=False,
@@ -192,7 +252,7 @@ def checkpoint_path(study: CodecStudy, point: OperatingPoint) -> str:
     if study.config.use_shipped and shipped_checkpoint(point) is not None:
         return point.name
     path = (study.folder / f"{point.key}.codec").resolve()
-    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return str(_shown(path))
 
 
 def _shipped_entry(point: OperatingPoint) -> dict[str, Any] | None:
@@ -354,11 +414,12 @@ def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def write_evaluation(study: CodecStudy, folder: str | os.PathLike[str] = EVAL, wall_s: float = 0.0,
+def write_evaluation(study: CodecStudy, folder: str | os.PathLike[str] | None = None, wall_s: float = 0.0,
                      machine: str = "") -> Path:
     """Store ``study``'s rows as ``<mode>.csv`` with ``<mode>.json`` (what they were computed from, the
-    CSV's SHA-256) in ``folder``, for :func:`run_study` to load instead of recomputing."""
-    out = Path(folder)
+    CSV's SHA-256) in ``folder`` (Default: :func:`eval_dir`), for :func:`run_study` to load instead of
+    recomputing."""
+    out = Path(folder) if folder is not None else eval_dir()
     out.mkdir(parents=True, exist_ok=True)
     table = out / f"{study.config.mode}.csv"
     _write_rows(table, study.rows)
@@ -409,15 +470,19 @@ def _check_agreement(live: list[dict[str, Any]], stored: list[dict[str, Any]], r
 
 def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike[str] | None = None,
               progress: bool = True, csv_path: str | os.PathLike[str] | None = None,
-              stored: str | os.PathLike[str] | None = EVAL) -> CodecStudy:
+              stored: str | os.PathLike[str] | None | object = _STORED) -> CodecStudy:
     """Train (or load) every operating point, code the evaluation set, measure models and anchors.
 
     With shipped models, an evaluation stored in ``stored`` (:func:`write_evaluation`) that was computed
     from the same models (SHA-256) and settings is loaded instead of recomputed; the listening items are
-    still coded in this build and must agree with it row for row. ``stored=None`` recomputes everything.
+    still coded in this build and must agree with it row for row. ``stored`` defaults to :func:`eval_dir`
+    (``$PERCLOSS_RUNS``); ``stored=None`` recomputes everything. ``workdir`` defaults to :func:`cache_dir`.
     """
     config = CodecStudyConfig.for_mode() if config is None else config
-    base = Path(workdir) if workdir is not None else CACHE
+    base = Path(workdir) if workdir is not None else cache_dir()
+    if stored is _STORED:
+        stored = eval_dir() if config.use_shipped else None
+    assert stored is None or isinstance(stored, (str, os.PathLike))
     folder = base / f"{config.mode}-{config.fingerprint()}"
     folder.mkdir(parents=True, exist_ok=True)
     models = {p.key: obtain_model(p, config, folder, progress) for p in config.points}
@@ -429,7 +494,7 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
         live, listening = _evaluate(config, models, tuple(i for i in config.eval_items if i in config.listen_items))
         _check_agreement(live, rows)
         table = Path(stored or "") / f"{config.mode}.csv"
-        shown = table.resolve().relative_to(ROOT) if table.resolve().is_relative_to(ROOT) else table
+        shown = _shown(table.resolve())
         source = (f"loaded from the stored evaluation `{shown}` (same models by SHA-256); "
                   f"its {len({r['item'] for r in live})} listening items recoded in this build and checked against it")
     if csv_path is not None:

@@ -27,9 +27,13 @@ from tqdm.auto import tqdm
 
 from .. import data
 from .._checks import check_choice, check_signal
-from ..embeddings import EmbeddingDistanceLoss
-from ..losses import MSELoss, MultiResolutionSTFTLoss, PerceptualLoss
-from ..masking_losses import MaskedFilterbankLoss
+from ..losses import (
+    EmbeddingDistanceLoss,
+    MaskedFilterbankLoss,
+    MSELoss,
+    MultiResolutionSTFTLoss,
+    PerceptualLoss,
+)
 from ..modes import MODES, current_mode, default_device
 from ..signal import peak_normalize
 from .prior_measures import claims_summary, claims_table, objective_measures
@@ -116,7 +120,7 @@ def _perceptual(sample_rate: int) -> nn.Module:
 
 def _masked(sample_rate: int) -> nn.Module:
     # The 2018 filterbank made masking-aware: the error's band energy against
-    # the target's MPEG-1 masking threshold (percloss.masking_losses).
+    # the target's MPEG-1 masking threshold (percloss.losses.masking).
     return MaskedFilterbankLoss(sample_rate, n_bands=512, n_taps=512)
 
 

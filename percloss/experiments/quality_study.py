@@ -26,8 +26,9 @@ from .. import data
 from .._checks import check_choice
 from ..degrade import DEGRADATIONS, degrade, peak_normalize
 from ..embeddings import Embedding, embedding_similarity, load_embedding
-from ..metrics import dnsmos, estoi, nmr, pesq_wb, snr, visqol
+from ..metrics import nmr, snr
 from ..modes import MODES, current_mode
+from ..scorers import dnsmos, estoi, pesq_wb, visqol
 
 __all__ = ["StudyConfig", "REPORT_CORRELATIONS", "score_pair", "run_study", "correlations", "cdpam_scores"]
 

@@ -181,7 +181,7 @@ def _estoi(clean: np.ndarray, degraded: np.ndarray, seed: int) -> float:
     rows and columns; where a band is exactly silent (4-bit quantisation zeroes the quiet
     parts) that noise moves the score in the third decimal from call to call.
     """
-    from ..metrics import estoi
+    from ..scorers import estoi
 
     state = np.random.get_state()  # noqa: NPY002 (pystoi draws from the legacy global generator)
     np.random.seed(seed)  # noqa: NPY002 (pystoi draws from the legacy global generator)
@@ -195,7 +195,8 @@ def _score(clean: np.ndarray, degraded: np.ndarray, is_speech: bool, extras: boo
     """PESQ (NaN where its voice-activity detector finds no utterance) and ESTOI (seeded, see
     :func:`_estoi`); with ``extras`` also SNR, NMR and ViSQOL, as :func:`quality_study.score_pair`
     computes them (less DNSMOS, which is no part of the report's design and the slowest of them)."""
-    from ..metrics import nmr, pesq_wb, snr, visqol
+    from ..metrics import nmr, snr
+    from ..scorers import pesq_wb, visqol
 
     try:
         pesq = pesq_wb(clean, degraded)

@@ -1,9 +1,8 @@
-"""Losses with ``forward(input, target)``: MSE, multi-resolution STFT, and the
-Bark-filterbank perceptual loss of Vinyard (2018).
+"""Time-domain and Bark-filterbank losses: MSE and the perceptual loss of Vinyard (2018).
 
-Every loss takes ``(..., time)`` tensors of equal shape and dtype and a
-``reduction`` of ``"none"``, ``"mean"`` or ``"sum"`` as in torch; with
-``"none"`` it returns one value per signal, shape ``(...)``.
+Functional forms :func:`mse_loss` and :func:`perceptual_loss`; modules
+:class:`MSELoss` and :class:`PerceptualLoss` (the latter holds its filterbank
+and band weights as buffers, so repeated calls design nothing).
 
 Notebook: ``notebooks/ch01_deep_audio_prior.py``.
 """
@@ -13,35 +12,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_positive, check_same_shape, check_signal
-from .filterbank import FilterBank, apply_filterbank
-from .weighting import a_weighting_band_weights
+from .._checks import check_choice, check_positive, check_signal
+from ..filterbank import FilterBank, apply_filterbank
+from ..weighting import a_weighting_band_weights
+from ._contract import check_pair, check_reduction, reduce
 
 __all__ = [
     "perceptual_features",
     "cosine_distance",
+    "mse_loss",
+    "perceptual_loss",
     "MSELoss",
     "PerceptualLoss",
-    "MultiResolutionSTFTLoss",
-    "reduce",
 ]
 
-REDUCTIONS = ("none", "mean", "sum")
-
-
-def reduce(per_signal: torch.Tensor, reduction: str) -> torch.Tensor:
-    """Apply a torch-style ``reduction`` to per-signal losses of shape ``(...)``."""
-    if reduction == "mean":
-        return per_signal.mean()
-    if reduction == "sum":
-        return per_signal.sum()
-    return per_signal
-
-
-def _check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int = 1) -> None:
-    check_signal(input, "input", min_length=min_length)
-    check_signal(target, "target", min_length=min_length)
-    check_same_shape(input, target, "input", "target")
+DISTANCES = ("cosine", "mse")
 
 
 def perceptual_features(
@@ -76,8 +61,25 @@ def perceptual_features(
     return features
 
 
+def mse_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Mean squared error per signal (equal to ``torch.nn.functional.mse_loss`` for ``"mean"``).
+
+    Shape:
+        ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``.
+
+    >>> mse_loss(torch.zeros(2, 4), torch.ones(2, 4), reduction="none")
+    tensor([1., 1.])
+    """
+    reduction = check_reduction(reduction)
+    check_pair(input, target)
+    return reduce((input - target).pow(2).mean(-1), reduction)
+
+
 class MSELoss(nn.Module):
     """Mean squared error per signal, the baseline (equal to ``torch.nn.MSELoss`` for ``"mean"``).
+
+    Args:
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
 
     Shape:
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``.
@@ -88,11 +90,73 @@ class MSELoss(nn.Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = check_choice(reduction, "reduction", REDUCTIONS)
+        self.reduction = check_reduction(reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check_pair(input, target)
+        check_pair(input, target)
+        return self.forward_unchecked(input, target)
+
+    def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`)."""
         return reduce((input - target).pow(2).mean(-1), self.reduction)
+
+
+def _features(x: torch.Tensor, filterbank: FilterBank, band_weights: torch.Tensor, log_factor: float) -> torch.Tensor:
+    y = filterbank.apply_unchecked(x)
+    return torch.log1p(log_factor * torch.relu(y)) * band_weights.to(y.dtype).unsqueeze(-1)
+
+
+def _perceptual(input: torch.Tensor, target: torch.Tensor, filterbank: FilterBank, band_weights: torch.Tensor,
+                log_factor: float, distance: str, reduction: str) -> torch.Tensor:
+    """The loss on a validated pair (no checks)."""
+    fi = _features(input, filterbank, band_weights, log_factor).flatten(-2)
+    ft = _features(target, filterbank, band_weights, log_factor).flatten(-2)
+    if distance == "mse":
+        return reduce((fi - ft).pow(2).mean(-1), reduction)
+    return reduce(cosine_distance(fi, ft), reduction)
+
+
+def _band_weights(filterbank: FilterBank, a_weighting: bool) -> torch.Tensor:
+    n_bands = filterbank.filters.shape[0]
+    weights = (
+        a_weighting_band_weights(filterbank.center_frequencies)
+        if a_weighting
+        else torch.ones(n_bands, dtype=torch.float64)
+    )
+    return weights.float()
+
+
+def perceptual_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    sample_rate: int,
+    n_bands: int = 512,
+    n_taps: int = 512,
+    f_min: float = 1.0,
+    f_max: float | None = None,
+    scale: str = "bark",
+    a_weighting: bool = False,
+    distance: str = "cosine",
+    log_factor: float = 10.0,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Functional :class:`PerceptualLoss` (arguments as there); designs the filterbank on every call.
+
+    Shape:
+        ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``.
+
+    >>> x = torch.sin(torch.arange(2048) * 0.2)
+    >>> float(perceptual_loss(x, x, 11025, n_bands=32, n_taps=64))
+    0.0
+    """
+    distance = check_choice(distance, "distance", DISTANCES)
+    reduction = check_reduction(reduction)
+    log_factor = check_positive(log_factor, "log_factor")
+    filterbank = FilterBank(sample_rate, n_bands, n_taps, f_min, f_max, scale)
+    check_pair(input, target)
+    filterbank = filterbank.to(device=input.device, dtype=input.dtype)
+    weights = _band_weights(filterbank, a_weighting).to(input.device)
+    return _perceptual(input, target, filterbank, weights, log_factor, distance, reduction)
 
 
 class PerceptualLoss(nn.Module):
@@ -109,6 +173,7 @@ class PerceptualLoss(nn.Module):
     ``distance="mse"`` returns the mean squared feature difference. zounds
     filters with stride ``lap`` and zero padding of one filter length on each
     side; here the stride is 1 and the output keeps the input's length.
+    Functional form: :func:`perceptual_loss`.
 
     Args:
         sample_rate: sample rate in Hz.
@@ -149,29 +214,28 @@ class PerceptualLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.filterbank = FilterBank(sample_rate, n_bands, n_taps, f_min, f_max, scale)
-        self.distance = check_choice(distance, "distance", ("cosine", "mse"))
-        self.reduction = check_choice(reduction, "reduction", REDUCTIONS)
+        self.distance = check_choice(distance, "distance", DISTANCES)
+        self.reduction = check_reduction(reduction)
         self.log_factor = check_positive(log_factor, "log_factor")
-        weights = (
-            a_weighting_band_weights(self.filterbank.center_frequencies)
-            if a_weighting
-            else torch.ones(n_bands, dtype=torch.float64)
-        )
-        self.register_buffer("band_weights", weights.float())
+        self.register_buffer("band_weights", _band_weights(self.filterbank, a_weighting))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The (weighted) feature map, ``(..., time) -> (..., band, time)``."""
+        """The (weighted) feature map.
+
+        Shape:
+            ``(..., time) -> (..., band, time)``
+        """
         check_signal(x, "x")
-        y = self.filterbank(x)
-        return torch.log1p(self.log_factor * torch.relu(y)) * self.band_weights.to(y.dtype).unsqueeze(-1)
+        return _features(x, self.filterbank, self.band_weights, self.log_factor)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check_pair(input, target)
-        fi = self.features(input).flatten(-2)
-        ft = self.features(target).flatten(-2)
-        if self.distance == "mse":
-            return reduce((fi - ft).pow(2).mean(-1), self.reduction)
-        return reduce(cosine_distance(fi, ft), self.reduction)
+        check_pair(input, target)
+        return self.forward_unchecked(input, target)
+
+    def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`)."""
+        return _perceptual(input, target, self.filterbank, self.band_weights, self.log_factor, self.distance,
+                           self.reduction)
 
 
 def _unit(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,81 +277,3 @@ def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     # exactly one of the two is zero: its unit vector is 0, the sum above is 1/2
     one_zero = zero_a ^ zero_b
     return torch.where(one_zero, torch.ones_like(distance), distance)
-
-
-class MultiResolutionSTFTLoss(nn.Module):
-    """Spectral convergence + log-magnitude L1 at several STFT resolutions.
-
-    For each resolution, ``||S_t| - |S_i||_F / ||S_t||_F + mean|log|S_t| - log|S_i||``
-    (Yamamoto et al. 2020, as in auraloss), averaged over resolutions.
-    Magnitudes are floored at ``eps`` so silence gives finite values.
-
-    The spectral-convergence denominator is ``max(||S_t||_F, sc_floor ||S_i||_F)``:
-    the usual ``||S_t||_F`` unless the input is more than ``1 / sc_floor``
-    times louder than the target (20 dB with the default), so the term is at
-    most ``1 + 1 / sc_floor`` (11). Without the floor a silent (or nearly
-    silent) target in a batch gives ``||S_i|| / (eps sqrt(bins))``, some 1e5
-    to 1e7, and dominates the batch mean. A silent target against a non-silent
-    input therefore costs about ``1 / sc_floor`` plus its log-magnitude term
-    (bounded by ``log(max|S_i| / eps)``); identical inputs cost 0.
-
-    Args:
-        fft_sizes: FFT sizes. (Default: ``(512, 1024, 2048)``)
-        hop_sizes: hops. (Default: ``(128, 256, 512)``)
-        win_lengths: Hann window lengths. (Default: ``(512, 1024, 2048)``)
-        eps: magnitude floor. (Default: ``1e-7``)
-        reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
-        sc_floor: relative floor of the spectral-convergence denominator,
-            ``0`` for the unbounded original. (Default: ``0.1``)
-
-    Shape:
-        ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``;
-        ``time`` must be at least the largest FFT size.
-
-    >>> loss = MultiResolutionSTFTLoss()
-    >>> x = torch.sin(torch.arange(4096) * 0.1)
-    >>> float(loss(x, x))
-    0.0
-    """
-
-    def __init__(
-        self,
-        fft_sizes: tuple[int, ...] = (512, 1024, 2048),
-        hop_sizes: tuple[int, ...] = (128, 256, 512),
-        win_lengths: tuple[int, ...] = (512, 1024, 2048),
-        eps: float = 1e-7,
-        reduction: str = "mean",
-        sc_floor: float = 0.1,
-    ) -> None:
-        super().__init__()
-        if not (len(fft_sizes) == len(hop_sizes) == len(win_lengths) >= 1):
-            raise ValueError("fft_sizes, hop_sizes and win_lengths must be non-empty and of equal length")
-        for n, h, w in zip(fft_sizes, hop_sizes, win_lengths, strict=True):
-            if not (0 < h <= w <= n):
-                raise ValueError(f"need 0 < hop <= win_length <= fft_size, got {h}, {w}, {n}")
-        self.resolutions = list(zip(fft_sizes, hop_sizes, win_lengths, strict=True))
-        self.eps = check_positive(eps, "eps")
-        self.reduction = check_choice(reduction, "reduction", REDUCTIONS)
-        self.sc_floor = check_positive(sc_floor, "sc_floor", allow_zero=True)
-        for i, (_, _, w) in enumerate(self.resolutions):
-            self.register_buffer(f"window{i}", torch.hann_window(w))
-
-    def _magnitude(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        n, hop, w = self.resolutions[i]
-        window = getattr(self, f"window{i}").to(x.dtype)
-        spec = torch.stft(x, n, hop, w, window=window, return_complex=True)
-        return spec.abs().clamp_min(self.eps)
-
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        longest = max(n for n, _, _ in self.resolutions)
-        _check_pair(input, target, min_length=longest)
-        lead = input.shape[:-1]
-        xi, xt = input.reshape(-1, input.shape[-1]), target.reshape(-1, target.shape[-1])
-        total = torch.zeros(xi.shape[0], dtype=input.dtype, device=input.device)
-        for i in range(len(self.resolutions)):
-            mi, mt = self._magnitude(xi, i), self._magnitude(xt, i)
-            denominator = torch.maximum(mt.flatten(1).norm(dim=-1), self.sc_floor * mi.flatten(1).norm(dim=-1))
-            sc = (mt - mi).flatten(1).norm(dim=-1) / denominator
-            log_l1 = (mt.log() - mi.log()).abs().flatten(1).mean(-1)
-            total = total + sc + log_l1
-        return reduce((total / len(self.resolutions)).reshape(lead), self.reduction)

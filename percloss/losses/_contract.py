@@ -1,0 +1,63 @@
+"""The contract every loss of :mod:`percloss.losses` follows.
+
+- ``forward(input, target)`` (and the functional form) take ``(..., time)``
+  tensors of one shape, dtype and device, float32 or float64, finite; anything
+  else raises :class:`ValueError` naming the argument (:func:`check_pair`).
+  Broadcasting is refused: ``(2, T)`` against ``(T,)`` is an error.
+- ``reduction`` is ``"none"`` (one value per signal, shape ``(...)``),
+  ``"mean"`` (the default) or ``"sum"`` over signals, as in torch.
+- The pair is validated once, at the public entry (``forward`` or the
+  functional form); the kernels behind it do not re-check (each check of
+  finiteness is a device-to-host synchronisation).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._checks import check_choice, check_same_shape, check_signal
+
+__all__ = ["REDUCTIONS", "check_reduction", "check_pair", "reduce", "reduce_elements"]
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def check_reduction(reduction: object) -> str:
+    """Validate ``reduction`` (one of :data:`REDUCTIONS`) and return it."""
+    return check_choice(reduction, "reduction", REDUCTIONS)
+
+
+def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int = 1) -> None:
+    """``input`` and ``target``: finite float32/float64 ``(..., time)`` tensors of one shape, dtype and device,
+    with at least ``min_length`` samples (else ``ValueError`` naming the argument)."""
+    check_signal(input, "input", min_length=min_length)
+    check_signal(target, "target", min_length=min_length)
+    check_same_shape(input, target, "input", "target")
+
+
+def reduce(per_signal: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Apply a torch-style ``reduction`` to per-signal losses of shape ``(...)``."""
+    if reduction == "mean":
+        return per_signal.mean()
+    if reduction == "sum":
+        return per_signal.sum()
+    return per_signal
+
+
+def reduce_elements(values: torch.Tensor, lead: torch.Size, reduction: str) -> torch.Tensor:
+    """Reduce per-element values of signals with leading shape ``lead`` (``values``: ``(*lead, ...)``
+    or flattened ``(prod(lead), ...)``).
+
+    ``"none"`` gives each signal's mean over its elements, shape ``lead``;
+    ``"sum"`` the sum of those means. ``"mean"`` is the mean over all elements
+    at once: every signal has equally many, so it equals the mean of the
+    per-signal means (and is the same floating-point computation the losses
+    always made under ``"mean"``, which keeps stored training runs reproducible).
+    """
+    if reduction == "mean":
+        return values.mean()
+    n_signals = 1
+    for d in lead:
+        n_signals *= d
+    per_signal = values.reshape(n_signals, -1).mean(-1).reshape(lead)
+    return per_signal.sum() if reduction == "sum" else per_signal
