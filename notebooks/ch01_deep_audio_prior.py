@@ -180,7 +180,7 @@ torch.testing.assert_close(
 # masking") in part: it models simultaneous masking only (tonal and noise
 # maskers within one frame, MPEG-1 model 1; no temporal masking across
 # frames), built on the psychoacoustic model of the next chapter
-# (`percloss.masking_losses.MaskedFilterbankLoss`): an error whose energy in a
+# (`percloss.losses.MaskedFilterbankLoss`): an error whose energy in a
 # band stays under the target's masking threshold costs almost nothing (the
 # logarithm grows like $E/M$ there), an audible one costs its log-ratio.
 #

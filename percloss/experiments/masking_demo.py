@@ -133,7 +133,7 @@ def independent_judges(x: torch.Tensor, mixes: dict[str, torch.Tensor], sample_r
         ``{name: {"visqol": ..., "cdpam": ...}}``.
     """
     from ..cdpam import cdpam_distance
-    from ..metrics import visqol
+    from ..scorers import visqol
 
     check_signal(x, "x")
     out: dict[str, dict[str, float]] = {}

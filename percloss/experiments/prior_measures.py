@@ -13,7 +13,8 @@ import torch
 
 from .._checks import check_same_shape, check_signal
 from ..losses import PerceptualLoss
-from ..metrics import estoi, log_spectral_distance, snr
+from ..metrics import log_spectral_distance, snr
+from ..scorers import estoi
 from ..signal import peak_normalize
 
 if TYPE_CHECKING:
