@@ -63,6 +63,8 @@ __all__ = [
     "code_entropy_bits",
     "hard_entropy_bits",
     "reseed_centroids",
+    "saturation_penalty",
+    "SATURATION_PREACTIVATION",
     "count_parameters",
     "encode_indices",
     "symbol_histogram",
@@ -169,10 +171,14 @@ class CodecModule(nn.Module):
         )
         self.half_channels = half
 
-    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+    def preactivation(self, frames: torch.Tensor) -> torch.Tensor:
+        """The encoder's output before its ``tanh``, ``(N, 256)``: codes are ``tanh`` of it."""
         if frames.dim() != 2 or frames.shape[-1] != FRAME:
             raise ValueError(f"frames must have shape (N, {FRAME}), got {tuple(frames.shape)}")
-        return torch.tanh(self.encoder(frames.unsqueeze(1))).squeeze(1)
+        return self.encoder(frames.unsqueeze(1)).squeeze(1)
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.preactivation(frames))
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         if codes.dim() != 2 or codes.shape[-1] != FRAME // 2:
@@ -238,6 +244,18 @@ def hard_entropy_bits(indices: torch.Tensor, n_centroids: int) -> torch.Tensor:
     return -(p * torch.log2(p.clamp_min(1e-300))).sum()
 
 
+#: |pre-activation| beyond which an encoder output counts as saturated: tanh(3) = 0.995, where the tanh's
+#: gradient has fallen to 1 % and a code can no longer move.
+SATURATION_PREACTIVATION = 3.0
+
+
+def saturation_penalty(preactivation: torch.Tensor, limit: float = SATURATION_PREACTIVATION) -> torch.Tensor:
+    """``mean(relu(|z| - limit)^2)`` of encoder pre-activations ``z``: zero while codes stay off the flat ends
+    of the ``tanh``; its gradient reaches ``z`` directly, so it can pull a saturated encoder back (a code at
+    the flat end gets no gradient through the ``tanh`` and stays there: the collapse of the two-module runs)."""
+    return torch.relu(preactivation.abs() - limit).square().mean()
+
+
 def reseed_centroids(quantizer: SoftmaxQuantizer, codes: torch.Tensor, generator: torch.Generator,
                      min_share: float = 1e-3, min_gap: float = 1e-3) -> torch.Tensor:
     """Move dead and merged centroids of ``quantizer`` into the busiest centroid's cell (in place).
@@ -292,23 +310,45 @@ class CascadedCodec(nn.Module):
         total, codes, _ = self.run(frames)
         return total, codes
 
+    def raw_codes(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """Each module's unquantised encoder output ``(N, 256)`` for frames ``(N, 512)``, the cascade run with
+        hard codes as in inference (no gradient): what :func:`reseed_centroids` samples from."""
+        with torch.no_grad():
+            total = torch.zeros_like(frames)
+            raws = []
+            for m, (stage, quantizer) in enumerate(zip(self.stages, self.quantizers, strict=True)):
+                assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
+                scale = 1.0 if m == 0 else self.residual_scale
+                raw = stage.encode(scale * (frames - total))
+                raws.append(raw)
+                total = total + stage.decode(quantizer(raw, hard=True)) / scale
+            return raws
+
     def run(self, frames: torch.Tensor, straight_through: bool = False
             ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
         """As :meth:`forward`, also returning each module's soft assignments ``(N, 256, K)``.
 
         ``straight_through`` is passed to every quantiser (see :meth:`SoftmaxQuantizer.forward`).
         """
+        total, codes, assignments, _ = self.run_with_preactivations(frames, straight_through)
+        return total, codes, assignments
+
+    def run_with_preactivations(self, frames: torch.Tensor, straight_through: bool = False
+                                ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """As :meth:`run`, also returning each module's encoder output before its ``tanh`` ``(N, 256)``."""
         total = torch.zeros_like(frames)
-        codes, assignments = [], []
+        codes, assignments, pre = [], [], []
         for m, (stage, quantizer) in enumerate(zip(self.stages, self.quantizers, strict=True)):
             assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
             scale = 1.0 if m == 0 else self.residual_scale
-            raw = stage.encode(scale * (frames - total))
+            z = stage.preactivation(scale * (frames - total))
+            raw = torch.tanh(z)
+            pre.append(z)
             assignments.append(quantizer.assignments(raw))
             q = quantizer(raw, straight_through=straight_through)
             codes.append(q)
             total = total + stage.decode(q) / scale
-        return total, codes, assignments
+        return total, codes, assignments, pre
 
 
 def count_parameters(module: nn.Module) -> int:

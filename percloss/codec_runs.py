@@ -76,6 +76,13 @@ class RunConfig:
     finetune_fraction: float = 0.25
     save_every_seconds: float = 300.0
     histogram_seconds: float | None = None  # training audio per song for the exported symbol histogram (None: all)
+    # Points with more than one module: the rate controller follows the hard codes' entropy, dead or merged
+    # centroids are re-seeded every this many steps and saturated encoder outputs are penalised
+    # (runs/codec/attempts/README.md: the runs without these collapsed). The shipped one-module models were
+    # trained without them.
+    multi_module_rate_entropy: str = "hard"
+    multi_module_reseed_every: int | None = 100
+    multi_module_saturation_weight: float = 1.0  # keeps encoder outputs off the flat ends of their tanh
 
     @property
     def audio_seconds_per_step(self) -> float:
@@ -208,6 +215,9 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
               target_kbps=point.kbps / point.n_modules, seed=config.seed, anneal_steps=config.steps,
               precision=config.precision, checkpoint=state, save_every=10**9,
               save_every_seconds=config.save_every_seconds, log_csv=csv_path, progress=False)
+    if point.n_modules > 1:
+        kw.update(rate_entropy=config.multi_module_rate_entropy, reseed_every=config.multi_module_reseed_every,
+                  saturation_weight=config.multi_module_saturation_weight)
     budget = hours * 3600.0
     start = time.monotonic()
     stop = {"signal": False}
@@ -268,7 +278,10 @@ def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.T
     codec.cpu()
     schedule = (f"{config.steps} Adam steps (lr {config.lr:g}, {config.precision}) of {config.batch} x "
                 f"{config.segment_frames} frames at {point.sample_rate} Hz, seed {config.seed}"
-                + (f"; fine-tuned from {point.init_from} after {config.shared_steps} steps" if point.init_from else ""))
+                + (f"; fine-tuned from {point.init_from} after {config.shared_steps} steps" if point.init_from else "")
+                + (f"; rate on the {config.multi_module_rate_entropy} entropy, centroids re-seeded every "
+                   f"{config.multi_module_reseed_every} steps, saturation penalty "
+                   f"{config.multi_module_saturation_weight:g}" if point.n_modules > 1 else ""))
     path = snap_root / point.name / f"{point.name}.codec"
     save_codec(path, codec, counts, point.sample_rate, point.name, schedule)
     return path

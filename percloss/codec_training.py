@@ -36,13 +36,25 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import check_choice, check_sample_rate, check_signal
-from .codec import FRAME, HOP, CascadedCodec, code_entropy_bits, frame, overlap_add
+from ._checks import check_choice, check_positive, check_sample_rate, check_signal
+from .codec import (
+    FRAME,
+    HOP,
+    SATURATION_PREACTIVATION,
+    CascadedCodec,
+    SoftmaxQuantizer,
+    code_entropy_bits,
+    frame,
+    hard_entropy_bits,
+    overlap_add,
+    reseed_centroids,
+    saturation_penalty,
+)
 from .losses import MelWeightedLoss, NoiseModulationLoss, PriorityWeightedLoss, check_pair
 from .losses._contract import check_reduction, reduce_elements
 
 __all__ = ["CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS", "bits_per_code", "TrainLog", "sample_segments",
-           "anneal_floor", "apply_anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights", "rate_term",
+           "reseed_codec", "RATE_ENTROPIES", "anneal_floor", "apply_anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights", "rate_term",
            "train_codec"]
 
 KINDS = ("A", "B", "C", "D")
@@ -125,7 +137,13 @@ class TrainLog:
     """Per-step record of a training run (``kind`` names the loss of each step).
 
     ``wall_seconds`` is the run's cumulative training time after each step
-    (across resumptions); ``terms`` holds each step's weighted distortion terms.
+    (across resumptions); ``terms`` holds each step's weighted distortion terms;
+    ``entropy_bits`` the soft-assignment entropy per module (the differentiable
+    rate estimate), ``hard_entropy_bits`` the entropy of the hard codes (what
+    the range coder pays; logged since the two-module runs collapsed while the
+    soft estimate looked right), ``reseeded`` the centroids re-seeded per module,
+    ``saturated`` the share of codes on the flat ends of the encoder's ``tanh``
+    (:data:`percloss.codec.SATURATION_PREACTIVATION`) per module.
     """
 
     distortion: list[float] = field(default_factory=list)
@@ -134,6 +152,9 @@ class TrainLog:
     kind: list[str] = field(default_factory=list)
     wall_seconds: list[float] = field(default_factory=list)
     terms: list[dict[str, float]] = field(default_factory=list)
+    hard_entropy_bits: list[list[float]] = field(default_factory=list)
+    reseeded: list[list[int]] = field(default_factory=list)
+    saturated: list[list[float]] = field(default_factory=list)
 
     @property
     def steps(self) -> int:
@@ -142,7 +163,9 @@ class TrainLog:
 
 #: Columns of the training-log CSV (:func:`train_codec`'s ``log_csv``).
 LOG_COLUMNS = ("step", "kind", "wall_s", "distortion", "mse", "mel_weighted", "priority", "noise_modulation",
-               "entropy_bits", "rate_weight", "est_kbps")
+               "entropy_bits", "rate_weight", "est_kbps", "hard_entropy_bits", "reseeded", "saturated")
+#: Which entropy the rate controller follows (:func:`train_codec`'s ``rate_entropy``).
+RATE_ENTROPIES = ("soft", "hard")
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -187,8 +210,13 @@ def update_rate_weights(lambdas: list[float], entropy_bits: list[float], target_
 
 
 def _append_csv(path: Path, log: TrainLog, first: int, sample_rate: int) -> None:
+    """Append steps ``first:`` of ``log``; a log begun before the last three columns existed keeps its header."""
     new = not path.is_file()
     path.parent.mkdir(parents=True, exist_ok=True)
+    columns = len(LOG_COLUMNS)
+    if not new:
+        with path.open(newline="") as f:
+            columns = len(next(csv.reader(f), LOG_COLUMNS))
     codes_per_second = 256 * sample_rate / HOP
     with path.open("a", newline="") as f:
         writer = csv.writer(f)
@@ -197,12 +225,17 @@ def _append_csv(path: Path, log: TrainLog, first: int, sample_rate: int) -> None
         for i in range(first, log.steps):
             terms = log.terms[i] if i < len(log.terms) else {}
             hs = log.entropy_bits[i]
+            hard = log.hard_entropy_bits[i] if i < len(log.hard_entropy_bits) else []
+            moved = log.reseeded[i] if i < len(log.reseeded) else []
+            saturated = log.saturated[i] if i < len(log.saturated) else []
             writer.writerow([
                 i + 1, log.kind[i], f"{log.wall_seconds[i]:.1f}" if i < len(log.wall_seconds) else "",
                 f"{log.distortion[i]:.6g}", *(f"{terms[k]:.6g}" if k in terms else "" for k in LOG_COLUMNS[4:8]),
                 ";".join(f"{h:.4f}" for h in hs), ";".join(f"{lam:.5g}" for lam in log.rate_weight[i]),
                 f"{sum(hs) * codes_per_second / 1000:.2f}",
-            ])
+                ";".join(f"{h:.4f}" for h in hard), ";".join(str(n) for n in moved),
+                ";".join(f"{v:.4f}" for v in saturated),
+            ][:columns])
 
 
 def apply_anneal_floor(codec: CascadedCodec, floor: float) -> None:
@@ -219,13 +252,17 @@ def rate_term(lambdas: list[float], entropies: list[torch.Tensor]) -> torch.Tens
 
 
 def _training_step(codec: CascadedCodec, loss_fn: CodecLoss, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-                   lambdas: list[float] | None, precision: str,
-                   max_grad_norm: float) -> tuple[float, dict[str, float], list[float]]:
+                   lambdas: list[float] | None, precision: str, max_grad_norm: float,
+                   saturation_weight: float = 0.0
+                   ) -> tuple[float, dict[str, float], list[float], list[float], list[float]]:
     """One Adam step on the segments ``x``, ``(batch, length)``; ``lambdas`` add the rate term (``None``: no
-    rate control). Returns the distortion, its weighted terms and each module's entropy in bits per code."""
+    rate control). Returns the distortion, its weighted terms and each module's entropy in bits per code, of
+    the soft assignments (differentiable, in the loss) and of the hard codes (the nearest centroids), and each
+    module's share of saturated codes; ``saturation_weight`` adds its multiple of
+    :func:`percloss.codec.saturation_penalty` for every module."""
     frames = frame(x).reshape(-1, FRAME)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-        recon, _, assignments = codec.run(frames, straight_through=True)
+        recon, _, assignments, pre = codec.run_with_preactivations(frames, straight_through=True)
     y = overlap_add(recon.float().reshape(x.shape[0], -1, FRAME), x.shape[-1])
     terms = loss_fn.components(y, x)
     distortion: torch.Tensor = sum(terms.values())  # type: ignore[assignment]
@@ -233,13 +270,38 @@ def _training_step(codec: CascadedCodec, loss_fn: CodecLoss, optimizer: torch.op
     loss = distortion
     if lambdas is not None:
         loss = loss + rate_term(lambdas, entropies)
+    if saturation_weight:
+        loss = loss + saturation_weight * sum(saturation_penalty(z.float()) for z in pre)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
     optimizer.step()
+    hard = [hard_entropy_bits(a.detach().argmax(-1), a.shape[-1]) for a in assignments]
+    saturated = [(z.detach().abs() > SATURATION_PREACTIVATION).double().mean() for z in pre]
     # every logged number in one device-to-host copy (float64 holds each value exactly)
-    values = torch.stack([t.detach().double() for t in (distortion, *terms.values(), *entropies)]).tolist()
-    return values[0], dict(zip(terms, values[1 : 1 + len(terms)], strict=True)), values[1 + len(terms):]
+    values = torch.stack([t.detach().double()
+                          for t in (distortion, *terms.values(), *entropies, *hard, *saturated)]).tolist()
+    n, m = len(terms), len(entropies)
+    return (values[0], dict(zip(terms, values[1 : 1 + n], strict=True)), values[1 + n : 1 + n + m],
+            values[1 + n + m : 1 + n + 2 * m], values[1 + n + 2 * m:])
+
+
+def reseed_codec(codec: CascadedCodec, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                 generator: torch.Generator) -> list[int]:
+    """Re-seed every quantiser's dead and merged centroids (:func:`percloss.codec.reseed_centroids`) from the
+    raw codes of the segments ``x``, ``(batch, length)``, and clear Adam's moments of the moved centroids.
+    Returns the number moved per module."""
+    raws = codec.raw_codes(frame(x).reshape(-1, FRAME))
+    counts = []
+    for quantizer, raw in zip(codec.quantizers, raws, strict=True):
+        assert isinstance(quantizer, SoftmaxQuantizer)
+        moved = reseed_centroids(quantizer, raw, generator)
+        state = optimizer.state.get(quantizer.centroids, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in state:
+                state[key][moved] = 0
+        counts.append(len(moved))
+    return counts
 
 
 def _resume(path: Path, config: dict[str, object], kind: str, codec: CascadedCodec,
@@ -253,7 +315,10 @@ def _resume(path: Path, config: dict[str, object], kind: str, codec: CascadedCod
     if not state["log"]["kind"] or state["log"]["kind"][-1] == kind:
         optimizer.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"])
-    return list(state["lambdas"]), TrainLog(**state["log"])
+    log = TrainLog(**state["log"])
+    for name in ("hard_entropy_bits", "reseeded", "saturated"):  # a log begun before these were recorded
+        getattr(log, name)[:0] = [[]] * (log.steps - len(getattr(log, name)))
+    return list(state["lambdas"]), log
 
 
 @contextmanager
@@ -306,12 +371,24 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
                 max_grad_norm: float = 1.0, precision: str = "fp32",
                 checkpoint: str | os.PathLike[str] | None = None, save_every: int = 100,
                 save_every_seconds: float | None = None, max_seconds: float | None = None,
-                log_csv: str | os.PathLike[str] | None = None,
+                log_csv: str | os.PathLike[str] | None = None, rate_entropy: str = "soft",
+                reseed_every: int | None = None, saturation_weight: float = 0.0,
                 progress: bool = True) -> TrainLog:
     """Adam training on random segments of ``signals`` (mono tensors at ``sample_rate``) up to ``steps`` steps.
 
     With ``target_kbps`` (per module) the rate term ``sum_m lambda_m H_m`` is
-    added and each ``lambda_m`` follows :func:`update_rate_weights` after every step.
+    added (``H_m``: the soft assignments' entropy) and each ``lambda_m``
+    follows :func:`update_rate_weights` after every step, driven by the soft
+    entropy (``rate_entropy="soft"``, as the shipped models were trained) or by
+    the hard codes' entropy (``"hard"``: what the file pays; coincident
+    centroids make the soft one overstate it). With ``reseed_every``, every
+    that many steps dead and merged centroids are re-seeded
+    (:func:`reseed_codec`; the draws come from a generator seeded by ``seed``
+    and the step, so a resumed run re-seeds as an uninterrupted one would).
+    ``saturation_weight`` adds that multiple of
+    :func:`percloss.codec.saturation_penalty` per module, which keeps the
+    encoders' outputs off the flat ends of their ``tanh`` (the collapsed
+    two-module runs ended with every code of a module there).
 
     Quantisation: hard centroids forward, the soft assignment's gradient
     backward (straight-through), so training decodes what inference decodes.
@@ -342,6 +419,10 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     precision = check_choice(precision, "precision", PRECISIONS)
+    rate_entropy = check_choice(rate_entropy, "rate_entropy", RATE_ENTROPIES)
+    if reseed_every is not None and (isinstance(reseed_every, bool) or not isinstance(reseed_every, int)
+                                     or reseed_every < 1):
+        raise ValueError(f"reseed_every must be a positive integer or None, got {reseed_every!r}")
     device = next(codec.parameters()).device
     loss_fn = CodecLoss(kind, rate).to(device)
     optimizer = torch.optim.Adam(codec.parameters(), lr=lr)
@@ -353,6 +434,13 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
                                  "segment_frames": segment_frames, "target_kbps": target_kbps}
     if precision != "fp32":
         config["precision"] = precision
+    if rate_entropy != "soft":
+        config["rate_entropy"] = rate_entropy
+    if reseed_every is not None:
+        config["reseed_every"] = reseed_every
+    saturation_weight = check_positive(saturation_weight, "saturation_weight", allow_zero=True)
+    if saturation_weight:
+        config["saturation_weight"] = saturation_weight
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.is_file():
         lambdas, log = _resume(path, config, kind, codec, optimizer, g)
@@ -367,13 +455,20 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
                          initial=log.steps, total=steps):
             x = sample_segments(signals, batch, length, g).to(device)  # sampled on the CPU: same draws on any device
             apply_anneal_floor(codec, anneal_floor(step, horizon, anneal))
-            distortion, terms, hs = _training_step(codec, loss_fn, optimizer, x,
-                                                   lambdas if target_bits is not None else None, precision,
-                                                   max_grad_norm)
+            distortion, terms, hs, hard, saturated = _training_step(
+                codec, loss_fn, optimizer, x, lambdas if target_bits is not None else None, precision,
+                max_grad_norm, saturation_weight)
             if target_bits is not None:
-                lambdas = update_rate_weights(lambdas, hs, target_bits, rate_gain)
+                lambdas = update_rate_weights(lambdas, hard if rate_entropy == "hard" else hs, target_bits,
+                                              rate_gain)
+            moved = [0] * len(hs)
+            if reseed_every is not None and (step + 1) % reseed_every == 0:
+                moved = reseed_codec(codec, optimizer, x, torch.Generator().manual_seed(seed * 1_000_003 + step))
             log.distortion.append(distortion)
             log.entropy_bits.append(hs)
+            log.hard_entropy_bits.append(hard)
+            log.reseeded.append(moved)
+            log.saturated.append(saturated)
             log.rate_weight.append(list(lambdas))
             log.kind.append(kind)
             log.wall_seconds.append(wall0 + time.monotonic() - start)

@@ -277,3 +277,80 @@ def test_the_bounds_never_acted_on_the_shipped_runs() -> None:
         assert lo < min(lambdas) and max(lambdas) < hi, name
         checked += 1
     assert checked >= 2
+
+
+def _collapsed_second_module() -> CascadedCodec:
+    """Two modules, the second with all centroids but two on one point (the collapsed A79's state)."""
+    torch.manual_seed(0)
+    codec = CascadedCodec(2)
+    with torch.no_grad():
+        codec.quantizers[1].centroids.copy_(torch.tensor([0.0] * 30 + [5.0, 6.0]))
+    return codec
+
+
+def test_the_hard_entropy_drives_the_rate_control_when_asked(music: list[torch.Tensor]) -> None:
+    """Coincident centroids: the soft entropy reads log2(30) bits, the hard codes carry none. With
+    rate_entropy="hard" the controller sees the collapse and relaxes the rate pressure; with "soft" it
+    presses harder."""
+    kw = dict(steps=1, batch=2, segment_frames=2, target_kbps=30.0, progress=False)
+    soft = train_codec(_collapsed_second_module(), music, 44100, "A", **kw)  # type: ignore[arg-type]
+    hard = train_codec(_collapsed_second_module(), music, 44100, "A", rate_entropy="hard",
+                       **kw)  # type: ignore[arg-type]
+    assert soft.hard_entropy_bits[0][1] == pytest.approx(0.0, abs=0.05)
+    assert soft.entropy_bits[0][1] > bits_per_code(30.0, 44100) > soft.hard_entropy_bits[0][1]
+    assert soft.rate_weight[0][1] > 0.01 > hard.rate_weight[0][1]
+    with pytest.raises(ValueError, match="rate_entropy"):
+        train_codec(CascadedCodec(1), music, 44100, "A", rate_entropy="both", **kw)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reseed_every"):
+        train_codec(CascadedCodec(1), music, 44100, "A", reseed_every=0, **kw)  # type: ignore[arg-type]
+
+
+def test_reseeding_revives_a_collapsed_module_and_is_logged(music: list[torch.Tensor], tmp_path: object) -> None:
+    from pathlib import Path
+
+    from percloss.codec_training import LOG_COLUMNS
+
+    folder = Path(str(tmp_path))
+    log = train_codec(_collapsed_second_module(), music, 44100, "A", steps=2, batch=2, segment_frames=2,
+                      target_kbps=30.0, rate_entropy="hard", reseed_every=1, log_csv=folder / "r.csv",
+                      progress=False)
+    assert log.hard_entropy_bits[0][1] < 0.05 and log.reseeded[0][1] >= 29  # merged and dead ones moved
+    assert log.hard_entropy_bits[1][1] > 1.0  # the next step's codes spread over the re-seeded centroids
+    rows = (folder / "r.csv").read_text().splitlines()
+    first = dict(zip(LOG_COLUMNS, rows[1].split(","), strict=True))
+    assert first["reseeded"].split(";")[1] == str(log.reseeded[0][1])
+    assert float(first["hard_entropy_bits"].split(";")[1]) == pytest.approx(log.hard_entropy_bits[0][1], abs=1e-4)
+    # a log begun before the last three columns existed keeps its header and its width
+    old = folder / "old.csv"
+    old.write_text(",".join(LOG_COLUMNS[:-3]) + "\n")
+    from percloss.codec_training import _append_csv
+
+    _append_csv(old, log, 0, 44100)
+    assert all(len(line.split(",")) == len(LOG_COLUMNS) - 3 for line in old.read_text().splitlines())
+
+
+def test_the_saturation_penalty_pulls_a_saturated_encoder_back(music: list[torch.Tensor]) -> None:
+    """Codes on the flat end of the tanh get no gradient through it; the penalty reaches the pre-activation."""
+    from percloss.codec import saturation_penalty
+
+    z = torch.tensor([0.5, -2.9, 3.5, -5.0], requires_grad=True)
+    penalty = saturation_penalty(z)
+    assert float(penalty) == pytest.approx((0.5**2 + 2.0**2) / 4)
+    penalty.backward()
+    assert z.grad is not None and z.grad.tolist() == pytest.approx([0.0, 0.0, 0.25, -1.0])  # 2(|z| - 3) sign(z) / 4
+
+    def saturated() -> CascadedCodec:
+        torch.manual_seed(0)
+        codec = CascadedCodec(2)
+        with torch.no_grad():
+            codec.stages[1].encoder[-1].bias.fill_(4.5)  # every code of module 2 at tanh(4.5 + ...) ~ 1
+        return codec
+
+    kw = dict(steps=12, batch=2, segment_frames=2, lr=5e-4, target_kbps=30.0, progress=False)
+    plain = train_codec(saturated(), music, 44100, "A", **kw)  # type: ignore[arg-type]
+    pulled = train_codec(saturated(), music, 44100, "A", saturation_weight=1.0, **kw)  # type: ignore[arg-type]
+    assert plain.saturated[0][1] > 0.9 and pulled.saturated[0][1] > 0.9
+    assert plain.saturated[-1][1] > 0.9  # without the penalty nothing moves it
+    assert pulled.saturated[-1][1] < 0.5 * plain.saturated[-1][1]
+    with pytest.raises(ValueError, match="saturation_weight"):
+        train_codec(CascadedCodec(1), music, 44100, "A", saturation_weight=-1.0, **kw)  # type: ignore[arg-type]
