@@ -183,6 +183,15 @@ def _write_output(path: Path, blob: bytes | None = None) -> None:
         raise ValueError(f"output path {str(path)!r} is a directory")
     if not path.parent.is_dir():
         raise ValueError(f"output folder {str(path.parent)!r} does not exist")
+    if blob is None:  # before the work: open it for writing once (permissions alone do not tell, e.g. as root)
+        existed = path.exists()
+        try:
+            with path.open("ab"):
+                pass
+        except OSError as err:
+            raise ValueError(f"cannot write {str(path)!r}: {err.strerror}") from None
+        if not existed:
+            path.unlink()
     if blob is not None:
         try:
             path.write_bytes(blob)

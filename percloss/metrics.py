@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from ._checks import check_same_shape, check_sample_rate, check_signal
+from .signal import floored_db_pair
 
 __all__ = ["snr", "log_spectral_distance", "nmr", "NMRResult"]
 
@@ -87,15 +88,9 @@ def log_spectral_distance(
         if not 0 <= low < top <= rate / 2:
             raise ValueError(f"bands must hold (low, high) with 0 <= low < high <= {rate / 2}, got {(low, high)}")
         masks.append((freqs >= low) & (freqs <= top))
-    window = torch.hann_window(n_fft, dtype=reference.dtype, device=reference.device)
-
-    def power_db(x: torch.Tensor) -> torch.Tensor:
-        spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, n_fft // 4, window=window, return_complex=True)
-        return 10 * torch.log10(spec.abs().pow(2) + 1e-20)
-
-    ref_db, test_db = power_db(reference), power_db(test)
-    floor = ref_db.amax(dim=(-2, -1), keepdim=True) + floor_db
-    diff2 = (ref_db.maximum(floor) - test_db.maximum(floor)).pow(2)  # (batch, bin, frame)
+    ref_db, test_db = floored_db_pair(reference.reshape(-1, reference.shape[-1]),
+                                      test.reshape(-1, test.shape[-1]), n_fft, floor_db)
+    diff2 = (ref_db - test_db).pow(2)  # (batch, bin, frame)
     out = torch.stack([diff2[:, m.to(diff2.device)].mean(-2).sqrt().mean(-1) for m in masks], dim=-1)
     return out.reshape(*reference.shape[:-1], len(masks))
 

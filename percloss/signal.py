@@ -9,7 +9,7 @@ import torch
 
 from ._checks import check_real, check_signal
 
-__all__ = ["peak_normalize"]
+__all__ = ["peak_normalize", "stft_power_db", "floored_db_pair"]
 
 @overload
 def peak_normalize(x: torch.Tensor, peak: float = ...) -> torch.Tensor: ...
@@ -42,3 +42,28 @@ def peak_normalize(x: torch.Tensor | np.ndarray, peak: float = 1.0) -> torch.Ten
     check_signal(x, "x")
     m = x.abs().amax(dim=-1, keepdim=True)
     return torch.where(m > 0, x * (peak / m.clamp_min(torch.finfo(x.dtype).tiny)), x)
+
+
+def stft_power_db(x: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """Power spectrogram in dB: Hann window of ``n_fft``, hop ``n_fft // 4``, ``10 log10(|X|^2 + 1e-20)``.
+
+    Shape:
+        ``(..., time) -> (..., n_fft // 2 + 1, frames)``
+    """
+    window = torch.hann_window(n_fft, dtype=x.dtype, device=x.device)
+    spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, n_fft // 4, window=window, return_complex=True)
+    power_db = 10 * torch.log10(spec.abs().square() + 1e-20)
+    return power_db.reshape(*x.shape[:-1], *power_db.shape[-2:])
+
+
+def floored_db_pair(reference: torch.Tensor, test: torch.Tensor, n_fft: int,
+                    floor_db: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`stft_power_db` of both signals, each floored at ``floor_db`` (negative) under the reference's
+    loudest bin: the dynamic range within which spectral distances compare them.
+
+    Shape:
+        ``(..., time), (..., time) -> (..., freq, frames)`` twice
+    """
+    ref_db, test_db = stft_power_db(reference, n_fft), stft_power_db(test, n_fft)
+    floor = ref_db.amax(dim=(-2, -1), keepdim=True) + floor_db
+    return ref_db.maximum(floor), test_db.maximum(floor)

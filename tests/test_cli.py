@@ -209,3 +209,27 @@ def test_threshold_refuses_a_plot_name_it_would_not_honour(tone_files: tuple[Pat
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / f"{name}.png").exists() and not Path(str(tmp_path) + ".png").exists()
+
+
+def test_encode_refuses_an_unwritable_output_before_encoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    import percloss.codec
+    from percloss.codec import CascadedCodec, save_codec
+
+    torch.manual_seed(0)
+    model = tmp_path / "model.pt"
+    save_codec(model, CascadedCodec(1).eval(), [torch.ones(32, dtype=torch.float64)], 16000, "test", "untrained")
+    wav = write(tmp_path / "in.wav", 0.1 * np.random.default_rng(1).standard_normal(8000), 16000)
+
+    def never(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("encoded although the output cannot be written")
+
+    monkeypatch.setattr(percloss.codec, "write_bitstream", never)
+    # /proc takes no new files, whoever runs the test (root included)
+    assert main(["encode", str(wav), "/proc/percloss-test.pcl", "--model", str(model), "--quiet"]) == 2
+    assert "cannot write '/proc/percloss-test.pcl'" in capsys.readouterr().err
+    ok = tmp_path / "ok.pcl"
+    monkeypatch.undo()
+    assert main(["encode", str(wav), str(ok), "--model", str(model), "--quiet"]) == 0 and ok.stat().st_size > 0

@@ -35,3 +35,21 @@ def test_bad_signals_are_refused(bad: object) -> None:
 def test_peak_must_be_positive(peak: object) -> None:
     with pytest.raises(ValueError, match="peak"):
         peak_normalize(np.ones(4), peak)  # type: ignore[call-overload]
+
+
+def test_stft_power_db_reads_a_sine_at_its_window_gain() -> None:
+    import math
+
+    from percloss.signal import floored_db_pair, stft_power_db
+
+    n_fft, k = 512, 32
+    t = torch.arange(8192, dtype=torch.float64)
+    x = torch.sin(2 * math.pi * k * t / n_fft)  # on bin k
+    db = stft_power_db(torch.stack([x, 0.5 * x]), n_fft)
+    assert db.shape == (2, n_fft // 2 + 1, 8192 // (n_fft // 4) + 1)
+    peak = 20 * math.log10(torch.hann_window(n_fft, dtype=torch.float64).sum().item() / 2)  # |X(k)| = sum(w)/2
+    assert float(db[0, k, 8].item()) == pytest.approx(peak, abs=1e-6)
+    assert float((db[0, k, 8] - db[1, k, 8]).item()) == pytest.approx(20 * math.log10(2), abs=1e-9)
+    ref, test = floored_db_pair(x, 1e-6 * x, n_fft, -60.0)
+    top = float(stft_power_db(x, n_fft).max())
+    assert float(ref.min()) == pytest.approx(top - 60.0) and float(test.max()) == pytest.approx(top - 60.0)

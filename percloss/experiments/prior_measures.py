@@ -15,7 +15,7 @@ from .._checks import check_same_shape, check_signal
 from ..losses import PerceptualLoss
 from ..metrics import log_spectral_distance, snr
 from ..scorers import estoi
-from ..signal import peak_normalize
+from ..signal import floored_db_pair, peak_normalize
 
 if TYPE_CHECKING:
     from .prior import PriorResult
@@ -47,15 +47,9 @@ def spectral_excess(
     check_signal(reference, "reference", min_length=n_fft)
     check_signal(test, "test", min_length=n_fft)
     check_same_shape(reference, test, "reference", "test")
-    window = torch.hann_window(n_fft, dtype=reference.dtype, device=reference.device)
-
-    def db(x: torch.Tensor) -> torch.Tensor:
-        spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, n_fft // 4, window=window, return_complex=True)
-        return 20 * torch.log10(spec.abs() + 1e-12)
-
-    ref_db, test_db = db(reference), db(test)
-    floor = ref_db.amax(dim=(-2, -1), keepdim=True) + floor_db
-    excess = (test_db.maximum(floor) - ref_db.maximum(floor)).clamp_min(0)
+    ref_db, test_db = floored_db_pair(reference.reshape(-1, reference.shape[-1]),
+                                      test.reshape(-1, test.shape[-1]), n_fft, floor_db)
+    excess = (test_db - ref_db).clamp_min(0)
     return excess.mean(dim=(-2, -1)).reshape(reference.shape[:-1])
 
 
