@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from _timing import timed
 
+from percloss._checks import check_signal
 from percloss.experiments.prior import UpsamplingGenerator
 from percloss.losses import MSELoss, MultiResolutionSTFTLoss, PerceptualLoss
 
@@ -29,6 +30,41 @@ def matmul_gflops(device: torch.device, n: int = 2048) -> float:
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
     return 2 * n**3 / timed(lambda: a @ b, 10, device) / 1e9
+
+
+MEMORY_PROBE = """
+import resource, sys, torch
+from percloss.losses import PerceptualLoss
+device = torch.device(sys.argv[2])
+loss = PerceptualLoss(44100).to(device)
+n = int(float(sys.argv[1]) * 44100)
+x = torch.randn(1, n, device=device, requires_grad=True)
+t = torch.randn(1, n, device=device)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if device.type == "cuda":
+    torch.cuda.reset_peak_memory_stats(device)
+loss(x, t).backward()
+if device.type == "cuda":
+    print(torch.cuda.max_memory_allocated(device) / 2**20)
+else:
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+"""
+
+
+def peak_memory_per_second(device: torch.device, lengths: tuple[float, ...] = (0.5, 1.0, 2.0)) -> dict:
+    """Peak memory (MB) of one forward + backward by signal length, each in a fresh process, and the slope."""
+    import subprocess
+    import sys
+
+    rows = []
+    for seconds in lengths:
+        out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(seconds), device.type], check=True,
+                             capture_output=True, text=True).stdout
+        rows.append((seconds, float(out.strip().splitlines()[-1])))
+    slope = (rows[-1][1] - rows[0][1]) / (rows[-1][0] - rows[0][0])
+    what = ("torch.cuda.max_memory_allocated" if device.type == "cuda"
+            else "growth of the process's peak RSS during the step")
+    return {"rows": rows, "slope": slope, "what": what}
 
 
 def main() -> None:
@@ -66,6 +102,16 @@ def main() -> None:
         mse(gen(noise), target).backward()
         opt.step()
 
+    def unchecked_step() -> None:
+        x.grad = None
+        fft_loss.forward_unchecked(x, target).backward()
+
+    def three_checks_step() -> None:  # the earlier form: input, target and the features each checked per call
+        x.grad = None
+        for t in (x, target, x):
+            check_signal(t.detach(), "x")
+        fft_loss.forward_unchecked(x, target).backward()
+
     rows = {
         "PerceptualLoss, direct conv1d (2018 form)": timed(step(direct_loss), args.repeats, device),
         "PerceptualLoss, FFT convolution (library)": timed(step(fft_loss), args.repeats, device),
@@ -73,6 +119,12 @@ def main() -> None:
         "MSELoss": timed(step(mse), args.repeats, device),
         "one generator step with MSE (fwd+bwd+Adam)": timed(generator_step, args.repeats, device),
     }
+    checks = {
+        "three checks per call (input, target, features; before)": timed(three_checks_step, args.repeats, device),
+        "one check of the pair at the entry (now)": timed(step(fft_loss), args.repeats, device),
+        "no check (forward_unchecked)": timed(unchecked_step, args.repeats, device),
+    }
+    memory = peak_memory_per_second(device)
     gflops = matmul_gflops(device)
     # three filterbank passes per step (input and target forward, input gradient),
     # counted as the direct form does them: a multiply-add (2 FLOPs) per tap per band per sample
@@ -100,6 +152,22 @@ def main() -> None:
         else:
             extra = "— | —"
         lines.append(f"| {name} | {1000 * seconds:.2f} | {base / seconds:.2f}x | {extra} |")
+    lines += ["", "## Validation at the edge", "",
+              "PerceptualLoss (FFT), forward + backward, the same signal; the checks are `isfinite().all()` and "
+              "shape checks, each a host synchronisation on a GPU.", "",
+              "| input checks | time (ms) | vs no check |", "|---|---|---|"]
+    free = checks["no check (forward_unchecked)"]
+    for name, seconds in checks.items():
+        lines.append(f"| {name} | {1000 * seconds:.3f} | {1000 * (seconds - free):+.3f} ms |")
+    lines += ["", "## Memory", "",
+              f"Peak memory of one forward + backward of `PerceptualLoss(44100)` (512 bands x 512 taps, FFT) "
+              f"on {device.type}, by length (a fresh process per length; {memory['what']}):", "",
+              "| seconds of 44.1 kHz audio | peak (MB) |", "|---|---|"]
+    for seconds, mb in memory["rows"]:
+        lines.append(f"| {seconds:g} | {mb:.0f} |")
+    lines += ["", f"Slope: **{memory['slope']:.0f} MB per second of 44.1 kHz audio** (the features of input and "
+              "target, 512 bands each, and their autograd buffers); chunk long signals, or batch short ones, "
+              "to stay within memory."]
     text = "\n".join(lines) + "\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     out = RESULTS if device.type == "cpu" else RESULTS.with_name(f"perceptual_loss_{device.type}.md")

@@ -229,7 +229,11 @@ if curves:
 # noise sits under the masking threshold on average) with the fraction of
 # frames that have audible noise, and ViSQOL v3 in audio mode
 # {cite}`chinen2020visqol` (MOS-LQO, 1–5, a pretrained model shipped with its
-# package).
+# package). In standard mode the held-out segments also carry **CDPAM**
+# {cite}`manocha2021cdpam` for the shipped models and the anchors at their
+# rates (0 for identical signals, larger is worse; a network trained on
+# listeners' judgements, about a second of CPU per second of audio, so its
+# scores are stored: `scripts/eval_codec_cdpam.py`).
 
 # %% tags=["remove-input"]
 summary = pd.DataFrame(cs.summary(study))  # all items (held-out segments and clips)
@@ -244,6 +248,17 @@ for k, label in labels.items():
 display(Markdown(f"Means over the held-out segments with percentile-bootstrap 95 % intervals (mode `{MODE}`); "
                  f"the shipped clips are in `codec_results.csv` and in the per-item table below."))
 display(show.set_index(["sample_rate", "target_kbps", "system"]))
+scored = [r for r in study.rows if "cdpam" in r and r["split"] == "held-out segment"]
+if scored:
+    cdpam_rows = []
+    for point in dict.fromkeys(r["point"] for r in scored):
+        values = np.array([r["cdpam"] for r in scored if r["point"] == point])
+        mean, low, high = cs.bootstrap_mean(values)
+        kbps = np.mean([r["kbps"] for r in study.rows if r["point"] == point and r["split"] == "held-out segment"])
+        cdpam_rows.append({"point": point, "kbit/s (file)": round(float(kbps), 2), "segments": len(values),
+                           "CDPAM [95 %]": f"{mean:.3f} [{low:.3f}, {high:.3f}]"})
+    display(Markdown("CDPAM distance over the held-out segments (lower is better), stored scores:"))
+    display(pd.DataFrame(cdpam_rows).set_index("point"))
 
 # %% tags=["remove-input"]
 measures = [("snr_db", "SNR (dB) ↑"), ("lsd_db", "LSD (dB) ↓"), ("nmr_db", "NMR (dB) ↓"), ("visqol", "ViSQOL ↑")]
@@ -308,7 +323,13 @@ def paired(a: str, b: str, col: str) -> cs.PairedDifference:
 
 
 def fmt(d: cs.PairedDifference) -> str:
-    return f"{d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}]"
+    digits = 3 if d.measure == "cdpam" else 2
+    return f"{d.mean:+.{digits}f} [{d.low:+.{digits}f}, {d.high:+.{digits}f}]"
+
+
+def HAS_CDPAM(name: str) -> bool:  # noqa: N802
+    """Whether the stored CDPAM distances cover system ``name`` (standard mode, scripts/eval_codec_cdpam.py)."""
+    return name in KEYS and any(r["point"] == KEYS[name] and "cdpam" in r for r in study.rows)
 
 
 def rate_of(name: str) -> float:
@@ -325,6 +346,9 @@ for a, b in PAIRS:
         for col, name in (("nmr_db", "NMR dB"), ("visqol", "ViSQOL"), ("snr_db", "SNR dB")):
             d = paired(a, b, col)
             parts.append(f"{name} {fmt(d)}, {a} better on {d.a_better}/{d.items}")
+        if HAS_CDPAM(a) and HAS_CDPAM(b):
+            d = paired(a, b, "cdpam")
+            parts.append(f"CDPAM {d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}], {a} better on {d.a_better}/{d.items}")
         lines.append(f"- **{a} − {b}** ({rate_of(a):.1f} vs {rate_of(b):.1f} kbit/s): " + "; ".join(parts) + ".")
 model_rows = summary[~summary.system.isin(["MP3", "Opus"])]
 for own in model_rows.itertuples():
@@ -352,9 +376,12 @@ if MODE == "quick":
 # reduced model architectures and bitrates". Its listening sets pair the
 # models as below (the work's page, "Decoded Samples"). A claim that one
 # system is **better** is *reproduced* when the 95 % interval of the paired
-# difference favours it on both NMR and ViSQOL; a claim that it is **as good**
-# is *reproduced* when neither interval favours the other system. Otherwise it
-# is *not reproduced*; a claim whose models do not ship is *not tested here*.
+# difference favours it on every measure: NMR, ViSQOL and, where its stored
+# scores cover both systems, CDPAM {cite}`manocha2021cdpam` (a distance
+# learned from listeners' judgements; `scripts/eval_codec_cdpam.py`); a claim
+# that it is **as good** is *reproduced* when no interval favours the other
+# system. Otherwise it is *not reproduced*; a claim whose models do not ship is
+# *not tested here*.
 
 # %% tags=["remove-input"]
 from percloss.experiments.claims import Claim  # noqa: E402
@@ -389,8 +416,10 @@ def verdict(kind: str, ds: list[cs.PairedDifference]) -> str:
     return "not reproduced" if any(d.verdict == "b" for d in ds) else "reproduced"
 
 
-RULE = {"better": "paired differences over the segments; holds when both 95 % intervals (NMR, ViSQOL) favour a",
-        "as good": "paired differences over the segments; holds when neither 95 % interval (NMR, ViSQOL) favours b"}
+RULE = {"better": "paired differences over the segments; holds when every 95 % interval (NMR, ViSQOL, and "
+                  "CDPAM where stored) favours a",
+        "as good": "paired differences over the segments; holds when no 95 % interval (NMR, ViSQOL, and CDPAM "
+                   "where stored) favours b"}
 SOURCE = "its listening test (MUSHRA-style; no scores on the page)"
 claims = []
 for claim, where, a, b, kind in CLAIMS:
@@ -402,6 +431,9 @@ for claim, where, a, b, kind in CLAIMS:
     ds = [paired(a, b, "nmr_db"), paired(a, b, "visqol")]
     measured = (f"{rate_of(a):.1f} / {rate_of(b):.1f} kbit/s (file); NMR a − b {fmt(ds[0])} dB; "
                 f"ViSQOL a − b {fmt(ds[1])}")
+    if HAS_CDPAM(a) and HAS_CDPAM(b):
+        ds.append(paired(a, b, "cdpam"))
+        measured += f"; CDPAM a − b {fmt(ds[2])}"
     if abs(rate_of(a) - rate_of(b)) > 0.03 * rate_of(b) and " @" in b:
         anchor = b.split(" ")[0]
         at = {col: cs.anchor_at(study, anchor, SAMPLE_RATES[a], rate_of(a), col) for col in ("nmr_db", "visqol")}

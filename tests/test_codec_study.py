@@ -190,3 +190,30 @@ def test_locations_come_from_the_environment(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(FileNotFoundError, match="PERCLOSS_RUNS"):
         cs.runs_dir()
     assert cs.cache_dir() == Path.home() / ".cache" / "percloss" / "codec"
+
+
+def test_stored_cdpam_attaches_only_to_the_same_models(tmp_path: Path) -> None:
+    import hashlib
+    import json
+    from types import SimpleNamespace
+
+    from percloss.experiments.codec_study import attach_cdpam, paired_difference
+
+    table = tmp_path / "cdpam.csv"
+    table.write_text("item,point,kbps,cdpam\ns@0s,C64_32k_1m,64.1,0.25\ns@6s,C64_32k_1m,63.9,0.35\n"
+                     "s@0s,MP364_32k,64.0,0.20\ns@6s,MP364_32k,64.0,0.20\n")
+    record = {"models": {"C64_32k_1m": {"name": "C64", "sha256": "abc"}}, "wall_s": 60.0, "machine": "test",
+              "table_sha256": hashlib.sha256(table.read_bytes()).hexdigest()}
+    (tmp_path / "cdpam.json").write_text(json.dumps(record))
+    rows = [{"item": i, "point": p, "split": "held-out segment", "nmr_db": 0.0}
+            for i in ("s@0s", "s@6s", "clip") for p in ("C64_32k_1m", "MP364_32k")]
+    assert attach_cdpam(rows, {"C64_32k_1m": SimpleNamespace(sha256="other")}, tmp_path) is None  # type: ignore[dict-item]
+    assert not any("cdpam" in r for r in rows)
+    said = attach_cdpam(rows, {"C64_32k_1m": SimpleNamespace(sha256="abc")}, tmp_path)  # type: ignore[dict-item]
+    assert said is not None and "CDPAM for 4 rows" in said
+    assert [r.get("cdpam") for r in rows] == [0.25, 0.20, 0.35, 0.20, None, None]
+    d = paired_difference(rows, "C64_32k_1m", "MP364_32k", "cdpam")  # the clip rows have no CDPAM: left out
+    assert d.items == 2 and d.mean == pytest.approx(0.10)
+    table.write_text(table.read_text() + "s@12s,C64_32k_1m,64.0,0.1\n")  # edited after it was recorded
+    with pytest.raises(ValueError, match="SHA-256"):
+        attach_cdpam(rows, {"C64_32k_1m": SimpleNamespace(sha256="abc")}, tmp_path)  # type: ignore[dict-item]

@@ -62,7 +62,7 @@ from ..scorers import visqol
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
            "checkpoint_path", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
-           "PairedDifference", "paired_difference", "write_evaluation", "MPEG1_BITRATES", "mp3_bitrate_for"]
+           "PairedDifference", "paired_difference", "attach_cdpam", "write_evaluation", "MPEG1_BITRATES", "mp3_bitrate_for"]
 
 # Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
 TRAINING_PROCEDURE = 3  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration
@@ -497,6 +497,9 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
         shown = _shown(table.resolve())
         source = (f"loaded from the stored evaluation `{shown}` (same models by SHA-256); "
                   f"its {len({r['item'] for r in live})} listening items recoded in this build and checked against it")
+        cdpam = attach_cdpam(rows, models, Path(stored or ""))
+        if cdpam is not None:
+            source += f"; {cdpam}"
     if csv_path is not None:
         _write_rows(Path(csv_path), rows)
     return CodecStudy(config, models, rows, listening, folder, source)
@@ -582,7 +585,39 @@ class PairedDifference:
         return "tie"
 
 
-LOWER_IS_BETTER = {"nmr_db": True, "audible_fraction": True, "lsd_db": True, "visqol": False, "snr_db": False}
+LOWER_IS_BETTER = {"nmr_db": True, "audible_fraction": True, "lsd_db": True, "visqol": False, "snr_db": False,
+                   "cdpam": True}
+
+
+def attach_cdpam(rows: list[dict[str, Any]], models: dict[str, TrainedModel], folder: str | os.PathLike[str]
+                 ) -> str | None:
+    """Add the stored CDPAM distances (``scripts/eval_codec_cdpam.py``: ``cdpam.csv`` and ``cdpam.json`` in
+    ``folder``) to ``rows`` as ``"cdpam"``, in place, when they were computed from exactly these models
+    (SHA-256); return what was attached, or ``None`` (no file, or other models).
+
+    Raises:
+        ValueError: if the table's SHA-256 differs from its record's.
+    """
+    table, record_file = Path(folder) / "cdpam.csv", Path(folder) / "cdpam.json"
+    if not (table.is_file() and record_file.is_file()):
+        return None
+    record = json.loads(record_file.read_text())
+    if hashlib.sha256(table.read_bytes()).hexdigest() != record["table_sha256"]:
+        raise ValueError(f"{table} does not match the SHA-256 in {record_file}")
+    if any(models.get(key) is None or models[key].sha256 != entry["sha256"]
+           for key, entry in record["models"].items()):
+        return None
+    with open(table, newline="") as handle:
+        scores = {(r["item"], r["point"]): float(r["cdpam"]) for r in csv.DictReader(handle)}
+    hits = 0
+    for r in rows:
+        value = scores.get((r["item"], r["point"]))
+        if value is not None:
+            r["cdpam"] = value
+            hits += 1
+    return (f"CDPAM for {hits} rows ({len({p for _, p in scores})} systems, the held-out segments) from "
+            f"`{_shown(table.resolve())}` (same models by SHA-256; {record['wall_s'] / 60:.0f} min on "
+            f"{record['machine']})")
 
 
 def paired_difference(rows: list[dict[str, Any]], a: str, b: str, measure: str, split: str | None = None,
@@ -595,8 +630,8 @@ def paired_difference(rows: list[dict[str, Any]], a: str, b: str, measure: str, 
     """
     measure = check_choice(measure, "measure", tuple(LOWER_IS_BETTER))
     pick = [r for r in rows if split is None or r["split"] == split]
-    va = {r["item"]: r[measure] for r in pick if r["point"] == a}
-    vb = {r["item"]: r[measure] for r in pick if r["point"] == b}
+    va = {r["item"]: r[measure] for r in pick if r["point"] == a and measure in r}
+    vb = {r["item"]: r[measure] for r in pick if r["point"] == b and measure in r}
     common = sorted(set(va) & set(vb))
     if not common:
         raise ValueError(f"{a} and {b} share no evaluation item{'' if split is None else ' in ' + split}")
