@@ -83,6 +83,7 @@ class RunConfig:
     multi_module_rate_entropy: str = "hard"
     multi_module_reseed_every: int | None = 100
     multi_module_saturation_weight: float = 1.0  # keeps encoder outputs off the flat ends of their tanh
+    multi_module_rate_control: str = "signed"  # the multiplier may turn negative: an equality target
 
     @property
     def audio_seconds_per_step(self) -> float:
@@ -217,7 +218,8 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
               save_every_seconds=config.save_every_seconds, log_csv=csv_path, progress=False)
     if point.n_modules > 1:
         kw.update(rate_entropy=config.multi_module_rate_entropy, reseed_every=config.multi_module_reseed_every,
-                  saturation_weight=config.multi_module_saturation_weight)
+                  saturation_weight=config.multi_module_saturation_weight,
+                  rate_control=config.multi_module_rate_control)
     budget = hours * 3600.0
     start = time.monotonic()
     stop = {"signal": False}
@@ -281,7 +283,8 @@ def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.T
                 + (f"; fine-tuned from {point.init_from} after {config.shared_steps} steps" if point.init_from else "")
                 + (f"; rate on the {config.multi_module_rate_entropy} entropy, centroids re-seeded every "
                    f"{config.multi_module_reseed_every} steps, saturation penalty "
-                   f"{config.multi_module_saturation_weight:g}" if point.n_modules > 1 else ""))
+                   f"{config.multi_module_saturation_weight:g}, {config.multi_module_rate_control} rate control"
+                   if point.n_modules > 1 else ""))
     path = snap_root / point.name / f"{point.name}.codec"
     save_codec(path, codec, counts, point.sample_rate, point.name, schedule)
     return path

@@ -54,7 +54,7 @@ from .losses import MelWeightedLoss, NoiseModulationLoss, PriorityWeightedLoss, 
 from .losses._contract import check_reduction, reduce_elements
 
 __all__ = ["CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS", "bits_per_code", "TrainLog", "sample_segments",
-           "reseed_codec", "RATE_ENTROPIES", "anneal_floor", "apply_anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights", "rate_term",
+           "reseed_codec", "RATE_ENTROPIES", "RATE_CONTROLS", "update_rate_weights_signed", "anneal_floor", "apply_anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights", "rate_term",
            "train_codec"]
 
 KINDS = ("A", "B", "C", "D")
@@ -206,6 +206,26 @@ def update_rate_weights(lambdas: list[float], entropy_bits: list[float], target_
     """Rate controller: each ``lambda_m`` times ``exp(gain (H_m - target) / target)``, kept within ``bounds``."""
     lo, hi = bounds
     return [min(max(lam * math.exp(gain * (h - target_bits) / target_bits), lo), hi)
+            for lam, h in zip(lambdas, entropy_bits, strict=True)]
+
+
+#: Bound and step of the signed controller (:func:`update_rate_weights_signed`).
+SIGNED_RATE_BOUND = 1.0
+SIGNED_RATE_STEP = 1e-3
+#: How the rate multipliers follow the entropy (:func:`train_codec`'s ``rate_control``).
+RATE_CONTROLS = ("multiplicative", "signed")
+
+
+def update_rate_weights_signed(lambdas: list[float], entropy_bits: list[float], target_bits: float,
+                               step: float = SIGNED_RATE_STEP, bound: float = SIGNED_RATE_BOUND) -> list[float]:
+    """Rate controller for an *equality* target: ``lambda_m + step (H_m - target) / target`` within
+    ``[-bound, bound]``.
+
+    The multiplicative controller (:func:`update_rate_weights`) keeps ``lambda`` positive, so below the
+    target it can only stop pressing; the rate term cannot push the entropy back up. Here ``lambda`` may turn
+    negative, and the term ``lambda H`` then rewards entropy: a Lagrange multiplier of ``H = target``.
+    """
+    return [min(max(lam + step * (h - target_bits) / target_bits, -bound), bound)
             for lam, h in zip(lambdas, entropy_bits, strict=True)]
 
 
@@ -373,7 +393,7 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
                 save_every_seconds: float | None = None, max_seconds: float | None = None,
                 log_csv: str | os.PathLike[str] | None = None, rate_entropy: str = "soft",
                 reseed_every: int | None = None, saturation_weight: float = 0.0,
-                progress: bool = True) -> TrainLog:
+                rate_control: str = "multiplicative", progress: bool = True) -> TrainLog:
     """Adam training on random segments of ``signals`` (mono tensors at ``sample_rate``) up to ``steps`` steps.
 
     With ``target_kbps`` (per module) the rate term ``sum_m lambda_m H_m`` is
@@ -385,7 +405,9 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     that many steps dead and merged centroids are re-seeded
     (:func:`reseed_codec`; the draws come from a generator seeded by ``seed``
     and the step, so a resumed run re-seeds as an uninterrupted one would).
-    ``saturation_weight`` adds that multiple of
+    ``rate_control="signed"`` uses :func:`update_rate_weights_signed` (the
+    multiplier may turn negative below the target) instead of the
+    multiplicative controller. ``saturation_weight`` adds that multiple of
     :func:`percloss.codec.saturation_penalty` per module, which keeps the
     encoders' outputs off the flat ends of their ``tanh`` (the collapsed
     two-module runs ended with every code of a module there).
@@ -438,6 +460,9 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
         config["rate_entropy"] = rate_entropy
     if reseed_every is not None:
         config["reseed_every"] = reseed_every
+    rate_control = check_choice(rate_control, "rate_control", RATE_CONTROLS)
+    if rate_control != "multiplicative":
+        config["rate_control"] = rate_control
     saturation_weight = check_positive(saturation_weight, "saturation_weight", allow_zero=True)
     if saturation_weight:
         config["saturation_weight"] = saturation_weight
@@ -459,8 +484,9 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
                 codec, loss_fn, optimizer, x, lambdas if target_bits is not None else None, precision,
                 max_grad_norm, saturation_weight)
             if target_bits is not None:
-                lambdas = update_rate_weights(lambdas, hard if rate_entropy == "hard" else hs, target_bits,
-                                              rate_gain)
+                followed = hard if rate_entropy == "hard" else hs
+                lambdas = (update_rate_weights_signed(lambdas, followed, target_bits) if rate_control == "signed"
+                           else update_rate_weights(lambdas, followed, target_bits, rate_gain))
             moved = [0] * len(hs)
             if reseed_every is not None and (step + 1) % reseed_every == 0:
                 moved = reseed_codec(codec, optimizer, x, torch.Generator().manual_seed(seed * 1_000_003 + step))

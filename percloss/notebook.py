@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["audio_tag", "flac_data_uri", "listening_panel", "listening_panel_html", "rerun_note", "claims_html"]
+__all__ = ["audio_tag", "audio_data_uri", "flac_data_uri", "listening_panel", "listening_panel_html", "rerun_note", "claims_html"]
 
 
 def _checked_audio(x: torch.Tensor | np.ndarray, rate: int) -> np.ndarray:
@@ -21,6 +21,32 @@ def _checked_audio(x: torch.Tensor | np.ndarray, rate: int) -> np.ndarray:
     if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
         raise ValueError(f"rate must be a positive integer, got {rate!r}")
     return arr
+
+
+#: Sample rates a FLAC frame header names directly (8 to 192 kHz). At others (11025 Hz, chapter 1's) every
+#: frame points back to the stream header, and Chromium then fails to seek in the embedded file (a media
+#: error on the first jump, e.g. when a listening panel switches versions at the playback position), so
+#: those are embedded as WAV (tests/test_browser.py clicks through it).
+FLAC_HEADER_RATES = frozenset({8000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 176400, 192000})
+
+
+def audio_data_uri(x: torch.Tensor | np.ndarray, rate: int) -> str:
+    """``x`` as a ``data:`` URI of 16-bit audio: FLAC at the rates of :data:`FLAC_HEADER_RATES`, WAV at others.
+
+    Raises:
+        ValueError: for samples outside [-1, 1] or non-finite, or a rate that is not a positive integer.
+    """
+    arr = _checked_audio(x, rate)
+    if int(rate) in FLAC_HEADER_RATES:
+        return flac_data_uri(arr, rate)
+    import base64
+    import io
+
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, arr.T if arr.ndim == 2 else arr, int(rate), format="WAV", subtype="PCM_16")
+    return "data:audio/wav;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def flac_data_uri(x: torch.Tensor | np.ndarray, rate: int) -> str:
@@ -41,7 +67,8 @@ def flac_data_uri(x: torch.Tensor | np.ndarray, rate: int) -> str:
 
 
 def audio_tag(x: torch.Tensor | np.ndarray, rate: int, width: int = 170) -> str:
-    """An HTML ``<audio>`` player embedding ``x`` (mono or ``(channels, time)``, in [-1, 1]) as lossless FLAC.
+    """An HTML ``<audio>`` player embedding ``x`` (mono or ``(channels, time)``, in [-1, 1]) losslessly
+    (:func:`audio_data_uri`: FLAC, or WAV at rates FLAC frames do not name).
 
     16-bit FLAC holds exactly what a 16-bit WAV would, in about half the bytes
     for music, so pages stay light. No normalisation: players keep the
@@ -50,8 +77,10 @@ def audio_tag(x: torch.Tensor | np.ndarray, rate: int, width: int = 170) -> str:
     Raises:
         ValueError: for samples outside [-1, 1] or non-finite, or a rate that is not a positive integer.
     """
+    uri = audio_data_uri(x, rate)
+    kind = uri[len("data:"): uri.index(";")]
     return (f'<audio controls="controls" style="width: {width}px">'
-            f'<source src="{flac_data_uri(x, rate)}" type="audio/flac" />'
+            f'<source src="{uri}" type="{kind}" />'
             "Your browser does not support the audio element.</audio>")
 
 
@@ -88,7 +117,7 @@ def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, nam
             gain = floor / rms[version] if rms[version] > 0 else 1.0
             audio.append(f'<audio preload="metadata"{" loop" if loop else ""} data-item="{esc(item)}" '
                          f'data-system="{esc(version)}" '
-                         f'data-gain="{gain:.4f}" src="{flac_data_uri(x, rate)}"></audio>')
+                         f'data-gain="{gain:.4f}" src="{audio_data_uri(x, rate)}"></audio>')
     radios = "".join(
         f'<label><input type="radio" class="pl-system" name="{esc(name)}-system" value="{esc(v)}"'
         f'{" checked" if i == 0 else ""}> {esc(v)}</label>' for i, v in enumerate(systems))

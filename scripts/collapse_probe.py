@@ -5,8 +5,8 @@ Loads an exported ``.codec`` (e.g. the collapsed A79 of
 codec corpus's train split with the long runs' batch shape and learning rate
 (fresh Adam), once as the collapsed run was trained (rate on the soft entropy,
 no re-seeding) and once with the remedy of ``percloss.codec_runs.RUN`` for
-multi-module points (rate on the hard codes' entropy, dead and merged
-centroids re-seeded, saturated encoder outputs penalised). Writes both
+multi-module points (rate on the hard codes' entropy with a signed multiplier,
+dead and merged centroids re-seeded, saturated encoder outputs penalised). Writes both
 training logs and a JSON summary of each module's hard-code entropy,
 centroids in use and share of saturated codes at the start and the end.
 
@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--reseed-every", type=int, default=RUN.multi_module_reseed_every or 100)
     parser.add_argument("--out", type=Path, default=Path("runs/codec/attempts/collapse-probe"))
     parser.add_argument("--corpus-folder", default="data/codec_corpus")
+    parser.add_argument("--remedy-only", action="store_true", help="skip the run without the remedy")
     args = parser.parse_args()
     torch.set_num_threads(1)
     codec, _, meta = load_codec(args.codec)
@@ -68,12 +69,16 @@ def main() -> None:
                      "batch": RUN.batch, "segment_frames": RUN.segment_frames, "lr": RUN.lr, "seed": RUN.seed,
                      "target_kbps_per_module": per_module, "device": "cpu (1 thread)",
                      "start": module_state(codec, signals), "runs": {}}
+    remedy_only = args.remedy_only
     for name, kw in (("as trained (soft entropy, no re-seeding)", {}),
                      ("remedy (hard entropy, re-seeding, saturation penalty)",
                       {"rate_entropy": RUN.multi_module_rate_entropy, "reseed_every": args.reseed_every,
-                       "saturation_weight": RUN.multi_module_saturation_weight})):
-        model = copy.deepcopy(codec)
+                       "saturation_weight": RUN.multi_module_saturation_weight,
+                       "rate_control": RUN.multi_module_rate_control})):
         tag = "remedy" if kw else "baseline"
+        if remedy_only and not kw:
+            continue
+        model = copy.deepcopy(codec)
         csv_path = args.out / f"{tag}.csv"
         csv_path.unlink(missing_ok=True)
         start = time.monotonic()

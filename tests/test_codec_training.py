@@ -354,3 +354,18 @@ def test_the_saturation_penalty_pulls_a_saturated_encoder_back(music: list[torch
     assert pulled.saturated[-1][1] < 0.5 * plain.saturated[-1][1]
     with pytest.raises(ValueError, match="saturation_weight"):
         train_codec(CascadedCodec(1), music, 44100, "A", saturation_weight=-1.0, **kw)  # type: ignore[arg-type]
+
+
+def test_the_signed_rate_controller_rewards_entropy_below_the_target() -> None:
+    from percloss.codec_training import update_rate_weights, update_rate_weights_signed
+
+    # the multiplicative controller can only relax towards its floor when the entropy is too low ...
+    assert update_rate_weights([1e-5], [0.0], 2.0, 0.05) == [1e-5]
+    # ... the signed one crosses zero, so that lambda * H rewards entropy: an equality constraint
+    lam = [0.002]
+    for _ in range(5):
+        lam = update_rate_weights_signed(lam, [0.0], 2.0)
+    assert lam[0] == pytest.approx(0.002 - 5e-3) and lam[0] < 0
+    assert update_rate_weights_signed([0.999], [8.0], 2.0) == [1.0]  # bounded
+    assert update_rate_weights_signed([-0.9995], [0.0], 2.0) == [-1.0]
+    assert update_rate_weights_signed([0.3], [2.0], 2.0) == [0.3]  # on target: unchanged

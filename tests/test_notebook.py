@@ -98,3 +98,19 @@ def test_rerun_note_names_the_chapter_and_its_measured_time() -> None:
     assert "jupyter execute --inplace notebooks/ch02_masking.ipynb" in note
     assert "mode `quick` on cpu (2 threads) in **75 s**" in note
     assert "in **10.0 min**" in rerun_note("notebooks/ch01_deep_audio_prior.py", 600.0, "standard", "cpu")
+
+
+def test_players_embed_wav_where_flac_frames_cannot_name_the_rate() -> None:
+    """At 11025 Hz (chapter 1) an embedded FLAC cannot be seeked in Chromium: those players carry WAV."""
+    from percloss.notebook import audio_data_uri
+
+    x = 0.25 * np.sin(np.arange(4000) * 0.1)
+    for rate, kind in ((11025, "wav"), (16000, "flac"), (44100, "flac")):
+        uri = audio_data_uri(x, rate)
+        assert uri.startswith(f"data:audio/{kind};base64,")
+        y, got = sf.read(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+        assert got == rate and len(y) == len(x)
+        np.testing.assert_allclose(y, x, atol=2 / 32767)
+    assert 'type="audio/wav"' in audio_tag(x, 11025)
+    with pytest.raises(ValueError, match="rate"):
+        audio_data_uri(x, "11025")  # type: ignore[arg-type]
