@@ -191,6 +191,11 @@ class PerceptualLoss(nn.Module):
     Shape:
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``.
 
+    Memory grows with ``n_bands`` x samples: the feature maps of both signals
+    and their autograd buffers. ``benchmarks/results/perceptual_loss.md``
+    states the measured peak per second of 44.1 kHz audio for the defaults;
+    chunk long signals in time (the features are local to ``n_taps``).
+
     >>> loss = PerceptualLoss(11025, n_bands=32, n_taps=64)
     >>> x = torch.sin(torch.arange(2048) * 0.2)
     >>> float(loss(x, x))
