@@ -314,15 +314,7 @@ class CascadedCodec(nn.Module):
         """Each module's unquantised encoder output ``(N, 256)`` for frames ``(N, 512)``, the cascade run with
         hard codes as in inference (no gradient): what :func:`reseed_centroids` samples from."""
         with torch.no_grad():
-            total = torch.zeros_like(frames)
-            raws = []
-            for m, (stage, quantizer) in enumerate(zip(self.stages, self.quantizers, strict=True)):
-                assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
-                scale = 1.0 if m == 0 else self.residual_scale
-                raw = stage.encode(scale * (frames - total))
-                raws.append(raw)
-                total = total + stage.decode(quantizer(raw, hard=True)) / scale
-            return raws
+            return [torch.tanh(z) for z in self.run_with_preactivations(frames, hard=True)[3]]
 
     def run(self, frames: torch.Tensor, straight_through: bool = False
             ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
@@ -333,9 +325,10 @@ class CascadedCodec(nn.Module):
         total, codes, assignments, _ = self.run_with_preactivations(frames, straight_through)
         return total, codes, assignments
 
-    def run_with_preactivations(self, frames: torch.Tensor, straight_through: bool = False
+    def run_with_preactivations(self, frames: torch.Tensor, straight_through: bool = False, hard: bool | None = None
                                 ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
-        """As :meth:`run`, also returning each module's encoder output before its ``tanh`` ``(N, 256)``."""
+        """As :meth:`run`, also returning each module's encoder output before its ``tanh`` ``(N, 256)``;
+        ``hard`` is passed to every quantiser (``None``: hard unless training)."""
         total = torch.zeros_like(frames)
         codes, assignments, pre = [], [], []
         for m, (stage, quantizer) in enumerate(zip(self.stages, self.quantizers, strict=True)):
@@ -345,7 +338,7 @@ class CascadedCodec(nn.Module):
             raw = torch.tanh(z)
             pre.append(z)
             assignments.append(quantizer.assignments(raw))
-            q = quantizer(raw, straight_through=straight_through)
+            q = quantizer(raw, hard=hard, straight_through=straight_through)
             codes.append(q)
             total = total + stage.decode(q) / scale
         return total, codes, assignments, pre

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import overload
+from typing import TypeVar, overload
 
 import numpy as np
 import torch
 
 from ._checks import check_real, check_signal
 
-__all__ = ["peak_normalize", "stft_power_db", "floored_db_pair"]
+__all__ = ["peak_normalize", "middle", "stft_power_db", "floored_db_pair"]
 
 @overload
 def peak_normalize(x: torch.Tensor, peak: float = ...) -> torch.Tensor: ...
@@ -67,3 +67,17 @@ def floored_db_pair(reference: torch.Tensor, test: torch.Tensor, n_fft: int,
     ref_db, test_db = stft_power_db(reference, n_fft), stft_power_db(test, n_fft)
     floor = ref_db.amax(dim=(-2, -1), keepdim=True) + floor_db
     return ref_db.maximum(floor), test_db.maximum(floor)
+
+
+_Signal = TypeVar("_Signal", torch.Tensor, np.ndarray)
+
+
+def middle(x: _Signal, length: int) -> _Signal:
+    """The middle ``length`` samples of ``x`` along its first axis (all of it when shorter).
+
+    >>> middle(np.arange(10), 4)
+    array([3, 4, 5, 6])
+    """
+    length = min(len(x), length)
+    start = (len(x) - length) // 2
+    return x[start : start + length]

@@ -29,6 +29,7 @@ from percloss.cdpam import cdpam_distance, cdpam_weights_path
 from percloss.codec import read_bitstream, write_bitstream
 from percloss.experiments import codec_study as cs
 from percloss.shipped import resolve_codec
+from percloss.signal import middle
 
 
 def main() -> None:
@@ -87,10 +88,9 @@ def main() -> None:
 def score(item: str, point: str, kbps: float, x: torch.Tensor, y: torch.Tensor, rate: int,
           seconds: float) -> dict[str, object]:
     """CDPAM of the middle ``seconds`` of the pair; ``kbps`` is the whole segment's file rate."""
-    span = min(len(x), int(seconds * rate))
-    start = (len(x) - span) // 2
+    n = int(seconds * rate)
     with torch.no_grad():
-        d = float(cdpam_distance(x[start:start + span].float(), y[start:start + span].float().clamp(-1, 1), rate))
+        d = float(cdpam_distance(middle(x, n).float(), middle(y, n).float().clamp(-1, 1), rate))
     return {"item": item, "point": point, "kbps": round(kbps, 3), "cdpam": f"{d:.6g}"}
 
 

@@ -19,6 +19,7 @@ from .._checks import check_choice, check_sample_rate, check_signal
 from ..masking import ISO_FULL_SCALE_SINE_DB, analyse_spectrum, model_tables, spectrum_db
 from ..metrics import nmr, snr
 from ..modes import MODES, current_mode
+from ..signal import middle
 
 __all__ = ["MaskingConfig", "noise_under_threshold", "white_noise_like", "masked_vs_white", "independent_judges"]
 
@@ -138,18 +139,14 @@ def independent_judges(x: torch.Tensor, mixes: dict[str, torch.Tensor], sample_r
     check_signal(x, "x")
     out: dict[str, dict[str, float]] = {}
 
-    def middle(y: torch.Tensor, seconds: float) -> torch.Tensor:
-        span = min(len(y), int(seconds * sample_rate))
-        return y[(len(y) - span) // 2:][:span]
-
     for name, y in mixes.items():
         if y.shape != x.shape:
             raise ValueError(f"mixes[{name!r}] must have x's shape {tuple(x.shape)}, got {tuple(y.shape)}")
-        scores = {"visqol": visqol(middle(x, visqol_seconds).numpy(), middle(y, visqol_seconds).numpy(),
-                                   sample_rate)}
+        n_visqol, n_cdpam = int(visqol_seconds * sample_rate), int(cdpam_seconds * sample_rate)
+        scores = {"visqol": visqol(middle(x, n_visqol).numpy(), middle(y, n_visqol).numpy(), sample_rate)}
         if cdpam_seconds > 0:
             with torch.no_grad():
-                scores["cdpam"] = float(cdpam_distance(middle(x, cdpam_seconds).float(),
-                                                       middle(y, cdpam_seconds).float(), sample_rate))
+                scores["cdpam"] = float(cdpam_distance(middle(x, n_cdpam).float(), middle(y, n_cdpam).float(),
+                                                       sample_rate))
         out[name] = scores
     return out

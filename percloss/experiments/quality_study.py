@@ -29,6 +29,7 @@ from ..embeddings import Embedding, embedding_similarity, load_embedding
 from ..metrics import nmr, snr
 from ..modes import MODES, current_mode
 from ..scorers import dnsmos, estoi, pesq_wb, visqol
+from ..signal import middle
 
 __all__ = ["StudyConfig", "REPORT_CORRELATIONS", "score_pair", "run_study", "correlations", "cdpam_scores"]
 
@@ -174,12 +175,10 @@ def cdpam_scores(pairs: list[tuple[np.ndarray, np.ndarray]], seconds: float) -> 
     except (ImportError, ValueError) as err:
         return nan, f"not available: {err}"
     head = cast(nn.Module, model.model_dist)
-    n = len(pairs[0][0])
-    length = min(n, int(round(seconds * RATE)))
-    start = (n - length) // 2
+    length = min(len(pairs[0][0]), int(round(seconds * RATE)))
 
     def segment(x: np.ndarray) -> np.ndarray:
-        return np.asarray(x[start : start + length], dtype=np.float32)
+        return np.asarray(middle(x, length), dtype=np.float32)
 
     groups: dict[int, list[int]] = {}  # pairs sharing a clean signal, by its identity
     for i, (clean, _) in enumerate(pairs):
