@@ -42,7 +42,7 @@ from IPython.display import HTML, Markdown, display
 from percloss import data, notebook
 from percloss.experiments.masking_demo import MaskingConfig, masked_vs_white
 from percloss.losses import priority_weights
-from percloss.masking import model_tables, psychoacoustic_model1
+from percloss.masking import default_hop, model_tables, psychoacoustic_model1
 from percloss.metrics import nmr
 from percloss.modes import configure_threads, current_mode, default_device, describe_device
 
@@ -209,7 +209,7 @@ nt = an["nontonal_db"][frame]
 keep = torch.isfinite(nt)
 ax.plot(lines_hz[an["nontonal_line"][keep]], nt[keep], "o", mfc="none", color="C2", label="non-tonal maskers")
 ax.set(xscale="log", xlim=(40, SR / 2), ylim=(-20, 105), xlabel="frequency (Hz)", ylabel="dB SPL",
-       title=f"{first}, frame {frame} ({frame * 384 / SR:.2f} s)")
+       title=f"{first}, frame {frame} ({frame * default_hop(512) / SR:.2f} s)")
 ax.legend(fontsize=7, loc="lower left")
 fig.tight_layout()
 display(Markdown(
@@ -226,7 +226,7 @@ display(Markdown(
 # could be dropped entirely).
 
 # %% tags=["remove-input"]
-frames_t = np.arange(an["spectrum_db"].shape[0]) * 384 / SR
+frames_t = np.arange(an["spectrum_db"].shape[0]) * default_hop(512) / SR
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharex=True)
 extent = (0, frames_t[-1], 0, SR / 2000)
 axes[0].imshow(an["spectrum_db"].T, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=100, extent=extent)

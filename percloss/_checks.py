@@ -111,9 +111,10 @@ def check_sample_rate(sample_rate: object, name: str = "sample_rate", *,
 
 
 def check_positive(value: object, name: str, *, allow_zero: bool = False) -> float:
-    """Validate a finite positive (or non-negative) number and return it as ``float``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """Validate a finite positive (or non-negative) number (Python or numpy scalar, not ``bool``) as ``float``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
     ok = value >= 0 if allow_zero else value > 0
     if not math.isfinite(value) or not ok:
         expected = "non-negative" if allow_zero else "positive"

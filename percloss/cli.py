@@ -65,6 +65,7 @@ def _check_plot_path(path: Path) -> None:
         raise ValueError(f"--plot {str(path)!r} is a directory; name a {', '.join(PLOT_SUFFIXES)} file")
     if path.suffix.lower() not in PLOT_SUFFIXES:
         raise ValueError(f"--plot {str(path)!r}: use a {', '.join(PLOT_SUFFIXES)} name")
+    _write_output(path)  # before the analysis: the folder exists and the file can be written
 
 
 def _plot_threshold(a: object, rate: int, path: Path) -> None:
@@ -160,6 +161,8 @@ def _encode(args: argparse.Namespace) -> int:
     codec, counts, info = resolve_codec(args.model)
     rate = int(info["sample_rate"])  # type: ignore[call-overload]
     _write_output(Path(args.output))
+    if Path(args.output).suffix.lower() != ".pcl":
+        raise ValueError(f"output {str(args.output)!r}: name the bitstream with a .pcl suffix")
     audio, file_rate = read_audio(args.input)
     if audio.shape[1] > 1:
         print(f"note: {audio.shape[1]} channels downmixed to mono (their mean)")

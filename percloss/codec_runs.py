@@ -45,7 +45,7 @@ import torch
 from . import data
 from ._checks import check_choice
 from .codec import HOP, CascadedCodec, save_codec, symbol_histogram
-from .codec_training import TrainLog, train_codec
+from .codec_training import TrainLog, TrainSettings, train_codec
 
 __all__ = ["RunPoint", "RunConfig", "POINTS", "LOW_BITRATE", "HIGH_BITRATE", "RUN", "state_dir", "snapshot_path",
            "run_point"]
@@ -93,6 +93,17 @@ class RunConfig:
     def seconds_per_step(self, sample_rate: int) -> float:
         """Seconds of training audio per step at ``sample_rate``."""
         return self.batch * self.segment_frames * HOP / sample_rate
+
+    def settings(self, point: RunPoint) -> TrainSettings:
+        """The :class:`~percloss.codec_training.TrainSettings` of ``point`` under this schedule."""
+        multi: dict[str, Any] = {}
+        if point.n_modules > 1:
+            multi = dict(rate_entropy=self.multi_module_rate_entropy, reseed_every=self.multi_module_reseed_every,
+                         saturation_weight=self.multi_module_saturation_weight,
+                         rate_control=self.multi_module_rate_control)
+        return TrainSettings(steps=self.steps, batch=self.batch, segment_frames=self.segment_frames, lr=self.lr,
+                             target_kbps=point.kbps / point.n_modules, seed=self.seed, anneal_steps=self.steps,
+                             precision=self.precision, **multi)
 
     @property
     def shared_steps(self) -> int:
@@ -212,14 +223,9 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
                                       "corpus_folder": None if corpus_folder is None else str(corpus_folder),
                                       "corpus": corpus}, indent=1) + "\n")
     signals = list(songs.values())
-    kw: dict[str, Any] = dict(batch=config.batch, segment_frames=config.segment_frames, lr=config.lr,
-              target_kbps=point.kbps / point.n_modules, seed=config.seed, anneal_steps=config.steps,
-              precision=config.precision, checkpoint=state, save_every=10**9,
-              save_every_seconds=config.save_every_seconds, log_csv=csv_path, progress=False)
-    if point.n_modules > 1:
-        kw.update(rate_entropy=config.multi_module_rate_entropy, reseed_every=config.multi_module_reseed_every,
-                  saturation_weight=config.multi_module_saturation_weight,
-                  rate_control=config.multi_module_rate_control)
+    settings = config.settings(point)
+    kw: dict[str, Any] = dict(checkpoint=state, save_every=10**9, save_every_seconds=config.save_every_seconds,
+                              log_csv=csv_path, progress=False)
     budget = hours * 3600.0
     start = time.monotonic()
     stop = {"signal": False}
@@ -240,7 +246,8 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
                 target = min(target, config.shared_steps)  # D64 starts from exactly this step
             torch.manual_seed(config.seed)
             codec = CascadedCodec(point.n_modules).to(device)
-            log = train_codec(codec, signals, point.sample_rate, point.model, steps=target, max_seconds=left, **kw)
+            log = train_codec(codec, signals, point.sample_rate, point.model, settings, steps=target,
+                              max_seconds=left, **kw)
             if log.steps < target:  # stopped by the time budget or a signal: train_codec saved
                 _write_snapshot(state, snapshot)
                 break

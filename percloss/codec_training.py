@@ -29,14 +29,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import check_choice, check_positive, check_sample_rate, check_signal
+from ._checks import check_choice, check_integer, check_positive, check_sample_rate, check_signal
 from .codec import (
     FRAME,
     HOP,
@@ -55,7 +56,7 @@ from .losses._contract import check_reduction, reduce_elements
 
 __all__ = ["CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS", "bits_per_code", "TrainLog", "sample_segments",
            "reseed_codec", "RATE_ENTROPIES", "RATE_CONTROLS", "update_rate_weights_signed", "anneal_floor", "apply_anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights", "rate_term",
-           "train_codec"]
+           "train_codec", "TrainSettings"]
 
 KINDS = ("A", "B", "C", "D")
 
@@ -97,8 +98,9 @@ class CodecLoss(nn.Module):
         super().__init__()
         self.kind = check_choice(kind, "kind", KINDS)
         self.reduction = check_reduction(reduction)
-        self.weights = {"mse": mse_weight, "mel_weighted": mel_weighted_weight, "priority": priority_weight,
-                        "noise_modulation": noise_weight}
+        self.weights = {name: check_positive(w, f"{name}_weight", allow_zero=True) for name, w in (
+            ("mse", mse_weight), ("mel_weighted", mel_weighted_weight), ("priority", priority_weight),
+            ("noise_modulation", noise_weight))}
         r = self.reduction
         self.mel_weighted = MelWeightedLoss(sample_rate, reduction=r) if kind != "A" else None
         self.priority = (PriorityWeightedLoss(sample_rate, calibration=calibration, reduction=r)
@@ -116,10 +118,13 @@ class CodecLoss(nn.Module):
         terms = {"mse": self.weights["mse"] * mse}
         if self.mel_weighted is not None:
             terms["mel_weighted"] = self.weights["mel_weighted"] * self.mel_weighted.forward_unchecked(input, target)
+        # model 1 analyses the target once for both masking terms (their settings are the same)
+        analysis = self.priority.analyse_target(target) if self.priority is not None else None
         if self.priority is not None:
-            terms["priority"] = self.weights["priority"] * self.priority.forward_unchecked(input, target)
+            terms["priority"] = self.weights["priority"] * self.priority.forward_unchecked(input, target, analysis)
         if self.noise is not None:
-            terms["noise_modulation"] = self.weights["noise_modulation"] * self.noise.forward_unchecked(input, target)
+            terms["noise_modulation"] = self.weights["noise_modulation"] * self.noise.forward_unchecked(
+                input, target, analysis)
         return terms
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -159,6 +164,19 @@ class TrainLog:
     @property
     def steps(self) -> int:
         return len(self.distortion)
+
+    def record(self, kind: str, distortion: float, terms: dict[str, float], soft: list[float], hard: list[float],
+               reseeded: list[int], saturated: list[float], rate_weight: list[float], wall_seconds: float) -> None:
+        """Append one step."""
+        self.kind.append(kind)
+        self.distortion.append(distortion)
+        self.terms.append(terms)
+        self.entropy_bits.append(soft)
+        self.hard_entropy_bits.append(hard)
+        self.reseeded.append(reseeded)
+        self.saturated.append(saturated)
+        self.rate_weight.append(list(rate_weight))
+        self.wall_seconds.append(wall_seconds)
 
 
 #: Columns of the training-log CSV (:func:`train_codec`'s ``log_csv``).
@@ -384,124 +402,167 @@ class _Saver:
         self.last_save = time.monotonic()
 
 
-def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: int, kind: str = "A", *,
-                steps: int = 100, batch: int = 8, segment_frames: int = 8, lr: float = 2e-4,
-                target_kbps: float | None = None, rate_gain: float = 0.05, seed: int = 0,
-                anneal: tuple[float, float] = (10.0, 300.0), anneal_steps: int | None = None,
-                max_grad_norm: float = 1.0, precision: str = "fp32",
-                checkpoint: str | os.PathLike[str] | None = None, save_every: int = 100,
-                save_every_seconds: float | None = None, max_seconds: float | None = None,
-                log_csv: str | os.PathLike[str] | None = None, rate_entropy: str = "soft",
-                reseed_every: int | None = None, saturation_weight: float = 0.0,
-                rate_control: str = "multiplicative", progress: bool = True) -> TrainLog:
-    """Adam training on random segments of ``signals`` (mono tensors at ``sample_rate``) up to ``steps`` steps.
+@dataclass(frozen=True)
+class TrainSettings:
+    """What a :func:`train_codec` run optimises and how; checked at construction.
 
-    With ``target_kbps`` (per module) the rate term ``sum_m lambda_m H_m`` is
-    added (``H_m``: the soft assignments' entropy) and each ``lambda_m``
-    follows :func:`update_rate_weights` after every step, driven by the soft
-    entropy (``rate_entropy="soft"``, as the shipped models were trained) or by
-    the hard codes' entropy (``"hard"``: what the file pays; coincident
-    centroids make the soft one overstate it). With ``reseed_every``, every
-    that many steps dead and merged centroids are re-seeded
-    (:func:`reseed_codec`; the draws come from a generator seeded by ``seed``
-    and the step, so a resumed run re-seeds as an uninterrupted one would).
-    ``rate_control="signed"`` uses :func:`update_rate_weights_signed` (the
-    multiplier may turn negative below the target) instead of the
-    multiplicative controller. ``saturation_weight`` adds that multiple of
-    :func:`percloss.codec.saturation_penalty` per module, which keeps the
-    encoders' outputs off the flat ends of their ``tanh`` (the collapsed
-    two-module runs ended with every code of a module there).
+    Segments: ``batch`` random segments of ``segment_frames`` codec frames per
+    step, ``steps`` Adam steps in total (lr ``lr``), seed ``seed``. Rate: with
+    ``target_kbps`` (per module) the term ``sum_m lambda_m H_m`` is added
+    (``H_m``: the soft assignments' entropy) and each ``lambda_m`` follows
+    :func:`update_rate_weights` (gain ``rate_gain``) after every step, driven by
+    the soft entropy (``rate_entropy="soft"``, as the one-module models were
+    trained) or by the hard codes' entropy (``"hard"``: what the file pays;
+    coincident centroids make the soft one overstate it);
+    ``rate_control="signed"`` uses :func:`update_rate_weights_signed` instead (the
+    multiplier may turn negative below the target). ``reseed_every``: every that
+    many steps dead and merged centroids are re-seeded (:func:`reseed_codec`;
+    the draws come from a generator seeded by ``seed`` and the step, so a resumed
+    run re-seeds as an uninterrupted one would). ``saturation_weight`` adds that
+    multiple of :func:`percloss.codec.saturation_penalty` per module (keeps the
+    encoders' outputs off the flat ends of their ``tanh``).
 
+    Quantisation: the quantisers' sharpness ``alpha`` (learned) is annealed: after
+    step ``t`` of ``T = anneal_steps`` (Default: ``steps``) it is at least
+    ``anneal[0] * (anneal[1] / anneal[0]) ** min(t / T, 1)``. Gradients are
+    clipped to norm ``max_grad_norm``. ``precision="bf16"`` runs the codec's
+    forward and backward under bfloat16 autocast (loss and optimiser stay float32).
+    """
+
+    steps: int = 100
+    batch: int = 8
+    segment_frames: int = 8
+    lr: float = 2e-4
+    target_kbps: float | None = None
+    rate_gain: float = 0.05
+    seed: int = 0
+    anneal: tuple[float, float] = (10.0, 300.0)
+    anneal_steps: int | None = None
+    max_grad_norm: float = 1.0
+    precision: str = "fp32"
+    rate_entropy: str = "soft"
+    reseed_every: int | None = None
+    saturation_weight: float = 0.0
+    rate_control: str = "multiplicative"
+
+    def __post_init__(self) -> None:
+        check_integer(self.steps, "steps", 0)
+        check_integer(self.batch, "batch", 1)
+        check_integer(self.segment_frames, "segment_frames", 1)
+        check_positive(self.lr, "lr")
+        if self.target_kbps is not None:
+            check_positive(self.target_kbps, "target_kbps")
+        check_positive(self.rate_gain, "rate_gain")
+        check_integer(self.seed, "seed", 0)
+        if len(self.anneal) != 2:
+            raise ValueError(f"anneal must be (start, end), got {self.anneal!r}")
+        for a in self.anneal:
+            check_positive(a, "anneal")
+        if self.anneal_steps is not None:
+            check_integer(self.anneal_steps, "anneal_steps", 1)
+        check_positive(self.max_grad_norm, "max_grad_norm")
+        check_choice(self.precision, "precision", PRECISIONS)
+        check_choice(self.rate_entropy, "rate_entropy", RATE_ENTROPIES)
+        if self.reseed_every is not None and (isinstance(self.reseed_every, bool)
+                                              or not isinstance(self.reseed_every, int) or self.reseed_every < 1):
+            raise ValueError(f"reseed_every must be a positive integer or None, got {self.reseed_every!r}")
+        check_positive(self.saturation_weight, "saturation_weight", allow_zero=True)
+        check_choice(self.rate_control, "rate_control", RATE_CONTROLS)
+
+    @property
+    def segment_length(self) -> int:
+        """Samples per training segment."""
+        return (self.segment_frames - 1) * HOP + FRAME
+
+    def checkpoint_key(self, sample_rate: int, n_modules: int) -> dict[str, object]:
+        """What a checkpoint must match to be resumed (settings at their defaults are left out, so
+        checkpoints written before a setting existed still resume)."""
+        key: dict[str, object] = {"sample_rate": sample_rate, "n_modules": n_modules, "batch": self.batch,
+                                  "segment_frames": self.segment_frames, "target_kbps": self.target_kbps}
+        for name, default in (("precision", "fp32"), ("rate_entropy", "soft"), ("reseed_every", None),
+                              ("rate_control", "multiplicative"), ("saturation_weight", 0.0)):
+            value = getattr(self, name)
+            if value != default:
+                key[name] = float(value) if name == "saturation_weight" else value
+        return key
+
+    def next_rate_weights(self, lambdas: list[float], soft: list[float], hard: list[float],
+                          target_bits: float) -> list[float]:
+        """The rate multipliers after a step with these soft and hard entropies (bits per code)."""
+        followed = hard if self.rate_entropy == "hard" else soft
+        if self.rate_control == "signed":
+            return update_rate_weights_signed(lambdas, followed, target_bits)
+        return update_rate_weights(lambdas, followed, target_bits, self.rate_gain)
+
+
+def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: int, kind: str = "A",
+                settings: TrainSettings | None = None, *, checkpoint: str | os.PathLike[str] | None = None,
+                save_every: int = 100, save_every_seconds: float | None = None, max_seconds: float | None = None,
+                log_csv: str | os.PathLike[str] | None = None, progress: bool = True,
+                **overrides: Any) -> TrainLog:
+    """Adam training of ``codec`` under model ``kind``'s loss on random segments of ``signals``
+    (mono tensors at ``sample_rate``) up to ``settings.steps`` steps.
+
+    ``settings``: a :class:`TrainSettings` (Default: its defaults); keyword
+    ``overrides`` replace its fields (``train_codec(..., steps=20, batch=2)``).
     Quantisation: hard centroids forward, the soft assignment's gradient
     backward (straight-through), so training decodes what inference decodes.
-    The quantisers' sharpness ``alpha`` (learned) is annealed: after step ``t``
-    of ``T = anneal_steps`` (Default: ``steps``) it is at least
-    ``anneal[0] * (anneal[1] / anneal[0]) ** min(t / T, 1)``;
-    as it rises the soft entropy estimate approaches the hard codes' entropy.
-    Gradients are clipped to norm ``max_grad_norm``. ``precision="bf16"`` runs
-    the codec's forward and backward under CPU/CUDA bfloat16 autocast (the loss
-    and the optimiser stay float32). Training runs on the codec's device;
-    segments are drawn on the CPU (the same draws on any device) and moved there.
+    Training runs on the codec's device; segments are drawn on the CPU (the
+    same draws on any device) and moved there.
 
     With ``checkpoint``, the whole state (parameters, optimiser, rate
     multipliers, sampler, log) is saved there every ``save_every`` steps (and
     every ``save_every_seconds``), at the end, after ``max_seconds`` of training
     in this call and on SIGTERM/SIGINT (training then stops after the current
     step); if the file exists, training resumes from it (its sample rate,
-    module count, batch shape, rate target and precision must match) and runs
+    module count and :meth:`TrainSettings.checkpoint_key` must match) and runs
     on to ``steps`` in total. A checkpoint written under another ``kind`` is
     fine-tuned with this ``kind``'s loss, with a fresh optimiser (Adam's moment
     estimates from another loss's scale would make its first steps far too large).
     ``log_csv`` gets one row per step (:data:`LOG_COLUMNS`), appended at each save.
     """
+    try:
+        s = replace(settings if settings is not None else TrainSettings(), **overrides)
+    except TypeError as err:
+        raise ValueError(f"train_codec: {err}") from None
     rate = check_sample_rate(sample_rate)
-    length = (segment_frames - 1) * HOP + FRAME
-    for i, s in enumerate(signals):
-        check_signal(s, f"signals[{i}]", min_length=length)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    precision = check_choice(precision, "precision", PRECISIONS)
-    rate_entropy = check_choice(rate_entropy, "rate_entropy", RATE_ENTROPIES)
-    if reseed_every is not None and (isinstance(reseed_every, bool) or not isinstance(reseed_every, int)
-                                     or reseed_every < 1):
-        raise ValueError(f"reseed_every must be a positive integer or None, got {reseed_every!r}")
+    for i, x in enumerate(signals):
+        check_signal(x, f"signals[{i}]", min_length=s.segment_length)
     device = next(codec.parameters()).device
     loss_fn = CodecLoss(kind, rate).to(device)
-    optimizer = torch.optim.Adam(codec.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    target_bits = bits_per_code(target_kbps, rate) if target_kbps is not None else None
+    optimizer = torch.optim.Adam(codec.parameters(), lr=s.lr)
+    g = torch.Generator().manual_seed(s.seed)
+    target_bits = bits_per_code(s.target_kbps, rate) if s.target_kbps is not None else None
     lambdas = [0.01 for _ in codec.stages]
     log = TrainLog()
-    config: dict[str, object] = {"sample_rate": rate, "n_modules": len(codec.stages), "batch": batch,
-                                 "segment_frames": segment_frames, "target_kbps": target_kbps}
-    if precision != "fp32":
-        config["precision"] = precision
-    if rate_entropy != "soft":
-        config["rate_entropy"] = rate_entropy
-    if reseed_every is not None:
-        config["reseed_every"] = reseed_every
-    rate_control = check_choice(rate_control, "rate_control", RATE_CONTROLS)
-    if rate_control != "multiplicative":
-        config["rate_control"] = rate_control
-    saturation_weight = check_positive(saturation_weight, "saturation_weight", allow_zero=True)
-    if saturation_weight:
-        config["saturation_weight"] = saturation_weight
+    key = s.checkpoint_key(rate, len(codec.stages))
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.is_file():
-        lambdas, log = _resume(path, config, kind, codec, optimizer, g)
-    horizon = max(anneal_steps if anneal_steps is not None else steps, 1)
-    saver = _Saver(path, Path(log_csv) if log_csv is not None else None, rate, config, log.steps, save_every,
+        lambdas, log = _resume(path, key, kind, codec, optimizer, g)
+    horizon = max(s.anneal_steps if s.anneal_steps is not None else s.steps, 1)
+    saver = _Saver(path, Path(log_csv) if log_csv is not None else None, rate, key, log.steps, save_every,
                    save_every_seconds)
     wall0 = log.wall_seconds[-1] if log.wall_seconds else 0.0
     with _stop_requests() as stop:
         start = saver.last_save = time.monotonic()
         codec.train()
-        for step in tqdm(range(log.steps, steps), desc=f"codec {kind}", disable=not progress, leave=False,
-                         initial=log.steps, total=steps):
-            x = sample_segments(signals, batch, length, g).to(device)  # sampled on the CPU: same draws on any device
-            apply_anneal_floor(codec, anneal_floor(step, horizon, anneal))
+        for step in tqdm(range(log.steps, s.steps), desc=f"codec {kind}", disable=not progress, leave=False,
+                         initial=log.steps, total=s.steps):
+            x = sample_segments(signals, s.batch, s.segment_length, g).to(device)  # drawn on the CPU
+            apply_anneal_floor(codec, anneal_floor(step, horizon, s.anneal))
             distortion, terms, hs, hard, saturated = _training_step(
-                codec, loss_fn, optimizer, x, lambdas if target_bits is not None else None, precision,
-                max_grad_norm, saturation_weight)
+                codec, loss_fn, optimizer, x, lambdas if target_bits is not None else None, s.precision,
+                s.max_grad_norm, s.saturation_weight)
             if target_bits is not None:
-                followed = hard if rate_entropy == "hard" else hs
-                lambdas = (update_rate_weights_signed(lambdas, followed, target_bits) if rate_control == "signed"
-                           else update_rate_weights(lambdas, followed, target_bits, rate_gain))
+                lambdas = s.next_rate_weights(lambdas, hs, hard, target_bits)
             moved = [0] * len(hs)
-            if reseed_every is not None and (step + 1) % reseed_every == 0:
-                moved = reseed_codec(codec, optimizer, x, torch.Generator().manual_seed(seed * 1_000_003 + step))
-            log.distortion.append(distortion)
-            log.entropy_bits.append(hs)
-            log.hard_entropy_bits.append(hard)
-            log.reseeded.append(moved)
-            log.saturated.append(saturated)
-            log.rate_weight.append(list(lambdas))
-            log.kind.append(kind)
-            log.wall_seconds.append(wall0 + time.monotonic() - start)
-            log.terms.append(terms)
+            if s.reseed_every is not None and (step + 1) % s.reseed_every == 0:
+                moved = reseed_codec(codec, optimizer, x, torch.Generator().manual_seed(s.seed * 1_000_003 + step))
+            log.record(kind, distortion, terms, hs, hard, moved, saturated, lambdas,
+                       wall0 + time.monotonic() - start)
             now = time.monotonic()
             out_of_time = max_seconds is not None and now - start >= max_seconds
-            if saver.due(step, steps, now) or out_of_time or stop["signal"]:
+            if saver.due(step, s.steps, now) or out_of_time or stop["signal"]:
                 saver.save(codec, optimizer, lambdas, g, log)
             if out_of_time or stop["signal"]:
                 break

@@ -129,7 +129,7 @@ def nmr(
     a full-scale sinusoid reads 82.52 dB SPL; with ``"frame_max96"`` the noise
     takes the reference frame's offset), so NMR is relative to a playback
     level; 0 dB means noise just at the threshold.
-    Identical signals give about -300 dB (the level floor). Differentiable in ``test``.
+    Identical signals give about -200 dB (the level floor, ``masking.LEVEL_FLOOR_DB``). Differentiable in ``test``.
 
     Args:
         reference, test: signals ``(..., time)`` of equal shape, at least ``n_fft`` samples.

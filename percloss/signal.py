@@ -7,7 +7,7 @@ from typing import TypeVar, overload
 import numpy as np
 import torch
 
-from ._checks import check_real, check_signal
+from ._checks import check_integer, check_real, check_same_shape, check_signal
 
 __all__ = ["peak_normalize", "middle", "stft_power_db", "floored_db_pair"]
 
@@ -48,8 +48,10 @@ def stft_power_db(x: torch.Tensor, n_fft: int) -> torch.Tensor:
     """Power spectrogram in dB: Hann window of ``n_fft``, hop ``n_fft // 4``, ``10 log10(|X|^2 + 1e-20)``.
 
     Shape:
-        ``(..., time) -> (..., n_fft // 2 + 1, frames)``
+        ``(..., time) -> (..., n_fft // 2 + 1, frames)``; ``time > n_fft // 2`` (the STFT's reflection padding).
     """
+    n_fft = check_integer(n_fft, "n_fft", 2)
+    check_signal(x, "x", min_length=n_fft // 2 + 1)
     window = torch.hann_window(n_fft, dtype=x.dtype, device=x.device)
     spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, n_fft // 4, window=window, return_complex=True)
     power_db = 10 * torch.log10(spec.abs().square() + 1e-20)
@@ -64,6 +66,10 @@ def floored_db_pair(reference: torch.Tensor, test: torch.Tensor, n_fft: int,
     Shape:
         ``(..., time), (..., time) -> (..., freq, frames)`` twice
     """
+    floor_db = check_real(floor_db, "floor_db", hi=0.0)
+    check_signal(reference, "reference")
+    check_signal(test, "test")
+    check_same_shape(reference, test, "reference", "test")
     ref_db, test_db = stft_power_db(reference, n_fft), stft_power_db(test, n_fft)
     floor = ref_db.amax(dim=(-2, -1), keepdim=True) + floor_db
     return ref_db.maximum(floor), test_db.maximum(floor)

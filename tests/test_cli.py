@@ -184,6 +184,8 @@ def test_output_path_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.Mon
     for target, message in ((tmp_path, "is a directory"), (tmp_path / "no" / "o.pcl", "does not exist")):
         assert main(["encode", str(wav), str(target), "--quiet"]) == 2
         assert message in capsys.readouterr().err
+    assert main(["encode", str(wav), str(tmp_path / "o.wav"), "--quiet"]) == 2  # wrote a bitstream named .wav
+    assert ".pcl suffix" in capsys.readouterr().err and not (tmp_path / "o.wav").exists()
     assert main(["encode", str(wav), str(tmp_path / "o.pcl"), "--quiet"]) == 0
     assert main(["decode", str(tmp_path / "o.pcl"), str(tmp_path / "o.mp3"), "--quiet"]) == 2
     assert ".wav or .flac" in capsys.readouterr().err
@@ -199,15 +201,17 @@ def test_threshold_and_nmr_say_when_they_downmix(tmp_path: Path, capsys: pytest.
     assert capsys.readouterr().out.count("2 channels downmixed") == 2
 
 
-@pytest.mark.parametrize("name, message", [(".", "is a directory"), ("thr", "use a .png"), ("thr.wav", "use a .png")])
+@pytest.mark.parametrize("name, message", [(".", "is a directory"), ("thr", "use a .png"), ("thr.wav", "use a .png"),
+                                           ("no/thr.png", "does not exist")])
 def test_threshold_refuses_a_plot_name_it_would_not_honour(tone_files: tuple[Path, Path, Path], tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str], name: str,
                                                           message: str) -> None:
     # before: "--plot DIR" wrote DIR.png and reported "plot written to DIR"
     target = tmp_path / name
     assert main(["threshold", str(tone_files[0]), "--plot", str(target)]) != 0
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert captured.out == ""  # refused before the analysis printed anything
     assert not (tmp_path / f"{name}.png").exists() and not Path(str(tmp_path) + ".png").exists()
 
 

@@ -243,7 +243,7 @@ def test_sigterm_saves_and_stops(tmp_path: object) -> None:
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0 and out.startswith("stopped")
     steps = int(out.split()[1])
-    state = torch.load(folder / "s.pt", weights_only=False)
+    state = torch.load(folder / "s.pt", weights_only=True)
     assert len(state["log"]["distortion"]) == steps > 0
 
 
@@ -335,7 +335,7 @@ def test_the_saturation_penalty_pulls_a_saturated_encoder_back(music: list[torch
 
     z = torch.tensor([0.5, -2.9, 3.5, -5.0], requires_grad=True)
     penalty = saturation_penalty(z)
-    assert float(penalty) == pytest.approx((0.5**2 + 2.0**2) / 4)
+    assert float(penalty.detach()) == pytest.approx((0.5**2 + 2.0**2) / 4)
     penalty.backward()
     assert z.grad is not None and z.grad.tolist() == pytest.approx([0.0, 0.0, 0.25, -1.0])  # 2(|z| - 3) sign(z) / 4
 
@@ -369,3 +369,24 @@ def test_the_signed_rate_controller_rewards_entropy_below_the_target() -> None:
     assert update_rate_weights_signed([0.999], [8.0], 2.0) == [1.0]  # bounded
     assert update_rate_weights_signed([-0.9995], [0.0], 2.0) == [-1.0]
     assert update_rate_weights_signed([0.3], [2.0], 2.0) == [0.3]  # on target: unchanged
+
+
+def test_train_settings_name_the_checkpoint_identity_and_refuse_bad_values() -> None:
+    from percloss.codec_runs import POINTS, RUN
+    from percloss.codec_training import TrainSettings
+
+    # the identity of the running two-module schedule (as written into its checkpoints before this class existed)
+    assert RUN.settings(POINTS["A79"]).checkpoint_key(32000, 2) == {
+        "sample_rate": 32000, "n_modules": 2, "batch": 8, "segment_frames": 8, "target_kbps": 39.5,
+        "precision": "bf16", "rate_entropy": "hard", "reseed_every": 100, "rate_control": "signed",
+        "saturation_weight": 1.0}
+    assert RUN.settings(POINTS["C64"]).checkpoint_key(32000, 1) == {
+        "sample_rate": 32000, "n_modules": 1, "batch": 8, "segment_frames": 8, "target_kbps": 64.0,
+        "precision": "bf16"}
+    for bad, match in ((dict(steps=-1), "steps"), (dict(batch=True), "batch"), (dict(lr=float("nan")), "lr"),
+                       (dict(anneal=(10.0,)), "anneal"), (dict(rate_control="pid"), "rate_control"),
+                       (dict(target_kbps=0.0), "target_kbps")):
+        with pytest.raises(ValueError, match=match):
+            TrainSettings(**bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unexpected keyword argument 'step'"):
+        train_codec(CascadedCodec(1), [torch.zeros(8000)], 16000, step=3)

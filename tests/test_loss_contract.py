@@ -163,3 +163,71 @@ def test_functional_forms_equal_their_modules(name: str) -> None:
         function(xs, ys, **kwargs, reduction="avg")
     with pytest.raises(ValueError, match="same shape"):
         function(xs, y, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: losses.MelLoss(RATE, n_mels=0), "n_mels"),  # gave NaN
+        (lambda: losses.MelLoss(RATE, n_mels=True), "n_mels"),  # was one band
+        (lambda: losses.MelWeightedLoss(RATE, n_mels=0), "n_mels"),
+        (lambda: losses.MelLoss(RATE, fft_sizes=(256.0, 512)), "fft_sizes"),
+        (lambda: losses.MultiResolutionSTFTLoss((256, True), (64, 128), (256, 512)), "fft_sizes"),
+        (lambda: losses.MultiResolutionSTFTLoss((256, 512), (64.5, 128), (256, 512)), "hop_sizes"),
+        (lambda: losses.PriorityWeightedLoss(RATE, hop=True), "hop"),  # was a hop of 1 sample
+        (lambda: losses.NoiseModulationLoss(RATE, hop=2.7), "hop"),  # was 2
+        (lambda: losses.MaskedFilterbankLoss(RATE, n_bands=8, n_taps=33, hop="384"), "hop"),
+        (lambda: losses.PerceptualLoss(RATE, n_bands=8, n_taps=33, a_weighting="no"), "a_weighting"),  # weighted
+        (lambda: CodecLoss("D", RATE, mse_weight=float("nan")), "mse_weight"),  # NaN loss
+        (lambda: CodecLoss("C", RATE, priority_weight=True), "priority_weight"),
+        (lambda: CodecLoss("D", RATE, noise_weight=-1.0), "noise_modulation_weight"),
+    ],
+)
+def test_settings_that_gave_silent_wrong_results_are_refused(make: Callable[[], nn.Module], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_numpy_scalars_are_accepted_as_settings() -> None:
+    import numpy as np
+
+    x = torch.sin(torch.arange(N) * 0.05)
+    y = x + 0.01 * torch.cos(torch.arange(N) * 0.3)
+    plain = losses.MultiResolutionSTFTLoss((256, 512), (64, 128), (256, 512), eps=1e-7)(y, x)
+    numpy = losses.MultiResolutionSTFTLoss((np.int64(256), 512), (np.int64(64), 128), (256, 512),
+                                           eps=np.float32(1e-7))(y, x)
+    assert float(numpy) == pytest.approx(float(plain), rel=1e-6)
+    assert float(losses.MelLoss(RATE, fft_sizes=(np.int64(512),), n_mels=np.int32(40))(y, x)) == pytest.approx(
+        float(losses.MelLoss(RATE, fft_sizes=(512,), n_mels=40)(y, x)))
+
+
+def test_codec_loss_d_analyses_the_target_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both masking terms of model D share one model-1 analysis of the target, with unchanged values."""
+    import percloss.losses.masking as lm
+
+    torch.manual_seed(0)
+    x = 0.1 * torch.randn(2, N)
+    y = x + 0.01 * torch.randn(2, N)
+    separate = {"priority": float(losses.PriorityWeightedLoss(RATE)(y, x)),
+                "noise_modulation": 0.01 * float(losses.NoiseModulationLoss(RATE)(y, x))}
+    calls = []
+    original = lm._target
+    monkeypatch.setattr(lm, "_target", lambda *a: calls.append(1) or original(*a))
+    terms = CodecLoss("D", RATE).components(y, x)
+    assert len(calls) == 1
+    for name, value in separate.items():
+        assert float(terms[name]) == pytest.approx(value, rel=1e-6)
+
+
+def test_spectral_helpers_check_their_input() -> None:
+    from percloss.signal import floored_db_pair, stft_power_db
+
+    x = torch.randn(1024)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        stft_power_db(torch.full((1024,), float("nan")), 256)
+    with pytest.raises(ValueError, match="half precision"):
+        stft_power_db(x.half(), 256)
+    with pytest.raises(ValueError, match="same shape"):
+        floored_db_pair(x, x[:1000], 256, -80.0)
+    with pytest.raises(ValueError, match="floor_db"):
+        floored_db_pair(x, x, 256, 10.0)

@@ -129,6 +129,16 @@ def test_silent_target_gives_finite_values_and_gradients(name: str) -> None:
     assert math.isfinite(float(value.detach())) and torch.isfinite(x.grad).all()  # type: ignore[arg-type]
 
 
+def test_noise_modulation_of_a_silent_target_is_the_error_over_the_threshold_in_quiet() -> None:
+    """A silent target leaves only the threshold in quiet as the mask: noise far below it costs nothing,
+    audible noise costs more than the same noise under music (it is unmasked), and the value stays finite."""
+    silence, x = torch.zeros(22050, dtype=torch.float64), music(0.5)
+    loss = NoiseModulationLoss(44100).double()
+    assert float(loss(silence + 1e-7 * noise(len(silence)), silence)) == 0.0
+    loud_on_silence = float(loss(silence + 1e-2 * noise(len(silence)), silence))
+    assert math.isfinite(loud_on_silence) and loud_on_silence > float(loss(x + 1e-2 * noise(len(x)), x))
+
+
 def test_noise_modulation_ignores_masked_noise_and_punishes_audible_noise() -> None:
     x = music(0.5)
     loss = NoiseModulationLoss(44100).double()

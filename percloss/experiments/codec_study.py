@@ -291,7 +291,7 @@ def _train(point: OperatingPoint, config: CodecStudyConfig, workdir: Path, progr
         schedule += f"; fine-tuned from model C after {shared_steps} steps"
     if final.is_file():
         codec, counts, info = load_codec(final)
-        log = TrainLog(**torch.load(state, weights_only=False)["log"]) if state.is_file() else None
+        log = TrainLog(**torch.load(state, map_location="cpu", weights_only=True)["log"]) if state.is_file() else None
         return TrainedModel(point, codec, counts, f"{info['trained']} (checkpoint reused)", str(info["sha256"]),
                             log, 0.0)
     kw: dict[str, Any] = dict(batch=config.batch, segment_frames=config.segment_frames, lr=config.lr,

@@ -9,6 +9,7 @@ Notebook: ``notebooks/ch01_deep_audio_prior.py``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -116,7 +117,9 @@ def _perceptual(input: torch.Tensor, target: torch.Tensor, filterbank: FilterBan
     return reduce(cosine_distance(fi, ft), reduction)
 
 
-def _band_weights(filterbank: FilterBank, a_weighting: bool) -> torch.Tensor:
+def _band_weights(filterbank: FilterBank, a_weighting: object) -> torch.Tensor:
+    if not isinstance(a_weighting, (bool, np.bool_)):
+        raise ValueError(f"a_weighting must be True or False, got {a_weighting!r}")
     n_bands = filterbank.filters.shape[0]
     weights = (
         a_weighting_band_weights(filterbank.center_frequencies)

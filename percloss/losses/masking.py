@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_sample_rate
+from .._checks import check_choice, check_integer, check_sample_rate
 from ..filterbank import FilterBank
 from ..masking import (
     ISO_FULL_SCALE_SINE_DB,
@@ -95,13 +95,14 @@ class _Settings:
         if hop is None:
             self.hop = default_hop(self.n_fft) if default == "standard" else self.n_fft // 2
         else:
-            self.hop = int(hop)  # type: ignore[call-overload]
-        if self.hop < 1:
-            raise ValueError(f"hop must be a positive integer number of samples, got {hop!r}")
+            self.hop = check_integer(hop, "hop", 1)
         self.tables: ModelTables = model_tables(self.sample_rate, self.n_fft)  # validates the rate for model 1
 
 
-def _target(target: torch.Tensor, s: _Settings) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+TargetAnalysis = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _target(target: torch.Tensor, s: _Settings) -> TargetAnalysis:
     """The target's level spectrum, its threshold on every line and its calibration offset."""
     with torch.no_grad():
         level, offset = calibrated_spectrum_db(target, s.n_fft, s.hop, s.calibration)
@@ -117,10 +118,11 @@ def _level(x: torch.Tensor, offset_db: torch.Tensor, s: _Settings) -> torch.Tens
 # ------------------------------------------------------------- priority-weighted
 
 
-def _priority_weighted(input: torch.Tensor, target: torch.Tensor, s: _Settings, reduction: str) -> torch.Tensor:
-    """The loss on a validated pair (no checks)."""
+def _priority_weighted(input: torch.Tensor, target: torch.Tensor, s: _Settings, reduction: str,
+                       analysis: TargetAnalysis | None = None) -> torch.Tensor:
+    """The loss on a validated pair (no checks); ``analysis``: the target's, when the caller has it."""
     upper = s.tables.upper_line
-    level_tg, threshold, offset = _target(target, s)
+    level_tg, threshold, offset = _target(target, s) if analysis is None else analysis
     weights = priority_weights(level_tg, threshold)[..., : upper + 1]
     soft_in = soft_level_db(_level(input, offset, s))
     soft_tg = soft_level_db(level_tg)
@@ -199,18 +201,24 @@ class PriorityWeightedLoss(nn.Module):
         check_pair(input, target, self.n_fft)
         return self.forward_unchecked(input, target)
 
-    def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`)."""
-        return _priority_weighted(input, target, self._settings, self.reduction)
+    def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor,
+                          analysis: TargetAnalysis | None = None) -> torch.Tensor:
+        """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`);
+        ``analysis``: :meth:`analyse_target` of ``target`` under the same settings, when the caller has it."""
+        return _priority_weighted(input, target, self._settings, self.reduction, analysis)
+
+    def analyse_target(self, target: torch.Tensor) -> TargetAnalysis:
+        """The target's level spectrum, threshold and calibration offset (no gradient), for reuse."""
+        return _target(target, self._settings)
 
 
 # ------------------------------------------------------------- noise modulation
 
 
 def _noise_modulation(input: torch.Tensor, target: torch.Tensor, s: _Settings, aggregate: str,
-                      reduction: str) -> torch.Tensor:
-    """The loss on a validated pair (no checks)."""
-    _, threshold, offset = _target(target, s)
+                      reduction: str, analysis: TargetAnalysis | None = None) -> torch.Tensor:
+    """The loss on a validated pair (no checks); ``analysis``: the target's, when the caller has it."""
+    _, threshold, offset = _target(target, s) if analysis is None else analysis
     level_err = _level(input - target, offset, s)
     ratio = torch.pow(10.0, (level_err - threshold) / 10.0)[..., : s.tables.upper_line + 1]
     excess = torch.relu(ratio - 1.0)
@@ -292,9 +300,15 @@ class NoiseModulationLoss(nn.Module):
         check_pair(input, target, self.n_fft)
         return self.forward_unchecked(input, target)
 
-    def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`)."""
-        return _noise_modulation(input, target, self._settings, self.aggregate, self.reduction)
+    def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor,
+                          analysis: TargetAnalysis | None = None) -> torch.Tensor:
+        """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`);
+        ``analysis``: :meth:`analyse_target` of ``target`` under the same settings, when the caller has it."""
+        return _noise_modulation(input, target, self._settings, self.aggregate, self.reduction, analysis)
+
+    def analyse_target(self, target: torch.Tensor) -> TargetAnalysis:
+        """The target's level spectrum, threshold and calibration offset (no gradient), for reuse."""
+        return _target(target, self._settings)
 
 
 # ------------------------------------------------------------ masked filterbank

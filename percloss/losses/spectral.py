@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_positive, check_sample_rate
+from .._checks import check_integer, check_positive, check_sample_rate
 from ..filterbank import mel_triangles
 from ..masking import calibrated_spectrum_db, check_n_fft, default_hop
 from ._contract import check_pair, check_reduction, reduce, reduce_elements
@@ -37,6 +37,9 @@ def _check_resolutions(fft_sizes: tuple[int, ...], hop_sizes: tuple[int, ...],
                        win_lengths: tuple[int, ...]) -> list[tuple[int, int, int]]:
     if not (len(fft_sizes) == len(hop_sizes) == len(win_lengths) >= 1):
         raise ValueError("fft_sizes, hop_sizes and win_lengths must be non-empty and of equal length")
+    fft_sizes = tuple(check_integer(n, "fft_sizes", 2) for n in fft_sizes)
+    hop_sizes = tuple(check_integer(h, "hop_sizes", 1) for h in hop_sizes)
+    win_lengths = tuple(check_integer(w, "win_lengths", 1) for w in win_lengths)
     for n, h, w in zip(fft_sizes, hop_sizes, win_lengths, strict=True):
         if not (0 < h <= w <= n):
             raise ValueError(f"need 0 < hop <= win_length <= fft_size, got {h}, {w}, {n}")
@@ -157,15 +160,18 @@ class MultiResolutionSTFTLoss(nn.Module):
 # ------------------------------------------------------------------- log-mel L1
 
 
-def _mel_matrices(sample_rate: int, fft_sizes: tuple[int, ...], n_mels: int) -> list[torch.Tensor]:
+def _mel_matrices(sample_rate: int, fft_sizes: tuple[int, ...], n_mels: object) -> list[torch.Tensor]:
+    n_mels = check_integer(n_mels, "n_mels", 1)
     return [torch.from_numpy(mel_triangles(n, sample_rate, n_mels)).float() for n in fft_sizes]
 
 
 def _check_fft_sizes(fft_sizes: tuple[int, ...]) -> tuple[int, ...]:
-    sizes = tuple(fft_sizes)
-    if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 2 for n in sizes):
+    if isinstance(fft_sizes, (str, bytes)) or not hasattr(fft_sizes, "__iter__"):
         raise ValueError(f"fft_sizes must be a non-empty tuple of integers >= 2, got {fft_sizes!r}")
-    return sizes
+    sizes = tuple(fft_sizes)
+    if not sizes:
+        raise ValueError(f"fft_sizes must be a non-empty tuple of integers >= 2, got {fft_sizes!r}")
+    return tuple(check_integer(n, "fft_sizes", 2) for n in sizes)
 
 
 def _mel(input: torch.Tensor, target: torch.Tensor, fft_sizes: tuple[int, ...], mels: list[torch.Tensor],
@@ -267,6 +273,7 @@ def mel_line_weights(n_fft: int, sample_rate: int, n_mels: int = 64) -> torch.Te
     Shape:
         ``() -> (n_fft / 2 + 1,)``
     """
+    n_mels = check_integer(n_mels, "n_mels", 1)
     tri = torch.from_numpy(mel_triangles(n_fft, sample_rate, n_mels, slaney_norm=True))
     tri = tri / tri.sum(0, keepdim=True).clamp_min(1e-12)
     w = tri.sum(1)
@@ -317,7 +324,7 @@ class MelWeightedLoss(nn.Module):
     """Model B's term: ``mean_{frames, lines} w_f ((L_in - L_tg) / 10)^2``, ``w`` from :func:`mel_line_weights`.
 
     Levels ``L`` are :func:`percloss.masking.spectrum_db` (512-point Hann, dB SPL
-    with full scale at 96 dB) floored softly at 0 dB as in
+    in the standard's ``"iso"`` calibration: a full-scale sinusoid reads 82.52 dB) floored softly at 0 dB as in
     :class:`~percloss.losses.PriorityWeightedLoss`, so the two terms
     are on one scale and differ only in their weights. Functional form:
     :func:`mel_weighted_loss`.
