@@ -227,22 +227,27 @@ def update_rate_weights(lambdas: list[float], entropy_bits: list[float], target_
             for lam, h in zip(lambdas, entropy_bits, strict=True)]
 
 
-#: Bound and step of the signed controller (:func:`update_rate_weights_signed`).
+#: Bound and gain of the signed controller (:func:`update_rate_weights_signed`).
 SIGNED_RATE_BOUND = 1.0
-SIGNED_RATE_STEP = 1e-3
+SIGNED_RATE_GAIN = 0.05
+#: Steps of distortion whose mean sets the signed controller's step size.
+SIGNED_RATE_WINDOW = 50
 #: How the rate multipliers follow the entropy (:func:`train_codec`'s ``rate_control``).
 RATE_CONTROLS = ("multiplicative", "signed")
 
 
 def update_rate_weights_signed(lambdas: list[float], entropy_bits: list[float], target_bits: float,
-                               step: float = SIGNED_RATE_STEP, bound: float = SIGNED_RATE_BOUND) -> list[float]:
-    """Rate controller for an *equality* target: ``lambda_m + step (H_m - target) / target`` within
-    ``[-bound, bound]``.
+                               scale: float, gain: float = SIGNED_RATE_GAIN,
+                               bound: float = SIGNED_RATE_BOUND) -> list[float]:
+    """Rate controller for an *equality* target: ``lambda_m + gain * scale * (H_m - target) / target`` within
+    ``[-bound, bound]``; ``scale``: the distortion's recent mean, so the step is on the loss's own scale
+    (the multipliers that balance MSE are ~1e-3, those of the masking losses ~100 times larger).
 
     The multiplicative controller (:func:`update_rate_weights`) keeps ``lambda`` positive, so below the
     target it can only stop pressing; the rate term cannot push the entropy back up. Here ``lambda`` may turn
     negative, and the term ``lambda H`` then rewards entropy: a Lagrange multiplier of ``H = target``.
     """
+    step = gain * scale
     return [min(max(lam + step * (h - target_bits) / target_bits, -bound), bound)
             for lam, h in zip(lambdas, entropy_bits, strict=True)]
 
@@ -486,12 +491,18 @@ class TrainSettings:
                 key[name] = float(value) if name == "saturation_weight" else value
         return key
 
+    def initial_rate_weights(self, n_modules: int) -> list[float]:
+        """The rate multipliers at step 0 (the signed controller starts from no rate pressure)."""
+        return [0.0 if self.rate_control == "signed" else 0.01] * n_modules
+
     def next_rate_weights(self, lambdas: list[float], soft: list[float], hard: list[float],
-                          target_bits: float) -> list[float]:
-        """The rate multipliers after a step with these soft and hard entropies (bits per code)."""
+                          target_bits: float, recent_distortion: list[float]) -> list[float]:
+        """The rate multipliers after a step with these soft and hard entropies (bits per code);
+        ``recent_distortion``: the last steps' distortions, this one's included."""
         followed = hard if self.rate_entropy == "hard" else soft
         if self.rate_control == "signed":
-            return update_rate_weights_signed(lambdas, followed, target_bits)
+            scale = sum(recent_distortion[-SIGNED_RATE_WINDOW:]) / len(recent_distortion[-SIGNED_RATE_WINDOW:])
+            return update_rate_weights_signed(lambdas, followed, target_bits, scale)
         return update_rate_weights(lambdas, followed, target_bits, self.rate_gain)
 
 
@@ -533,7 +544,7 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     optimizer = torch.optim.Adam(codec.parameters(), lr=s.lr)
     g = torch.Generator().manual_seed(s.seed)
     target_bits = bits_per_code(s.target_kbps, rate) if s.target_kbps is not None else None
-    lambdas = [0.01 for _ in codec.stages]
+    lambdas = s.initial_rate_weights(len(codec.stages))
     log = TrainLog()
     key = s.checkpoint_key(rate, len(codec.stages))
     path = Path(checkpoint) if checkpoint is not None else None
@@ -554,7 +565,8 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
                 codec, loss_fn, optimizer, x, lambdas if target_bits is not None else None, s.precision,
                 s.max_grad_norm, s.saturation_weight)
             if target_bits is not None:
-                lambdas = s.next_rate_weights(lambdas, hs, hard, target_bits)
+                recent = [*log.distortion[1 - SIGNED_RATE_WINDOW:], distortion]
+                lambdas = s.next_rate_weights(lambdas, hs, hard, target_bits, recent)
             moved = [0] * len(hs)
             if s.reseed_every is not None and (step + 1) % s.reseed_every == 0:
                 moved = reseed_codec(codec, optimizer, x, torch.Generator().manual_seed(s.seed * 1_000_003 + step))

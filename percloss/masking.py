@@ -77,6 +77,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -86,6 +87,7 @@ from ._checks import check_choice, check_real, check_sample_rate, check_signal
 
 __all__ = [
     "PsychoacousticModel1",
+    "ModelConstants",
     "CALIBRATIONS",
     "SPL_MODES",
     "POWER_NORM_DB",
@@ -547,27 +549,61 @@ class MaskingAnalysis:
     calibration: str = "iso"
 
 
-class _Constants:
-    """Per-(tables, dtype, device) tensors reused by every call."""
+class ModelConstants(torch.nn.Module):
+    """Model 1's tensors for one (sample rate, FFT size), as buffers (not saved in state dicts: they follow
+    from the tables). Modules that run model 1 own one, so ``.to(device)`` and ``.double()`` move them;
+    the functional forms use a per-(rate, size, dtype, device) cache of these.
 
-    def __init__(self, t: ModelTables, dtype: torch.dtype, device: torch.device) -> None:
+    Args:
+        t: the tables of :func:`model_tables`.
+        dtype: floating dtype of the level-valued buffers. (Default: ``torch.float32``)
+        device: where the buffers live. (Default: the CPU)
+    """
+
+    reach: torch.Tensor
+    ath_grid: torch.Tensor
+    line_to_grid: torch.Tensor
+    ath_line: torch.Tensor
+    bark_line: torch.Tensor
+    member: torch.Tensor
+    nt_lines: torch.Tensor
+    offset: torch.Tensor
+    slope: torch.Tensor
+    sub_member: torch.Tensor
+    sub_empty: torch.Tensor
+
+    def __init__(self, t: ModelTables, dtype: torch.dtype = torch.float32,
+                 device: torch.device | str | None = None) -> None:
+        super().__init__()
+        self.tables = t
+        self._build(dtype, device)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> ModelConstants:
+        """After ``.to()``/``.double()``/...: rebuild from the tables at the new dtype and device (a float32
+        table cast to float64 would differ from the float64 one in its last digits)."""
+        super()._apply(fn, recurse)
+        self._build(self.ath_grid.dtype, self.ath_grid.device)
+        return self
+
+    def _build(self, dtype: torch.dtype, device: torch.device | str | None) -> None:
+        t = self.tables
         k_count = t.n_fft // 2 + 1
         lines = np.arange(k_count)
         reach = np.array([_neighbourhood(t.n_fft, int(k)) for k in lines])
-        self.reach = torch.as_tensor(reach, device=device)
+        self._buffer("reach", torch.as_tensor(reach, device=device))
         self.max_reach = int(reach.max())
-        self.ath_grid = torch.as_tensor(t.threshold_in_quiet, dtype=dtype, device=device)
-        self.line_to_grid = torch.as_tensor(t.line_to_grid, device=device)
-        self.ath_line = self.ath_grid[self.line_to_grid]
-        self.bark_line = torch.as_tensor(t.bark[t.line_to_grid], dtype=dtype, device=device)
+        self._buffer("ath_grid", torch.as_tensor(t.threshold_in_quiet, dtype=dtype, device=device))
+        self._buffer("line_to_grid", torch.as_tensor(t.line_to_grid, device=device))
+        self._buffer("ath_line", self.ath_grid[self.line_to_grid])
+        self._buffer("bark_line", torch.as_tensor(t.bark[t.line_to_grid], dtype=dtype, device=device))
         # critical-band membership (K, B) and the geometric-mean line of each band
         member = t.band_membership
         nt_lines = np.zeros(t.n_bands, dtype=np.int64)
         for b in range(t.n_bands):
             ks = np.arange(int(t.band_boundaries[b]), int(t.band_boundaries[b + 1]))
             nt_lines[b] = int(np.rint(np.exp(np.mean(np.log(ks)))))
-        self.member = torch.as_tensor(member, dtype=dtype, device=device)
-        self.nt_lines = torch.as_tensor(nt_lines, device=device)
+        self._buffer("member", torch.as_tensor(member, dtype=dtype, device=device))
+        self._buffer("nt_lines", torch.as_tensor(nt_lines, device=device))
         # masker slots: every line (tonal) then every band (non-tonal)
         masker_grid = np.concatenate([t.line_to_grid, t.line_to_grid[nt_lines]])
         z_masker = t.bark[masker_grid]
@@ -586,27 +622,37 @@ class _Constants:
             -1.525 - 0.275 * z_masker[:k_count] - 4.5,
             -1.525 - 0.175 * z_masker[k_count:] - 0.5,
         ])
-        self.offset = torch.as_tensor(a + av[:, None], dtype=dtype, device=device)  # (J, I), -inf outside
-        self.slope = torch.as_tensor(1.0 + slope, dtype=dtype, device=device)  # (J, I)
+        self._buffer("offset", torch.as_tensor(a + av[:, None], dtype=dtype, device=device))  # (J, I), -inf outside
+        self._buffer("slope", torch.as_tensor(1.0 + slope, dtype=dtype, device=device))  # (J, I)
         # subbands: lines [s*w, (s+1)*w); grid rows inside each
         width = (t.n_fft // 2) // N_SUBBANDS
         sub_of_grid = t.grid_lines // width
         sub_member = np.zeros((len(t.grid_lines), N_SUBBANDS), dtype=bool)
         inside = sub_of_grid < N_SUBBANDS
         sub_member[np.arange(len(t.grid_lines))[inside], sub_of_grid[inside]] = True
-        self.sub_member = torch.as_tensor(sub_member, device=device)
-        self.sub_empty = torch.as_tensor(~sub_member.any(axis=0), device=device)
+        self._buffer("sub_member", torch.as_tensor(sub_member, device=device))
+        self._buffer("sub_empty", torch.as_tensor(~sub_member.any(axis=0), device=device))
         self.ath_last = float(t.threshold_in_quiet[-1])
         self.sub_width = width
 
+    def _buffer(self, name: str, value: torch.Tensor) -> None:
+        self.register_buffer(name, value, persistent=False)
 
-_CONSTANTS: dict[tuple[int, int, torch.dtype, str], _Constants] = {}
+    def usable_for(self, x: torch.Tensor) -> bool:
+        """Whether the buffers have ``x``'s floating dtype and device."""
+        return self.ath_grid.dtype == x.dtype and self.ath_grid.device == x.device
 
 
-def _constants(t: ModelTables, dtype: torch.dtype, device: torch.device) -> _Constants:
-    key = (t.sample_rate, t.n_fft, dtype, str(device))
+_CONSTANTS: dict[tuple[int, int, torch.dtype, str], ModelConstants] = {}
+
+
+def _constants(t: ModelTables, x: torch.Tensor, constants: ModelConstants | None = None) -> ModelConstants:
+    """``constants`` when they fit ``x`` (dtype and device), else the cached ones for ``t`` that do."""
+    if constants is not None and constants.usable_for(x):
+        return constants
+    key = (t.sample_rate, t.n_fft, x.dtype, str(x.device))
     if key not in _CONSTANTS:
-        _CONSTANTS[key] = _Constants(t, dtype, device)
+        _CONSTANTS[key] = ModelConstants(t, x.dtype, x.device)
     return _CONSTANTS[key]
 
 
@@ -620,7 +666,8 @@ def _check_level(level_db: object, k_count: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def tonal_maskers(level_db: torch.Tensor, t: ModelTables) -> tuple[torch.Tensor, torch.Tensor]:
+def tonal_maskers(level_db: torch.Tensor, t: ModelTables, *,
+                  constants: ModelConstants | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Step 2: tonal lines and their three-line levels, ``(N, K) -> (N, K) bool, (N, K) dB``.
 
     A line ``k`` is tonal when it is a local maximum (``X(k) > X(k-1)``,
@@ -629,7 +676,7 @@ def tonal_maskers(level_db: torch.Tensor, t: ModelTables) -> tuple[torch.Tensor,
     line 254); candidates are ``2 < k < 250`` (Layer I) or ``2 < k < 500`` (Layer II).
     The level of a tonal line is the power sum of lines ``k-1, k, k+1``.
     """
-    c = _constants(t, level_db.dtype, level_db.device)
+    c = _constants(t, level_db, constants)
     x = level_db
     k_count = x.shape[-1]
     r = max(c.max_reach, 1)
@@ -649,14 +696,15 @@ def tonal_maskers(level_db: torch.Tensor, t: ModelTables) -> tuple[torch.Tensor,
 
 
 @torch.no_grad()
-def nontonal_maskers(level_db: torch.Tensor, tonal: torch.Tensor, t: ModelTables) -> torch.Tensor:
+def nontonal_maskers(level_db: torch.Tensor, tonal: torch.Tensor, t: ModelTables, *,
+                     constants: ModelConstants | None = None) -> torch.Tensor:
     """Step 3: non-tonal level per critical band, ``(N, K) -> (N, B)`` dB (``-inf``: no power).
 
     The power of the band's lines that are neither tonal nor within the reach
     of a tonal line's 7 dB test; the masker sits at the band's geometric-mean
     line (:attr:`MaskingAnalysis.nontonal_line`).
     """
-    c = _constants(t, level_db.dtype, level_db.device)
+    c = _constants(t, level_db, constants)
     k_count = level_db.shape[-1]
     r = max(c.max_reach, 1)
     reach = torch.where(tonal, c.reach, torch.zeros_like(c.reach)).to(level_db.dtype)
@@ -676,6 +724,8 @@ def decimate_maskers(
     nontonal_db: torch.Tensor,
     t: ModelTables,
     ath_offset_db: float = 0.0,
+    *,
+    constants: ModelConstants | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Step 4: drop maskers below the threshold in quiet, then apply the 0.5-Bark rule.
 
@@ -688,7 +738,7 @@ def decimate_maskers(
         ``(tonal, nontonal_db)``: the surviving tonal lines ``(N, K)`` and
         non-tonal levels ``(N, B)`` with dropped maskers at ``-inf``.
     """
-    c = _constants(t, tonal_db.dtype, tonal_db.device)
+    c = _constants(t, tonal_db, constants)
     ath_line = c.ath_line + ath_offset_db
     tonal = tonal & (tonal_db >= ath_line)
     nontonal_db = torch.where(nontonal_db >= ath_line[c.nt_lines], nontonal_db, float("-inf"))
@@ -724,6 +774,8 @@ def global_threshold(
     t: ModelTables,
     ath_offset_db: float = 0.0,
     chunk_frames: int = 512,
+    *,
+    constants: ModelConstants | None = None,
 ) -> torch.Tensor:
     """Step 5: global masking threshold on the grid, ``(N, K), (N, B) -> (N, I)`` dB.
 
@@ -731,7 +783,7 @@ def global_threshold(
     with ``LT(j, i) = X(j) + av(z(j)) + vf(z(i) - z(j), X(j))`` over maskers within
     ``-3 <= dz < 8`` Bark; ``tonal_db``/``nontonal_db`` hold ``-inf`` where no masker is.
     """
-    c = _constants(t, tonal_db.dtype, tonal_db.device)
+    c = _constants(t, tonal_db, constants)
     maskers = torch.cat([tonal_db, nontonal_db], dim=-1)  # (N, J)
     ath_pow = torch.pow(10.0, (c.ath_grid + ath_offset_db) / 10.0)
     out = []
@@ -803,6 +855,8 @@ def subband_smr(
     t: ModelTables,
     scalefactor_db: torch.Tensor | None = None,
     ath_offset_db: float = 0.0,
+    *,
+    constants: ModelConstants | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Step 6: per subband the minimum threshold, the levels and the SMR.
 
@@ -814,7 +868,7 @@ def subband_smr(
     Returns:
         ``(min_threshold_db, spectrum_max_db, spl_db, smr_db)``, each ``(N, 32)``.
     """
-    c = _constants(t, global_db.dtype, global_db.device)
+    c = _constants(t, global_db, constants)
     big = torch.finfo(global_db.dtype).max
     masked = torch.where(c.sub_member, global_db[..., :, None], torch.full_like(global_db[..., :, None], big))
     min_thr = masked.amin(dim=-2)
@@ -834,6 +888,8 @@ def analyse_spectrum(
     chunk_frames: int = 512,
     scalefactor_db: torch.Tensor | None = None,
     calibration: str = "iso",
+    *,
+    constants: ModelConstants | None = None,
 ) -> MaskingAnalysis:
     """Run steps 2-6 of model 1 on level spectra ``(..., F, n_fft/2 + 1)`` from :func:`spectrum_db`.
 
@@ -848,6 +904,7 @@ def analyse_spectrum(
             ``(..., F, 32)``; without them the SMR uses the spectrum's maximum alone.
         calibration: the calibration ``level_db`` was computed with (recorded in
             the result). (Default: ``"iso"``)
+        constants: a module's :class:`ModelConstants` for this rate and size. (Default: a cache)
     """
     n_fft = check_n_fft(n_fft)
     t = model_tables(sample_rate, n_fft)
@@ -855,7 +912,8 @@ def analyse_spectrum(
     if not math.isfinite(ath_offset_db):
         raise ValueError(f"ath_offset_db must be finite, got {ath_offset_db!r}")
     _check_level(level_db, n_fft // 2 + 1)
-    return threshold_analysis(level_db, t, ath_offset_db, chunk_frames, scalefactor_db, calibration)
+    return threshold_analysis(level_db, t, ath_offset_db, chunk_frames, scalefactor_db, calibration,
+                              constants=constants)
 
 
 def threshold_analysis(
@@ -865,10 +923,13 @@ def threshold_analysis(
     chunk_frames: int = 512,
     scalefactor_db: torch.Tensor | None = None,
     calibration: str = "iso",
+    *,
+    constants: ModelConstants | None = None,
 ) -> MaskingAnalysis:
     """:func:`analyse_spectrum` with the tables ``t`` of :func:`model_tables` and without validating
     ``level_db`` (its NaN check is a device-to-host synchronisation): for losses whose public entry
-    validated their signals already."""
+    validated their signals already. ``constants``: a module's own :class:`ModelConstants` for ``t``
+    (used when they match ``level_db``'s dtype and device; Default: a cache)."""
     k_count = t.n_fft // 2 + 1
     x = level_db.detach()
     lead = x.shape[:-1]
@@ -880,14 +941,14 @@ def threshold_analysis(
                 f"scalefactor_db must have shape {(*lead, N_SUBBANDS)}, got {tuple(scalefactor_db.shape)}"
             )
         scf = scalefactor_db.detach().reshape(-1, N_SUBBANDS)
-    c = _constants(t, x.dtype, x.device)
+    c = _constants(t, x, constants)
 
-    tonal, tonal_db = tonal_maskers(x, t)
-    nontonal_db = nontonal_maskers(x, tonal, t)
-    tonal, nontonal_db = decimate_maskers(tonal, tonal_db, nontonal_db, t, ath_offset_db)
+    tonal, tonal_db = tonal_maskers(x, t, constants=c)
+    nontonal_db = nontonal_maskers(x, tonal, t, constants=c)
+    tonal, nontonal_db = decimate_maskers(tonal, tonal_db, nontonal_db, t, ath_offset_db, constants=c)
     tonal_db = torch.where(tonal, tonal_db, float("-inf"))
-    global_db = global_threshold(tonal_db, nontonal_db, t, ath_offset_db, chunk_frames)
-    min_thr, x_max, spl, smr = subband_smr(x, global_db, t, scf, ath_offset_db)
+    global_db = global_threshold(tonal_db, nontonal_db, t, ath_offset_db, chunk_frames, constants=c)
+    min_thr, x_max, spl, smr = subband_smr(x, global_db, t, scf, ath_offset_db, constants=c)
 
     def back(v: torch.Tensor) -> torch.Tensor:
         return v.reshape(*lead, v.shape[-1])
@@ -959,17 +1020,21 @@ def _model1_settings(sample_rate: object, n_fft: object, hop: object, ath_offset
 
 
 def _model1(x: torch.Tensor, sample_rate: int, n_fft: int, hop: int, ath_offset_db: float, calibration: str,
-            spl: str) -> MaskingAnalysis:
+            spl: str, constants: ModelConstants | None = None) -> MaskingAnalysis:
     """Model 1 on ``x`` under checked settings (:func:`_model1_settings`)."""
     check_signal(x, "x", min_length=n_fft)
     with torch.no_grad():
         level, offset = calibrated_spectrum_db(x, n_fft, hop, calibration)
         scf = scalefactor_level_db(x, n_fft, hop, calibration, offset) if spl == "scalefactor" else None
-    return analyse_spectrum(level, sample_rate, n_fft, ath_offset_db, scalefactor_db=scf, calibration=calibration)
+    return analyse_spectrum(level, sample_rate, n_fft, ath_offset_db, scalefactor_db=scf, calibration=calibration,
+                            constants=constants)
 
 
 class PsychoacousticModel1(torch.nn.Module):
     """Model 1 as a module: the settings are checked once, at construction; ``forward(x)`` analyses ``(..., time)``.
+
+    The model's tensors are buffers of its :class:`ModelConstants` (``.to(device)`` and ``.double()`` move
+    them; an input of another dtype or device falls back to the functional form's cache).
 
     Args as :func:`psychoacoustic_model1` (``sample_rate``, ``n_fft``, ``hop``,
     ``ath_offset_db``, ``calibration``, ``spl``); invalid settings raise
@@ -990,9 +1055,11 @@ class PsychoacousticModel1(torch.nn.Module):
         super().__init__()
         (self.sample_rate, self.n_fft, self.hop, self.ath_offset_db, self.calibration,
          self.spl) = _model1_settings(sample_rate, n_fft, hop, ath_offset_db, calibration, spl)
+        self.constants = ModelConstants(model_tables(self.sample_rate, self.n_fft))
 
     def forward(self, x: torch.Tensor) -> MaskingAnalysis:
-        return _model1(x, self.sample_rate, self.n_fft, self.hop, self.ath_offset_db, self.calibration, self.spl)
+        return _model1(x, self.sample_rate, self.n_fft, self.hop, self.ath_offset_db, self.calibration, self.spl,
+                       self.constants)
 
     def extra_repr(self) -> str:
         return (f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, hop={self.hop}, "

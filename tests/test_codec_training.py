@@ -361,14 +361,18 @@ def test_the_signed_rate_controller_rewards_entropy_below_the_target() -> None:
 
     # the multiplicative controller can only relax towards its floor when the entropy is too low ...
     assert update_rate_weights([1e-5], [0.0], 2.0, 0.05) == [1e-5]
-    # ... the signed one crosses zero, so that lambda * H rewards entropy: an equality constraint
+    # ... the signed one crosses zero, so that lambda * H rewards entropy: an equality constraint; its step is
+    # gain x the distortion's scale x the relative error
     lam = [0.002]
     for _ in range(5):
-        lam = update_rate_weights_signed(lam, [0.0], 2.0)
+        lam = update_rate_weights_signed(lam, [0.0], 2.0, scale=0.01, gain=0.1)
     assert lam[0] == pytest.approx(0.002 - 5e-3) and lam[0] < 0
-    assert update_rate_weights_signed([0.999], [8.0], 2.0) == [1.0]  # bounded
-    assert update_rate_weights_signed([-0.9995], [0.0], 2.0) == [-1.0]
-    assert update_rate_weights_signed([0.3], [2.0], 2.0) == [0.3]  # on target: unchanged
+    assert update_rate_weights_signed([0.999], [8.0], 2.0, scale=1.0) == [1.0]  # bounded
+    assert update_rate_weights_signed([-0.9995], [0.0], 2.0, scale=1.0) == [-1.0]
+    assert update_rate_weights_signed([0.3], [2.0], 2.0, scale=1.0) == [0.3]  # on target: unchanged
+    # the step follows the loss's scale: ten times the distortion, ten times the step
+    small = update_rate_weights_signed([0.0], [4.0], 2.0, scale=0.001)[0]
+    assert update_rate_weights_signed([0.0], [4.0], 2.0, scale=0.01)[0] == pytest.approx(10 * small)
 
 
 def test_train_settings_name_the_checkpoint_identity_and_refuse_bad_values() -> None:

@@ -388,3 +388,29 @@ def test_the_module_form_is_the_function_with_settings_checked_once() -> None:
         PsychoacousticModel1(44100, n_fft=2048)
     with pytest.raises(ValueError, match="sample_rate"):
         PsychoacousticModel1(True)  # type: ignore[arg-type]
+
+
+def test_model_1_modules_own_their_tables_as_buffers() -> None:
+    """The module's tensors are buffers: .double() converts them and the module then uses its own (no cache)."""
+    import percloss.masking as m
+    from percloss.losses import NoiseModulationLoss, PriorityWeightedLoss
+
+    x = load_clip("piano_bach", 44100)[:8192]
+    model = m.PsychoacousticModel1(44100)
+    names = {n for n, _ in model.named_buffers()}
+    assert {"constants.ath_grid", "constants.offset", "constants.member", "constants.reach"} <= names
+    assert model.state_dict() == {}  # derived from the tables, not saved
+    model.double()
+    assert model.constants.offset.dtype == torch.float64
+    used = []
+    original = m._constants
+    m._constants = lambda t, v, c=None: used.append(c is not None and c.usable_for(v)) or original(t, v, c)
+    try:
+        a = model(x.double())
+    finally:
+        m._constants = original
+    assert used and all(used)  # every step took the module's own buffers
+    b = m.psychoacoustic_model1(x.double(), 44100)
+    assert torch.equal(a.threshold_db, b.threshold_db) and torch.equal(a.smr_db, b.smr_db)
+    for loss in (PriorityWeightedLoss(44100), NoiseModulationLoss(44100)):
+        assert loss.double().model1.ath_grid.dtype == torch.float64

@@ -33,6 +33,7 @@ from .._checks import check_choice, check_integer, check_sample_rate
 from ..filterbank import FilterBank
 from ..masking import (
     ISO_FULL_SCALE_SINE_DB,
+    ModelConstants,
     ModelTables,
     calibrated_spectrum_db,
     check_calibration,
@@ -102,11 +103,11 @@ class _Settings:
 TargetAnalysis = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-def _target(target: torch.Tensor, s: _Settings) -> TargetAnalysis:
+def _target(target: torch.Tensor, s: _Settings, constants: ModelConstants | None = None) -> TargetAnalysis:
     """The target's level spectrum, its threshold on every line and its calibration offset."""
     with torch.no_grad():
         level, offset = calibrated_spectrum_db(target, s.n_fft, s.hop, s.calibration)
-        threshold = threshold_analysis(level, s.tables).threshold_db
+        threshold = threshold_analysis(level, s.tables, constants=constants).threshold_db
     return level, threshold, offset
 
 
@@ -196,6 +197,7 @@ class PriorityWeightedLoss(nn.Module):
         self.calibration = self._settings.calibration
         self.upper_line = self._settings.tables.upper_line
         self.reduction = check_reduction(reduction)
+        self.model1 = ModelConstants(self._settings.tables)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.n_fft)
@@ -205,11 +207,13 @@ class PriorityWeightedLoss(nn.Module):
                           analysis: TargetAnalysis | None = None) -> torch.Tensor:
         """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`);
         ``analysis``: :meth:`analyse_target` of ``target`` under the same settings, when the caller has it."""
+        if analysis is None:
+            analysis = self.analyse_target(target)
         return _priority_weighted(input, target, self._settings, self.reduction, analysis)
 
     def analyse_target(self, target: torch.Tensor) -> TargetAnalysis:
         """The target's level spectrum, threshold and calibration offset (no gradient), for reuse."""
-        return _target(target, self._settings)
+        return _target(target, self._settings, self.model1)
 
 
 # ------------------------------------------------------------- noise modulation
@@ -295,6 +299,7 @@ class NoiseModulationLoss(nn.Module):
         self.upper_line = self._settings.tables.upper_line
         self.aggregate = check_choice(aggregate, "aggregate", AGGREGATES)
         self.reduction = check_reduction(reduction)
+        self.model1 = ModelConstants(self._settings.tables)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.n_fft)
@@ -304,11 +309,13 @@ class NoiseModulationLoss(nn.Module):
                           analysis: TargetAnalysis | None = None) -> torch.Tensor:
         """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`);
         ``analysis``: :meth:`analyse_target` of ``target`` under the same settings, when the caller has it."""
+        if analysis is None:
+            analysis = self.analyse_target(target)
         return _noise_modulation(input, target, self._settings, self.aggregate, self.reduction, analysis)
 
     def analyse_target(self, target: torch.Tensor) -> TargetAnalysis:
         """The target's level spectrum, threshold and calibration offset (no gradient), for reuse."""
-        return _target(target, self._settings)
+        return _target(target, self._settings, self.model1)
 
 
 # ------------------------------------------------------------ masked filterbank
@@ -324,11 +331,11 @@ def _band_tables(filterbank: FilterBank, n_fft: int, sample_rate: int) -> tuple[
 
 def _masked_filterbank(input: torch.Tensor, target: torch.Tensor, s: _Settings, filterbank: FilterBank,
                        band_to_line: torch.Tensor, line_to_band_factor: torch.Tensor, frame_window: torch.Tensor,
-                       reduction: str) -> torch.Tensor:
+                       reduction: str, constants: ModelConstants | None = None) -> torch.Tensor:
     """The loss on a validated pair (no checks)."""
     with torch.no_grad():
         level, offset = calibrated_spectrum_db(target, s.n_fft, s.hop, s.calibration)  # offset (..., F, 1)
-        threshold_db = threshold_analysis(level, s.tables).threshold_db
+        threshold_db = threshold_analysis(level, s.tables, constants=constants).threshold_db
         # mask per band and frame, as band power (full-scale sine = 1)
         full_scale = ISO_FULL_SCALE_SINE_DB + offset
         mask = torch.pow(10.0, (threshold_db[..., band_to_line] - full_scale) / 10.0)
@@ -441,6 +448,7 @@ class MaskedFilterbankLoss(nn.Module):
         self.register_buffer("band_to_line", lines)
         self.register_buffer("line_to_band_factor", factor)
         self.register_buffer("frame_window", torch.hann_window(self.n_fft, periodic=True))
+        self.model1 = ModelConstants(self._settings.tables)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.n_fft)
@@ -449,4 +457,4 @@ class MaskedFilterbankLoss(nn.Module):
     def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`)."""
         return _masked_filterbank(input, target, self._settings, self.filterbank, self.band_to_line,
-                                  self.line_to_band_factor, self.frame_window, self.reduction)
+                                  self.line_to_band_factor, self.frame_window, self.reduction, self.model1)
