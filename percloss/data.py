@@ -1,7 +1,8 @@
 """The real clip set, loaded at any sample rate.
 
 Clips live in ``data/clips/`` (see its ``SOURCES.md``), described by
-``manifest.json``. ``PERCLOSS_DATA`` points elsewhere if set.
+``manifest.json``. ``PERCLOSS_DATA`` points elsewhere if set (and
+``PERCLOSS_CORPUS`` the codec corpus, :func:`codec_corpus_dir`).
 Resampling uses soxr (``VHQ``), a band-limited polyphase resampler.
 
 Notebook: every chapter; the clips are listed in ``book/data.md``.
@@ -34,8 +35,11 @@ def clips_dir() -> Path:
 
 
 def codec_corpus_dir() -> Path:
-    """The codec chapter's music corpus (``data/codec``; see ``scripts/build_codec_corpus.py``)."""
-    return clips_dir().parent / "codec"
+    """The codec chapter's music corpus: its manifest (the split) and the shipped excerpts;
+    ``$PERCLOSS_CORPUS`` if set, else ``codec/`` beside the clips folder (``data/codec`` of a checkout;
+    see ``scripts/build_codec_corpus.sh``)."""
+    env = os.environ.get("PERCLOSS_CORPUS")
+    return Path(env) if env else clips_dir().parent / "codec"
 
 
 def codec_corpus(split: str, sample_rate: int, folder: str | os.PathLike[str] | None = None) -> dict[str, torch.Tensor]:

@@ -112,3 +112,19 @@ def test_one_sample_rate_validator_everywhere() -> None:
     x = np.sin(np.arange(16000) * 0.1)
     assert np.array_equal(degrade.degrade(x, "noise", 0.01, sample_rate=np.int32(16000)),
                           degrade.degrade(x, "noise", 0.01, sample_rate=16000))
+
+
+def test_the_codec_corpus_location_follows_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import soundfile as sf
+
+    from percloss import data
+
+    sf.write(tmp_path / "a.flac", 0.1 * np.sin(np.arange(16000) * 0.05), 16000)
+    (tmp_path / "manifest.json").write_text(json.dumps({"a": {"file": "a.flac", "split": "heldout"}}))
+    monkeypatch.setenv("PERCLOSS_CORPUS", str(tmp_path))
+    assert data.codec_corpus_dir() == tmp_path
+    songs = data.codec_corpus("heldout", 8000)
+    assert list(songs) == ["a"] and songs["a"].shape == (8000,)  # resampled from 16 kHz
+    assert data.codec_corpus("train", 8000) == {}
