@@ -29,10 +29,15 @@ def check_reduction(reduction: object) -> str:
 
 def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int = 1) -> None:
     """``input`` and ``target``: finite float32/float64 ``(..., time)`` tensors of one shape, dtype and device,
-    with at least ``min_length`` samples (else ``ValueError`` naming the argument)."""
-    check_signal(input, "input", min_length=min_length)
-    check_signal(target, "target", min_length=min_length)
+    with at least ``min_length`` samples (else ``ValueError`` naming the argument). One host synchronisation
+    for the finiteness of both."""
+    check_signal(input, "input", min_length=min_length, allow_nonfinite=True)
+    check_signal(target, "target", min_length=min_length, allow_nonfinite=True)
     check_same_shape(input, target, "input", "target")
+    finite = torch.stack([torch.isfinite(input).all(), torch.isfinite(target).all()]).tolist()
+    for ok, name in zip(finite, ("input", "target"), strict=True):
+        if not ok:
+            raise ValueError(f"{name} contains NaN or Inf values")
 
 
 def reduce(per_signal: torch.Tensor, reduction: str) -> torch.Tensor:
