@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._checks import AUDIO_RATE_RANGE, check_sample_rate
+
 __all__ = ["audio_tag", "audio_data_uri", "flac_data_uri", "listening_panel", "listening_panel_html", "rerun_note", "claims_html"]
 
 
@@ -18,8 +20,7 @@ def _checked_audio(x: torch.Tensor | np.ndarray, rate: int) -> np.ndarray:
         raise ValueError(f"x must be a non-empty 1-D signal or (channels, time), got shape {arr.shape}")
     if not np.isfinite(arr).all() or np.abs(arr).max() > 1.0:
         raise ValueError("x must be finite and within [-1, 1] (the player does not normalise)")
-    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
-        raise ValueError(f"rate must be a positive integer, got {rate!r}")
+    check_sample_rate(rate, "rate", rate_range=AUDIO_RATE_RANGE)
     return arr
 
 
