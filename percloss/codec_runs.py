@@ -76,12 +76,12 @@ class RunConfig:
     finetune_fraction: float = 0.25
     save_every_seconds: float = 300.0
     histogram_seconds: float | None = None  # training audio per song for the exported symbol histogram (None: all)
-    # Points with more than one module: the rate controller follows the hard codes' entropy, dead or merged
-    # centroids are re-seeded every this many steps and saturated encoder outputs are penalised
-    # (runs/codec/attempts/README.md: the runs without these collapsed). The shipped one-module models were
-    # trained without them.
+    # Points with more than one module: the rate controller follows the hard codes' entropy with a signed
+    # multiplier and saturated encoder outputs are penalised (runs/codec/attempts/README.md: the runs without
+    # these collapsed; re-seeding centroids every 100 steps collapsed the first module at its first re-seed
+    # in the CPU probes of 2026-11-30, so it is off). The shipped one-module models were trained without them.
     multi_module_rate_entropy: str = "hard"
-    multi_module_reseed_every: int | None = 100
+    multi_module_reseed_every: int | None = None
     multi_module_saturation_weight: float = 1.0  # keeps encoder outputs off the flat ends of their tanh
     multi_module_rate_control: str = "signed"  # the multiplier may turn negative: an equality target
 
@@ -288,9 +288,10 @@ def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.T
     schedule = (f"{config.steps} Adam steps (lr {config.lr:g}, {config.precision}) of {config.batch} x "
                 f"{config.segment_frames} frames at {point.sample_rate} Hz, seed {config.seed}"
                 + (f"; fine-tuned from {point.init_from} after {config.shared_steps} steps" if point.init_from else "")
-                + (f"; rate on the {config.multi_module_rate_entropy} entropy, centroids re-seeded every "
-                   f"{config.multi_module_reseed_every} steps, saturation penalty "
-                   f"{config.multi_module_saturation_weight:g}, {config.multi_module_rate_control} rate control"
+                + (f"; {config.multi_module_rate_control} rate control on the {config.multi_module_rate_entropy} "
+                   f"entropy, saturation penalty {config.multi_module_saturation_weight:g}"
+                   + (f", centroids re-seeded every {config.multi_module_reseed_every} steps"
+                      if config.multi_module_reseed_every else "")
                    if point.n_modules > 1 else ""))
     path = snap_root / point.name / f"{point.name}.codec"
     save_codec(path, codec, counts, point.sample_rate, point.name, schedule)

@@ -3,9 +3,9 @@
 Usage: python scripts/controller_probe.py VARIANT [--point A79] [--steps 400] [--out DIR]
 
 VARIANT: ``signed`` (the schedule of ``percloss.codec_runs.RUN``: hard-entropy
-signed controller, re-seeding, saturation penalty) or ``multiplicative``
+signed controller, re-seeding, saturation penalty), ``multiplicative``
 (the same, with the one-module models' multiplicative controller on the soft
-entropy). Writes ``DIR/<point>-<variant>.csv`` (the training log) for side-by-side reading.
+entropy), or either with ``-no-reseed``. Writes ``DIR/<point>-<variant>.csv`` (the training log) for side-by-side reading.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from percloss.codec import CascadedCodec
 from percloss.codec_runs import POINTS, RUN
 from percloss.codec_training import train_codec
 
-VARIANTS = {"signed": {}, "multiplicative": {"rate_control": "multiplicative", "rate_entropy": "soft"}}
+VARIANTS = {"signed": {}, "multiplicative": {"rate_control": "multiplicative", "rate_entropy": "soft"},
+            "signed-no-reseed": {"reseed_every": None},
+            "multiplicative-no-reseed": {"rate_control": "multiplicative", "rate_entropy": "soft", "reseed_every": None}}
 
 
 def main() -> None:

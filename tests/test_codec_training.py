@@ -379,11 +379,10 @@ def test_train_settings_name_the_checkpoint_identity_and_refuse_bad_values() -> 
     from percloss.codec_runs import POINTS, RUN
     from percloss.codec_training import TrainSettings
 
-    # the identity of the running two-module schedule (as written into its checkpoints before this class existed)
+    # the identity of the two-module schedule and of the one-module one (as written before this class existed)
     assert RUN.settings(POINTS["A79"]).checkpoint_key(32000, 2) == {
         "sample_rate": 32000, "n_modules": 2, "batch": 8, "segment_frames": 8, "target_kbps": 39.5,
-        "precision": "bf16", "rate_entropy": "hard", "reseed_every": 100, "rate_control": "signed",
-        "saturation_weight": 1.0}
+        "precision": "bf16", "rate_entropy": "hard", "rate_control": "signed", "saturation_weight": 1.0}
     assert RUN.settings(POINTS["C64"]).checkpoint_key(32000, 1) == {
         "sample_rate": 32000, "n_modules": 1, "batch": 8, "segment_frames": 8, "target_kbps": 64.0,
         "precision": "bf16"}
