@@ -42,7 +42,7 @@ import torch
 from IPython.display import HTML, Markdown, display
 
 from percloss import data, notebook
-from percloss.codec import CascadedCodec, count_parameters
+from percloss.codec import CascadedCodec, CodecModule, count_parameters
 from percloss.codec_training import bits_per_code
 from percloss.experiments import codec_study as cs
 from percloss.modes import configure_threads, current_mode, describe_device
@@ -102,8 +102,11 @@ if MODE == "quick":
 #   a CRC32 covers the header and the payload.
 
 # %% tags=["remove-input"]
+ONE_MODULE, AUTOENCODER = count_parameters(CascadedCodec(1)), count_parameters(CodecModule())
+quantiser = CascadedCodec(1).quantizers[0]
 display(Markdown(
-    f"Parameters: one module {count_parameters(CascadedCodec(1)):,}, two modules "
+    f"Parameters per module: {AUTOENCODER:,} in the autoencoder + {ONE_MODULE - AUTOENCODER:,} in the quantiser "
+    f"({quantiser.centroids.numel()} centroids and the sharpness) = {ONE_MODULE:,}; two modules "
     f"{count_parameters(CascadedCodec(2)):,} (the work: ≈0.45 M and ≈0.9 M)."
 ))
 
@@ -118,8 +121,8 @@ display(Markdown(
 # | D | C + 0.01 × noise-modulation loss (max over lines) | "Model-C loss + noise modulation" |
 #
 # All spectral terms use the 512-point Hann spectrum of
-# `percloss.masking.spectrum_db` (the standard's calibration, `"iso"`: a full-scale
-# sine at 82.52 dB SPL), floored softly at
+# `percloss.masking.spectrum_db` (the standard's level calibration, `"iso"`, the
+# same as NMR's below), floored softly at
 # 0 dB, as squared level errors in units of 10 dB. They differ only in the
 # weight of each line: **B** weights a line by its share of a 64-band mel
 # filterbank whose triangles have unit area (so every mel band carries the
@@ -217,6 +220,21 @@ if curves:
 # models (D's includes the noise-modulation term); the measures below are.
 
 # %% [markdown]
+# The work's ten operating points, from the package's list of points
+# (`percloss.codec_runs.POINTS`) and its shipped models (`percloss.shipped`:
+# steps, device and file bitrate on the two whole held-out songs, from the
+# manifest); parameters counted from the architecture.
+
+# %% tags=["remove-input"]
+points_table = pd.DataFrame(cs.operating_points_table(CONFIG)).set_index("point")
+points_table["held-out kbit/s (file)"] = [f"{v:.2f}" if pd.notna(v) else "—"
+                                          for v in points_table["held-out kbit/s (file)"]]
+points_table["parameters"] = [f"{v:,}" for v in points_table["parameters"]]
+display(points_table)
+display(Markdown(f"{sum(points_table.shipped == 'yes')} of {len(points_table)} points ship; the failed attempts "
+                 f"behind the others are recorded in `{cs.ATTEMPTS_RECORD}`."))
+
+# %% [markdown]
 # ## Rate and quality
 #
 # MP3 and Opus are measured at a ladder of bitrates, so a model can be set
@@ -225,29 +243,53 @@ if curves:
 #
 # Measured on every evaluation item: the **real bitrate** (file size × 8 /
 # duration, including the header), SNR, log-spectral distance (LSD, dB),
-# the mean **noise-to-mask ratio** of chapter 2 (NMR, dB; below 0 dB the coding
-# noise sits under the masking threshold on average) with the fraction of
-# frames that have audible noise, and ViSQOL v3 in audio mode
+# the mean **noise-to-mask ratio** of chapter 2 (NMR, dB: coding noise against
+# the global masking threshold of MPEG-1 psychoacoustic model 1, calibrated as
+# stated below; below 0 dB the noise sits under the threshold on average) with
+# the fraction of frames that have audible noise, and ViSQOL v3 in audio mode
 # {cite}`chinen2020visqol` (MOS-LQO, 1–5, a pretrained model shipped with its
 # package). In standard mode the held-out segments also carry **CDPAM**
 # {cite}`manocha2021cdpam` for the shipped models and the anchors at their
 # rates (0 for identical signals, larger is worse; a network trained on
-# listeners' judgements, about a second of CPU per second of audio, so its
-# scores are stored: `scripts/eval_codec_cdpam.py`).
+# listeners' judgements, slow on a CPU, so its scores are stored:
+# `scripts/eval_codec_cdpam.py`, the time they took in the build record above).
 
 # %% tags=["remove-input"]
-summary = pd.DataFrame(cs.summary(study))  # all items (held-out segments and clips)
-held = pd.DataFrame(cs.summary(study, split="held-out segment", intervals=True))
+from percloss.masking import ISO_FULL_SCALE_SINE_DB  # noqa: E402
+
+CDPAM_SECONDS = cs.cdpam_seconds()
+display(Markdown(
+    "**Calibration and spans.** NMR's masking threshold is model 1's under the standard's level calibration, "
+    f"`\"iso\"`: a full-scale sine reads {ISO_FULL_SCALE_SINE_DB:.2f} dB SPL. Every measure but CDPAM covers "
+    f"the whole {CONFIG.eval_seconds:g} s of an item; "
+    + (f"CDPAM scores the middle {CDPAM_SECONDS:g} s of each held-out segment."
+       if CDPAM_SECONDS is not None and any("cdpam" in r for r in study.rows)
+       else f"this build has no CDPAM scores (they are stored for the shipped models; mode `{MODE}`).")
+))
+
+# %% tags=["remove-input"]
 labels = {"kbps": "kbit/s (file)", "snr_db": "SNR dB", "lsd_db": "LSD dB", "nmr_db": "NMR dB",
           "audible_fraction": "audible frames", "visqol": "ViSQOL"}
-show = held[["sample_rate", "target_kbps", "system", "items"]].copy()
-for k, label in labels.items():
-    digits = 3 if k == "audible_fraction" else 2
-    show[label] = [f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-                   for m, lo, hi in zip(held[k], held[f"{k}_low"], held[f"{k}_high"], strict=True)]
-display(Markdown(f"Means over the held-out segments with percentile-bootstrap 95 % intervals (mode `{MODE}`); "
-                 f"the shipped clips are in `codec_results.csv` and in the per-item table below."))
-display(show.set_index(["sample_rate", "target_kbps", "system"]))
+
+
+def means_table(split: str) -> pd.DataFrame:
+    """Each system's means over the items of ``split`` with percentile-bootstrap 95 % intervals."""
+    means = pd.DataFrame(cs.summary(study, split=split, intervals=True))
+    table = means[["sample_rate", "target_kbps", "system", "items"]].copy()
+    for k, label in labels.items():
+        digits = 3 if k == "audible_fraction" else 2
+        table[label] = [f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+                        for m, lo, hi in zip(means[k], means[f"{k}_low"], means[f"{k}_high"], strict=True)]
+    return table.set_index(["sample_rate", "target_kbps", "system"])
+
+
+for split, what in ((cs.SEGMENT, "the held-out segments (the items of every comparison below)"),
+                    (cs.CLIP, "the shipped clips, a second group (the book's clips, none of them in training)")):
+    if split in set(rows.split):
+        n_items = rows[rows.split == split].item.nunique()
+        display(Markdown(f"Means over {what}: {n_items} items, percentile-bootstrap 95 % intervals over the "
+                         f"items (mode `{MODE}`):"))
+        display(means_table(split))
 scored = [r for r in study.rows if "cdpam" in r and r["split"] == "held-out segment"]
 if scored:
     cdpam_rows = []
@@ -299,27 +341,19 @@ display(per_item.round(1))
 # Each line is a paired comparison over the held-out segments both systems
 # coded: the mean difference a − b in the measure's own unit (dB, or MOS for
 # ViSQOL) with its percentile-bootstrap 95 % interval over the segments, and
-# on how many segments a is better. Two models are only comparable at a
-# similar real bitrate, and only at the same sample rate; where a model's file
-# bitrate is more than 3 % from the anchor's, it is also set against the
-# anchor's ladder interpolated at the model's own rate. NMR and ViSQOL are
-# objective stand-ins: the work's evidence is a listening test, which this
-# book does not repeat.
+# on how many segments a is better. Only systems at one sample rate are
+# paired (`codec_study.claim_pair` refuses any other pair), and two systems
+# are only comparable at similar real bitrates: so each model is also set
+# against each anchor interpolated, segment by segment, at the model's own
+# file rate (linear in kbit/s between the two neighbouring rates of the
+# anchor's ladder on that segment). NMR, ViSQOL and CDPAM are objective
+# stand-ins: the work's evidence is its subjective tests, which this book does
+# not repeat.
 
 # %% tags=["remove-input"]
-KEYS = {m.point.name: m.point.key for m in study.models.values()}  # work name -> row key (rate, modules)
-for sr in sorted(set(rows.sample_rate)):
-    for r in sorted(set(rows[(rows.sample_rate == sr) & rows.system.isin(["MP3", "Opus"])].target_kbps)):
-        for anchor in ("MP3", "Opus"):
-            KEYS.setdefault(f"{anchor} {r:g} @{sr // 1000}k", f"{anchor}{r:g}_{sr // 1000}k")
-SAMPLE_RATES = {m.point.name: m.point.sample_rate for m in study.models.values()}
-SEGMENT = "held-out segment"
-n_segments = rows[rows.split == SEGMENT].item.nunique()
-
-
-def paired(a: str, b: str, col: str) -> cs.PairedDifference:
-    """a − b on col over the held-out segments (a, b: names in KEYS)."""
-    return cs.paired_difference(study.rows, KEYS[a], KEYS[b], col, split=SEGMENT)
+POINTS_HERE = (*CONFIG.points, *cs.WORK_POINTS)  # this build's points first, then the work's
+PRESENT = set(rows[rows.split == cs.SEGMENT].point)
+n_segments = rows[rows.split == cs.SEGMENT].item.nunique()
 
 
 def fmt(d: cs.PairedDifference) -> str:
@@ -327,41 +361,39 @@ def fmt(d: cs.PairedDifference) -> str:
     return f"{d.mean:+.{digits}f} [{d.low:+.{digits}f}, {d.high:+.{digits}f}]"
 
 
-def HAS_CDPAM(name: str) -> bool:  # noqa: N802
-    """Whether the stored CDPAM distances cover system ``name`` (standard mode, scripts/eval_codec_cdpam.py)."""
-    return name in KEYS and any(r["point"] == KEYS[name] and "cdpam" in r for r in study.rows)
-
-
-def rate_of(name: str) -> float:
-    return float(rows[(rows.point == KEYS[name]) & (rows.split == SEGMENT)].kbps.mean())
+def has(key: str, col: str) -> bool:
+    """Whether the held-out segments of row key ``key`` carry ``col`` (CDPAM: stored scores only)."""
+    return any(r["point"] == key and r["split"] == cs.SEGMENT and col in r for r in study.rows)
 
 
 lines = []
-PAIRS = [("C64", "A64"), ("D64", "C64"), ("D64", "A64"), ("C64", "A79"), ("D64", "A79"), ("D64", "B79"),
-         ("C64", "MP3 64 @32k"), ("D64", "MP3 64 @32k"), ("D64", "Opus 64 @32k"),
-         ("D96", "C96"), ("C96", "A168"), ("D96", "MP3 96 @44k"), ("D96", "MP3 112 @44k"), ("D112", "MP3 112 @44k")]
-for a, b in PAIRS:
-    if a in KEYS and b in KEYS:
-        parts = []
-        for col, name in (("nmr_db", "NMR dB"), ("visqol", "ViSQOL"), ("snr_db", "SNR dB")):
-            d = paired(a, b, col)
-            parts.append(f"{name} {fmt(d)}, {a} better on {d.a_better}/{d.items}")
-        if HAS_CDPAM(a) and HAS_CDPAM(b):
-            d = paired(a, b, "cdpam")
-            parts.append(f"CDPAM {d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}], {a} better on {d.a_better}/{d.items}")
-        lines.append(f"- **{a} − {b}** ({rate_of(a):.1f} vs {rate_of(b):.1f} kbit/s): " + "; ".join(parts) + ".")
-model_rows = summary[~summary.system.isin(["MP3", "Opus"])]
-for own in model_rows.itertuples():
+for a, b in cs.COMPARISONS:
+    sa, sb = cs.claim_pair(a, b, POINTS_HERE)  # refuses two systems at different sample rates
+    if sa.key not in PRESENT or sb.key not in PRESENT:
+        continue
     parts = []
-    for anchor in ("MP3", "Opus"):
-        nmr_a = cs.anchor_at(study, anchor, own.sample_rate, own.kbps, "nmr_db")
-        vq_a = cs.anchor_at(study, anchor, own.sample_rate, own.kbps, "visqol")
-        if np.isfinite(nmr_a):
-            parts.append(f"{anchor} there: NMR {nmr_a:+.1f} dB, ViSQOL {vq_a:.2f}")
-    name = next((m.point.name for m in study.models.values() if m.point.key == own.point), own.point)
-    lines.append(f"- **{name} at its own {own.kbps:.1f} kbit/s** (file, mean of all items): NMR {own.nmr_db:+.1f} dB, "
-                 f"ViSQOL {own.visqol:.2f}" + ("; " + "; ".join(parts) if parts else "; outside the anchors' ladder")
-                 + ".")
+    for col, name in (("nmr_db", "NMR dB"), ("visqol", "ViSQOL"), ("snr_db", "SNR dB"), ("cdpam", "CDPAM")):
+        if has(sa.key, col) and has(sb.key, col):
+            d = cs.paired_difference(study.rows, sa.key, sb.key, col, split=cs.SEGMENT)
+            parts.append(f"{name} {fmt(d)}, {a} better on {d.a_better}/{d.items}")
+    lines.append(f"- **{a} − {b}** ({cs.mean_rate(study.rows, sa.key):.1f} vs {cs.mean_rate(study.rows, sb.key):.1f} "
+                 "kbit/s): " + "; ".join(parts) + ".")
+for m in study.models.values():
+    key, own = m.point.key, rows[(rows.point == m.point.key) & (rows.split == cs.SEGMENT)]
+    parts = []
+    for anchor in cs.ANCHORS:
+        found = []
+        for col, name in (("nmr_db", "NMR dB"), ("visqol", "ViSQOL"), ("cdpam", "CDPAM")):
+            try:
+                d = cs.interpolated_difference(study.rows, key, anchor, col, split=cs.SEGMENT)
+            except ValueError:  # outside the anchor's ladder, or no stored scores at both neighbours
+                continue
+            found.append(f"{name} {fmt(d)} on {d.items} segments")
+        parts.append(f"− {anchor} at the same rate (interpolated per segment): " + ", ".join(found) if found
+                     else f"outside {anchor}'s ladder")
+    lines.append(f"- **{m.point.name} at its own {own.kbps.mean():.1f} kbit/s** (file, mean over the held-out "
+                 f"segments): NMR {own.nmr_db.mean():+.1f} dB, ViSQOL {own.visqol.mean():.2f}; "
+                 + "; ".join(parts) + ".")
 display(Markdown(f"Over the {n_segments} held-out segments (mode `{MODE}`):\n\n" + "\n".join(lines)))
 if MODE == "quick":
     display(Markdown("*Quick mode: these comparisons are between untrained models and mean nothing.*"))
@@ -369,83 +401,39 @@ if MODE == "quick":
 # %% [markdown]
 # ## The work's claims, checked here
 #
-# The work's conjecture is that the calibrated losses "can improve the sound
-# quality given the same bitrate and network architecture" and "can reduce the
-# bitrate and network complexity given the same audio quality"; its subjective
-# tests "verify that the proposed method improves the sound quality with
-# reduced model architectures and bitrates". Its listening sets pair the
-# models as below (the work's page, "Decoded Samples"). A claim that one
-# system is **better** is *reproduced* when the 95 % interval of the paired
-# difference favours it on every measure: NMR, ViSQOL and, where its stored
-# scores cover both systems, CDPAM {cite}`manocha2021cdpam` (a distance
-# learned from listeners' judgements; `scripts/eval_codec_cdpam.py`); a claim
-# that it is **as good** is *reproduced* when no interval favours the other
-# system. Otherwise it is *not reproduced*; a claim whose models do not ship is
-# *not tested here*.
+# The work's page states a conjecture, that the calibrated losses "can improve
+# the sound quality given the same bitrate and network architecture" and "can
+# reduce the bitrate and network complexity given the same audio quality", and
+# says that its subjective tests "verify that the proposed method improves the
+# sound quality with reduced model architectures and bitrates". It lists two
+# sets of decoded samples, low bitrates at 32 kHz (A64, A79, B79, C64, D64 and
+# MP3 64) and high bitrates at 44.1 kHz (A168, C96, C112, D96, D112 and
+# MP3 112), but not which system its tests set against which: the pairings
+# below ("D64 as good as MP3 64", "D96 as good as MP3 112", ...) are this
+# book's reading of those sets, and only systems at one sample rate are
+# paired. A claim that one system is **better** is *reproduced* when the 95 %
+# interval of the paired difference favours it on every measure with an
+# interval: NMR, ViSQOL and, where its stored scores cover both systems, CDPAM
+# {cite}`manocha2021cdpam` (a distance learned from listeners' judgements;
+# `scripts/eval_codec_cdpam.py`); a claim that it is **as good** is
+# *reproduced* when no interval favours the other system. Otherwise it is *not
+# reproduced*; a claim whose systems are not in this build is *not tested
+# here*, with the reason. Where the two file rates are further from the rates
+# the claim sets than the tolerance in the table's rule, an anchor is
+# interpolated per segment at the model's own rate and that comparison
+# decides (`percloss.experiments.codec_study.codec_claims`).
 
 # %% tags=["remove-input"]
-from percloss.experiments.claims import Claim  # noqa: E402
-
-WHY_MISSING = {  # why a point of the work does not ship (runs/codec/attempts/README.md)
-    "A79": "its two-module training collapsed (second module on one code; 40.5 kbit/s file rate)",
-    "B79": "its two-module training collapsed (second module on one code)",
-    "A168": "its two-module training collapsed (both modules on one code)",
-    "C112": "not trained yet (a two-module 44.1 kHz run needs ≈20 min of GPU time)",
-    "D112": "not trained yet (fine-tuned from C112)",
-}
-CLAIMS = [  # (claim, where in the work, a, b, kind)
-    ("C64 better than A64: same rate and architecture", "low bitrates, 32 kHz", "C64", "A64", "better"),
-    ("D64 as good as C64 or better: the noise-modulation term", "low bitrates, 32 kHz", "D64", "C64", "as good"),
-    ("C64 as good as A79: half the parameters, lower rate", "low bitrates, 32 kHz", "C64", "A79", "as good"),
-    ("D64 as good as A79: half the parameters, lower rate", "low bitrates, 32 kHz", "D64", "A79", "as good"),
-    ("D64 as good as B79: half the parameters, lower rate", "low bitrates, 32 kHz", "D64", "B79", "as good"),
-    ("D64 as good as MP3 64", "low bitrates, 32 kHz", "D64", "MP3 64 @32k", "as good"),
-    ("C96 as good as A168: half the parameters, 57 % of the rate", "high bitrates, 44.1 kHz", "C96", "A168",
-     "as good"),
-    ("D96 as good as C96 or better", "high bitrates, 44.1 kHz", "D96", "C96", "as good"),
-    ("D96 as good as MP3 112: lower rate", "high bitrates, 44.1 kHz", "D96", "MP3 112 @44k", "as good"),
-    ("D112 as good as MP3 112", "high bitrates, 44.1 kHz", "D112", "MP3 112 @44k", "as good"),
-]
-
-
-def verdict(kind: str, ds: list[cs.PairedDifference]) -> str:
-    if MODE == "quick":
-        return "not tested here (quick mode: untrained models)"
-    if kind == "better":
-        return "reproduced" if all(d.verdict == "a" for d in ds) else "not reproduced"
-    return "not reproduced" if any(d.verdict == "b" for d in ds) else "reproduced"
-
-
-RULE = {"better": "paired differences over the segments; holds when every 95 % interval (NMR, ViSQOL, and "
-                  "CDPAM where stored) favours a",
-        "as good": "paired differences over the segments; holds when no 95 % interval (NMR, ViSQOL, and CDPAM "
-                   "where stored) favours b"}
-SOURCE = "its listening test (MUSHRA-style; no scores on the page)"
-claims = []
-for claim, where, a, b, kind in CLAIMS:
-    if a not in KEYS or b not in KEYS:
-        missing = [x for x in (a, b) if x not in KEYS]
-        why = "; ".join(f"{x}: {WHY_MISSING.get(x, 'not in this build')}" for x in missing)
-        claims.append(Claim(claim, where, SOURCE, RULE[kind], "—", f"not tested here ({why})"))
-        continue
-    ds = [paired(a, b, "nmr_db"), paired(a, b, "visqol")]
-    measured = (f"{rate_of(a):.1f} / {rate_of(b):.1f} kbit/s (file); NMR a − b {fmt(ds[0])} dB; "
-                f"ViSQOL a − b {fmt(ds[1])}")
-    if HAS_CDPAM(a) and HAS_CDPAM(b):
-        ds.append(paired(a, b, "cdpam"))
-        measured += f"; CDPAM a − b {fmt(ds[2])}"
-    if abs(rate_of(a) - rate_of(b)) > 0.03 * rate_of(b) and " @" in b:
-        anchor = b.split(" ")[0]
-        at = {col: cs.anchor_at(study, anchor, SAMPLE_RATES[a], rate_of(a), col) for col in ("nmr_db", "visqol")}
-        measured += (f"; {anchor} interpolated at {a}'s rate: NMR {at['nmr_db']:+.1f} dB, ViSQOL {at['visqol']:.2f}"
-                     if np.isfinite(at["nmr_db"]) else f"; {a}'s rate is outside {anchor}'s ladder")
-    claims.append(Claim(claim, where, SOURCE, RULE[kind], measured, verdict(kind, ds)))
+claims = cs.codec_claims(study.rows, CONFIG)
 display(HTML(notebook.claims_html(claims, csv_path="claims_ch04.csv")))
 display(Markdown(
     f"Intervals: percentile bootstrap over the {n_segments} held-out segments (2000 resamples, seed 0); lower NMR "
-    "and higher ViSQOL are better. Evidence: objective measures only; the work's is a listening test. "
-    f"Rows of this build: {study.evaluation}."
+    "and CDPAM and higher ViSQOL are better. **The evidence here is objective measures only**; the work's is its "
+    f"subjective tests, whose scores are not on its page. Rows of this build: {study.evaluation}."
 ))
+if MODE == "quick":
+    display(Markdown(f"*Quick mode: no claim is tested ({cs.quick_reason(CONFIG)}).*"))
+
 # %% [markdown]
 # ## Listen
 #
@@ -477,6 +465,12 @@ panel_items = {
 display(HTML(notebook.listening_panel_html(panel_items, rate, "codec")))
 display(Markdown(f"{len(panel_items)} segments × {len(next(iter(panel_items.values())))} versions, "
                  f"{CONFIG.listen_seconds:g} s each at {rate / 1000:g} kHz, 16-bit FLAC (lossless); mode `{MODE}`."))
+absent = cs.listening_absent({v for versions in panel_items.values() for v in versions}, CONFIG)
+display(Markdown(
+    f"Of {', '.join(cs.LISTENING_SYSTEMS)}, not in the panel: "
+    + "; ".join(f"**{name}** ({why})" for name, why in absent) + "."
+    if absent else f"Every one of {', '.join(cs.LISTENING_SYSTEMS)} is in the panel."
+))
 
 # %% [markdown]
 # Where each system's coding noise becomes audible: the noise-to-mask ratio

@@ -89,6 +89,16 @@ def test_anchor_interpolation(tiny_study: cs.CodecStudy) -> None:
     assert cs.anchor_at(tiny_study, "MP3", 16000, mp3["kbps"], "nmr_db") == pytest.approx(mp3["nmr_db"])
     assert np.isnan(cs.anchor_at(tiny_study, "MP3", 16000, mp3["kbps"] + 50, "nmr_db"))
     assert np.isnan(cs.anchor_at(tiny_study, "Opus", 44100, 32, "nmr_db"))  # no anchor at that rate
+    assert cs.anchor_at(tiny_study, "MP3", 16000, mp3["kbps"], "nmr_db", split=cs.CLIP) == pytest.approx(mp3["nmr_db"])
+    assert np.isnan(cs.anchor_at(tiny_study, "MP3", 16000, mp3["kbps"], "nmr_db", split=cs.SEGMENT))
+
+
+def test_the_shipped_clips_are_a_group_of_their_own(tiny_study: cs.CodecStudy) -> None:
+    """The chapter tables the clips beside the held-out segments: each split has its own means and intervals."""
+    clips = cs.summary(tiny_study, split=cs.CLIP, intervals=True)
+    assert {r["system"] for r in clips} == {"C", "D", "MP3", "Opus"} and all(r["items"] == 1 for r in clips)
+    assert all(r["nmr_db_low"] <= r["nmr_db"] <= r["nmr_db_high"] for r in clips)
+    assert cs.summary(tiny_study, split=cs.SEGMENT) == []  # this study has no held-out segment
 
 
 def test_segments_are_consecutive_cuts_of_the_held_out_excerpt() -> None:

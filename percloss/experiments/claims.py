@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["VERDICTS", "Claim", "verdict", "check_verdict", "claims_frame", "write_claims", "read_claims"]
+__all__ = ["VERDICTS", "COMPARISON_KINDS", "Claim", "verdict", "comparison_verdict", "check_verdict", "claims_frame",
+           "write_claims", "read_claims"]
 
 VERDICTS = ("reproduced", "not reproduced", "not tested here")
 
@@ -49,6 +50,61 @@ def verdict(holds: bool | None, why_untested: str = "", detail: str = "") -> str
         return check_verdict(f"not tested here ({why_untested})" if why_untested else "not tested here")
     head = "reproduced" if holds else "not reproduced"
     return f"{head}: {detail}" if detail else head
+
+
+#: The two kinds of paired claim :func:`comparison_verdict` decides: "a is better than b", "a is as good as b".
+COMPARISON_KINDS = ("better", "as good")
+_OUTCOMES = ("a", "b", "tie")
+
+
+def comparison_verdict(kind: str, outcomes: Mapping[str, str], a: str = "a", b: str = "b",
+                       untested: str | None = None) -> str:
+    """The verdict of a paired claim "``a`` is better than / as good as ``b``" from its intervals.
+
+    ``outcomes`` maps each measure with an interval (e.g. ``{"NMR": "a", "ViSQOL": "tie"}``) to the system
+    its 95 % interval of ``a − b`` favours: ``"a"``, ``"b"``, or ``"tie"`` where the interval holds 0 (the
+    ``verdict`` of :class:`percloss.experiments.codec_study.PairedDifference`). Every available interval
+    counts:
+
+    - ``"better"``: reproduced when every interval favours ``a``;
+    - ``"as good"``: reproduced when no interval favours ``b``.
+
+    A failed claim names the measures that decided it. With ``untested`` (the reason), the claim is *not
+    tested here* whatever the outcomes.
+
+    >>> comparison_verdict("better", {"NMR": "a", "ViSQOL": "tie"}, "C64", "A64")
+    'not reproduced: the ViSQOL interval does not favour C64'
+    >>> comparison_verdict("as good", {"NMR": "tie", "ViSQOL": "a"}, "D64", "MP3 64")
+    'reproduced'
+    >>> comparison_verdict("as good", {"NMR": "b"}, untested="quick mode: untrained models")
+    'not tested here (quick mode: untrained models)'
+
+    Raises:
+        ValueError: unknown ``kind`` or outcome, or no outcome at all (when the claim is tested).
+    """
+    if kind not in COMPARISON_KINDS:
+        raise ValueError(f"kind must be one of {COMPARISON_KINDS}, got {kind!r}")
+    if untested is not None:
+        if not untested.strip():
+            raise ValueError("untested must give the reason the claim is not tested")
+        return verdict(None, untested)
+    if not outcomes:
+        raise ValueError("outcomes must hold at least one measure's interval")
+    bad = {m: o for m, o in outcomes.items() if o not in _OUTCOMES}
+    if bad:
+        raise ValueError(f"outcomes must be one of {_OUTCOMES}, got {bad}")
+    if kind == "better":
+        failing = [m for m, o in outcomes.items() if o != "a"]
+        what = f"not favour {a}"
+    else:
+        failing = [m for m, o in outcomes.items() if o == "b"]
+        what = f"favour{'s' if len(failing) == 1 else ''} {b}"
+    if not failing:
+        return verdict(True)
+    names = ", ".join(failing)
+    if kind == "better":
+        what = f"{'does' if len(failing) == 1 else 'do'} {what}"
+    return verdict(False, detail=f"the {names} interval{'s' if len(failing) > 1 else ''} {what}")
 
 
 @dataclass(frozen=True)
