@@ -9,7 +9,11 @@ model's rate plus MP3 at 112 kbit/s at 44.1 kHz. Writes
 (the models' SHA-256, the CDPAM weights' SHA-256, wall time, machine). The
 chapter adds these to its stored evaluation when the SHA-256 match.
 
-Usage: python scripts/eval_codec_cdpam.py [--out runs/codec/eval] [--threads 2] [--seconds 2]
+``--update`` scores only the models that are new or changed since the stored
+table (by SHA-256) and the anchor rows it lacks, keeps the rest and drops the
+rows of models no longer shipped.
+
+Usage: python scripts/eval_codec_cdpam.py [--out runs/codec/eval] [--threads 2] [--seconds 2] [--update]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -37,20 +42,40 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder (Default: $PERCLOSS_RUNS/codec/eval)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=2.0, help="the middle of each segment CDPAM scores")
+    parser.add_argument("--update", action="store_true", help="score only new or changed models")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     out = args.out if args.out is not None else cs.eval_dir()
     config = cs.CodecStudyConfig.for_mode("standard")
     items = [i for i in config.eval_items if "@" in i]  # the held-out segments
     start = time.perf_counter()
-    rows, models = [], {}
+    rows: list[dict[str, object]] = []
+    models: dict[str, dict[str, str]] = {}
+    before: dict[str, Any] = {}
+    if args.update:
+        before = json.loads((out / "cdpam.json").read_text())
+        if (before["items"], before["eval_seconds"], before["cdpam_seconds"]) != (
+                items, config.eval_seconds, args.seconds):
+            raise SystemExit("the stored CDPAM table was made with other items or durations: recompute it whole")
+        with (out / "cdpam.csv").open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    weights_sha = hashlib.sha256(cdpam_weights_path().read_bytes()).hexdigest()
+    if args.update and before.get("cdpam_weights_sha256") != weights_sha:
+        raise SystemExit("the stored CDPAM table was scored with other CDPAM weights: recompute it whole")
+    shas = {p.key: str(resolve_codec(p.name)[2]["sha256"]) for p in config.points}
+    same = {k for k, entry in before.get("models", {}).items() if shas.get(k) == entry["sha256"]}
+    anchors_in_table = {str(r["point"]) for r in rows if str(r["point"]).startswith(("MP3", "Opus"))}
+    rows = [r for r in rows if r["point"] in same or r["point"] in anchors_in_table]
+    done = {(r["item"], r["point"]) for r in rows}
     for rate in sorted({p.sample_rate for p in config.points}):
         songs = data.codec_corpus("heldout", rate)
         points = [p for p in config.points if p.sample_rate == rate]
         anchor_rates = sorted({*(p.kbps for p in points), *((112,) if rate == 44100 else ())})
         for p in points:
             codec, counts, info = resolve_codec(p.name)
-            models[p.key] = {"name": p.name, "sha256": info["sha256"]}
+            models[p.key] = {"name": p.name, "sha256": str(info["sha256"])}
+            if p.key in same:
+                continue
             for item in items:
                 x, _ = cs._eval_signal(item, rate, config.eval_seconds, songs)
                 blob = write_bitstream(codec, counts, x.float(), rate)
@@ -62,6 +87,8 @@ def main() -> None:
             for name in ("MP3",):
                 target = cs.mp3_bitrate_for(kbps) if name == "MP3" else kbps
                 for item in items:
+                    if (item, f"{name}{target:g}_{rate // 1000}k") in done:
+                        continue
                     x, _ = cs._eval_signal(item, rate, config.eval_seconds, songs)
                     coded = (anchors.mp3(x.numpy(), rate, int(target)) if name == "MP3"
                              else anchors.opus(x.numpy(), rate, target))
@@ -75,12 +102,15 @@ def main() -> None:
         writer = csv.DictWriter(f, fieldnames=["item", "point", "kbps", "cdpam"])
         writer.writeheader()
         writer.writerows(rows)
-    weights = cdpam_weights_path()
+    machine = f"{platform.machine()} CPU, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}"
     record = {"models": models, "items": items, "eval_seconds": config.eval_seconds, "cdpam_seconds": args.seconds,
-              "cdpam_weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
-              "table_sha256": hashlib.sha256(table.read_bytes()).hexdigest(), "wall_s": round(wall, 1),
-              "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch thread(s), "
-                         f"torch {torch.__version__}"}
+              "cdpam_weights_sha256": weights_sha,
+              "table_sha256": hashlib.sha256(table.read_bytes()).hexdigest(),
+              "wall_s": before.get("wall_s", round(wall, 1)), "machine": before.get("machine", machine)}
+    if args.update:
+        record["updates"] = [*before.get("updates", []), {"points": sorted(models[k]["name"] for k in models
+                                                                           if k not in same),
+                                                          "wall_s": round(wall, 1), "machine": machine}]
     (out / "cdpam.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"{len(rows)} rows in {wall / 60:.1f} min -> {table}")
 

@@ -7,7 +7,11 @@ the items, the settings, the table's SHA-256, wall time and machine). The
 chapter's standard mode loads these rows instead of spending this run's time
 again, and recodes its listening items to check that they agree row for row.
 
-Usage: python scripts/eval_codec_study.py [--out runs/codec/eval]
+``--update`` evaluates only the models that are new or changed since the
+stored evaluation (by SHA-256) and the anchor rows it lacks, and keeps the rest
+(``codec_study.update_evaluation``).
+
+Usage: python scripts/eval_codec_study.py [--out runs/codec/eval] [--update]
 """
 
 from __future__ import annotations
@@ -25,13 +29,19 @@ from percloss.modes import configure_threads
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=None, help="folder (Default: $PERCLOSS_RUNS/codec/eval, the repository's runs/codec/eval)")
+    parser.add_argument("--update", action="store_true", help="evaluate only new or changed models")
     args = parser.parse_args()
     configure_threads()
     config = cs.CodecStudyConfig.for_mode("standard")
+    machine = f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     start = time.perf_counter()
+    if args.update:
+        table, evaluated = cs.update_evaluation(config, args.out, machine=machine)
+        print(f"evaluated {', '.join(evaluated) or 'nothing new'} in {(time.perf_counter() - start) / 60:.1f} min "
+              f"-> {table}")
+        return
     study = cs.run_study(config, progress=False, stored=None)
     wall = time.perf_counter() - start
-    machine = f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     table = cs.write_evaluation(study, args.out, wall, machine)
     print(f"{len(study.rows)} rows in {wall / 60:.1f} min -> {table}")
 

@@ -227,3 +227,62 @@ def test_stored_cdpam_attaches_only_to_the_same_models(tmp_path: Path) -> None:
     table.write_text(table.read_text() + "s@12s,C64_32k_1m,64.0,0.1\n")  # edited after it was recorded
     with pytest.raises(ValueError, match="SHA-256"):
         attach_cdpam(rows, {"C64_32k_1m": SimpleNamespace(sha256="abc")}, tmp_path)  # type: ignore[dict-item]
+
+
+def test_update_evaluation_codes_only_new_or_changed_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding a model evaluates that model (and anchor rows not stored yet) and keeps every other stored row;
+    a model that changed is re-evaluated; one no longer shipped loses its rows."""
+    import dataclasses
+    import json
+
+    a, b, c = (cs.OperatingPoint(m, 32000, 64, 1) for m in "ACD")
+    config = cs.CodecStudyConfig((a, b), 8, 2, 4, 1e-3, ("s@0s", "s@6s"), 2.0, (), 2.0, anchor_kbps=(48,),
+                                 mode="standard")
+    sha = {a.key: "a1", b.key: "b1", c.key: "c1"}
+
+    def fake_model(p: cs.OperatingPoint, *args: object, **kw: object) -> cs.TrainedModel:
+        return cs.TrainedModel(p, None, [], "fake", sha[p.key], None, 0.0)  # type: ignore[arg-type]
+
+    calls: list[tuple[str, str]] = []
+
+    def fake_evaluate(cfg: cs.CodecStudyConfig, models: dict, items: tuple, done: frozenset = frozenset()
+                      ) -> tuple[list, dict]:
+        rows = []
+        for item in items:
+            for p in cfg.points:
+                for point, modules in ((p.key, 1), ("MP3_48_32k", 0), (f"Opus{p.kbps:g}_32k", 0)):
+                    if (item, point) in done or any(r["item"] == item and r["point"] == point for r in rows):
+                        continue
+                    calls.append((item, point))
+                    value = float(len(calls)) if modules else 1.0
+                    rows.append({"item": item, "split": cs.SEGMENT, "sample_rate": 32000, "target_kbps": 64.0,
+                                 "system": point[0], "point": point, "modules": modules,
+                                 **{k: value for k in cs.MEASURES}})
+        return rows, {}
+
+    monkeypatch.setattr(cs, "obtain_model", fake_model)
+    monkeypatch.setattr(cs, "_evaluate", fake_evaluate)
+    rows, _ = fake_evaluate(config, {}, config.eval_items)
+    study = cs.CodecStudy(config, {p.key: fake_model(p) for p in config.points}, rows)
+    cs.write_evaluation(study, tmp_path)
+    first = {(r["item"], r["point"]): r["nmr_db"] for r in rows}
+    calls.clear()
+
+    grown = dataclasses.replace(config, points=(a, b, c))  # a new model: only its rows are coded
+    table, evaluated = cs.update_evaluation(grown, tmp_path)
+    assert evaluated == ["D64"] and set(calls) == {("s@0s", c.key), ("s@6s", c.key)}
+    stored = cs._stored_rows(grown, {p.key: fake_model(p) for p in grown.points}, tmp_path)
+    assert stored is not None and len(stored) == len(rows) + 2
+    assert all(first[(r["item"], r["point"])] == r["nmr_db"] for r in stored if (r["item"], r["point"]) in first)
+
+    calls.clear()
+    sha[b.key] = "b2"  # C64 changed and D64 left the shipped set
+    table, evaluated = cs.update_evaluation(config, tmp_path)
+    assert evaluated == ["C64"] and set(calls) == {("s@0s", b.key), ("s@6s", b.key)}
+    record = json.loads((tmp_path / "standard.json").read_text())
+    assert record["models"] == {"A64": "a1", "C64": "b2"} and [u["points"] for u in record["updates"]] == [
+        ["D64"], ["C64"]]
+    stored = cs._stored_rows(config, {p.key: fake_model(p) for p in config.points}, tmp_path)
+    assert stored is not None and not any(r["point"] == c.key for r in stored)
+    with pytest.raises(ValueError, match="other items"):
+        cs.update_evaluation(dataclasses.replace(config, eval_items=("s@0s",)), tmp_path)

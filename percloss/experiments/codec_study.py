@@ -64,7 +64,7 @@ from .claims import Claim, comparison_verdict
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
            "checkpoint_path", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
-           "PairedDifference", "paired_difference", "attach_cdpam", "write_evaluation", "MPEG1_BITRATES", "mp3_bitrate_for",
+           "PairedDifference", "paired_difference", "attach_cdpam", "write_evaluation", "update_evaluation", "MPEG1_BITRATES", "mp3_bitrate_for",
            "SEGMENT", "CLIP", "NOT_SHIPPED", "why_absent", "in_this_build", "operating_points_table", "System",
            "resolve_system", "claim_pair", "interpolated_difference", "rate_gap", "RATE_TOLERANCE", "ClaimSpec",
            "CLAIMS", "COMPARISONS", "LISTENING_SYSTEMS", "listening_absent", "codec_claims", "cdpam_seconds",
@@ -364,9 +364,11 @@ def _measures(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> dict[str, f
     }
 
 
-def _evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: tuple[str, ...]
+def _evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: tuple[str, ...],
+              done: frozenset[tuple[str, str]] = frozenset()
               ) -> tuple[list[dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
-    """Code ``items`` with every model and anchor; the measure rows and the listening excerpts."""
+    """Code ``items`` with every model and anchor; the measure rows and the listening excerpts.
+    ``done``: ``(item, point)`` rows to leave out (stored already)."""
     rows: list[dict[str, Any]] = []
     listening: dict[str, dict[str, np.ndarray]] = {}
     anchors_done: set[tuple[str, int, float, str]] = set()
@@ -378,29 +380,30 @@ def _evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: 
             x, split = _eval_signal(item, p.sample_rate, config.eval_seconds, heldout[p.sample_rate])
             seconds = len(x) / p.sample_rate
             common = {"item": item, "split": split, "sample_rate": p.sample_rate, "target_kbps": p.kbps}
-            trained = models[p.key]
-            blob = write_bitstream(trained.codec, trained.counts, x.float(), p.sample_rate)
-            y, _ = read_bitstream(trained.codec, trained.counts, blob)
-            y = y.double()
-            rows.append({**common, "system": p.model, "point": p.key, "modules": p.n_modules,
-                         "kbps": len(blob) * 8 / seconds / 1000, **_measures(x, y, p.sample_rate)})
             listen = item in config.listen_items and p.sample_rate == config.points[0].sample_rate
             n_listen = int(config.listen_seconds * p.sample_rate)
-            if listen:
-                listening.setdefault(item, {"reference": x[:n_listen].numpy()})[p.label] = y[:n_listen].numpy()
+            if (item, p.key) not in done:
+                trained = models[p.key]
+                blob = write_bitstream(trained.codec, trained.counts, x.float(), p.sample_rate)
+                y, _ = read_bitstream(trained.codec, trained.counts, blob)
+                y = y.double()
+                rows.append({**common, "system": p.model, "point": p.key, "modules": p.n_modules,
+                             "kbps": len(blob) * 8 / seconds / 1000, **_measures(x, y, p.sample_rate)})
+                if listen:
+                    listening.setdefault(item, {"reference": x[:n_listen].numpy()})[p.label] = y[:n_listen].numpy()
             ladder = sorted({p.kbps, *config.anchor_kbps})
             for name in ("MP3", "Opus"):
                 for target in ladder:
                     rate = mp3_bitrate_for(target) if name == "MP3" else target
                     key = (item, p.sample_rate, rate, name)
-                    if key in anchors_done:
+                    point = f"{name}{rate:g}_{p.sample_rate // 1000}k"
+                    if key in anchors_done or (item, point) in done:
                         continue
                     anchors_done.add(key)
                     coded = (anchors.mp3(x.numpy(), p.sample_rate, int(rate)) if name == "MP3"
                              else anchors.opus(x.numpy(), p.sample_rate, rate))
                     z = torch.from_numpy(coded.audio)
-                    rows.append({**common, "target_kbps": rate, "system": name,
-                                 "point": f"{name}{rate:g}_{p.sample_rate // 1000}k", "modules": 0,
+                    rows.append({**common, "target_kbps": rate, "system": name, "point": point, "modules": 0,
                                  "kbps": coded.kbps, **_measures(x, z, p.sample_rate)})
                     if listen and target == p.kbps:
                         listening[item][f"{name} {rate:g} kbit/s"] = coded.audio[:n_listen]
@@ -435,9 +438,8 @@ def write_evaluation(study: CodecStudy, folder: str | os.PathLike[str] | None = 
     return table
 
 
-def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], folder: Path
-                 ) -> list[dict[str, Any]] | None:
-    """The stored evaluation's rows when it was computed from exactly these models and settings, else ``None``.
+def _read_stored(config: CodecStudyConfig, folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The stored evaluation of ``config.mode`` in ``folder``: its record and rows (``None`` if absent).
 
     Raises:
         ValueError: if the stored table's SHA-256 differs from its record's.
@@ -445,10 +447,7 @@ def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], fold
     table, record_file = folder / f"{config.mode}.csv", folder / f"{config.mode}.json"
     if not (table.is_file() and record_file.is_file()):
         return None
-    record = json.loads(record_file.read_text())
-    key = _record_key(config, models)
-    if {k: record.get(k) for k in key} != key:
-        return None
+    record: dict[str, Any] = json.loads(record_file.read_text())
     if hashlib.sha256(table.read_bytes()).hexdigest() != record["csv_sha256"]:
         raise ValueError(f"{table} does not match the SHA-256 in {record_file}")
     with open(table, newline="") as handle:
@@ -458,7 +457,65 @@ def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], fold
             r[k] = int(r[k])
         for k in ("target_kbps", *MEASURES):
             r[k] = float(r[k])
-    return rows
+    return record, rows
+
+
+def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], folder: Path
+                 ) -> list[dict[str, Any]] | None:
+    """The stored evaluation's rows when it was computed from exactly these models and settings, else ``None``.
+
+    Raises:
+        ValueError: if the stored table's SHA-256 differs from its record's.
+    """
+    stored = _read_stored(config, folder)
+    if stored is None:
+        return None
+    record, rows = stored
+    key = _record_key(config, models)
+    return rows if {k: record.get(k) for k in key} == key else None
+
+
+def update_evaluation(config: CodecStudyConfig, folder: str | os.PathLike[str] | None = None,
+                      workdir: str | os.PathLike[str] | None = None, machine: str = "",
+                      progress: bool = False) -> tuple[Path, list[str]]:
+    """Bring the stored evaluation in ``folder`` (Default: :func:`eval_dir`) up to ``config``'s models:
+    evaluate only the models that are new or changed (by SHA-256) and the anchor rows not stored yet, keep
+    the other stored rows, drop those of models no longer in ``config``. Returns the table and the points
+    evaluated in this call. The record lists each update (points, wall seconds, machine).
+
+    Raises:
+        ValueError: if there is no stored evaluation, or it was made with other items, duration or anchors
+            (then recompute it whole: ``scripts/eval_codec_study.py``).
+    """
+    out = Path(folder) if folder is not None else eval_dir()
+    stored = _read_stored(config, out)
+    if stored is None:
+        raise ValueError(f"no stored {config.mode} evaluation in {out}: compute it whole first")
+    record, rows = stored
+    start = time.perf_counter()
+    base = Path(workdir) if workdir is not None else cache_dir()
+    models = {p.key: obtain_model(p, config, base / f"{config.mode}-{config.fingerprint()}", progress)
+              for p in config.points}
+    key = _record_key(config, models)
+    changed = [k for k in ("items", "eval_seconds", "anchor_kbps") if record.get(k) != key[k]]
+    if changed:
+        raise ValueError(f"the stored evaluation was made with other {', '.join(changed)}: recompute it whole")
+    same = {m.point.key for m in models.values() if record["models"].get(m.point.name) == m.sha256}
+    done = frozenset((r["item"], r["point"]) for r in rows if r["point"] in same or r["modules"] == 0)
+    new, _ = _evaluate(config, models, config.eval_items, done)
+    table = out / f"{config.mode}.csv"
+    with open(table, newline="") as handle:  # the kept rows exactly as stored
+        kept = [r for r in csv.DictReader(handle) if (r["item"], r["point"]) in done]
+    order = {item: i for i, item in enumerate(config.eval_items)}
+    merged = sorted(kept + new, key=lambda r: order[r["item"]])  # stable: stored order, new rows after
+    _write_rows(table, merged)
+    evaluated = sorted(m.point.name for m in models.values() if m.point.key not in same)
+    updates = [*record.get("updates", []), {"points": evaluated, "rows": len(new),
+                                            "wall_seconds": round(time.perf_counter() - start, 1),
+                                            "machine": machine}]
+    record = {**record, **key, "csv_sha256": hashlib.sha256(table.read_bytes()).hexdigest(), "updates": updates}
+    (out / f"{config.mode}.json").write_text(json.dumps(record, indent=1) + "\n")
+    return table, evaluated
 
 
 def _check_agreement(live: list[dict[str, Any]], stored: list[dict[str, Any]], rtol: float = 1e-6) -> None:
