@@ -3,13 +3,15 @@
 ``percloss/models/manifest.json`` lists each trained model (operating point,
 sample rate, modules, parameters, steps, audio seen, wall time, final loss
 terms, achieved file bitrate on the held-out songs, SHA-256, code commit) with
-its checkpoint (:func:`percloss.codec.save_codec`) and training-log CSV beside
-it. Every load verifies the SHA-256. ``python -m percloss models`` lists them;
+its checkpoint (:func:`percloss.codec.save_codec`) and gzipped training-log CSV
+beside it (:func:`training_log`). Every load verifies the SHA-256. ``python -m percloss models`` lists them;
 ``encode``/``decode`` use :data:`DEFAULT_MODEL` unless told otherwise.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import json
 import os
@@ -21,7 +23,7 @@ import torch
 
 from .codec import CascadedCodec, load_codec
 
-__all__ = ["DEFAULT_MODEL", "models_dir", "shipped_models", "load_shipped_codec", "resolve_codec"]
+__all__ = ["DEFAULT_MODEL", "models_dir", "shipped_models", "load_shipped_codec", "resolve_codec", "training_log"]
 
 #: The model ``encode``/``decode`` use by default: model D of Zhen et al. at 64 kbit/s, 32 kHz.
 DEFAULT_MODEL = "D64"
@@ -40,6 +42,16 @@ def shipped_models() -> dict[str, dict[str, Any]]:
         return {}
     entries: dict[str, dict[str, Any]] = json.loads(manifest.read_text())
     return entries
+
+
+def training_log(name: str) -> list[dict[str, str]]:
+    """Shipped model ``name``'s training log, one dict per row (:data:`percloss.codec_training.LOG_COLUMNS`)."""
+    models = shipped_models()
+    if name not in models:
+        raise ValueError(f"no shipped codec model {name!r}; shipped: {', '.join(sorted(models))}")
+    path = models_dir() / models[name]["log"]
+    with (gzip.open(path, "rt", newline="") if path.suffix == ".gz" else path.open(newline="")) as handle:
+        return list(csv.DictReader(handle))
 
 
 def load_shipped_codec(name: str) -> tuple[CascadedCodec, list[torch.Tensor], dict[str, object]]:

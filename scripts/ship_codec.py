@@ -4,7 +4,7 @@ Takes the checkpoint a finished ``python -m percloss train-codec`` run exported
 (``runs/codec/<NAME>/<NAME>.codec``) and its training log, measures the
 range-coded file bitrate on the held-out songs of the codec corpus (whole
 songs from ``--corpus-folder`` when given, else the shipped excerpts), and
-writes ``percloss/models/<NAME>.codec``, ``<NAME>.log.csv`` and the manifest
+writes ``percloss/models/<NAME>.codec``, ``<NAME>.log.csv.gz`` and the manifest
 entry (point, sample rate, modules, parameters, steps, audio seen, wall time,
 final loss terms, achieved bitrate, SHA-256, code commit).
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
 import shutil
 import subprocess
@@ -70,7 +71,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(checkpoint, out / f"{args.name}.codec")
-    shutil.copyfile(log_csv, out / f"{args.name}.log.csv")
+    with log_csv.open("rb") as src, gzip.GzipFile(out / f"{args.name}.log.csv.gz", "wb", mtime=0) as dst:
+        shutil.copyfileobj(src, dst)
     import hashlib
 
     sha = hashlib.sha256((out / f"{args.name}.codec").read_bytes()).hexdigest()
@@ -78,7 +80,7 @@ def main() -> None:
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     manifest[args.name] = {
-        "file": f"{args.name}.codec", "log": f"{args.name}.log.csv", "sha256": sha,
+        "file": f"{args.name}.codec", "log": f"{args.name}.log.csv.gz", "sha256": sha,
         "model": point.model, "sample_rate": point.sample_rate, "target_kbps": point.kbps,
         "n_modules": point.n_modules, "parameters": count_parameters(codec), "steps": len(rows),
         "audio_seen_hours": round(len(rows) * RUN.seconds_per_step(point.sample_rate) / 3600, 3),

@@ -265,16 +265,14 @@ def test_rate_weights_are_bounded_both_ways() -> None:
 def test_the_bounds_never_acted_on_the_shipped_runs() -> None:
     """The shipped one-module models were trained before the bounds existed: their logs must stay inside them
     (the two-module schedule's signed multipliers have their own bound, checked too)."""
-    import csv
 
     from percloss.codec_training import RATE_WEIGHT_RANGE, SIGNED_RATE_BOUND
-    from percloss.shipped import models_dir, shipped_models
+    from percloss.shipped import shipped_models, training_log
 
     lo, hi = RATE_WEIGHT_RANGE
     checked = 0
     for name, entry in shipped_models().items():
-        with (models_dir() / entry["log"]).open() as f:
-            lambdas = [float(v) for row in csv.DictReader(f) for v in row["rate_weight"].split(";")]
+        lambdas = [float(v) for row in training_log(name) for v in row["rate_weight"].split(";")]
         if entry["n_modules"] > 1:
             assert -SIGNED_RATE_BOUND < min(lambdas) and max(lambdas) < SIGNED_RATE_BOUND, name
         else:

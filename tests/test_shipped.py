@@ -11,7 +11,7 @@ import soundfile as sf
 from percloss.cli import main
 from percloss.codec import count_parameters
 from percloss.codec_runs import POINTS
-from percloss.shipped import DEFAULT_MODEL, load_shipped_codec, models_dir, shipped_models
+from percloss.shipped import DEFAULT_MODEL, load_shipped_codec, shipped_models, training_log
 
 SHIPPED = shipped_models()
 
@@ -27,8 +27,8 @@ def test_shipped_model_matches_its_manifest(name: str) -> None:
     assert len(counts) == point.n_modules and all(float(c.sum()) > 0 for c in counts)
     # the work's rate, within 3 %, measured as range-coded file size on the held-out songs
     assert abs(entry["file_kbps_heldout"] - point.kbps) <= 0.03 * point.kbps
-    log = (models_dir() / entry["log"]).read_text().splitlines()
-    assert len(log) == entry["steps"] + 1
+    log = training_log(name)
+    assert len(log) == entry["steps"] and [int(r["step"]) for r in log] == list(range(1, entry["steps"] + 1))
 
 
 @pytest.mark.skipif(DEFAULT_MODEL not in SHIPPED, reason=f"the default model {DEFAULT_MODEL} does not ship yet")
