@@ -93,6 +93,7 @@ __all__ = [
     "POWER_NORM_DB",
     "ISO_FULL_SCALE_SINE_DB",
     "FULL_SCALE_SINE_DB",
+    "CALIBRATED_PEAK_DB",
     "N_SUBBANDS",
     "ModelTables",
     "MaskingAnalysis",
@@ -128,7 +129,10 @@ POWER_NORM_DB = 90.302
 #: scaling: ``PN + 10 log10((sqrt(8/3) / 4)^2) = PN + 10 log10(1/6)``.
 ISO_FULL_SCALE_SINE_DB = POWER_NORM_DB + 10.0 * math.log10(1.0 / 6.0)
 #: Level of a full-scale sinusoid under each fixed calibration, dB SPL.
-FULL_SCALE_SINE_DB: dict[str, float] = {"iso": ISO_FULL_SCALE_SINE_DB, "sine96": 96.0}
+#: The level the ``"sine96"`` calibration gives a full-scale sinusoid and ``"frame_max96"`` each frame's
+#: loudest line, dB SPL (the 96 dB of 16-bit PCM's dynamic range).
+CALIBRATED_PEAK_DB = 96.0
+FULL_SCALE_SINE_DB: dict[str, float] = {"iso": ISO_FULL_SCALE_SINE_DB, "sine96": CALIBRATED_PEAK_DB}
 #: The calibrations every entry point accepts (see the module docstring).
 CALIBRATIONS = ("iso", "sine96", "frame_max96")
 #: Subband level of the SMR: Annex D's (``"scalefactor"``) or the spectrum's maximum alone.
@@ -257,7 +261,7 @@ def full_scale_sine_db(calibration: str = "iso") -> float:
     (82.52, 96.0)
     """
     calibration = check_calibration(calibration)
-    return FULL_SCALE_SINE_DB.get(calibration, 96.0)
+    return FULL_SCALE_SINE_DB.get(calibration, CALIBRATED_PEAK_DB)
 
 
 @lru_cache(maxsize=32)
@@ -345,10 +349,10 @@ def calibration_offset_db(level_iso_db: torch.Tensor, calibration: str = "iso") 
     if calibration == "iso":
         return level_iso_db.new_zeros(shape)
     if calibration == "sine96":
-        return level_iso_db.new_full(shape, 96.0 - ISO_FULL_SCALE_SINE_DB)
+        return level_iso_db.new_full(shape, CALIBRATED_PEAK_DB - ISO_FULL_SCALE_SINE_DB)
     peak = level_iso_db.detach().amax(-1, keepdim=True)
     silent = peak <= LEVEL_FLOOR_DB + 1e-6
-    return torch.where(silent, torch.zeros_like(peak), 96.0 - peak)
+    return torch.where(silent, torch.zeros_like(peak), CALIBRATED_PEAK_DB - peak)
 
 
 def spectrum_db(

@@ -277,6 +277,10 @@ class NoiseModulationLoss(nn.Module):
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``;
         ``time >= n_fft``.
 
+    A silent target leaves only the threshold in quiet as the mask: audible error
+    on silence then costs far more than the same error under music (it is
+    unmasked), and error below the threshold in quiet costs nothing.
+
     >>> loss = NoiseModulationLoss(44100)
     >>> x = 0.1 * torch.sin(torch.arange(2048) * 0.3)
     >>> float(loss(x + 1e-6 * torch.randn(2048), x))  # -120 dBFS noise is inaudible
