@@ -94,7 +94,15 @@ if MODE == "quick":
 # - **Rate.** During training: the entropy of the batch's soft centroid
 #   histogram, times a multiplier that a controller raises while the entropy is
 #   above the target bits per code (256 codes per 480 samples: 64 kbit/s at
-#   32 kHz is 3.75 bits per code) and lowers while it is below. In the file:
+#   32 kHz is 3.75 bits per code) and lowers while it is below. The one-module
+#   models' controller follows that soft entropy and scales the multiplier.
+#   The two-module models' follows the entropy of the hard codes (what the file
+#   pays) and steps the multiplier in proportion to the recent distortion, down
+#   through zero when the codes carry too little (then the term rewards
+#   entropy), and a penalty keeps the encoders' outputs off the flat ends of
+#   their `tanh`: trained like the one-module models, the second module's codes
+#   collapsed onto one centroid while the soft estimate still read on target
+#   (`runs/codec/attempts/README.md`). In the file:
 #   the hard centroid indices are range-coded with `constriction`
 #   {cite}`bamler2022constriction` under the centroid histogram of the training
 #   material, stored in the checkpoint; the header carries the sample rate,
@@ -183,14 +191,15 @@ display(Markdown(
 
 def training_curve(m: cs.TrainedModel) -> pd.DataFrame | None:
     """Step, own distortion and per-module entropy of a model's training (shipped log or this build's)."""
+    column = "hard_entropy_bits" if m.point.n_modules > 1 else "entropy_bits"  # what the controller followed
     if m.log_csv is not None:
-        log = pd.read_csv(m.log_csv, dtype={"entropy_bits": str})
-        entropy = np.array([[float(v) for v in e.split(";")] for e in log["entropy_bits"]])
+        log = pd.read_csv(m.log_csv, dtype={column: str})
+        entropy = np.array([[float(v) for v in e.split(";")] for e in log[column]])
         return pd.DataFrame({"step": log["step"], "distortion": log["distortion"],
                              **{f"H{i + 1}": entropy[:, i] for i in range(entropy.shape[1])}})
     if m.log is None or not m.log.steps:
         return None
-    entropy = np.asarray(m.log.entropy_bits)
+    entropy = np.asarray(m.log.hard_entropy_bits if m.point.n_modules > 1 else m.log.entropy_bits)
     return pd.DataFrame({"step": np.arange(1, m.log.steps + 1), "distortion": m.log.distortion,
                          **{f"H{i + 1}": entropy[:, i] for i in range(entropy.shape[1])}})
 
@@ -203,10 +212,13 @@ if curves:
         smooth = c.rolling(w, min_periods=1).mean()
         ax1.plot(c["step"], smooth["distortion"], label=name)
         line = ax2.plot(c["step"], smooth["H1"], label=f"{name}, module 1")[0]
+        for i in range(2, m.point.n_modules + 1):
+            ax2.plot(c["step"], smooth[f"H{i}"], color=line.get_color(), ls="--", label=f"{name}, module {i} (hard)")
         target = bits_per_code(m.point.kbps / m.point.n_modules, m.point.sample_rate)
         ax2.axhline(target, color=line.get_color(), ls=":", lw=1)
     ax1.set(xlabel="step", ylabel="distortion (own loss)", yscale="log", title="training loss (moving mean)")
-    ax2.set(xlabel="step", ylabel="bits per code", title="entropy estimate (dotted: target)")
+    ax2.set(xlabel="step", ylabel="bits per code",
+            title="entropy the rate controller followed (soft; hard for two modules; dotted: target)")
     ax1.legend()
     ax2.legend(fontsize=8)
     where = "shipped training logs" if CONFIG.use_shipped else "this build"
