@@ -176,9 +176,9 @@ def test_missing_systems_say_why_and_quick_mode_says_its_own_reason(monkeypatch:
     rows = _study_rows(64.0)
     claims = {c.claim.split(":")[0]: c for c in cs.codec_claims(rows, _config())}
     assert len(claims) == len(cs.CLAIMS)
-    assert claims["D64 as good as B79"].verdict == f"not tested here (B79: {cs.NOT_SHIPPED['B79']})"
+    assert claims["D64 as good as B79"].verdict == f"not tested here (B79: {cs.not_shipped_reason('B79')})"
     assert claims["D64 as good as B79"].measured == "—"
-    assert claims["D112 as good as MP3 112"].verdict.startswith(f"not tested here (D112: {cs.NOT_SHIPPED['D112']}")
+    assert claims["D112 as good as MP3 112"].verdict.startswith(f"not tested here (D112: {cs.not_shipped_reason('D112')}")
     assert claims["D64 as good as C64 or better"].verdict == "reproduced"
     quick = _config("quick")
     for c in cs.codec_claims(rows, quick):  # tested or not, nothing of a quick build stands for the work
@@ -188,7 +188,7 @@ def test_missing_systems_say_why_and_quick_mode_says_its_own_reason(monkeypatch:
     assert "MUSHRA" not in cs.CLAIM_SOURCE and "subjective tests" in cs.CLAIM_SOURCE
     # the listening panel's missing systems, from the same reasons
     shown = ["reference", "A64", "C64", "D64", "MP3 64 kbit/s", "Opus 64 kbit/s"]
-    assert cs.listening_absent(shown, _config()) == [("A79", cs.NOT_SHIPPED["A79"]), ("B79", cs.NOT_SHIPPED["B79"])]
+    assert cs.listening_absent(shown, _config()) == [("A79", cs.not_shipped_reason("A79")), ("B79", cs.not_shipped_reason("B79"))]
     assert cs.listening_absent(shown, quick) == [("A79", cs.quick_reason(quick)), ("B79", cs.quick_reason(quick))]
     assert cs.listening_absent([*shown, "A79", "B79"], _config()) == []
 
@@ -211,8 +211,8 @@ def test_every_point_of_the_work_ships_or_says_why() -> None:
             assert r["held-out kbit/s (file)"] == entry["file_kbps_heldout"] and str(entry["steps"]) in r["training"]
             assert r["in this build"] == "evaluated (shipped model)"
         else:  # one place says why: the reasons dict
-            assert r["shipped"] == f"no: {cs.NOT_SHIPPED[r['point']]}" and r["held-out kbit/s (file)"] is None
-            assert r["in this build"] == f"not evaluated: {cs.NOT_SHIPPED[r['point']]}"
+            assert r["shipped"] == f"no: {cs.not_shipped_reason(r['point'])}" and r["held-out kbit/s (file)"] is None
+            assert r["in this build"] == f"not evaluated: {cs.not_shipped_reason(r['point'])}"
     assert set(cs.NOT_SHIPPED) <= set(POINTS)
     quick = cs.CodecStudyConfig.for_mode("quick")
     assert {r["in this build"] for r in cs.operating_points_table(quick)} == {cs.quick_reason(quick)}
@@ -224,3 +224,12 @@ def test_stored_cdpam_span(tmp_path: Path) -> None:
     assert cs.cdpam_seconds(tmp_path) is None
     (tmp_path / "cdpam.json").write_text('{"cdpam_seconds": 2.0}')
     assert cs.cdpam_seconds(tmp_path) == 2.0
+
+
+def test_a_run_under_way_is_named_with_its_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERCLOSS_RUNS", str(tmp_path))
+    assert cs.not_shipped_reason("A79") == cs.NOT_SHIPPED["A79"]  # no run: the record's reason alone
+    (tmp_path / "codec" / "A79").mkdir(parents=True)
+    (tmp_path / "codec" / "A79" / "log.csv").write_text("step,kind\n" + "".join(f"{i},A\n" for i in range(1, 11)))
+    assert cs.not_shipped_reason("A79") == (cs.NOT_SHIPPED["A79"] + "; a new run under the two-module schedule had "
+                                            "reached step 10 of 7500 (`runs/codec/A79/`, resumable)")

@@ -65,7 +65,7 @@ from .claims import Claim, comparison_verdict
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
            "checkpoint_path", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
            "PairedDifference", "paired_difference", "attach_cdpam", "write_evaluation", "update_evaluation", "MPEG1_BITRATES", "mp3_bitrate_for",
-           "SEGMENT", "CLIP", "NOT_SHIPPED", "why_absent", "in_this_build", "operating_points_table", "System",
+           "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason", "why_absent", "in_this_build", "operating_points_table", "System",
            "resolve_system", "claim_pair", "interpolated_difference", "rate_gap", "RATE_TOLERANCE", "ClaimSpec",
            "CLAIMS", "COMPARISONS", "LISTENING_SYSTEMS", "listening_absent", "codec_claims", "cdpam_seconds",
            "ANCHORS", "ATTEMPTS_RECORD", "CLAIM_MEASURES", "CLAIM_SOURCE", "claim_rule", "mean_rate", "quick_reason"]
@@ -745,6 +745,23 @@ NOT_SHIPPED: dict[str, str] = {
 }
 
 
+def not_shipped_reason(name: str) -> str:
+    """Why point ``name`` does not ship (:data:`NOT_SHIPPED`), with the progress of a run under way: the steps in
+    its training log beside its snapshot (``runs_dir()/codec/<name>/log.csv``, ``python -m percloss train-codec``)."""
+    reason = NOT_SHIPPED.get(name, "not trained")
+    try:
+        log = runs_dir() / "codec" / name / "log.csv"
+    except FileNotFoundError:
+        return reason
+    if log.is_file():
+        with open(log) as handle:
+            steps = sum(1 for _ in handle) - 1
+        if 0 < steps < RUN.steps:
+            reason += (f"; a new run under the two-module schedule had reached step {steps} of {RUN.steps} "
+                       f"(`runs/codec/{name}/`, resumable)")
+    return reason
+
+
 def quick_reason(config: CodecStudyConfig) -> str:
     """Why nothing of a quick build stands for the work's models."""
     return (f"quick mode trains tiny models for {config.steps} steps, untrained: a pipeline check, "
@@ -758,7 +775,7 @@ def why_absent(name: str, config: CodecStudyConfig) -> str:
     if config.mode == "quick":
         return quick_reason(config)
     if config.use_shipped and name in POINTS and name not in shipped.shipped_models():
-        return NOT_SHIPPED.get(name, "no shipped model")
+        return not_shipped_reason(name)
     return "not in this build"
 
 
@@ -785,7 +802,7 @@ def operating_points_table(config: CodecStudyConfig) -> list[dict[str, Any]]:
         out.append({
             "point": point.name, "sample rate (kHz)": point.sample_rate / 1000, "kbit/s (target)": point.kbps,
             "modules": point.n_modules, "parameters": counted[point.n_modules],
-            "shipped": "yes" if entry else f"no: {NOT_SHIPPED.get(point.name, 'not trained')}",
+            "shipped": "yes" if entry else f"no: {not_shipped_reason(point.name)}",
             "training": f"{entry['steps']} steps on {entry.get('device', 'cpu')}" if entry else "—",
             "held-out kbit/s (file)": entry["file_kbps_heldout"] if entry else None,
             "in this build": in_this_build(point.name, config),
