@@ -135,6 +135,35 @@ class BottleneckBlock(nn.Module):
         return x + self.up(F.leaky_relu(self.mid(F.leaky_relu(self.down(x), 0.2)), 0.2))
 
 
+def fft_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int) -> torch.Tensor:
+    """``F.conv1d(x, weight, bias, padding=padding)`` (stride 1, no dilation) computed by FFT, in float32.
+
+    Shape:
+        ``(N, C_in, T), (C_out, C_in, K) -> (N, C_out, T + 2 padding - K + 1)``
+    """
+    x, weight = x.float(), weight.float()
+    length, taps = x.shape[-1], weight.shape[-1]
+    out = length + 2 * padding - taps + 1
+    n_fft = 1 << (length + taps - 2).bit_length()  # >= the full linear convolution, length + taps - 1
+    spectrum = torch.einsum("bcf,ocf->bof", torch.fft.rfft(x, n_fft), torch.fft.rfft(weight.flip(-1), n_fft))
+    start = taps - 1 - padding
+    y = torch.fft.irfft(spectrum, n_fft)[..., start : start + out]
+    return y if bias is None else y + bias.float()[None, :, None]
+
+
+class OutputConv1d(nn.Conv1d):
+    """The decoder's long many-to-one output convolution. While training on a CPU it is computed by FFT
+    (:func:`fft_conv1d`, float32): the direct form's backward with one output channel is the slowest kernel
+    of a CPU training step (``benchmarks/results/codec_training.md``). Otherwise, and at inference, it is
+    the direct convolution, so coded files do not depend on the path; the two agree to about 1e-6."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if self.training and input.device.type == "cpu":
+            with torch.autocast("cpu", enabled=False):
+                return fft_conv1d(input, self.weight, self.bias, int(self.padding[0]))
+        return super().forward(input)
+
+
 def _blocks(channels: int, bottleneck: int, pairs: int) -> nn.Sequential:
     return nn.Sequential(*[BottleneckBlock(channels, bottleneck, d) for _ in range(pairs) for d in (1, 2)])
 
@@ -167,7 +196,7 @@ class CodecModule(nn.Module):
         )
         self.decoder_out = nn.Sequential(
             _blocks(half, bottleneck // 2, pairs),
-            nn.Conv1d(half, 1, 55, padding=27),
+            OutputConv1d(half, 1, 55, padding=27),
         )
         self.half_channels = half
 

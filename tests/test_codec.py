@@ -329,3 +329,37 @@ def test_reseeding_splits_the_busiest_cell_and_revives_merged_centroids() -> Non
     before = q.centroids.detach().clone()
     assert len(reseed_centroids(q, codes, torch.Generator().manual_seed(3), min_share=1e-4)) == 0
     assert torch.equal(q.centroids.detach(), before)
+
+
+@pytest.mark.parametrize("c_in, c_out, taps, padding", [(50, 1, 55, 27), (3, 2, 9, 4), (4, 1, 8, 2)])
+def test_fft_convolution_is_the_direct_convolution(c_in: int, c_out: int, taps: int, padding: int) -> None:
+    from percloss.codec import fft_conv1d
+
+    torch.manual_seed(0)
+    x = torch.randn(5, c_in, 512, dtype=torch.float64)
+    w = torch.randn(c_out, c_in, taps, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(c_out, dtype=torch.float64)
+    direct = torch.nn.functional.conv1d(x, w, b, padding=padding)
+    fast = fft_conv1d(x, w, b, padding)
+    assert fast.shape == direct.shape
+    assert torch.allclose(fast.double(), direct, rtol=1e-5, atol=1e-5 * float(direct.abs().max()))
+
+
+def test_the_output_convolution_trains_by_fft_and_codes_directly() -> None:
+    """Training (CPU) takes the FFT path with the direct path's values and gradients; inference is the direct
+    convolution exactly, so coded files do not depend on it."""
+    from percloss.codec import OutputConv1d
+
+    torch.manual_seed(0)
+    conv = OutputConv1d(50, 1, 55, padding=27)
+    x = torch.randn(8, 50, 512, requires_grad=True)
+    conv.eval()
+    assert torch.equal(conv(x), torch.nn.functional.conv1d(x, conv.weight, conv.bias, padding=27))
+    conv.train()
+    y_fft = conv(x)
+    (g_fft,) = torch.autograd.grad(y_fft.square().sum(), conv.weight)
+    y_dir = torch.nn.functional.conv1d(x, conv.weight, conv.bias, padding=27)
+    (g_dir,) = torch.autograd.grad(y_dir.square().sum(), conv.weight)
+    assert torch.allclose(y_fft, y_dir, atol=1e-5) and float((g_fft - g_dir).norm() / g_dir.norm()) < 1e-5
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # under autocast the FFT path stays float32
+        assert conv(x).dtype == torch.float32

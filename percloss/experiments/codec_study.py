@@ -71,7 +71,7 @@ __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "r
            "ANCHORS", "ATTEMPTS_RECORD", "CLAIM_MEASURES", "CLAIM_SOURCE", "claim_rule", "mean_rate", "quick_reason"]
 
 # Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
-TRAINING_PROCEDURE = 3  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration
+TRAINING_PROCEDURE = 4  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration; 4: the output convolution by FFT while training on a CPU
 MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 #: The source checkout this package was imported from (holds ``runs/``), or ``None`` for an installed package.
 _CHECKOUT = Path(__file__).resolve().parents[2]
