@@ -369,8 +369,8 @@ def test_the_signed_rate_controller_rewards_entropy_below_the_target() -> None:
     for _ in range(5):
         lam = update_rate_weights_signed(lam, [0.0], 2.0, scale=0.01, gain=0.1)
     assert lam[0] == pytest.approx(0.002 - 5e-3) and lam[0] < 0
-    assert update_rate_weights_signed([0.999], [8.0], 2.0, scale=1.0) == [1.0]  # bounded
-    assert update_rate_weights_signed([-0.9995], [0.0], 2.0, scale=1.0) == [-1.0]
+    assert update_rate_weights_signed([0.999], [8.0], 2.0, scale=1.0, bound=1.0) == [1.0]  # bounded
+    assert update_rate_weights_signed([-0.9995], [0.0], 2.0, scale=1.0, bound=1.0) == [-1.0]
     assert update_rate_weights_signed([0.3], [2.0], 2.0, scale=1.0) == [0.3]  # on target: unchanged
     # the step follows the loss's scale: ten times the distortion, ten times the step
     small = update_rate_weights_signed([0.0], [4.0], 2.0, scale=0.001)[0]
