@@ -194,6 +194,7 @@ class CodecStudyConfig:
     mode: str = "custom"
     use_shipped: bool = True
     corpus_folder: str | None = None
+    listen_anchor_kbps: float | None = None  # the anchors' rate in the listening panel (None: the first point's)
 
     @classmethod
     def for_mode(cls, mode: str | None = None) -> CodecStudyConfig:
@@ -405,8 +406,9 @@ def _evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: 
                     z = torch.from_numpy(coded.audio)
                     rows.append({**common, "target_kbps": rate, "system": name, "point": point, "modules": 0,
                                  "kbps": coded.kbps, **_measures(x, z, p.sample_rate)})
-                    if listen and target == p.kbps:
-                        listening[item][f"{name} {rate:g} kbit/s"] = coded.audio[:n_listen]
+                    if listen and target == (config.listen_anchor_kbps or config.points[0].kbps):
+                        listening.setdefault(item, {"reference": x[:n_listen].numpy()})[
+                            f"{name} {rate:g} kbit/s"] = coded.audio[:n_listen]
     return rows, listening
 
 
