@@ -636,7 +636,7 @@ def save_codec(path: str | os.PathLike[str], codec: CascadedCodec, symbol_counts
     """Write a codec checkpoint (config, parameters, symbol histograms); returns its SHA-256.
 
     ``trained`` says how the parameters were obtained (e.g. "untrained (seed 0)"
-    or the training schedule); it is printed wherever the model is used.
+    or the training schedule); it is printed wherever the model is used. Missing folders are created.
     """
     first = codec.quantizers[0]
     assert isinstance(first, SoftmaxQuantizer)
@@ -646,6 +646,7 @@ def save_codec(path: str | os.PathLike[str], codec: CascadedCodec, symbol_counts
         "residual_scale": codec.residual_scale, "n_centroids": int(first.centroids.numel()),
         "state_dict": codec.state_dict(), "symbol_counts": [c.double() for c in symbol_counts],
     }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 

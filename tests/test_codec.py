@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -363,3 +364,15 @@ def test_the_output_convolution_trains_by_fft_and_codes_directly() -> None:
     assert torch.allclose(y_fft, y_dir, atol=1e-5) and float((g_fft - g_dir).norm() / g_dir.norm()) < 1e-5
     with torch.autocast("cpu", dtype=torch.bfloat16):  # under autocast the FFT path stays float32
         assert conv(x).dtype == torch.float32
+
+
+def test_a_checkpoint_can_be_saved_into_a_new_folder(tmp_path: Path) -> None:
+    """(An export of a finished run into a fresh folder failed after its 24-min symbol histogram.)"""
+    from percloss.codec import load_codec, save_codec
+
+    torch.manual_seed(0)
+    codec = CascadedCodec(2)
+    counts = [torch.ones(32), torch.ones(32)]
+    sha = save_codec(tmp_path / "a" / "b" / "m.codec", codec, counts, 32000, "A79", "untrained (seed 0)")
+    loaded, loaded_counts, info = load_codec(tmp_path / "a" / "b" / "m.codec")
+    assert info["sha256"] == sha and len(loaded.stages) == 2 and len(loaded_counts) == 2
