@@ -471,9 +471,8 @@ class TrainSettings:
         check_positive(self.max_grad_norm, "max_grad_norm")
         check_choice(self.precision, "precision", PRECISIONS)
         check_choice(self.rate_entropy, "rate_entropy", RATE_ENTROPIES)
-        if self.reseed_every is not None and (isinstance(self.reseed_every, bool)
-                                              or not isinstance(self.reseed_every, int) or self.reseed_every < 1):
-            raise ValueError(f"reseed_every must be a positive integer or None, got {self.reseed_every!r}")
+        if self.reseed_every is not None:
+            check_integer(self.reseed_every, "reseed_every", 1)
         check_positive(self.saturation_weight, "saturation_weight", allow_zero=True)
         check_choice(self.rate_control, "rate_control", RATE_CONTROLS)
 
