@@ -228,8 +228,8 @@ def test_stored_cdpam_span(tmp_path: Path) -> None:
 
 def test_a_run_under_way_is_named_with_its_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PERCLOSS_RUNS", str(tmp_path))
-    assert cs.not_shipped_reason("A79") == cs.NOT_SHIPPED["A79"]  # no run: the record's reason alone
-    (tmp_path / "codec" / "A79").mkdir(parents=True)
-    (tmp_path / "codec" / "A79" / "log.csv").write_text("step,kind\n" + "".join(f"{i},A\n" for i in range(1, 11)))
-    assert cs.not_shipped_reason("A79") == (cs.NOT_SHIPPED["A79"] + "; a new run under the two-module schedule had "
-                                            "reached step 10 of 7500 (`runs/codec/A79/`, resumable)")
+    assert cs.not_shipped_reason("A168") == cs.NOT_SHIPPED["A168"]  # no run: the record's reason alone
+    (tmp_path / "codec" / "A168").mkdir(parents=True)
+    (tmp_path / "codec" / "A168" / "log.csv").write_text("step,kind\n" + "".join(f"{i},A\n" for i in range(1, 11)))
+    assert cs.not_shipped_reason("A168") == (cs.NOT_SHIPPED["A168"] + "; a new run under the two-module schedule had "
+                                            "reached step 10 of 7500 (`runs/codec/A168/`, resumable)")
