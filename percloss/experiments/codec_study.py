@@ -735,8 +735,9 @@ ATTEMPTS_RECORD = "runs/codec/attempts/README.md"
 #: Why a point of the work has no shipped model: the one place these reasons are written (see
 #: :data:`ATTEMPTS_RECORD`; every page and table takes them from here).
 NOT_SHIPPED: dict[str, str] = {
-    "A79": ("its two-module training collapsed: in the second GPU attempt the second module's codes sat on four "
-            "merged centroids, a 40.5 kbit/s file rate against 79; the first attempt also ended far below target"),
+    "A79": ("its training diverged twice near the end: on 2 CPU cores its distortion jumped at step 6581 and, "
+            "resumed from step 5366, again at step 6150, after which its codes collapsed; the GPU attempts "
+            "collapsed too"),
     "B79": ("its two-module training collapsed: in the second GPU attempt the second module's codes fell onto one "
             "centroid; the first attempt also ended below target"),
     "A168": ("its two-module training collapsed: in the second GPU attempt the distortion jumped at step ≈2840, "
