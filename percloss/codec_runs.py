@@ -84,6 +84,11 @@ class RunConfig:
     multi_module_reseed_every: int | None = None
     multi_module_saturation_weight: float = 1.0  # keeps encoder outputs off the flat ends of their tanh
     multi_module_rate_control: str = "signed"  # the multiplier may turn negative: an equality target
+    # A79 diverged twice near its end under a fixed clipping norm (1, ~100 times its usual gradient norm):
+    # each time a gradient 20-40 times the usual one set off Adam. Replayed from the saved state 34 steps
+    # before the second divergence, clipping at 3 times the recent median norm passed that point and the next
+    # 150 steps without a spike (runs/codec/attempts/README.md). B79 finished without it.
+    multi_module_clip_relative: float | None = 3.0
 
     @property
     def audio_seconds_per_step(self) -> float:
@@ -100,7 +105,8 @@ class RunConfig:
         if point.n_modules > 1:
             multi = dict(rate_entropy=self.multi_module_rate_entropy, reseed_every=self.multi_module_reseed_every,
                          saturation_weight=self.multi_module_saturation_weight,
-                         rate_control=self.multi_module_rate_control)
+                         rate_control=self.multi_module_rate_control,
+                         clip_relative=self.multi_module_clip_relative)
         return TrainSettings(steps=self.steps, batch=self.batch, segment_frames=self.segment_frames, lr=self.lr,
                              target_kbps=point.kbps / point.n_modules, seed=self.seed, anneal_steps=self.steps,
                              precision=self.precision, **multi)
@@ -292,6 +298,8 @@ def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.T
                    f"entropy, saturation penalty {config.multi_module_saturation_weight:g}"
                    + (f", centroids re-seeded every {config.multi_module_reseed_every} steps"
                       if config.multi_module_reseed_every else "")
+                   + (f", gradients clipped at {config.multi_module_clip_relative:g} x their recent median norm"
+                      if config.multi_module_clip_relative else "")
                    if point.n_modules > 1 else ""))
     path = snap_root / point.name / f"{point.name}.codec"
     save_codec(path, codec, counts, point.sample_rate, point.name, schedule)

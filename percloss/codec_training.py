@@ -25,6 +25,7 @@ import csv
 import math
 import os
 import signal
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -297,15 +298,31 @@ def rate_term(lambdas: list[float], entropies: list[torch.Tensor]) -> torch.Tens
     return total
 
 
+#: Pre-clip gradient norms whose median sets the relative clipping norm (:func:`gradient_clip_norm`), and how
+#: many must be known before it acts.
+CLIP_WINDOW = 100
+CLIP_MIN_HISTORY = 10
+
+
+def gradient_clip_norm(recent: list[float], max_norm: float, relative: float | None) -> float:
+    """The norm a step's gradient is clipped to: ``max_norm``, and with ``relative``, at most ``relative`` times
+    the median of the last :data:`CLIP_WINDOW` pre-clip norms ``recent`` (once :data:`CLIP_MIN_HISTORY` are
+    known). Adam divides each step by the gradient's running scale, so a fixed norm far above the usual one
+    does not limit a spike's update; a norm relative to the recent ones does."""
+    if relative is None or len(recent) < CLIP_MIN_HISTORY:
+        return max_norm
+    return min(max_norm, relative * statistics.median(recent[-CLIP_WINDOW:]))
+
+
 def _training_step(codec: CascadedCodec, loss_fn: CodecLoss, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                    lambdas: list[float] | None, precision: str, max_grad_norm: float,
                    saturation_weight: float = 0.0
-                   ) -> tuple[float, dict[str, float], list[float], list[float], list[float]]:
+                   ) -> tuple[float, dict[str, float], list[float], list[float], list[float], float]:
     """One Adam step on the segments ``x``, ``(batch, length)``; ``lambdas`` add the rate term (``None``: no
     rate control). Returns the distortion, its weighted terms and each module's entropy in bits per code, of
-    the soft assignments (differentiable, in the loss) and of the hard codes (the nearest centroids), and each
-    module's share of saturated codes; ``saturation_weight`` adds its multiple of
-    :func:`percloss.codec.saturation_penalty` for every module."""
+    the soft assignments (differentiable, in the loss) and of the hard codes (the nearest centroids), each
+    module's share of saturated codes, and the gradient's norm before clipping to ``max_grad_norm``;
+    ``saturation_weight`` adds its multiple of :func:`percloss.codec.saturation_penalty` for every module."""
     frames = frame(x).reshape(-1, FRAME)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         recon, _, assignments, pre = codec.run_with_preactivations(frames, straight_through=True)
@@ -320,16 +337,16 @@ def _training_step(codec: CascadedCodec, loss_fn: CodecLoss, optimizer: torch.op
         loss = loss + saturation_weight * sum(saturation_penalty(z.float()) for z in pre)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
+    grad_norm = torch.nn.utils.clip_grad_norm_(codec.parameters(), max_grad_norm)
     optimizer.step()
     hard = [hard_entropy_bits(a.detach().argmax(-1), a.shape[-1]) for a in assignments]
     saturated = [(z.detach().abs() > SATURATION_PREACTIVATION).double().mean() for z in pre]
     # every logged number in one device-to-host copy (float64 holds each value exactly)
     values = torch.stack([t.detach().double()
-                          for t in (distortion, *terms.values(), *entropies, *hard, *saturated)]).tolist()
+                          for t in (distortion, *terms.values(), *entropies, *hard, *saturated, grad_norm)]).tolist()
     n, m = len(terms), len(entropies)
     return (values[0], dict(zip(terms, values[1 : 1 + n], strict=True)), values[1 + n : 1 + n + m],
-            values[1 + n + m : 1 + n + 2 * m], values[1 + n + 2 * m:])
+            values[1 + n + m : 1 + n + 2 * m], values[1 + n + 2 * m : -1], values[-1])
 
 
 def reseed_codec(codec: CascadedCodec, optimizer: torch.optim.Optimizer, x: torch.Tensor,
@@ -433,7 +450,9 @@ class TrainSettings:
     Quantisation: the quantisers' sharpness ``alpha`` (learned) is annealed: after
     step ``t`` of ``T = anneal_steps`` (Default: ``steps``) it is at least
     ``anneal[0] * (anneal[1] / anneal[0]) ** min(t / T, 1)``. Gradients are
-    clipped to norm ``max_grad_norm``. ``precision="bf16"`` runs the codec's
+    clipped to norm ``max_grad_norm`` and, with ``clip_relative``, to that multiple of the median
+    pre-clip norm of the last 100 steps (:func:`gradient_clip_norm`; the history restarts when a run
+    resumes). ``precision="bf16"`` runs the codec's
     forward and backward under bfloat16 autocast (loss and optimiser stay float32).
     """
 
@@ -447,6 +466,7 @@ class TrainSettings:
     anneal: tuple[float, float] = (10.0, 300.0)
     anneal_steps: int | None = None
     max_grad_norm: float = 1.0
+    clip_relative: float | None = None
     precision: str = "fp32"
     rate_entropy: str = "soft"
     reseed_every: int | None = None
@@ -469,6 +489,8 @@ class TrainSettings:
         if self.anneal_steps is not None:
             check_integer(self.anneal_steps, "anneal_steps", 1)
         check_positive(self.max_grad_norm, "max_grad_norm")
+        if self.clip_relative is not None:
+            check_positive(self.clip_relative, "clip_relative")
         check_choice(self.precision, "precision", PRECISIONS)
         check_choice(self.rate_entropy, "rate_entropy", RATE_ENTROPIES)
         if self.reseed_every is not None:
@@ -556,6 +578,7 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     saver = _Saver(path, Path(log_csv) if log_csv is not None else None, rate, key, log.steps, save_every,
                    save_every_seconds)
     wall0 = log.wall_seconds[-1] if log.wall_seconds else 0.0
+    grad_norms: list[float] = []
     with _stop_requests() as stop:
         start = saver.last_save = time.monotonic()
         codec.train()
@@ -563,9 +586,10 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
                          initial=log.steps, total=s.steps):
             x = sample_segments(signals, s.batch, s.segment_length, g).to(device)  # drawn on the CPU
             apply_anneal_floor(codec, anneal_floor(step, horizon, s.anneal))
-            distortion, terms, hs, hard, saturated = _training_step(
+            distortion, terms, hs, hard, saturated, grad_norm = _training_step(
                 codec, loss_fn, optimizer, x, lambdas if target_bits is not None else None, s.precision,
-                s.max_grad_norm, s.saturation_weight)
+                gradient_clip_norm(grad_norms, s.max_grad_norm, s.clip_relative), s.saturation_weight)
+            grad_norms = [*grad_norms[1 - CLIP_WINDOW:], grad_norm]
             if target_bits is not None:
                 recent = [*log.distortion[1 - SIGNED_RATE_WINDOW:], distortion]
                 lambdas = s.next_rate_weights(lambdas, hs, hard, target_bits, recent)

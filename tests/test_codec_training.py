@@ -9,7 +9,7 @@ import torch
 
 from percloss import data
 from percloss.codec import CascadedCodec
-from percloss.codec_training import CodecLoss, bits_per_code, train_codec
+from percloss.codec_training import CodecLoss, TrainSettings, bits_per_code, train_codec
 from percloss.experiments.masking_demo import noise_under_threshold
 from percloss.losses import MelLoss, MelWeightedLoss, mel_line_weights
 
@@ -379,7 +379,6 @@ def test_the_signed_rate_controller_rewards_entropy_below_the_target() -> None:
 
 def test_train_settings_name_the_checkpoint_identity_and_refuse_bad_values() -> None:
     from percloss.codec_runs import POINTS, RUN
-    from percloss.codec_training import TrainSettings
 
     # the identity of the two-module schedule and of the one-module one (as written before this class existed)
     assert RUN.settings(POINTS["A79"]).checkpoint_key(32000, 2) == {
@@ -395,3 +394,40 @@ def test_train_settings_name_the_checkpoint_identity_and_refuse_bad_values() -> 
             TrainSettings(**bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unexpected keyword argument 'step'"):
         train_codec(CascadedCodec(1), [torch.zeros(8000)], 16000, step=3)
+
+
+def test_relative_clipping_follows_the_recent_median_norm() -> None:
+    from percloss.codec_training import CLIP_MIN_HISTORY, CLIP_WINDOW, gradient_clip_norm
+    assert gradient_clip_norm([0.01] * 50, 1.0, None) == 1.0  # off: the fixed norm
+    assert gradient_clip_norm([0.01] * (CLIP_MIN_HISTORY - 1), 1.0, 3.0) == 1.0  # too little history yet
+    assert gradient_clip_norm([0.01, 0.02, 0.03] * 10, 1.0, 3.0) == pytest.approx(0.06)  # 3 x median 0.02
+    assert gradient_clip_norm([1.0] * 20, 1.0, 3.0) == 1.0  # never above the fixed norm
+    old_then_recent = [100.0] * 50 + [0.01] * CLIP_WINDOW  # only the last CLIP_WINDOW count
+    assert gradient_clip_norm(old_then_recent, 1.0, 3.0) == pytest.approx(0.03)
+    with pytest.raises(ValueError, match="clip_relative"):
+        TrainSettings(clip_relative=0.0)
+    with pytest.raises(ValueError, match="clip_relative"):
+        TrainSettings(clip_relative=float("nan"))
+
+
+def test_relative_clipping_acts_once_the_history_is_known() -> None:
+    """The first CLIP_MIN_HISTORY steps are clipped at the fixed norm only; from the next on, a tiny relative
+    norm changes the step and a huge one (capped at the fixed norm) does not."""
+    from percloss.codec_training import CLIP_MIN_HISTORY
+
+    x = [torch.randn(4 * 4096, generator=torch.Generator().manual_seed(0)) * 0.1]
+
+    def weights(steps: int, relative: float | None) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        codec = CascadedCodec(1)
+        train_codec(codec, x, 32000, "A", TrainSettings(steps=steps, batch=1, segment_frames=2, lr=1e-3,
+                                                         clip_relative=relative), progress=False)
+        return [p.detach().clone() for p in codec.parameters()]
+
+    def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+        return all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
+
+    n = CLIP_MIN_HISTORY
+    assert same(weights(n, None), weights(n, 1e-6))
+    assert not same(weights(n + 1, None), weights(n + 1, 1e-6))
+    assert same(weights(n + 1, None), weights(n + 1, 1e6))
