@@ -84,10 +84,10 @@ class RunConfig:
     multi_module_reseed_every: int | None = None
     multi_module_saturation_weight: float = 1.0  # keeps encoder outputs off the flat ends of their tanh
     multi_module_rate_control: str = "signed"  # the multiplier may turn negative: an equality target
-    # A79 diverged twice near its end under a fixed clipping norm (1, ~100 times its usual gradient norm):
-    # each time a gradient 20-40 times the usual one set off Adam. Replayed from the saved state 34 steps
-    # before the second divergence, clipping at 3 times the recent median norm passed that point and the next
-    # 150 steps without a spike (runs/codec/attempts/README.md). B79 finished without it.
+    # A79 diverged twice near its end under a fixed clipping norm (1, ~100 times its usual gradient norm),
+    # each time after a gradient 20-40 times the usual one. Clipping at 3 times the recent median norm passed
+    # the second divergence's step, but A79 diverged again 760 steps later, more slowly: not a sufficient
+    # remedy (runs/codec/attempts/README.md). B79 finished without it.
     multi_module_clip_relative: float | None = 3.0
 
     @property
