@@ -61,6 +61,7 @@ class RunPoint:
     kbps: float
     n_modules: int
     init_from: str | None = None
+    precision: str | None = None  # None: the schedule's
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ class RunConfig:
     # A79 diverged twice near its end under a fixed clipping norm (1, ~100 times its usual gradient norm),
     # each time after a gradient 20-40 times the usual one. Clipping at 3 times the recent median norm passed
     # the second divergence's step, but A79 diverged again 760 steps later, more slowly: not a sufficient
-    # remedy (runs/codec/attempts/README.md). B79 finished without it.
+    # remedy (runs/codec/attempts/README.md); A79 went on in fp32 (its RunPoint.precision), with it. B79
+    # finished without it.
     multi_module_clip_relative: float | None = 3.0
 
     @property
@@ -109,7 +111,11 @@ class RunConfig:
                          clip_relative=self.multi_module_clip_relative)
         return TrainSettings(steps=self.steps, batch=self.batch, segment_frames=self.segment_frames, lr=self.lr,
                              target_kbps=point.kbps / point.n_modules, seed=self.seed, anneal_steps=self.steps,
-                             precision=self.precision, **multi)
+                             precision=self.precision_of(point), **multi)
+
+    def precision_of(self, point: RunPoint) -> str:
+        """The arithmetic ``point`` trains in: its own, else the schedule's."""
+        return point.precision or self.precision
 
     @property
     def shared_steps(self) -> int:
@@ -118,7 +124,11 @@ class RunConfig:
 
 
 POINTS = {p.name: p for p in (
-    RunPoint("A64", "A", 32000, 64, 1), RunPoint("A79", "A", 32000, 79, 2), RunPoint("B79", "B", 32000, 79, 2),
+    # A79 diverged three times in bf16 between steps 6150 and 6878; its run went on in fp32 from its step-6116
+    # state (runs/codec/attempts/README.md), which is what resuming it needs now (the checkpoint key names
+    # the precision). Its bf16 snapshot of step 5366 no longer resumes.
+    RunPoint("A64", "A", 32000, 64, 1), RunPoint("A79", "A", 32000, 79, 2, precision="fp32"),
+    RunPoint("B79", "B", 32000, 79, 2),
     RunPoint("C64", "C", 32000, 64, 1), RunPoint("D64", "D", 32000, 64, 1, init_from="C64"),
     RunPoint("A168", "A", 44100, 168, 2), RunPoint("C96", "C", 44100, 96, 1), RunPoint("C112", "C", 44100, 112, 2),
     RunPoint("D96", "D", 44100, 96, 1, init_from="C96"), RunPoint("D112", "D", 44100, 112, 2, init_from="C112"),
@@ -291,7 +301,7 @@ def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.T
     with torch.no_grad():
         counts = symbol_histogram(codec, [s[:n].to(device) for s in signals])
     codec.cpu()
-    schedule = (f"{config.steps} Adam steps (lr {config.lr:g}, {config.precision}) of {config.batch} x "
+    schedule = (f"{config.steps} Adam steps (lr {config.lr:g}, {config.precision_of(point)}) of {config.batch} x "
                 f"{config.segment_frames} frames at {point.sample_rate} Hz, seed {config.seed}"
                 + (f"; fine-tuned from {point.init_from} after {config.shared_steps} steps" if point.init_from else "")
                 + (f"; {config.multi_module_rate_control} rate control on the {config.multi_module_rate_entropy} "

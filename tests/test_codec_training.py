@@ -381,9 +381,13 @@ def test_train_settings_name_the_checkpoint_identity_and_refuse_bad_values() -> 
     from percloss.codec_runs import POINTS, RUN
 
     # the identity of the two-module schedule and of the one-module one (as written before this class existed)
-    assert RUN.settings(POINTS["A79"]).checkpoint_key(32000, 2) == {
+    assert RUN.settings(POINTS["B79"]).checkpoint_key(32000, 2) == {
         "sample_rate": 32000, "n_modules": 2, "batch": 8, "segment_frames": 8, "target_kbps": 39.5,
         "precision": "bf16", "rate_entropy": "hard", "rate_control": "signed", "saturation_weight": 1.0}
+    # A79 trains in fp32 (the default, left out of the key): its bf16 checkpoints refuse to resume as fp32
+    assert RUN.settings(POINTS["A79"]).checkpoint_key(32000, 2) == {
+        "sample_rate": 32000, "n_modules": 2, "batch": 8, "segment_frames": 8, "target_kbps": 39.5,
+        "rate_entropy": "hard", "rate_control": "signed", "saturation_weight": 1.0}
     assert RUN.settings(POINTS["C64"]).checkpoint_key(32000, 1) == {
         "sample_rate": 32000, "n_modules": 1, "batch": 8, "segment_frames": 8, "target_kbps": 64.0,
         "precision": "bf16"}
