@@ -48,7 +48,7 @@ from .codec import HOP, CascadedCodec, save_codec, symbol_histogram
 from .codec_training import TrainLog, TrainSettings, train_codec
 
 __all__ = ["RunPoint", "RunConfig", "POINTS", "LOW_BITRATE", "HIGH_BITRATE", "RUN", "state_dir", "snapshot_path",
-           "run_point"]
+           "schedule_text", "run_point"]
 
 
 @dataclass(frozen=True)
@@ -291,6 +291,24 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
     return log
 
 
+def schedule_text(point: RunPoint, config: RunConfig = RUN, snapshots: str | os.PathLike[str] = "runs/codec") -> str:
+    """How ``point`` was trained, as its exported checkpoint states it: the schedule, then the run's
+    ``history`` from ``snapshots/<point>/run.json`` where the run departed from it (e.g. A79's precision)."""
+    text = (f"{config.steps} Adam steps (lr {config.lr:g}, {config.precision_of(point)}) of {config.batch} x "
+            f"{config.segment_frames} frames at {point.sample_rate} Hz, seed {config.seed}"
+            + (f"; fine-tuned from {point.init_from} after {config.shared_steps} steps" if point.init_from else "")
+            + (f"; {config.multi_module_rate_control} rate control on the {config.multi_module_rate_entropy} "
+               f"entropy, saturation penalty {config.multi_module_saturation_weight:g}"
+               + (f", centroids re-seeded every {config.multi_module_reseed_every} steps"
+                  if config.multi_module_reseed_every else "")
+               + (f", gradients clipped at {config.multi_module_clip_relative:g} x their recent median norm"
+                  if config.multi_module_clip_relative else "")
+               if point.n_modules > 1 else ""))
+    record = Path(snapshots) / point.name / "run.json"
+    history = json.loads(record.read_text()).get("history") if record.is_file() else None
+    return f"{text}; {history}" if history else text
+
+
 def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.Tensor], config: RunConfig,
             device: str | torch.device = "cpu") -> Path:
     payload = torch.load(state, map_location="cpu", weights_only=True)
@@ -301,16 +319,7 @@ def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.T
     with torch.no_grad():
         counts = symbol_histogram(codec, [s[:n].to(device) for s in signals])
     codec.cpu()
-    schedule = (f"{config.steps} Adam steps (lr {config.lr:g}, {config.precision_of(point)}) of {config.batch} x "
-                f"{config.segment_frames} frames at {point.sample_rate} Hz, seed {config.seed}"
-                + (f"; fine-tuned from {point.init_from} after {config.shared_steps} steps" if point.init_from else "")
-                + (f"; {config.multi_module_rate_control} rate control on the {config.multi_module_rate_entropy} "
-                   f"entropy, saturation penalty {config.multi_module_saturation_weight:g}"
-                   + (f", centroids re-seeded every {config.multi_module_reseed_every} steps"
-                      if config.multi_module_reseed_every else "")
-                   + (f", gradients clipped at {config.multi_module_clip_relative:g} x their recent median norm"
-                      if config.multi_module_clip_relative else "")
-                   if point.n_modules > 1 else ""))
+    schedule = schedule_text(point, config, snap_root)
     path = snap_root / point.name / f"{point.name}.codec"
     save_codec(path, codec, counts, point.sample_rate, point.name, schedule)
     return path

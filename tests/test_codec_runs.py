@@ -95,3 +95,23 @@ def test_a_point_trains_on_cuda_from_the_same_start(tmp_path: Path) -> None:
     assert '"device": "cuda"' in (tmp_path / "cuda" / "r" / "C64" / "run.json").read_text()
     codec, counts, _ = load_codec(tmp_path / "cuda" / "r" / "C64" / "C64.codec")
     assert float(counts[0].sum()) > 0
+
+
+def test_a_point_may_train_in_its_own_precision_and_its_checkpoint_says_how_it_was_trained(tmp_path: Path) -> None:
+    from percloss.codec_runs import schedule_text
+
+    # A79 finished in fp32 (its bf16 runs diverged); every other point keeps the schedule's bf16
+    assert {name: RUN.precision_of(p) for name, p in POINTS.items()} == {
+        name: ("fp32" if name == "A79" else "bf16") for name in POINTS}
+    assert RUN.settings(POINTS["A79"]).precision == "fp32" and RUN.settings(POINTS["B79"]).precision == "bf16"
+    plain = schedule_text(POINTS["A79"], RUN, tmp_path)  # no run record: the schedule alone
+    assert plain.startswith("7500 Adam steps (lr 0.0005, fp32) of 8 x 8 frames at 32000 Hz, seed 0; signed")
+    assert "bf16" in schedule_text(POINTS["B79"], RUN, tmp_path)
+    (tmp_path / "A79").mkdir()
+    (tmp_path / "A79" / "run.json").write_text('{"history": "steps 1-10 in bf16"}')
+    assert schedule_text(POINTS["A79"], RUN, tmp_path) == plain + "; steps 1-10 in bf16"
+    # the shipped A79 states it
+    from percloss.shipped import load_shipped_codec
+
+    info = load_shipped_codec("A79")[2]
+    assert str(info["trained"]).endswith("steps 6117-7500 in fp32 with the relative clipping")

@@ -735,9 +735,6 @@ ATTEMPTS_RECORD = "runs/codec/attempts/README.md"
 #: Why a point of the work has no shipped model: the one place these reasons are written (see
 #: :data:`ATTEMPTS_RECORD`; every page and table takes them from here).
 NOT_SHIPPED: dict[str, str] = {
-    "A79": ("its training diverged near the end three times: on 2 CPU cores at step 6581, resumed from step 5366 "
-            "at step 6150, and resumed from step 6116 with relative gradient clipping at step 6878; its GPU "
-            "attempts collapsed"),
     "A168": ("its two-module training collapsed: in the second GPU attempt the distortion jumped at step ≈2840, "
              "then both modules' codes fell onto one centroid"),
     "C112": ("its GPU run was stopped after 2300 steps, its rate multipliers above the bounds now in place, and "
