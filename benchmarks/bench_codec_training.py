@@ -12,7 +12,8 @@ the matmul throughput of the same precision. Parameters are random and the
 input is real music: the step time does not depend on training. Side by side in
 the same run, model D (one module) and model A (two modules) in bfloat16 with
 the decoder's output convolution computed directly instead of by FFT (what
-:class:`percloss.codec.OutputConv1d` bought). Results are written to
+:class:`percloss.codec.OutputConv1d` bought), and model D (one module) with its
+convolution stacks under ``torch.compile`` against eager mode. Results are written to
 ``benchmarks/results/codec_training.md`` (a section after the generated one is kept).
 
 Usage: python benchmarks/bench_codec_training.py [--threads 2] [--repeats 5]
@@ -25,6 +26,7 @@ import datetime
 import platform
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import torch
 from _timing import timed
@@ -78,6 +80,15 @@ def direct_output_convolution(codec: CascadedCodec) -> CascadedCodec:
     return codec
 
 
+def compile_convolutions(codec: CascadedCodec) -> CascadedCodec:
+    """``codec`` with each module's convolution stacks under ``torch.compile`` (inductor; the output
+    convolution by FFT stays eager)."""
+    for stage in codec.stages:
+        for part in (stage.encoder, stage.decoder_in, stage.decoder_out[0]):  # type: ignore[index]
+            cast(torch.nn.Module, part).compile()
+    return codec
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -121,6 +132,21 @@ def main() -> None:
             times[path] = timed(step, args.repeats, torch.device("cpu"), warmup=2)
         fft_vs_direct.append((kind, modules, times["direct"], times["fft"]))
         print(fft_vs_direct[-1], flush=True)
+    compiled: list[tuple[str, int, float, float | str]] = []
+    for kind, modules in (("D", 1),):
+        timing: dict[str, float | str] = {}
+        for path in ("eager", "compiled"):
+            torch.manual_seed(0)
+            codec = CascadedCodec(modules).train()
+            optimizer = torch.optim.Adam(codec.parameters(), lr=1e-4)
+            step = make_step(compile_convolutions(codec) if path == "compiled" else codec, CodecLoss(kind, rate),
+                             optimizer, x, "bf16")
+            try:
+                timing[path] = timed(step, args.repeats, torch.device("cpu"), warmup=3)
+            except Exception as err:  # noqa: BLE001 - no C++ compiler, or inductor cannot lower a kernel
+                timing[path] = f"failed: {type(err).__name__}"
+        compiled.append((kind, modules, cast(float, timing["eager"]), timing["compiled"]))
+        print(compiled[-1], flush=True)
     base = {(k, m): s for k, m, p, s, *_ in rows if p == "fp32"}
     lines = [
         "# Codec training speed",
@@ -143,6 +169,11 @@ def main() -> None:
               "direct convolution, same run, bfloat16:", "",
               "| model | modules | direct: s / step | FFT: s / step | speed-up |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {k} | {m} | {d:.3f} | {f:.3f} | {d / f:.2f}x |" for k, m, d, f in fft_vs_direct]
+    lines += ["", "The convolution stacks under `torch.compile` (inductor, CPU) against eager mode, same run, bfloat16 "
+              "(compilation before the timed steps):", "",
+              "| model | modules | eager: s / step | compiled: s / step | speed-up |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {k} | {m} | {e:.3f} | " + (f"{c:.3f} | {e / c:.2f}x |" if isinstance(c, float) else f"{c} | — |")
+              for k, m, e, c in compiled]
     text = "\n".join(lines) + "\n"
     kept = RESULTS.read_text().split(KEEP, 1) if RESULTS.is_file() else []
     RESULTS.write_text(text + ("\n" + KEEP + kept[1] if len(kept) == 2 else ""))
