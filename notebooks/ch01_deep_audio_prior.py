@@ -197,16 +197,42 @@ VGGISH_WEIGHTS = prior.make_loss("vggish", SR).weights if "vggish" in CONFIG.los
 if VGGISH_WEIGHTS is not None:
     display(Markdown(f"Weights of the `vggish` loss on this build: {VGGISH_WEIGHTS}."))
 
+# %% [markdown]
+# In `standard` mode the runs are loaded from `runs/prior/standard/` (written
+# by `scripts/run_prior_stored.py --loss all`; each file's SHA-256, schedule,
+# target and loss weights checked) instead of spending ten minutes of two
+# cores again. What a build can recompute to check them is limited by the fit
+# itself: it is chaotic. With Adam's β₁ = 0 a step is about the learning rate
+# times the sign of the gradient, so a gradient near zero flips its step on a
+# last-bit difference of the arithmetic; two kernel paths of one processor
+# part ways from the second iteration on, and after 100 iterations their
+# outputs are as far apart as two seeds' (measured below). So the build
+# recomputes what every processor reproduces — the first loss value of every
+# loss on every clip (the seeded generator, the target and the loss) and MSE's
+# first three steps (the optimizer and its settings) — and requires the stored
+# loss curves to match them (`percloss.experiments.prior.check_stored_runs`).
+# `quick` and `full` mode run every fit here.
+
 # %% tags=["remove-output"]
 start = time.perf_counter()
-results = prior.run_prior_experiment(CONFIG)
+results, RECOMPUTED = prior.obtain_results(CONFIG, progress=False)
 WALL = time.perf_counter() - start
 
 # %% tags=["remove-input"]
-display(Markdown(
-    f"Wall time of the whole experiment: **{WALL / 60:.1f} min** "
-    f"({len(results)} runs of {CONFIG.iterations} iterations; mode `{MODE}`, {describe_device(DEVICE)})."
-))
+RUN_SECONDS = sum(r.seconds for r in results)
+if RECOMPUTED is None:
+    display(Markdown(
+        f"Wall time of the whole experiment: **{WALL / 60:.1f} min** "
+        f"({len(results)} runs of {CONFIG.iterations} iterations; mode `{MODE}`, {describe_device(DEVICE)})."
+    ))
+else:
+    SPREAD = prior.stored_spread(MODE)
+    display(Markdown(
+        f"The {len(results)} runs of {CONFIG.iterations} iterations took **{RUN_SECONDS / 60:.1f} min** where "
+        f"they were stored ({prior.stored_machine(CONFIG)}); this build loaded them and "
+        f"{RECOMPUTED.text()} (mode `{MODE}`, {describe_device(DEVICE)}; {WALL:.0f} s in all)."
+        + (f"\n\n{SPREAD}" if SPREAD else "")
+    ))
 per_run = pd.DataFrame(
     [{"clip": r.clip, "loss": r.loss, "seconds": r.seconds,
       "ms / iteration": 1000 * r.seconds / CONFIG.iterations} for r in results]
@@ -432,11 +458,11 @@ if VGGISH_WEIGHTS is not None:
 # every clip.
 
 # %% tags=["remove-input"]
-from pathlib import Path  # noqa: E402
+from percloss import paths  # noqa: E402
 
 CDPAM_CLIPS = prior.CDPAM_CLIPS.get(MODE, CONFIG.clips)
 if MODE == "standard":
-    cdpam_results = prior.load_results(CONFIG, "cdpam", CDPAM_CLIPS, Path("../runs/prior/standard"))
+    cdpam_results = prior.load_results(CONFIG, "cdpam", CDPAM_CLIPS, paths.prior_runs_dir(MODE))
     cdpam_source = "stored runs (`runs/prior/standard/`, SHA-256 checked), objective measures recomputed here"
 else:
     from dataclasses import replace  # noqa: E402

@@ -187,6 +187,8 @@ display(Markdown(
     "`codec_results.csv`.\n\n"
     + "\n".join(describe_model(m) for m in study.models.values())
 ))
+if study.live_rows:
+    display(Markdown(cs.agreement_summary(study)))
 
 
 def training_curve(m: cs.TrainedModel) -> pd.DataFrame | None:

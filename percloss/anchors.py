@@ -6,6 +6,10 @@
   runs at 48 kHz: other rates are resampled there and back (soxr). libsndfile
   sets the bitrate through a "compression level"; it is searched so that the
   file's size hits the requested bitrate within ``tolerance``.
+  :func:`opus_encode` and :func:`opus_decode` are its two halves: libopus picks
+  CPU-specific code paths when it encodes (the same input gives other bytes on
+  another processor), so a result meant to be reproduced elsewhere stores the
+  bitstream and decodes it there.
 
 Both return a :class:`Coded`: the decoded signal time-aligned to the input
 (encoder delay removed by cross-correlation) and cut to its length, and the
@@ -27,7 +31,7 @@ import scipy.signal as sps
 
 from ._checks import check_mono_array, check_sample_rate
 
-__all__ = ["Coded", "mp3", "opus", "align"]
+__all__ = ["Coded", "mp3", "opus", "opus_encode", "opus_decode", "align"]
 
 MAX_LAG = 4096
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
@@ -99,13 +103,13 @@ def _opus_bytes(y48: np.ndarray, level: float) -> bytes:
     return buffer.getvalue()
 
 
-def opus(x: Any, sample_rate: int, kbps: float, tolerance: float = 0.03) -> Coded:
-    """Ogg Opus (libopus via libsndfile) at a file bitrate within ``tolerance`` of ``kbps`` (8..250).
+def opus_encode(x: Any, sample_rate: int, kbps: float, tolerance: float = 0.03) -> bytes:
+    """The Ogg Opus file (libopus via libsndfile) of ``x`` at a file bitrate within ``tolerance`` of ``kbps``
+    (8..250).
 
     The compression level is found by bisection on the actual file size;
     ``ValueError`` if no level within 12 steps gets that close.
     """
-    import soundfile as sf
     import soxr
 
     y = check_mono_array(x, "x")
@@ -115,20 +119,46 @@ def opus(x: Any, sample_rate: int, kbps: float, tolerance: float = 0.03) -> Code
     y48 = y if rate == 48000 else soxr.resample(y, rate, 48000, quality="VHQ")
     lo, hi = 0.0, 1.0  # level 0 = highest bitrate
     level = min(1.0, max(0.0, (256.0 - target) / 250.0))  # libsndfile's mapping is close to linear
-    blob = b""
     for _ in range(12):
         blob = _opus_bytes(y48, level)
         got = len(blob) * 8 / seconds / 1000
         if abs(got - target) <= tolerance * target:
-            break
+            return blob
         if got > target:
             lo = level
         else:
             hi = level
         level = (lo + hi) / 2
-    else:
-        raise ValueError(f"kbps={target:g}: Opus could not be brought within {tolerance:.0%} of it")
-    decoded, _ = sf.read(io.BytesIO(blob), dtype="float64")
+    raise ValueError(f"kbps={target:g}: Opus could not be brought within {tolerance:.0%} of it")
+
+
+def opus_decode(blob: bytes, x: Any, sample_rate: int) -> Coded:
+    """Decode the Ogg Opus file ``blob`` made from ``x`` (:func:`opus_encode`): resampled to ``sample_rate``,
+    aligned to ``x`` and cut to its length.
+
+    Raises:
+        ValueError: if ``blob`` is not an Ogg Opus file.
+    """
+    import soundfile as sf
+    import soxr
+
+    y = check_mono_array(x, "x")
+    rate = check_sample_rate(sample_rate)
+    if not isinstance(blob, (bytes, bytearray)) or not blob.startswith(b"OggS"):
+        raise ValueError("blob must be the bytes of an Ogg Opus file")
+    try:
+        decoded, file_rate = sf.read(io.BytesIO(bytes(blob)), dtype="float64")
+    except sf.LibsndfileError as error:
+        raise ValueError(f"blob is not a readable Ogg Opus file: {error}") from None
+    if decoded.ndim != 1 or file_rate != 48000:
+        raise ValueError(f"blob must hold one channel at 48000 Hz, got shape {decoded.shape} at {file_rate} Hz")
     if rate != 48000:
         decoded = soxr.resample(decoded, 48000, rate, quality="VHQ")
-    return Coded(align(y, decoded), len(blob), seconds)
+    return Coded(align(y, decoded), len(blob), len(y) / rate)
+
+
+def opus(x: Any, sample_rate: int, kbps: float, tolerance: float = 0.03) -> Coded:
+    """Ogg Opus (libopus via libsndfile) at a file bitrate within ``tolerance`` of ``kbps`` (8..250), decoded
+    and aligned: :func:`opus_decode` of :func:`opus_encode`.
+    """
+    return opus_decode(opus_encode(x, sample_rate, kbps, tolerance), x, sample_rate)

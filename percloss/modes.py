@@ -80,3 +80,32 @@ def describe_device(device: torch.device) -> str:
         return f"cuda ({torch.cuda.get_device_name(device)})"
     threads = torch.get_num_threads()
     return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
+
+
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``), else ``platform.processor()``, else the architecture."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description() -> str:
+    """What a stored result records of the machine that computed it: CPU model, architecture, the SIMD
+    level torch's kernels run at, threads and torch version.
+
+    >>> "torch threads" in machine_description()
+    True
+    """
+    import platform
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    threads = torch.get_num_threads()
+    return (f"{cpu_model()} ({platform.machine()}, torch kernels {capability}), {threads} torch "
+            f"thread{'s' if threads != 1 else ''}, torch {torch.__version__}")

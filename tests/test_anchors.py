@@ -57,3 +57,17 @@ def test_opus_at_a_native_rate_needs_no_resampling() -> None:
 def test_bad_input(music: np.ndarray, call: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call(music)  # type: ignore[operator]
+
+
+def test_an_opus_bitstream_decodes_to_the_same_signal_every_time(music: np.ndarray) -> None:
+    """opus = opus_decode(opus_encode(...)); the stored bitstream, decoded again, gives the same samples and rate,
+    and a damaged or foreign file is refused with a clear error."""
+    blob = anchors.opus_encode(music, 32000, 48)
+    first, again = anchors.opus_decode(blob, music, 32000), anchors.opus_decode(blob, music, 32000)
+    np.testing.assert_array_equal(first.audio, again.audio)
+    assert first.n_bytes == len(blob) and first.kbps == pytest.approx(48, rel=0.03)
+    np.testing.assert_array_equal(anchors.opus(music, 32000, 48).audio, first.audio)  # same encoder, same machine
+    with pytest.raises(ValueError, match="Ogg Opus"):
+        anchors.opus_decode(b"RIFF" + blob[4:], music, 32000)
+    with pytest.raises(ValueError, match="readable Ogg Opus"):
+        anchors.opus_decode(blob[:200], music, 32000)

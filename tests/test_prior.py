@@ -234,3 +234,71 @@ def test_post_claims_decide_from_the_measures_and_stay_provisional_in_quick_mode
     quick = post_claims(results, "quick", provisional="quick mode: 10 iterations")
     assert all(c.verdict.startswith("not tested here") for c in quick)
     assert any("the rule gives: reproduced" in c.verdict for c in quick)
+
+
+def test_stored_runs_are_loaded_and_their_start_recomputed_and_checked(tmp_path: Path) -> None:
+    """obtain_results loads the stored runs and recomputes the start of each: the same fits agree; a stored run of
+    another seed (as far apart as a real change) is refused, naming the run and the command; a loss without stored
+    runs is run here."""
+    from dataclasses import replace
+
+    config = replace(prior.PriorConfig.for_mode("quick"), clips=("speech_male", "piano_bach"),
+                     losses=("mse", "perceptual"), iterations=6, checkpoint_every=3)
+    results = prior.run_prior_experiment(config, progress=False)
+    prior.save_results(results, config, tmp_path, machine="test machine")
+    assert prior.stored_machine(config, tmp_path) == "test machine"
+    loaded, check = prior.obtain_results(config, tmp_path, progress=False)
+    assert check is not None and check.runs == 4 and check.values == 2 * 3 + 2 * 1  # mse: 3 steps, others: 1
+    assert check.worst_rel < 1e-6 and "agree with the stored loss curves" in check.text()
+    assert [(r.clip, r.loss) for r in loaded] == [(r.clip, r.loss) for r in results]
+
+    other = prior.run_prior_experiment(replace(config, seed=1, clips=("speech_male",), losses=("mse",)),
+                                       progress=False)
+    prior.save_results(other, config, tmp_path, machine="test machine")  # seed 1's run under seed 0's name
+    with pytest.raises(ValueError, match=r"(?s)speech_male / mse, iteration 1: .* stored vs .*run_prior_stored.py"):
+        prior.obtain_results(config, tmp_path, progress=False)
+    prior.save_results(results[:1], config, tmp_path, machine="test machine")
+
+    (tmp_path / "piano_bach__perceptual.json").unlink()
+    mixed, check = prior.obtain_results(config, tmp_path, progress=False)
+    assert check is not None and check.runs == 2 and len(mixed) == 4  # perceptual runs here, mse is loaded
+    assert [r.loss for r in mixed] == ["mse", "perceptual", "mse", "perceptual"]
+
+
+def test_the_check_tolerance_holds_the_measured_spread_of_kernel_paths() -> None:
+    """runs/prior/standard/spread.json: the loss values the build recomputes agreed across kernel paths well
+    within CHECK_RTOL, while later iterations and whole fits part (which is why only the start is checked)."""
+    import json
+
+    from percloss import paths
+
+    spread = json.loads((paths.prior_runs_dir("standard") / "spread.json").read_text())
+    prefix = spread["prefix_rel_max_over_paths"]
+    assert len(prefix) == len(prior.PriorConfig.for_mode("standard").clips) * len(prior.MAIN_LOSSES)
+    assert len(spread["paths"]) >= 3
+    checked = [v[i] for key, v in prefix.items() for i in range(prior.CHECK_ITERATIONS.get(key.split("__")[1], 1))]
+    assert 0 < max(checked) and 10 * max(checked) <= prior.CHECK_RTOL
+    assert max(v[-1] for v in prefix.values()) > prior.CHECK_RTOL  # later iterations part beyond it
+    for f in spread["whole_fits_speech_male"].values():
+        assert min(min(v) for v in f["snr_db_between_paths"].values()) < 20  # whole fits: not reproducible
+    assert "between kernel paths" in prior.stored_spread("standard")
+
+
+def test_a_stored_vggish_run_is_used_only_with_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    from dataclasses import replace
+
+    config = replace(prior.PriorConfig.for_mode("quick"), clips=("speech_male",), losses=("mse",),
+                     iterations=2, checkpoint_every=2)
+    results = prior.run_prior_experiment(config, progress=False)
+    results[0].loss = "vggish"  # stands for a stored run of the vggish loss made with this build's weights
+    prior.save_results(results, replace(config, losses=("vggish",)), tmp_path)
+    config = replace(config, losses=("vggish",))
+    assert "random-feature control" in prior.loss_weights("vggish", config.sample_rate)
+    loaded, _ = prior.obtain_results(config, tmp_path, progress=False, check=False)
+    assert loaded[0].seconds == round(results[0].seconds, 1)  # loaded: the record keeps 0.1 s
+    monkeypatch.setattr(prior, "loss_weights", lambda name, rate: "pretrained vggish (elsewhere)")
+    calls = []
+    monkeypatch.setattr(prior, "run_prior_experiment", lambda cfg, progress=True: calls.append(cfg) or [])
+    prior.obtain_results(config, tmp_path, progress=False, check=False)
+    assert calls and calls[0].losses == ("vggish",)  # other weights: run here, not loaded

@@ -58,13 +58,15 @@ from ..codec import (
 from ..codec_runs import POINTS, RUN
 from ..codec_training import TrainLog, train_codec
 from ..metrics import log_spectral_distance, nmr, snr
-from ..modes import MODES, current_mode
+from ..modes import MODES, current_mode, machine_description
+from ..paths import cache_dir, eval_dir, repository_root, runs_dir
 from ..scorers import visqol
 from .claims import Claim, comparison_verdict
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
            "checkpoint_path", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
-           "PairedDifference", "paired_difference", "attach_cdpam", "write_evaluation", "update_evaluation", "MPEG1_BITRATES", "mp3_bitrate_for",
+           "PairedDifference", "paired_difference", "attach_cdpam", "write_evaluation", "update_evaluation", "check_agreement", "stored_evaluation", "agreement_summary",
+           "agreement_tolerance", "NEURAL_TOLERANCE", "EXACT_TOLERANCE", "MPEG1_BITRATES", "mp3_bitrate_for",
            "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason", "why_absent", "in_this_build", "operating_points_table", "System",
            "resolve_system", "claim_pair", "interpolated_difference", "rate_gap", "RATE_TOLERANCE", "ClaimSpec",
            "CLAIMS", "COMPARISONS", "LISTENING_SYSTEMS", "listening_absent", "codec_claims", "cdpam_seconds",
@@ -73,48 +75,6 @@ __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "r
 # Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
 TRAINING_PROCEDURE = 4  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration; 4: the output convolution by FFT while training on a CPU
 MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-#: The source checkout this package was imported from (holds ``runs/``), or ``None`` for an installed package.
-_CHECKOUT = Path(__file__).resolve().parents[2]
-
-
-def repository_root() -> Path | None:
-    """The repository the package runs from (the folder above ``percloss/`` that holds ``runs/``), or ``None``."""
-    return _CHECKOUT if (_CHECKOUT / "runs").is_dir() and (_CHECKOUT / "percloss").is_dir() else None
-
-
-def runs_dir() -> Path:
-    """The stored runs: ``$PERCLOSS_RUNS``, else the repository's ``runs/`` next to the package.
-
-    Raises:
-        FileNotFoundError: naming ``PERCLOSS_RUNS``, when it is unset and the
-            package is not imported from a source checkout with a ``runs/`` folder.
-    """
-    env = os.environ.get("PERCLOSS_RUNS")
-    if env:
-        return Path(env)
-    root = repository_root()
-    if root is None:
-        raise FileNotFoundError(f"no runs/ folder next to the package ({_CHECKOUT}); set PERCLOSS_RUNS to the "
-                                "folder holding the stored runs (the repository's runs/)")
-    return root / "runs"
-
-
-def eval_dir() -> Path:
-    """Stored evaluations of the shipped models (``scripts/eval_codec_study.py``): ``runs_dir()/codec/eval``."""
-    return runs_dir() / "codec" / "eval"
-
-
-def cache_dir() -> Path:
-    """Where :func:`run_study` trains and codes: ``$PERCLOSS_CACHE/codec``, else the repository's
-    ``_build/percloss_cache/codec``, else ``~/.cache/percloss/codec``."""
-    env = os.environ.get("PERCLOSS_CACHE")
-    if env:
-        return Path(env) / "codec"
-    root = repository_root()
-    base = root / "_build" / "percloss_cache" if root is not None else Path.home() / ".cache" / "percloss"
-    return base / "codec"
-
-
 def _shown(path: Path) -> Path:
     """``path`` relative to the repository when inside it (for messages and pages), else as is."""
     root = repository_root()
@@ -252,6 +212,8 @@ class CodecStudy:
     listening: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # item -> system -> audio
     folder: Path = Path(".")  # where the run's checkpoints are
     evaluation: str = "computed in this build"  # or where the stored rows came from
+    opus_streams: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (item, point) -> Ogg Opus file
+    live_rows: list[dict[str, Any]] = field(default_factory=list)  # rows recoded to check a stored evaluation
 
 
 def checkpoint_path(study: CodecStudy, point: OperatingPoint) -> str:
@@ -365,11 +327,35 @@ def _measures(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> dict[str, f
     }
 
 
+def _opus_coded(x: torch.Tensor, sample_rate: int, kbps: float, key: tuple[str, str], listen: bool,
+                opus_streams: dict[tuple[str, str], bytes] | None) -> anchors.Coded:
+    """Opus at ``kbps``: decoded from ``opus_streams[key]`` when that holds the bitstream, else encoded here
+    (and, for a listening item, the new bitstream kept in ``opus_streams``).
+
+    Raises:
+        ValueError: if a stored bitstream's file rate is not within 3 % of ``kbps``.
+    """
+    y = x.numpy()
+    blob = None if opus_streams is None else opus_streams.get(key)
+    if blob is None:
+        blob = anchors.opus_encode(y, sample_rate, kbps)
+        if listen and opus_streams is not None:
+            opus_streams[key] = blob
+    coded = anchors.opus_decode(blob, y, sample_rate)
+    if abs(coded.kbps - kbps) > 0.03 * kbps:
+        raise ValueError(f"the stored Opus bitstream of {key[0]}, {key[1]} has {coded.kbps:.2f} kbit/s, "
+                         f"not {kbps:g} within 3 %: it was made for another setting")
+    return coded
+
+
 def _evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: tuple[str, ...],
-              done: frozenset[tuple[str, str]] = frozenset()
+              done: frozenset[tuple[str, str]] = frozenset(),
+              opus_streams: dict[tuple[str, str], bytes] | None = None,
               ) -> tuple[list[dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
     """Code ``items`` with every model and anchor; the measure rows and the listening excerpts.
-    ``done``: ``(item, point)`` rows to leave out (stored already)."""
+    ``done``: ``(item, point)`` rows to leave out (stored already). ``opus_streams``: Ogg Opus files by
+    ``(item, point)`` to decode instead of encoding (libopus encodes differently on other processors);
+    the listening items' new Opus bitstreams are added to it."""
     rows: list[dict[str, Any]] = []
     listening: dict[str, dict[str, np.ndarray]] = {}
     anchors_done: set[tuple[str, int, float, str]] = set()
@@ -402,7 +388,8 @@ def _evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: 
                         continue
                     anchors_done.add(key)
                     coded = (anchors.mp3(x.numpy(), p.sample_rate, int(rate)) if name == "MP3"
-                             else anchors.opus(x.numpy(), p.sample_rate, rate))
+                             else _opus_coded(x, p.sample_rate, rate, (item, point), item in config.listen_items,
+                                              opus_streams))
                     z = torch.from_numpy(coded.audio)
                     rows.append({**common, "target_kbps": rate, "system": name, "point": point, "modules": 0,
                                  "kbps": coded.kbps, **_measures(x, z, p.sample_rate)})
@@ -425,17 +412,62 @@ def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
+def _opus_folder(folder: Path, mode: str) -> Path:
+    return folder / f"opus-{mode}"
+
+
+def _opus_name(key: tuple[str, str]) -> str:
+    return f"{key[0]}__{key[1]}.opus"
+
+
+def _write_opus(folder: Path, mode: str, streams: dict[tuple[str, str], bytes]) -> dict[str, str]:
+    """Store ``streams`` as ``opus-<mode>/<item>__<point>.opus`` in ``folder``; their SHA-256 by file name."""
+    out = _opus_folder(folder, mode)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.opus"):
+        stale.unlink()
+    hashes = {}
+    for key in sorted(streams):
+        (out / _opus_name(key)).write_bytes(streams[key])
+        hashes[_opus_name(key)] = hashlib.sha256(streams[key]).hexdigest()
+    return hashes
+
+
+def _read_opus(folder: Path, mode: str, record: dict[str, Any], keys: set[tuple[str, str]]
+               ) -> dict[tuple[str, str], bytes]:
+    """The stored Opus bitstreams of ``keys`` that ``record`` lists, each checked against its SHA-256.
+
+    Raises:
+        ValueError: if a listed file is missing or its hash differs.
+    """
+    listed: dict[str, str] = record.get("opus_bitstreams", {})
+    streams = {}
+    for key in keys:
+        name = _opus_name(key)
+        if name not in listed:
+            continue
+        path = _opus_folder(folder, mode) / name
+        if not path.is_file():
+            raise ValueError(f"the stored evaluation lists the Opus bitstream {path}, which is missing")
+        blob = path.read_bytes()
+        if hashlib.sha256(blob).hexdigest() != listed[name]:
+            raise ValueError(f"{path} does not match the SHA-256 in the stored evaluation's record")
+        streams[key] = blob
+    return streams
+
+
 def write_evaluation(study: CodecStudy, folder: str | os.PathLike[str] | None = None, wall_s: float = 0.0,
                      machine: str = "") -> Path:
     """Store ``study``'s rows as ``<mode>.csv`` with ``<mode>.json`` (what they were computed from, the
-    CSV's SHA-256) in ``folder`` (Default: :func:`eval_dir`), for :func:`run_study` to load instead of
-    recomputing."""
+    CSV's SHA-256, the machine) and the listening items' Opus bitstreams in ``opus-<mode>/`` in ``folder``
+    (Default: :func:`eval_dir`), for :func:`run_study` to load instead of recomputing."""
     out = Path(folder) if folder is not None else eval_dir()
     out.mkdir(parents=True, exist_ok=True)
     table = out / f"{study.config.mode}.csv"
     _write_rows(table, study.rows)
     record = {**_record_key(study.config, study.models), "csv_sha256": hashlib.sha256(table.read_bytes()).hexdigest(),
-              "wall_seconds": round(wall_s, 1), "machine": machine}
+              "wall_seconds": round(wall_s, 1), "machine": machine or machine_description(),
+              "opus_bitstreams": _write_opus(out, study.config.mode, study.opus_streams)}
     (out / f"{study.config.mode}.json").write_text(json.dumps(record, indent=1) + "\n")
     return table
 
@@ -460,6 +492,21 @@ def _read_stored(config: CodecStudyConfig, folder: Path) -> tuple[dict[str, Any]
         for k in ("target_kbps", *MEASURES):
             r[k] = float(r[k])
     return record, rows
+
+
+def stored_evaluation(config: CodecStudyConfig, folder: str | os.PathLike[str] | None = None
+                      ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The record and rows of the stored evaluation of ``config.mode`` in ``folder`` (Default: :func:`eval_dir`).
+
+    Raises:
+        FileNotFoundError: if there is none.
+        ValueError: if its table's SHA-256 differs from its record's.
+    """
+    out = Path(folder) if folder is not None else eval_dir()
+    stored = _read_stored(config, out)
+    if stored is None:
+        raise FileNotFoundError(f"no stored {config.mode} evaluation in {out} ({REBUILD_COMMAND.split(' --')[0]})")
+    return stored
 
 
 def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], folder: Path
@@ -503,8 +550,14 @@ def update_evaluation(config: CodecStudyConfig, folder: str | os.PathLike[str] |
     if changed:
         raise ValueError(f"the stored evaluation was made with other {', '.join(changed)}: recompute it whole")
     same = {m.point.key for m in models.values() if record["models"].get(m.point.name) == m.sha256}
-    done = frozenset((r["item"], r["point"]) for r in rows if r["point"] in same or r["modules"] == 0)
-    new, _ = _evaluate(config, models, config.eval_items, done)
+    opus_keys = {(r["item"], r["point"]) for r in rows if r["system"] == "Opus" and r["item"] in config.listen_items}
+    streams = _read_opus(out, config.mode, record, opus_keys)
+    # A listening item's Opus row without its bitstream is coded again (and its bitstream stored): the build
+    # decodes those bitstreams, since libopus encodes differently on other processors.
+    done = frozenset((r["item"], r["point"]) for r in rows if r["point"] in same or r["modules"] == 0
+                     if r["system"] != "Opus" or (r["item"], r["point"]) in streams
+                     or r["item"] not in config.listen_items)
+    new, _ = _evaluate(config, models, config.eval_items, done, streams)
     table = out / f"{config.mode}.csv"
     with open(table, newline="") as handle:  # the kept rows exactly as stored
         kept = [r for r in csv.DictReader(handle) if (r["item"], r["point"]) in done]
@@ -514,33 +567,105 @@ def update_evaluation(config: CodecStudyConfig, folder: str | os.PathLike[str] |
     evaluated = sorted(m.point.name for m in models.values() if m.point.key not in same)
     updates = [*record.get("updates", []), {"points": evaluated, "rows": len(new),
                                             "wall_seconds": round(time.perf_counter() - start, 1),
-                                            "machine": machine}]
-    record = {**record, **key, "csv_sha256": hashlib.sha256(table.read_bytes()).hexdigest(), "updates": updates}
+                                            "machine": machine or machine_description()}]
+    record = {**record, **key, "csv_sha256": hashlib.sha256(table.read_bytes()).hexdigest(), "updates": updates,
+              "opus_bitstreams": _write_opus(out, config.mode, streams)}
     (out / f"{config.mode}.json").write_text(json.dumps(record, indent=1) + "\n")
     return table, evaluated
 
 
-def _check_agreement(live: list[dict[str, Any]], stored: list[dict[str, Any]], rtol: float = 1e-6) -> None:
-    """Every live row equals its stored row (same item, point) to ``rtol``; raise ``ValueError`` otherwise."""
+#: How far a row recoded in this build may stand from its stored row and still agree: per measure, an absolute
+#: and a relative tolerance (either suffices). The neural codecs' rows change with the processor's arithmetic
+#: (oneDNN and torch pick SIMD kernels per CPU; a latent that lands on a rounding boundary takes the other code,
+#: and the bitstream changes by a few bytes): each tolerance is 20x the largest spread measured between the stored
+#: rows' processor and this one's kernel paths, rounded up to one digit (``runs/codec/eval/spread.json``, written
+#: by ``scripts/eval_codec_spread.py``: kbit/s 7.9e-5 relative, SNR 4.8e-4 dB, LSD 1.0e-4 dB, NMR 2.7e-4 dB,
+#: audible-frame fraction 0.0015 (one frame), ViSQOL 3.0e-5). A real change (another model, a changed measure, a
+#: shifted segment) moves them by far more (``tests/test_codec_study.py``).
+NEURAL_TOLERANCE: dict[str, tuple[float, float]] = {
+    "kbps": (0.0, 2e-3),
+    "snr_db": (0.01, 0.0),
+    "lsd_db": (0.003, 0.0),
+    "nmr_db": (0.006, 0.0),
+    "audible_fraction": (0.03, 0.0),
+    "visqol": (7e-4, 0.0),
+}
+#: MP3 (LAME) and Opus decoded from the stored bitstreams gave the same numbers on every processor measured:
+#: they are held to the last digits.
+EXACT_TOLERANCE: tuple[float, float] = (1e-9, 1e-6)
+REBUILD_COMMAND = "python scripts/eval_codec_study.py --update"
+
+
+def agreement_tolerance(row: dict[str, Any], measure: str) -> tuple[float, float]:
+    """``(absolute, relative)`` tolerance of ``measure`` for ``row``: :data:`NEURAL_TOLERANCE` for a neural
+    codec's row, :data:`EXACT_TOLERANCE` for an anchor's."""
+    return EXACT_TOLERANCE if row["modules"] == 0 else NEURAL_TOLERANCE[measure]
+
+
+def check_agreement(live: list[dict[str, Any]], stored: list[dict[str, Any]]) -> None:
+    """Every live row agrees with its stored row (same item, point) within :func:`agreement_tolerance`.
+
+    Raises:
+        ValueError: naming every disagreeing row and measure with both values and the tolerance, and the
+            command that rebuilds the stored evaluation.
+    """
     index = {(r["item"], r["point"]): r for r in stored}
+    problems = []
     for r in live:
         s = index.get((r["item"], r["point"]))
         if s is None:
-            raise ValueError(f"the stored evaluation has no row for {r['item']}, {r['point']}")
+            problems.append(f"{r['item']}, {r['point']}: no stored row")
+            continue
         for k in MEASURES:
-            if not np.isclose(r[k], s[k], rtol=rtol, atol=1e-9):
-                raise ValueError(f"stored evaluation disagrees with this build on {r['item']}, {r['point']}, {k}: "
-                                 f"{s[k]!r} stored vs {r[k]!r} now")
+            atol, rtol = agreement_tolerance(r, k)
+            if not abs(float(r[k]) - float(s[k])) <= max(atol, rtol * abs(float(s[k]))):
+                problems.append(f"{r['item']}, {r['point']}, {k}: {float(s[k])!r} stored vs {float(r[k])!r} now "
+                                f"(tolerance {atol:g} absolute or {rtol:g} relative)")
+    if problems:
+        shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        raise ValueError(f"the stored evaluation disagrees with this build on {len(problems)} value(s):\n  {shown}\n"
+                         f"If the models or the measures changed on purpose, rebuild it: {REBUILD_COMMAND}")
+
+
+def agreement_summary(study: CodecStudy, folder: str | os.PathLike[str] | None = None) -> str:
+    """Markdown: how the rows recoded in this build compare with the stored evaluation (in ``folder``, Default
+    :func:`eval_dir`): the machines, the largest difference per measure of the neural rows against its
+    tolerance, and the anchors; ``""`` when the rows were computed in this build."""
+    if not study.live_rows:
+        return ""
+    out = Path(folder) if folder is not None else eval_dir()
+    record, stored = stored_evaluation(study.config, out)
+    index = {(r["item"], r["point"]): r for r in stored}
+    neural = [r for r in study.live_rows if r["modules"] > 0]
+    anchor = [r for r in study.live_rows if r["modules"] == 0]
+    parts = []
+    for k in MEASURES:
+        atol, rtol = NEURAL_TOLERANCE[k]
+        diffs = [abs(float(r[k]) - float(index[(r["item"], r["point"])][k])) for r in neural]
+        rel = [d / max(abs(float(index[(r["item"], r["point"])][k])), 1e-12) for d, r in zip(diffs, neural, strict=True)]
+        shown = f"{max(diffs, default=0):.2g} (tolerance {atol:g})" if atol > 0 else \
+            f"{max(rel, default=0):.2g} relative (tolerance {rtol:g})"
+        parts.append(f"{k} {shown}")
+    exact = max((abs(float(r[k]) - float(index[(r["item"], r["point"])][k])) for r in anchor for k in MEASURES),
+                default=0.0)
+    return (f"**Stored vs this build.** The stored evaluation was computed on {record.get('machine') or 'a machine it does not name'}; "
+            f"this build runs on {machine_description()}. It recoded {len(neural)} neural-codec rows and "
+            f"{len(anchor)} anchor rows (MP3 encoded here, Opus decoded from the {len(record.get('opus_bitstreams', {}))} "
+            f"bitstreams stored with the evaluation, since libopus's encoder takes processor-specific paths). "
+            f"Largest difference of the neural rows: {'; '.join(parts)}. The tolerances are 20× the spread "
+            f"measured between processors and kernel paths (`runs/codec/eval/spread.json`); the anchors' rows "
+            f"are held to the last digits (largest difference here {exact:.1g}).")
 
 
 def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike[str] | None = None,
               progress: bool = True, csv_path: str | os.PathLike[str] | None = None,
-              stored: str | os.PathLike[str] | None | object = _STORED) -> CodecStudy:
+              stored: str | os.PathLike[str] | None | object = _STORED, check: bool = True) -> CodecStudy:
     """Train (or load) every operating point, code the evaluation set, measure models and anchors.
 
     With shipped models, an evaluation stored in ``stored`` (:func:`write_evaluation`) that was computed
     from the same models (SHA-256) and settings is loaded instead of recomputed; the listening items are
-    still coded in this build and must agree with it row for row. ``stored`` defaults to :func:`eval_dir`
+    still coded in this build and must agree with it (:func:`check_agreement`; ``check=False`` only records
+    them in ``live_rows``), Opus decoded from the stored bitstreams. ``stored`` defaults to :func:`eval_dir`
     (``$PERCLOSS_RUNS``); ``stored=None`` recomputes everything. ``workdir`` defaults to :func:`cache_dir`.
     """
     config = CodecStudyConfig.for_mode() if config is None else config
@@ -552,12 +677,23 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
     folder.mkdir(parents=True, exist_ok=True)
     models = {p.key: obtain_model(p, config, folder, progress) for p in config.points}
     rows = _stored_rows(config, models, Path(stored)) if stored is not None and config.use_shipped else None
+    opus_streams: dict[tuple[str, str], bytes] = {}
+    live: list[dict[str, Any]] = []
     if rows is None:
-        rows, listening = _evaluate(config, models, config.eval_items)
+        rows, listening = _evaluate(config, models, config.eval_items, opus_streams=opus_streams)
         source = "computed in this build"
     else:
-        live, listening = _evaluate(config, models, tuple(i for i in config.eval_items if i in config.listen_items))
-        _check_agreement(live, rows)
+        listen_items = tuple(i for i in config.eval_items if i in config.listen_items)
+        record = json.loads((Path(stored or "") / f"{config.mode}.json").read_text())
+        keys = {(r["item"], r["point"]) for r in rows if r["system"] == "Opus" and r["item"] in listen_items}
+        opus_streams = _read_opus(Path(stored or ""), config.mode, record, keys)
+        if keys - set(opus_streams):
+            raise ValueError(f"the stored evaluation has no Opus bitstream for {len(keys - set(opus_streams))} of "
+                             f"its listening rows (libopus encodes differently on other processors, so the build "
+                             f"decodes stored ones): {REBUILD_COMMAND}")
+        live, listening = _evaluate(config, models, listen_items, opus_streams=opus_streams)
+        if check:
+            check_agreement(live, rows)
         table = Path(stored or "") / f"{config.mode}.csv"
         shown = _shown(table.resolve())
         source = (f"loaded from the stored evaluation `{shown}` (same models by SHA-256); "
@@ -567,7 +703,7 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
             source += f"; {cdpam}"
     if csv_path is not None:
         _write_rows(Path(csv_path), rows)
-    return CodecStudy(config, models, rows, listening, folder, source)
+    return CodecStudy(config, models, rows, listening, folder, source, opus_streams, live)
 
 
 MEASURES = ("kbps", "snr_db", "lsd_db", "nmr_db", "audible_fraction", "visqol")

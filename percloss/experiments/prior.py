@@ -16,7 +16,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .. import data
+from .. import data, paths
 from .._checks import check_choice, check_signal
 from ..losses import (
     EmbeddingDistanceLoss,
@@ -52,6 +52,14 @@ __all__ = [
     "run_prior_experiment",
     "save_results",
     "load_results",
+    "CHECK_ITERATIONS",
+    "CHECK_RTOL",
+    "RecomputeCheck",
+    "check_stored_runs",
+    "obtain_results",
+    "loss_weights",
+    "stored_machine",
+    "stored_spread",
     "objective_measures",
     "peak_normalize",
     "TARGET_PEAK",
@@ -296,6 +304,14 @@ def _sha(x: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(x, dtype=np.float32).tobytes()).hexdigest()
 
 
+def loss_weights(name: str, sample_rate: int) -> str:
+    """Which weights the loss ``name`` runs with in this build (the ``vggish`` loss: pretrained or the
+    random-feature control); ``""`` for a loss without learnt weights. Stored runs record it."""
+    if name != "vggish":
+        return ""
+    return str(getattr(make_loss(name, sample_rate), "weights", ""))
+
+
 def save_results(results: Sequence[PriorResult], config: PriorConfig, folder: str | os.PathLike[str],
                  machine: str = "") -> list[Path]:
     """Store each result as ``<clip>__<loss>.npz`` plus ``.json`` (the schedule, the target's SHA-256,
@@ -308,6 +324,7 @@ def save_results(results: Sequence[PriorResult], config: PriorConfig, folder: st
         np.savez_compressed(stem.with_suffix(".npz"), target=r.target, loss_curve=r.loss_curve,
                             checkpoints=np.asarray(r.checkpoints), audio=np.stack(r.audio))
         record = {"clip": r.clip, "loss": r.loss, **_settings(config), "target_sha256": _sha(r.target),
+                  "loss_weights": loss_weights(r.loss, r.sample_rate),
                   "npz_sha256": hashlib.sha256(stem.with_suffix(".npz").read_bytes()).hexdigest(),
                   "seconds": round(r.seconds, 1), "machine": machine}
         stem.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
@@ -346,3 +363,134 @@ def load_results(config: PriorConfig, loss: str, clips: Sequence[str], folder: s
                 measures=[objective_measures(target, torch.from_numpy(a), config.sample_rate) for a in audio],
                 seconds=float(record["seconds"])))
     return results
+
+
+#: How a build checks stored runs (:func:`check_stored_runs`). The fits are chaotic: from the first Adam step
+#: on (with beta1 = 0 a step is about ``lr * sign(gradient)``, so a gradient near zero flips its step on a last-bit
+#: difference), two kernel paths of one processor part ways, and after 100 iterations their outputs are as far
+#: apart as two seeds' (``runs/prior/standard/spread.json``, ``scripts/run_prior_stored.py --spread``). What
+#: every processor reproduces is the start: the first iteration's loss of every loss on every clip (the seeded
+#: generator's output, the target, the loss) and MSE's first steps (the optimizer and its settings).
+CHECK_ITERATIONS: dict[str, int] = {"mse": 3}
+#: Relative tolerance of those recomputed losses: about 20x the largest difference measured between kernel paths.
+CHECK_RTOL = 1e-3
+
+
+@dataclass(frozen=True)
+class RecomputeCheck:
+    """Stored runs checked against this build: how many first-iteration losses were recomputed, the largest
+    relative difference from the stored loss curves, and the seconds it took."""
+
+    values: int
+    runs: int
+    worst_rel: float
+    seconds: float
+
+    def text(self) -> str:
+        return (f"recomputed the first {self.values} loss values of its {self.runs} runs ({self.seconds:.0f} s): "
+                f"they agree with the stored loss curves within {self.worst_rel:.1g} relative "
+                f"(required: {CHECK_RTOL:g})")
+
+
+def check_stored_runs(config: PriorConfig, stored: Sequence[PriorResult], rtol: float = CHECK_RTOL
+                      ) -> RecomputeCheck:
+    """Recompute the start of every stored run (:data:`CHECK_ITERATIONS`; one iteration where unlisted) and
+    compare it with the stored loss curve.
+
+    Raises:
+        ValueError: naming the run, iteration and both values, and the command that rebuilds the stored runs,
+            if any recomputed loss differs by more than ``rtol``.
+    """
+    start = time.perf_counter()
+    worst, values, problems = 0.0, 0, []
+    for r in stored:
+        n = min(CHECK_ITERATIONS.get(r.loss, 1), config.iterations)
+        target = torch.as_tensor(r.target)
+        curve, _, _ = fit_prior(target, make_loss(r.loss, config.sample_rate), iterations=n, checkpoint_every=n,
+                                seed=config.seed, lr=config.lr, betas=config.betas, progress=False)
+        for i in range(n):
+            rel = abs(curve[i] - r.loss_curve[i]) / max(abs(float(r.loss_curve[i])), 1e-30)
+            worst, values = max(worst, rel), values + 1
+            if not rel <= rtol:
+                problems.append(f"{r.clip} / {r.loss}, iteration {i + 1}: {float(r.loss_curve[i])!r} stored vs "
+                                f"{float(curve[i])!r} now")
+    if problems:
+        raise ValueError("the stored runs disagree with this build (relative tolerance "
+                         f"{rtol:g}):\n  " + "\n  ".join(problems) + "\nIf the generator, a loss or the schedule "
+                         "changed on purpose, rebuild them: python scripts/run_prior_stored.py --loss all")
+    return RecomputeCheck(values, len(stored), worst, time.perf_counter() - start)
+
+
+def stored_spread(mode: str, folder: str | os.PathLike[str] | None = None) -> str:
+    """Markdown: how far kernel paths part when they refit the stored runs (``spread.json`` in ``folder``,
+    Default :func:`percloss.paths.prior_runs_dir` of ``mode``, written by ``scripts/run_prior_stored.py
+    --spread``); ``""`` when it is absent."""
+    path = (Path(folder) if folder is not None else paths.prior_runs_dir(mode)) / "spread.json"
+    if not path.is_file():
+        return ""
+    spread = json.loads(path.read_text())
+    prefix = spread["prefix_rel_max_over_paths"]
+    checked = max(v[i] for key, v in prefix.items() for i in range(CHECK_ITERATIONS.get(key.split("__")[1], 1)))
+    n = len(next(iter(prefix.values())))
+    second, last = (max(v[i] for v in prefix.values()) for i in (1, n - 1))
+    fits = spread["whole_fits_speech_male"]
+    lines = []
+    for loss, f in fits.items():
+        between = [min(v[i] for v in f["snr_db_between_paths"].values()) for i in range(len(f["checkpoints"]))]
+        lines.append(f"`{loss}`: {', '.join(f'{b:.1f}' for b in between)} dB between kernel paths at worst vs "
+                     f"{', '.join(f'{s:.1f}' for s in f['snr_db_between_seeds'])} dB between seeds 0 and 1")
+    machine = next(iter(spread["machine"].values()))
+    return (f"**How far the fits part between kernel paths** (measured on {machine}: its defaults, "
+            f"{', '.join(p for p in spread['paths'] if p != 'default')}). The loss values the build checks agreed "
+            f"within {checked:.1g} relative over {len(prefix)} runs; at iteration 2 the paths differed by up to "
+            f"{second:.1g}, at iteration {n} by up to {last:.1g}. Whole fits "
+            f"of `speech_male`, SNR of one path's output against another's at iterations "
+            f"{', '.join(str(c) for c in next(iter(fits.values()))['checkpoints'])}: " + "; ".join(lines) + ".")
+
+
+def stored_machine(config: PriorConfig, folder: str | os.PathLike[str] | None = None) -> str:
+    """The machines named in the records of ``config``'s stored runs (Default folder:
+    :func:`percloss.paths.prior_runs_dir` of ``config.mode``), ``"; "``-joined; ``""`` when none are stored."""
+    out = Path(folder) if folder is not None else paths.prior_runs_dir(config.mode)
+    names = []
+    for clip in config.clips:
+        for loss in config.losses:
+            record = out / f"{clip}__{loss}.json"
+            if record.is_file():
+                machine = json.loads(record.read_text()).get("machine", "") or "machine not recorded"
+                if machine not in names:
+                    names.append(machine)
+    return "; ".join(names)
+
+
+def obtain_results(config: PriorConfig, folder: str | os.PathLike[str] | None = None, *, progress: bool = True,
+                   check: bool = True) -> tuple[list[PriorResult], RecomputeCheck | None]:
+    """Every (clip, loss) run of ``config``: loaded from the stored runs in ``folder`` (Default:
+    :func:`percloss.paths.prior_runs_dir` of ``config.mode``) for each loss whose runs are all stored for this
+    schedule and these weights (:func:`loss_weights`), their start recomputed and checked
+    (:func:`check_stored_runs`, unless ``check`` is false); the other losses are run here. The check is
+    ``None`` when nothing was loaded.
+
+    Raises:
+        ValueError: if a stored run fails its checks (hash, schedule, target, recomputation).
+    """
+    out = Path(folder) if folder is not None else paths.prior_runs_dir(config.mode)
+
+    def is_stored(loss: str) -> bool:
+        records = [out / f"{clip}__{loss}.json" for clip in config.clips]
+        if not all(r.is_file() for r in records):
+            return False
+        weights = loss_weights(loss, config.sample_rate)  # e.g. pretrained VGGish here, a control when stored
+        return all(json.loads(r.read_text()).get("loss_weights", "") == weights for r in records)
+
+    loaded = [loss for loss in config.losses if is_stored(loss)]
+    if not loaded:
+        return run_prior_experiment(config, progress=progress), None
+    results = [r for loss in loaded for r in load_results(config, loss, config.clips, out)]
+    missing = tuple(loss for loss in config.losses if loss not in loaded)
+    if missing:
+        results += run_prior_experiment(replace(config, losses=missing), progress=progress)
+    results.sort(key=lambda r: (config.clips.index(r.clip), config.losses.index(r.loss)))
+    if not check:
+        return results, None
+    return results, check_stored_runs(config, [r for r in results if r.loss in loaded])

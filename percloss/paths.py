@@ -1,0 +1,62 @@
+"""Where the project's stored results and caches live: the repository's folders, or the environment's.
+
+- ``PERCLOSS_RUNS`` -- stored runs and evaluations (:func:`runs_dir`). Default:
+  the repository's ``runs/`` when the package is imported from a source
+  checkout that has one; otherwise unset is an error naming the variable.
+- ``PERCLOSS_CACHE`` -- models trained and files coded by the chapters
+  (:func:`cache_dir`). Default: the repository's ``_build/percloss_cache``,
+  else ``~/.cache/percloss``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["repository_root", "runs_dir", "eval_dir", "prior_runs_dir", "cache_dir"]
+
+#: The source checkout this package was imported from (holds ``runs/``), or ``None`` for an installed package.
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def repository_root() -> Path | None:
+    """The repository the package runs from (the folder above ``percloss/`` that holds ``runs/``), or ``None``."""
+    return _CHECKOUT if (_CHECKOUT / "runs").is_dir() and (_CHECKOUT / "percloss").is_dir() else None
+
+
+def runs_dir() -> Path:
+    """The stored runs: ``$PERCLOSS_RUNS``, else the repository's ``runs/`` next to the package.
+
+    Raises:
+        FileNotFoundError: naming ``PERCLOSS_RUNS``, when it is unset and the
+            package is not imported from a source checkout with a ``runs/`` folder.
+    """
+    env = os.environ.get("PERCLOSS_RUNS")
+    if env:
+        return Path(env)
+    root = repository_root()
+    if root is None:
+        raise FileNotFoundError(f"no runs/ folder next to the package ({_CHECKOUT}); set PERCLOSS_RUNS to the "
+                                "folder holding the stored runs (the repository's runs/)")
+    return root / "runs"
+
+
+def eval_dir() -> Path:
+    """Stored evaluations of the shipped models (``scripts/eval_codec_study.py``): ``runs_dir()/codec/eval``."""
+    return runs_dir() / "codec" / "eval"
+
+
+def cache_dir() -> Path:
+    """Where the codec chapter (``codec_study.run_study``) trains and codes: ``$PERCLOSS_CACHE/codec``, else the repository's
+    ``_build/percloss_cache/codec``, else ``~/.cache/percloss/codec``."""
+    env = os.environ.get("PERCLOSS_CACHE")
+    if env:
+        return Path(env) / "codec"
+    root = repository_root()
+    base = root / "_build" / "percloss_cache" if root is not None else Path.home() / ".cache" / "percloss"
+    return base / "codec"
+
+
+def prior_runs_dir(mode: str) -> Path:
+    """Chapter 1's stored deep-audio-prior runs of ``mode``: ``runs_dir()/prior/<mode>``."""
+    return runs_dir() / "prior" / mode
