@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 import scipy.signal as sps
 
-from ._checks import check_mono_array, check_sample_rate
+from ._checks import check_integer, check_mono_array, check_sample_rate
 
 __all__ = ["Coded", "mp3", "opus", "opus_encode", "opus_decode", "align"]
 
 MAX_LAG = 4096
+MP3_RATE_RANGE = (8000, 48000)  # MPEG-1/2/2.5 Layer III sample rates
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 
@@ -53,6 +54,7 @@ class Coded:
 
 def align(reference: np.ndarray, decoded: np.ndarray, max_lag: int = MAX_LAG) -> np.ndarray:
     """``decoded`` shifted by the lag in ``[0, max_lag]`` that best matches ``reference``, cut to its length."""
+    max_lag = check_integer(max_lag, "max_lag", lo=0)
     n = len(reference)
     padded = np.zeros(n + max_lag)
     m = min(len(decoded), n + max_lag)
@@ -71,7 +73,8 @@ def _check_kbps(kbps: Any, low: float, high: float) -> float:
 def mp3(x: Any, sample_rate: int, kbps: int, quality: int = 2) -> Coded:
     """LAME at constant ``kbps`` (an MPEG bitrate, 8..320), decoded and aligned.
 
-    At very low bitrates LAME encodes at a lower sample rate; the decoded signal
+    MP3 codes 8 to 48 kHz; ``ValueError`` for other rates (resample first). At
+    very low bitrates LAME encodes at a lower sample rate; the decoded signal
     is then resampled back to ``sample_rate`` (soxr).
     """
     import lameenc
@@ -79,7 +82,7 @@ def mp3(x: Any, sample_rate: int, kbps: int, quality: int = 2) -> Coded:
     import soxr
 
     y = check_mono_array(x, "x")
-    rate = check_sample_rate(sample_rate)
+    rate = check_sample_rate(sample_rate, rate_range=MP3_RATE_RANGE)
     if isinstance(kbps, bool) or not isinstance(kbps, int) or not 8 <= kbps <= 320:
         raise ValueError(f"kbps must be an integer in 8..320, got {kbps!r}")
     pcm = np.clip(np.round(y * 32767), -32768, 32767).astype("<i2")

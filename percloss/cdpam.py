@@ -166,8 +166,14 @@ def cdpam_min_length(sample_rate: int) -> int:
     return math.ceil(CDPAM_RECEPTIVE_FIELD * rate / CDPAM_SAMPLE_RATE)
 
 
+#: The largest peak :func:`cdpam_distance` accepts: CDPAM was trained on audio in [-1, 1], and its distance
+#: collapses outside (int16-scaled copies of a pair 0.68 apart scored 0.0066); overs of a decoder pass.
+FULL_SCALE_LIMIT = 2.0
+
+
 def _check_inputs(
-    reference: torch.Tensor, test: torch.Tensor, sample_rate: object, names: tuple[str, str]
+    reference: torch.Tensor, test: torch.Tensor, sample_rate: object, names: tuple[str, str],
+    full_scale: bool = False,
 ) -> int:
     rate = check_sample_rate(sample_rate)
     need = cdpam_min_length(rate)
@@ -175,6 +181,10 @@ def _check_inputs(
         check_signal(x, name, min_length=need)
         if x.dim() > 2:
             raise ValueError(f"{name} must have shape (time,) or (batch, time), got {tuple(x.shape)}")
+        peak = float(x.detach().abs().max())
+        if full_scale and peak > FULL_SCALE_LIMIT:
+            raise ValueError(f"{name}'s peak is {peak:g}: CDPAM takes audio at full scale 1.0 (up to "
+                             f"{FULL_SCALE_LIMIT:g} accepted); PCM-scaled audio? divide int16 samples by 32768")
     check_same_shape(reference, test, *names)
     return rate
 
@@ -227,9 +237,10 @@ def cdpam_distance(
     Raises:
         ImportError: if ``cdpam`` is not installed.
         ValueError: for NaN/Inf, non-float dtypes, mismatched shapes, a sample
-            rate that is not a positive integer, or too-short signals.
+            rate that is not a positive integer, too-short signals, or a peak
+            above :data:`FULL_SCALE_LIMIT` (PCM-scaled audio).
     """
-    rate = _check_inputs(reference, test, sample_rate, ("reference", "test"))
+    rate = _check_inputs(reference, test, sample_rate, ("reference", "test"), full_scale=True)
     return _distance(reference, test, rate, weights)
 
 

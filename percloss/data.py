@@ -100,6 +100,8 @@ def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     """
     orig_rate = check_sample_rate(orig_rate, "orig_rate", rate_range=AUDIO_RATE_RANGE)
     new_rate = check_sample_rate(new_rate, "new_rate", rate_range=AUDIO_RATE_RANGE)
+    if np.ndim(x) != 1:
+        raise ValueError(f"x must be mono with shape (time,), got shape {np.shape(x)}")
     if orig_rate == new_rate:
         return x
     out: np.ndarray = soxr.resample(np.ascontiguousarray(x, dtype=np.float64), orig_rate, new_rate, quality="VHQ")

@@ -21,7 +21,14 @@ import torch
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
-from ._checks import check_choice, check_positive, check_sample_rate, check_signal
+from ._checks import (
+    check_choice,
+    check_integer,
+    check_positive,
+    check_real,
+    check_sample_rate,
+    check_signal,
+)
 
 __all__ = [
     "hz_to_bark",
@@ -79,7 +86,7 @@ def mel_to_hz(m: Any) -> Any:
 
 
 def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool = False, f_min: float = 0.0,
-                  f_max: float | None = None, space: str = "hz") -> np.ndarray:
+                  f_max: float | None = None, space: str = "hz", allow_empty: bool = False) -> np.ndarray:
     """Triangular HTK-mel filters on the rFFT lines, ``(n_fft/2 + 1, n_mels)``: the library's one mel filterbank.
 
     Band edges are uniform in HTK mel (:func:`hz_to_mel`) from ``f_min`` to
@@ -88,9 +95,20 @@ def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool =
     ``"mel"`` (VGGish's ``mel_features``, which interpolates on the lines'
     mel values). ``slaney_norm`` (``space="hz"`` only) scales each triangle to
     unit area (librosa's ``norm="slaney"``); otherwise each peaks at 1.
+
+    Raises:
+        ValueError: for ``n_fft < 2``, a rate that is not a positive integer, ``n_mels < 1``, edges outside
+            ``0 <= f_min < f_max <= sample_rate / 2``, or (unless ``allow_empty``, as OpenL3's design needs)
+            a triangle narrower than the line spacing, which no FFT line reaches: an empty band.
     """
     check_choice(space, "space", ("hz", "mel"))
-    top = sample_rate / 2 if f_max is None else f_max
+    n_fft = check_integer(n_fft, "n_fft", lo=2)
+    sample_rate = check_sample_rate(sample_rate)
+    n_mels = check_integer(n_mels, "n_mels", lo=1)
+    top = sample_rate / 2 if f_max is None else check_real(f_max, "f_max", hi=sample_rate / 2)
+    check_real(f_min, "f_min", 0.0)
+    if not f_min < top:
+        raise ValueError(f"f_min must be below f_max ({top:g} Hz), got {f_min!r}")
     mel_edges = np.linspace(float(hz_to_mel(f_min)), float(hz_to_mel(top)), n_mels + 2)
     lines = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
     if space == "mel":
@@ -102,6 +120,10 @@ def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool =
     lower = (axis[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])
     upper = (edges[None, 2:] - axis[:, None]) / (edges[2:] - edges[1:-1])
     weights = np.maximum(0.0, np.minimum(lower, upper))
+    empty = int((weights.max(axis=0) <= 0).sum())
+    if empty and not allow_empty:
+        raise ValueError(f"{empty} of the n_mels={n_mels} triangles are empty: no line of the {n_fft // 2 + 1}-line "
+                         f"FFT (n_fft={n_fft}) falls inside them; use fewer bands or a larger n_fft")
     if slaney_norm:
         weights = weights * (2.0 / (edges[2:] - edges[:-2]))[None, :]
     return weights

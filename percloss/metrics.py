@@ -87,12 +87,21 @@ def log_spectral_distance(
         top = rate / 2 if high is None else high
         if not 0 <= low < top <= rate / 2:
             raise ValueError(f"bands must hold (low, high) with 0 <= low < high <= {rate / 2}, got {(low, high)}")
-        masks.append((freqs >= low) & (freqs <= top))
-    ref_db, test_db = floored_db_pair(reference.reshape(-1, reference.shape[-1]),
-                                      test.reshape(-1, test.shape[-1]), n_fft, floor_db)
+        mask = (freqs >= low) & (freqs <= top)
+        if not bool(mask.any()):
+            raise ValueError(f"bands: {(low, high)} holds no FFT line (lines every {rate / n_fft:g} Hz at "
+                             f"n_fft={n_fft}); widen the band or raise n_fft")
+        masks.append(mask)
+    # The distance compares dB spectra floored under the reference's peak, so it does not depend on the level:
+    # both signals are scaled by the reference's peak and analysed in float64, where quiet float32 input (1e-8
+    # full scale) would otherwise sink into the spectrogram's 1e-20 offset.
+    ref, tst = reference.reshape(-1, reference.shape[-1]).double(), test.reshape(-1, test.shape[-1]).double()
+    peak = ref.abs().amax(dim=-1, keepdim=True)
+    scale = torch.where(peak > 0, 1.0 / peak, torch.ones_like(peak))
+    ref_db, test_db = floored_db_pair(ref * scale, tst * scale, n_fft, floor_db)
     diff2 = (ref_db - test_db).pow(2)  # (batch, bin, frame)
     out = torch.stack([diff2[:, m.to(diff2.device)].mean(-2).sqrt().mean(-1) for m in masks], dim=-1)
-    return out.reshape(*reference.shape[:-1], len(masks))
+    return out.reshape(*reference.shape[:-1], len(masks)).to(reference.dtype)
 
 
 @dataclass

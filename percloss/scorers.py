@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ._checks import check_mono_array, check_sample_rate
 
 __all__ = ["pesq_wb", "estoi", "dnsmos", "visqol", "VISQOL_MIN_SAMPLES", "VISQOL_MIN_PEAK_DB"]
@@ -56,6 +58,8 @@ def estoi(reference: object, degraded: object, sample_rate: int) -> float:
     ref, deg = _as_numpy_pair(reference, degraded)
     if len(ref) < rate // 4:
         raise ValueError(f"signals must be at least 0.25 s long for STOI, got {len(ref)} samples")
+    if not np.any(ref):
+        raise ValueError("reference is digitally silent: intelligibility against silence is undefined")
     return float(stoi(ref, deg, rate, extended=True))
 
 

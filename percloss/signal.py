@@ -84,6 +84,6 @@ def middle(x: _Signal, length: int) -> _Signal:
     >>> middle(np.arange(10), 4)
     array([3, 4, 5, 6])
     """
-    length = min(len(x), length)
+    length = min(len(x), check_integer(length, "length", lo=0))
     start = (len(x) - length) // 2
     return x[start : start + length]
