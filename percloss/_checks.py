@@ -32,6 +32,11 @@ __all__ = [
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
+#: The largest amplitude an audio tensor may hold (about +180 dB re full scale): squared and summed over frames,
+#: larger values overflow float32 and turn spectra, thresholds and losses into Inf and NaN.
+MAX_AMPLITUDE = 1e9
+
+
 def check_signal(
     x: object,
     name: str,
@@ -72,6 +77,14 @@ def check_signal(
         )
     if not allow_nonfinite and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or Inf values")
+    if x.numel():
+        finite = x.detach().abs()
+        if allow_nonfinite:
+            finite = finite.nan_to_num(0.0, 0.0, 0.0)
+        peak = float(finite.amax())
+        if peak > MAX_AMPLITUDE:
+            raise ValueError(f"{name}'s peak is {peak:g}: beyond {MAX_AMPLITUDE:g} its power is not representable "
+                             f"in the analyses here (audio is expected near full scale 1.0)")
     return x
 
 
