@@ -185,5 +185,7 @@ def check_integer(value: object, name: str, lo: int | None = None, hi: int | Non
         raise ValueError(f"{name} must be an integer, got {value!r}")
     v = int(value)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
+        bound = f"in {lo}..{hi}" if lo is not None and hi is not None else (f">= {lo}" if lo is not None else
+                                                                            f"<= {hi}")
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
     return v

@@ -117,7 +117,11 @@ def load_cdpam(
     """
     models = _import_cdpam_models()
     path = Path(weights) if weights is not None else cdpam_weights_path()
-    key = (str(path.resolve()), _device_key(torch.device(device)))
+    try:
+        where = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must name a torch device (cpu, cuda, cuda:1, ...), got {device!r}") from None
+    key = (str(path.resolve()), _device_key(where))
     if key in _MODELS:
         return _MODELS[key]
     if not path.is_file():

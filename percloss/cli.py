@@ -250,6 +250,20 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_writable_dir(path: Path, flag: str) -> None:
+    """``path`` is, or can be made, a folder this process may write in; else ``ValueError`` naming ``flag``."""
+    import os
+
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {str(path)!r} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{flag} {str(path)!r} cannot be created: {err.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {str(path)!r} is not writable")
+
+
 def _train_codec(args: argparse.Namespace) -> int:
     import torch
 
@@ -274,8 +288,19 @@ def _train_codec(args: argparse.Namespace) -> int:
         device = torch.device(args.device)
     except RuntimeError:
         raise ValueError(f"--device must name a torch device (cpu, cuda, cuda:1, ...), got {args.device!r}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {args.device}: training runs on cpu or cuda[:N] only")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {args.device}: torch sees no CUDA device here")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {args.device}: torch sees {torch.cuda.device_count()} CUDA device(s)")
+    if args.report_every < 1:
+        raise ValueError(f"--report-every must be at least 1 step, got {args.report_every}")
+    if not args.hours > 0:
+        raise ValueError(f"--hours must be positive, got {args.hours}")
+    for flag, folder in (("--state-dir", args.state_dir), ("--snapshot-dir", args.snapshot_dir)):
+        if folder is not None:
+            _check_writable_dir(Path(folder), flag)
     run_point(args.point, args.hours, states=args.state_dir, snapshots=args.snapshot_dir, corpus_folder=corpus,
               device=device, report_every=args.report_every)
     return 0

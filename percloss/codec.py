@@ -659,11 +659,29 @@ def load_codec(path: str | os.PathLike[str]) -> tuple[CascadedCodec, list[torch.
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is a bad model file
-        raise ValueError(f"{p} is not a readable codec checkpoint: {err}") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "Weights only load failed" in first:  # torch's advice on weights_only is not for a user here
+            first = "not a file that save_codec wrote"
+        raise ValueError(f"{p} is not a readable codec checkpoint: {first}") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{p} is not a percloss codec checkpoint")
-    codec = CascadedCodec(int(payload["n_modules"]), float(payload["residual_scale"]), int(payload["n_centroids"]))
-    codec.load_state_dict(payload["state_dict"])
+    missing_keys = [k for k in ("n_modules", "residual_scale", "n_centroids", "state_dict", "symbol_counts", "name",
+                                "trained", "sample_rate") if k not in payload]
+    if missing_keys:
+        raise ValueError(f"{p} is a damaged codec checkpoint: it lacks {', '.join(missing_keys)}")
+    try:
+        codec = CascadedCodec(int(payload["n_modules"]), float(payload["residual_scale"]),
+                              int(payload["n_centroids"]))
+        result = codec.load_state_dict(payload["state_dict"], strict=False)
+    except (TypeError, ValueError, RuntimeError) as err:  # wrong types or tensor shapes
+        first = str(err).strip().splitlines()[0]
+        raise ValueError(f"{p} does not fit the codec it describes ({payload['n_modules']} module(s)): "
+                         f"{first}") from None
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f"{p} does not fit the codec it describes ({payload['n_modules']} module(s)): "
+            f"{len(result.missing_keys)} weight(s) missing, {len(result.unexpected_keys)} unexpected"
+            + (f" (e.g. {(result.missing_keys or result.unexpected_keys)[0]})"))
     info = {k: payload[k] for k in ("name", "trained", "sample_rate", "n_modules")}
     info["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
     return codec.eval(), list(payload["symbol_counts"]), info

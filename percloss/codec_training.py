@@ -38,7 +38,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import check_choice, check_integer, check_positive, check_sample_rate, check_signal
+from ._checks import (
+    check_choice,
+    check_integer,
+    check_positive,
+    check_real,
+    check_sample_rate,
+    check_signal,
+)
 from .codec import (
     FRAME,
     HOP,
@@ -135,7 +142,8 @@ class CodecLoss(nn.Module):
 
 def bits_per_code(kbps: float, sample_rate: int) -> float:
     """Bits per code for ``kbps`` per module: 256 codes every 480 samples."""
-    return kbps * 1000.0 / (256 * sample_rate / HOP)
+    rate = check_sample_rate(sample_rate)
+    return check_real(kbps, "kbps", 0.0, lo_open=True) * 1000.0 / (256 * rate / HOP)
 
 
 @dataclass
@@ -371,7 +379,15 @@ def _resume(path: Path, config: dict[str, object], kind: str, codec: CascadedCod
             optimizer: torch.optim.Optimizer, generator: torch.Generator) -> tuple[list[float], TrainLog]:
     """Load the checkpoint at ``path`` into ``codec``, ``optimizer`` (unless written under another ``kind``)
     and ``generator``; return its rate multipliers and log."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any unreadable file is a bad checkpoint
+        raise ValueError(f"checkpoint {str(path)!r} is not a readable training state (damaged, or not written by "
+                         "train_codec); move it away to start afresh") from None
+    needed = ("config", "codec", "optimizer", "generator", "log", "lambdas")
+    if not isinstance(state, dict) or any(k not in state for k in needed):
+        raise ValueError(f"checkpoint {str(path)!r} is not a train_codec state (it lacks "
+                         f"{', '.join(k for k in needed if not isinstance(state, dict) or k not in state)})")
     if state["config"] != config:
         raise ValueError(f"checkpoint {str(path)!r} was written with {state['config']}, not {config}")
     codec.load_state_dict(state["codec"])
@@ -561,8 +577,13 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     except TypeError as err:
         raise ValueError(f"train_codec: {err}") from None
     rate = check_sample_rate(sample_rate)
+    if isinstance(signals, torch.Tensor) or not isinstance(signals, (list, tuple)) or not signals:
+        raise ValueError("signals must be a non-empty list of mono (time,) tensors")
     for i, x in enumerate(signals):
         check_signal(x, f"signals[{i}]", min_length=s.segment_length)
+        if x.dim() != 1:
+            raise ValueError(f"signals[{i}] must be mono with shape (time,), got {tuple(x.shape)}")
+    check_integer(save_every, "save_every", lo=1)
     device = next(codec.parameters()).device
     loss_fn = CodecLoss(kind, rate).to(device)
     optimizer = torch.optim.Adam(codec.parameters(), lr=s.lr)

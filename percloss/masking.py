@@ -287,6 +287,9 @@ def model_tables(sample_rate: int, n_fft: int = 512) -> ModelTables:
         limit = 250 if n_fft == 512 else 500
         full = _grid(n_fft, limit - 1)
         grid = full[full * sample_rate / n_fft < 20000.0]
+        if len(grid) < 2:
+            raise ValueError(f"sample_rate {sample_rate} Hz is too high for psychoacoustic model 1 at n_fft={n_fft}: "
+                             f"its lines are {sample_rate / n_fft:g} Hz apart, too few below 20 kHz")
         upper = int(grid[-1])
         frequency = grid * sample_rate / n_fft
         bark = zwicker_bark(frequency)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_same_shape, check_sample_rate, check_signal
+from ._checks import check_integer, check_same_shape, check_sample_rate, check_signal
 from .signal import floored_db_pair
 
 __all__ = ["snr", "log_spectral_distance", "nmr", "NMRResult"]
@@ -78,6 +78,7 @@ def log_spectral_distance(
     tensor([0.])
     """
     rate = check_sample_rate(sample_rate)
+    n_fft = check_integer(n_fft, "n_fft", 2)
     check_signal(reference, "reference", min_length=n_fft)
     check_signal(test, "test", min_length=n_fft)
     check_same_shape(reference, test, "reference", "test")

@@ -36,11 +36,24 @@ def models_dir() -> Path:
 
 
 def shipped_models() -> dict[str, dict[str, Any]]:
-    """The manifest's entries by model name (empty when no model ships)."""
+    """The manifest's entries by model name (empty when no model ships).
+
+    Raises:
+        ValueError: if the manifest is not JSON, or not an object of entries each naming its ``file``,
+            ``sha256``, ``sample_rate`` and ``n_modules``.
+    """
     manifest = models_dir() / "manifest.json"
     if not manifest.is_file():
         return {}
-    entries: dict[str, dict[str, Any]] = json.loads(manifest.read_text())
+    try:
+        entries = json.loads(manifest.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"the model manifest {manifest} is not valid JSON: {err}") from None
+    needed = ("file", "sha256", "sample_rate", "n_modules")
+    if not isinstance(entries, dict) or not all(
+            isinstance(e, dict) and all(k in e for k in needed) for e in entries.values()):
+        raise ValueError(f"the model manifest {manifest} must map each model name to an entry with "
+                         f"{', '.join(needed)}")
     return entries
 
 

@@ -34,6 +34,8 @@ def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int = 1) -
     check_signal(input, "input", min_length=min_length, allow_nonfinite=True)
     check_signal(target, "target", min_length=min_length, allow_nonfinite=True)
     check_same_shape(input, target, "input", "target")
+    if input.numel() == 0:
+        raise ValueError(f"input and target hold no signal (shape {tuple(input.shape)}): an empty batch")
     finite = torch.stack([torch.isfinite(input).all(), torch.isfinite(target).all()]).tolist()
     for ok, name in zip(finite, ("input", "target"), strict=True):
         if not ok:
