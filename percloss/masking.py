@@ -663,12 +663,21 @@ def _constants(t: ModelTables, x: torch.Tensor, constants: ModelConstants | None
     return _CONSTANTS[key]
 
 
+#: Highest line level the model accepts, dB SPL: summed over a frame's lines, powers above it overflow float32
+#: (``_checks.MAX_AMPLITUDE`` keeps signals below about 262 dB).
+MAX_LEVEL_DB = 300.0
+
+
 def _check_level(level_db: object, k_count: int) -> torch.Tensor:
     if not isinstance(level_db, torch.Tensor) or level_db.dim() < 2 or level_db.shape[-1] != k_count:
         shape = tuple(level_db.shape) if isinstance(level_db, torch.Tensor) else type(level_db).__name__
         raise ValueError(f"level_db must have shape (..., frames, {k_count}), got {shape}")
     if not torch.is_floating_point(level_db) or torch.isnan(level_db).any():
         raise ValueError("level_db must be a floating-point tensor without NaN")
+    top = float(level_db.amax())
+    if top > MAX_LEVEL_DB:
+        raise ValueError(f"level_db reaches {top:g} dB SPL: above {MAX_LEVEL_DB:g} dB the maskers' powers are not "
+                         "representable (a full-scale sine reads 82.5 dB under the standard's calibration)")
     return level_db
 
 

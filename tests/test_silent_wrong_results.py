@@ -117,3 +117,13 @@ def test_amplitudes_whose_power_overflows_are_refused(speech: torch.Tensor) -> N
         with pytest.raises(ValueError, match=match + ".*not representable"):
             call()
     assert torch.isfinite(MultiResolutionSTFTLoss()(x * 1e6, x))  # loud but representable: a number
+
+
+def test_model_1_refuses_levels_whose_power_overflows() -> None:
+    """A flat 1e6 dB spectrum once got the threshold in quiet (every masker lost to overflow)."""
+    from percloss.masking import analyse_spectrum
+
+    with pytest.raises(ValueError, match="level_db reaches 1e\\+06 dB SPL"):
+        analyse_spectrum(torch.full((1, 257), 1e6, dtype=torch.float64), 44100, 512)
+    loud = analyse_spectrum(torch.full((1, 257), 250.0, dtype=torch.float64), 44100, 512)
+    assert float(loud.global_threshold_db.min()) > 200  # loud but representable: masked far above quiet

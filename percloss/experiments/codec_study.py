@@ -648,7 +648,10 @@ def agreement_summary(study: CodecStudy, folder: str | os.PathLike[str] | None =
         parts.append(f"{k} {shown}")
     exact = max((abs(float(r[k]) - float(index[(r["item"], r["point"])][k])) for r in anchor for k in MEASURES),
                 default=0.0)
-    return (f"**Stored vs this build.** The stored evaluation was computed on {record.get('machine') or 'a machine it does not name'}; "
+    machine = record.get("machine") or "a machine it does not name"
+    if "torch kernels" not in machine:  # written before records named the CPU model
+        machine += " (CPU model not recorded)"
+    return (f"**Stored vs this build.** The stored evaluation was computed on {machine}; "
             f"this build runs on {machine_description()}. It recoded {len(neural)} neural-codec rows and "
             f"{len(anchor)} anchor rows (MP3 encoded here, Opus decoded from the {len(record.get('opus_bitstreams', {}))} "
             f"bitstreams stored with the evaluation, since libopus's encoder takes processor-specific paths). "
