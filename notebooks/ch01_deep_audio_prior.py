@@ -463,7 +463,8 @@ from percloss import paths  # noqa: E402
 CDPAM_CLIPS = prior.CDPAM_CLIPS.get(MODE, CONFIG.clips)
 if MODE == "standard":
     cdpam_results = prior.load_results(CONFIG, "cdpam", CDPAM_CLIPS, paths.prior_runs_dir(MODE))
-    cdpam_source = "stored runs (`runs/prior/standard/`, SHA-256 checked), objective measures recomputed here"
+    cdpam_source = ("stored runs (`runs/prior/standard/`, SHA-256 checked), objective measures recomputed here; "
+                    "this build " + prior.check_stored_runs(CONFIG, cdpam_results).text())
 else:
     from dataclasses import replace  # noqa: E402
 

@@ -387,9 +387,10 @@ class RecomputeCheck:
     seconds: float
 
     def text(self) -> str:
+        agree = ("they equal the stored loss curves to the last bit" if self.worst_rel == 0 else
+                 f"they agree with the stored loss curves within {self.worst_rel:.1g} relative")
         return (f"recomputed the first {self.values} loss values of its {self.runs} runs ({self.seconds:.0f} s): "
-                f"they agree with the stored loss curves within {self.worst_rel:.1g} relative "
-                f"(required: {CHECK_RTOL:g})")
+                f"{agree} (required: within {CHECK_RTOL:g})")
 
 
 def check_stored_runs(config: PriorConfig, stored: Sequence[PriorResult], rtol: float = CHECK_RTOL
