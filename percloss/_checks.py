@@ -44,6 +44,7 @@ def check_signal(
     min_length: int = 1,
     min_dim: int = 1,
     allow_nonfinite: bool = False,
+    check_peak: bool = True,
 ) -> torch.Tensor:
     """Validate an audio tensor of shape ``(..., time)`` and return it.
 
@@ -53,11 +54,13 @@ def check_signal(
         min_length: smallest accepted number of samples on the last axis.
         min_dim: smallest accepted number of dimensions.
         allow_nonfinite: accept NaN/Inf values. (Default: ``False``)
+        check_peak: refuse a peak above :data:`MAX_AMPLITUDE`. (Default: ``True``; the losses check it
+            together with finiteness, in one host synchronisation)
 
     Raises:
         ValueError: if ``x`` is not a float32/float64 tensor (half precision is
             refused, :data:`HALF_DTYPES`) of at least ``min_dim`` dimensions and
-            ``min_length`` samples, or holds NaN/Inf.
+            ``min_length`` samples, or holds NaN/Inf, or a peak above :data:`MAX_AMPLITUDE`.
     """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -77,15 +80,19 @@ def check_signal(
         )
     if not allow_nonfinite and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or Inf values")
-    if x.numel():
+    if check_peak and x.numel():
         finite = x.detach().abs()
         if allow_nonfinite:
             finite = finite.nan_to_num(0.0, 0.0, 0.0)
-        peak = float(finite.amax())
-        if peak > MAX_AMPLITUDE:
-            raise ValueError(f"{name}'s peak is {peak:g}: beyond {MAX_AMPLITUDE:g} its power is not representable "
-                             f"in the analyses here (audio is expected near full scale 1.0)")
+        check_peak_value(float(finite.amax()), name)
     return x
+
+
+def check_peak_value(peak: float, name: str) -> None:
+    """``ValueError`` naming ``name`` when ``peak`` exceeds :data:`MAX_AMPLITUDE`."""
+    if peak > MAX_AMPLITUDE:
+        raise ValueError(f"{name}'s peak is {peak:g}: beyond {MAX_AMPLITUDE:g} its power is not representable "
+                         f"in the analyses here (audio is expected near full scale 1.0)")
 
 
 def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice, check_same_shape, check_signal
+from .._checks import check_choice, check_peak_value, check_same_shape, check_signal
 
 __all__ = ["REDUCTIONS", "check_reduction", "check_pair", "reduce", "reduce_elements"]
 
@@ -31,15 +31,19 @@ def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int = 1) -
     """``input`` and ``target``: finite float32/float64 ``(..., time)`` tensors of one shape, dtype and device,
     with at least ``min_length`` samples (else ``ValueError`` naming the argument). One host synchronisation
     for the finiteness of both."""
-    check_signal(input, "input", min_length=min_length, allow_nonfinite=True)
-    check_signal(target, "target", min_length=min_length, allow_nonfinite=True)
+    check_signal(input, "input", min_length=min_length, allow_nonfinite=True, check_peak=False)
+    check_signal(target, "target", min_length=min_length, allow_nonfinite=True, check_peak=False)
     check_same_shape(input, target, "input", "target")
     if input.numel() == 0:
         raise ValueError(f"input and target hold no signal (shape {tuple(input.shape)}): an empty batch")
-    finite = torch.stack([torch.isfinite(input).all(), torch.isfinite(target).all()]).tolist()
-    for ok, name in zip(finite, ("input", "target"), strict=True):
+    a, b = input.detach(), target.detach()
+    values = torch.stack([torch.isfinite(a).all().to(a.dtype), torch.isfinite(b).all().to(a.dtype),
+                          a.abs().amax(), b.abs().amax().to(a.dtype)]).tolist()
+    for ok, name in zip(values[:2], ("input", "target"), strict=True):
         if not ok:
             raise ValueError(f"{name} contains NaN or Inf values")
+    for peak, name in zip(values[2:], ("input", "target"), strict=True):
+        check_peak_value(peak, name)
 
 
 def reduce(per_signal: torch.Tensor, reduction: str) -> torch.Tensor:
