@@ -243,7 +243,7 @@ def test_stored_runs_are_loaded_and_their_start_recomputed_and_checked(tmp_path:
     from dataclasses import replace
 
     config = replace(prior.PriorConfig.for_mode("quick"), clips=("speech_male", "piano_bach"),
-                     losses=("mse", "perceptual"), iterations=6, checkpoint_every=3)
+                     losses=("mse", "perceptual"), iterations=3, checkpoint_every=3)
     results = prior.run_prior_experiment(config, progress=False)
     prior.save_results(results, config, tmp_path, machine="test machine")
     assert prior.stored_machine(config, tmp_path) == "test machine"
