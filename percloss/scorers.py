@@ -17,7 +17,10 @@ import numpy as np
 
 from ._checks import check_mono_array, check_sample_rate
 
-__all__ = ["pesq_wb", "estoi", "dnsmos", "visqol", "VISQOL_MIN_SAMPLES", "VISQOL_MIN_PEAK_DB"]
+__all__ = ["pesq_wb", "estoi", "dnsmos", "visqol", "VISQOL_MIN_SAMPLES", "VISQOL_MIN_PEAK_DB", "VISQOL_MAX_PEAK"]
+
+#: Largest reference peak :func:`visqol` accepts (full scale is 1.0; overs of a decoder pass).
+VISQOL_MAX_PEAK = 2.0
 
 
 def _as_numpy_pair(reference: object, degraded: object) -> tuple[Any, Any]:
@@ -113,7 +116,8 @@ def visqol(reference: object, degraded: object, sample_rate: int, mode: str = "a
             ``degraded`` is silent (it cannot be scaled to the reference's
             level; visqol-python returns NaN); the signals are shorter than
             0.96 s (audio) or 0.64 s (speech); or visqol-python cannot score
-            them. The result is never NaN.
+            them; ``reference``'s peak exceeds :data:`VISQOL_MAX_PEAK` (PCM-scaled
+            audio would sit far above the absolute floor). The result is never NaN.
     """
     import numpy as np
 
@@ -133,6 +137,10 @@ def visqol(reference: object, degraded: object, sample_rate: int, mode: str = "a
     peak = float(np.abs(ref).max())
     if peak == 0:
         raise ValueError("reference is silent: ViSQOL has no meaningful score against a silent reference")
+    if peak > VISQOL_MAX_PEAK:
+        raise ValueError(f"reference's peak is {peak:g}: ViSQOL's floor is absolute (full scale 1.0; up to "
+                         f"{VISQOL_MAX_PEAK:g} accepted), so PCM-scaled audio scores wrong; divide int16 samples "
+                         "by 32768")
     peak_db = 20 * math.log10(peak)
     if peak_db < VISQOL_MIN_PEAK_DB:
         raise ValueError(

@@ -127,3 +127,12 @@ def test_model_1_refuses_levels_whose_power_overflows() -> None:
         analyse_spectrum(torch.full((1, 257), 1e6, dtype=torch.float64), 44100, 512)
     loud = analyse_spectrum(torch.full((1, 257), 250.0, dtype=torch.float64), 44100, 512)
     assert float(loud.global_threshold_db.min()) > 200  # loud but representable: masked far above quiet
+
+
+def test_visqol_refuses_pcm_scaled_audio(speech: torch.Tensor) -> None:
+    """ViSQOL's spectrogram floor is absolute (-45 dB re full scale 1.0): int16-scaled audio sits far above it."""
+    from percloss.scorers import visqol
+
+    x = speech.numpy()
+    with pytest.raises(ValueError, match=r"reference's peak is [0-9.]+: ViSQOL's floor is absolute"):
+        visqol(x * 32767, x * 32767, 16000, "speech")
