@@ -359,7 +359,7 @@ display(judge_table.round(3))
 # ## The work's masking premises, checked
 #
 # Zhen et al. {cite}`zhen2020psychoacoustic` build their losses on two
-# premises of psychoacoustics, stated on the work's page: a component under
+# premises of psychoacoustics, stated on the work's page {cite}`zhen2020page`: a component under
 # the global masking threshold is inaudible, so an error there need not be
 # reduced; and a plain error measure treats every frequency band as equally
 # important. With both noises at equal energy:
@@ -375,7 +375,7 @@ per_clip = "; ".join(f"{name}: ViSQOL {j['shaped']['visqol']:.2f} vs {j['white']
 snr_gap = float((shaped_t["SNR (dB)"] - white_t["SNR (dB)"]).abs().max())
 MASKING_CLAIMS = [
     Claim("A sound component under the global masking threshold is inaudible",
-          "page, \"Psychoacoustic calibration\" (figure text)", "—",
+          "page, the paragraph on its figure (\"the sound component under the curve is inaudible\")", "—",
           f"noise {CONFIG.margin_db:g} dB under each clip's threshold: model-1 NMR (circular), ViSQOL and CDPAM "
           "of the mix (0 = identical for CDPAM, ≈4.73 for ViSQOL)",
           f"NMR {shaped_t['NMR (dB)'].min():.1f} to {shaped_t['NMR (dB)'].max():.1f} dB; ViSQOL "
@@ -386,12 +386,13 @@ MASKING_CLAIMS = [
           verdict(None, "inaudibility needs listeners; the ABX panel below is that test")),
     Claim("At equal error energy, error under the threshold matters less than error above it "
           "(\"why bother trying to reduce the error that's inaudible\")",
-          "page, \"Psychoacoustic calibration\"", "—",
+          "page, the paragraph beginning \"We think the cost function can be better defined\"", "—",
           "shaped vs white noise of equal energy; holds when ViSQOL is higher and CDPAM lower for the shaped mix "
           "on every clip",
           per_clip, verdict(all(both), detail=f"{sum(both)} of {len(both)} clips")),
     Claim("A plain error measure weighs every frequency band the same (it cannot tell the two noises apart)",
-          "page, \"Psychoacoustic calibration\"", "—", "SNR of the two mixes per clip; holds when equal",
+          "page, the paragraph beginning \"In this project\" (\"every frequency subband is equally important\")",
+          "—", "SNR of the two mixes per clip; holds when equal",
           f"largest SNR difference {snr_gap:.1e} dB; NMR differs by "
           f"{(white_t['NMR (dB)'] - shaped_t['NMR (dB)']).min():.1f}–"
           f"{(white_t['NMR (dB)'] - shaped_t['NMR (dB)']).max():.1f} dB",

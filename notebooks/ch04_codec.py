@@ -14,7 +14,7 @@
 # %% [markdown]
 # # A neural codec with psychoacoustically calibrated losses
 #
-# Zhen et al. {cite}`zhen2020psychoacoustic` train a small convolutional
+# Zhen et al. {cite}`zhen2020psychoacoustic` (project page: {cite}`zhen2020page`) train a small convolutional
 # autoencoder codec ({cite}`kankanahalli2018end`-style, ≈0.45 M parameters per
 # module) and show that two losses built on the MPEG-1 masking threshold of
 # chapter 2 let it reach better quality at the same bitrate: **priority
