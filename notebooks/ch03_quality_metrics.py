@@ -24,7 +24,8 @@
 # reported Pearson correlations between them.
 #
 # This chapter redoes the study on every clip of the book, adds the
-# degradations the report lists as future work (clipping, reverberation, MP3),
+# two degradations the report names as not explored (clipping, reverberation)
+# and one of this book's (MP3 through a real encoder),
 # adds learned quality predictors that ship their trained weights (DNSMOS,
 # ViSQOL v3) and the noise-to-mask ratio of chapter 2, and gives every
 # correlation a bootstrap confidence interval. A last section reruns the
@@ -72,9 +73,9 @@ display(Markdown(
 # | `noise` | σ = 0.002, 0.01, 0.02 | additive Gaussian white noise (seeded) |
 # | `bitrate` | ÷2, ÷4, ÷6 | resample down and back up: removes everything above 4, 2, 1.33 kHz |
 # | `bitdepth` | 12, 8, 4 bits | uniform quantisation with the report's step $1/(2^{b-1}-1)$: levels $k/(2^{b-1}-1)$, full scale ±1 included |
-# | `clipping` | 50 %, 20 %, 10 % of the peak | hard clipping (report's future work) |
-# | `reverb` | RT60 0.3, 0.6, 1.2 s | a simulated 6×5×3 m room (image-source method, pyroomacoustics), aligned on the direct path (future work) |
-# | `mp3` | 32, 16, 8 kbit/s | LAME through `lameenc`, decoded and time-aligned (future work) |
+# | `clipping` | 50 %, 20 %, 10 % of the peak | hard clipping (named in the report's limitations as not explored) |
+# | `reverb` | RT60 0.3, 0.6, 1.2 s | a simulated 6×5×3 m room (image-source method, pyroomacoustics), aligned on the direct path (named in the report's limitations as not explored) |
+# | `mp3` | 32, 16, 8 kbit/s | LAME through `lameenc`, decoded and time-aligned (this book's addition, not the report's) |
 
 # %% [markdown]
 # ## The metrics, and which weights the embeddings used

@@ -2,9 +2,10 @@
 
 The TU Ilmenau report's three degradations at its three levels -- Gaussian
 noise, "bitrate" (resample down and back up) and bit-depth quantisation --
-plus what it lists as future work: clipping, reverberation (a simulated room,
-pyroomacoustics image-source method) and MP3 with a real encoder (LAME through
-``lameenc``, decoded by libsndfile/mpg123 and time-aligned).
+plus the two real-world degradations it names as not explored, clipping and
+reverberation (a simulated room, pyroomacoustics image-source method), and one
+of this project's own: MP3 with a real encoder (LAME through ``lameenc``,
+decoded by libsndfile/mpg123 and time-aligned).
 
 Every function takes a mono signal ``(time,)`` (numpy float or torch tensor,
 values in [-1, 1]) and returns a numpy float64 array of the same length.
