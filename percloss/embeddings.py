@@ -282,7 +282,7 @@ def openl3_frames(x: torch.Tensor, sample_rate: int = 48000, hop_seconds: float 
     window = torch.hann_window(2048, periodic=True, dtype=x.dtype, device=x.device)
     spec = torch.stft(windows, 2048, 242, window=window, center=True, pad_mode="constant",
                       return_complex=True).abs()  # (W, 1025, 199)
-    mel = torch.as_tensor(mel_triangles(2048, 48000, 256, slaney_norm=True, allow_empty=True),  # as OpenL3: 2 empty
+    mel = torch.as_tensor(mel_triangles(2048, 48000, 256, slaney_norm=True, on_empty="ignore"),  # as OpenL3: 2 empty
                           dtype=x.dtype, device=x.device)
     melspec = torch.einsum("wft,fm->wmt", spec, mel)
     db = 10.0 * torch.log10(melspec.clamp_min(1e-10))

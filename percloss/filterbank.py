@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,7 @@ def mel_to_hz(m: Any) -> Any:
 
 
 def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool = False, f_min: float = 0.0,
-                  f_max: float | None = None, space: str = "hz", allow_empty: bool = False) -> np.ndarray:
+                  f_max: float | None = None, space: str = "hz", on_empty: str = "raise") -> np.ndarray:
     """Triangular HTK-mel filters on the rFFT lines, ``(n_fft/2 + 1, n_mels)``: the library's one mel filterbank.
 
     Band edges are uniform in HTK mel (:func:`hz_to_mel`) from ``f_min`` to
@@ -96,12 +97,17 @@ def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool =
     mel values). ``slaney_norm`` (``space="hz"`` only) scales each triangle to
     unit area (librosa's ``norm="slaney"``); otherwise each peaks at 1.
 
+    A triangle narrower than the line spacing, which no FFT line reaches, is an
+    empty band: ``on_empty`` says what then happens, ``"raise"`` (a ``ValueError``),
+    ``"warn"`` (a ``UserWarning``, as librosa does) or ``"ignore"`` (OpenL3's
+    design has two).
+
     Raises:
         ValueError: for ``n_fft < 2``, a rate that is not a positive integer, ``n_mels < 1``, edges outside
-            ``0 <= f_min < f_max <= sample_rate / 2``, or (unless ``allow_empty``, as OpenL3's design needs)
-            a triangle narrower than the line spacing, which no FFT line reaches: an empty band.
+            ``0 <= f_min < f_max <= sample_rate / 2``, or an empty band under ``on_empty="raise"``.
     """
     check_choice(space, "space", ("hz", "mel"))
+    check_choice(on_empty, "on_empty", ("raise", "warn", "ignore"))
     n_fft = check_integer(n_fft, "n_fft", lo=2)
     sample_rate = check_sample_rate(sample_rate)
     n_mels = check_integer(n_mels, "n_mels", lo=1)
@@ -121,9 +127,12 @@ def mel_triangles(n_fft: int, sample_rate: int, n_mels: int, slaney_norm: bool =
     upper = (edges[None, 2:] - axis[:, None]) / (edges[2:] - edges[1:-1])
     weights = np.maximum(0.0, np.minimum(lower, upper))
     empty = int((weights.max(axis=0) <= 0).sum())
-    if empty and not allow_empty:
-        raise ValueError(f"{empty} of the n_mels={n_mels} triangles are empty: no line of the {n_fft // 2 + 1}-line "
-                         f"FFT (n_fft={n_fft}) falls inside them; use fewer bands or a larger n_fft")
+    if empty and on_empty != "ignore":
+        message = (f"{empty} of the n_mels={n_mels} mel triangles are empty at n_fft={n_fft} ({sample_rate} Hz): no "
+                   f"line of the {n_fft // 2 + 1}-line FFT falls inside them; use fewer bands or a larger n_fft")
+        if on_empty == "raise":
+            raise ValueError(message)
+        warnings.warn(message, UserWarning, stacklevel=2)
     if slaney_norm:
         weights = weights * (2.0 / (edges[2:] - edges[:-2]))[None, :]
     return weights

@@ -10,8 +10,6 @@ Notebooks: ``notebooks/ch01_deep_audio_prior.py``, ``notebooks/ch04_codec.py``.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from torch import nn
 
@@ -164,14 +162,8 @@ class MultiResolutionSTFTLoss(nn.Module):
 
 def _mel_matrices(sample_rate: int, fft_sizes: tuple[int, ...], n_mels: object) -> list[torch.Tensor]:
     n_mels = check_integer(n_mels, "n_mels", 1)
-    banks = [mel_triangles(n, sample_rate, n_mels, allow_empty=True) for n in fft_sizes]
-    for n, bank in zip(fft_sizes, banks, strict=True):
-        empty = int((bank.max(axis=0) <= 0).sum())
-        if empty:  # as librosa does: the loss runs, the empty bands contribute nothing
-            warnings.warn(f"{empty} of the n_mels={n_mels} mel triangles are empty at n_fft={n} "
-                          f"({sample_rate} Hz): no FFT line falls inside them, so they contribute nothing; "
-                          "use fewer bands or larger FFT sizes", UserWarning, stacklevel=3)
-    return [torch.from_numpy(bank).float() for bank in banks]
+    # as librosa does: the loss runs with a warning, its empty bands contribute nothing
+    return [torch.from_numpy(mel_triangles(n, sample_rate, n_mels, on_empty="warn")).float() for n in fft_sizes]
 
 
 def _check_fft_sizes(fft_sizes: tuple[int, ...]) -> tuple[int, ...]:
@@ -283,7 +275,7 @@ def mel_line_weights(n_fft: int, sample_rate: int, n_mels: int = 64) -> torch.Te
         ``() -> (n_fft / 2 + 1,)``
     """
     n_mels = check_integer(n_mels, "n_mels", 1)
-    tri = torch.from_numpy(mel_triangles(n_fft, sample_rate, n_mels, slaney_norm=True, allow_empty=True))
+    tri = torch.from_numpy(mel_triangles(n_fft, sample_rate, n_mels, slaney_norm=True, on_empty="ignore"))
     tri = tri / tri.sum(0, keepdim=True).clamp_min(1e-12)
     w = tri.sum(1)
     return (w / w.mean()).float()
