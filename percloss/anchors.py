@@ -36,6 +36,8 @@ __all__ = ["Coded", "mp3", "opus", "opus_encode", "opus_decode", "align"]
 MAX_LAG = 4096
 MP3_RATE_RANGE = (8000, 48000)  # MPEG-1/2/2.5 Layer III sample rates
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+#: How close :func:`opus` brings the file bitrate to the one asked for (a fraction of it).
+OPUS_RATE_TOLERANCE = 0.03
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def _opus_bytes(y48: np.ndarray, level: float) -> bytes:
     return buffer.getvalue()
 
 
-def opus_encode(x: Any, sample_rate: int, kbps: float, tolerance: float = 0.03) -> bytes:
+def opus_encode(x: Any, sample_rate: int, kbps: float, tolerance: float = OPUS_RATE_TOLERANCE) -> bytes:
     """The Ogg Opus file (libopus via libsndfile) of ``x`` at a file bitrate within ``tolerance`` of ``kbps``
     (8..250).
 
@@ -160,7 +162,7 @@ def opus_decode(blob: bytes, x: Any, sample_rate: int) -> Coded:
     return Coded(align(y, decoded), len(blob), len(y) / rate)
 
 
-def opus(x: Any, sample_rate: int, kbps: float, tolerance: float = 0.03) -> Coded:
+def opus(x: Any, sample_rate: int, kbps: float, tolerance: float = OPUS_RATE_TOLERANCE) -> Coded:
     """Ogg Opus (libopus via libsndfile) at a file bitrate within ``tolerance`` of ``kbps`` (8..250), decoded
     and aligned: :func:`opus_decode` of :func:`opus_encode`.
     """

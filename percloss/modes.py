@@ -109,3 +109,25 @@ def machine_description() -> str:
     threads = torch.get_num_threads()
     return (f"{cpu_model()} ({platform.machine()}, torch kernels {capability}), {threads} torch "
             f"thread{'s' if threads != 1 else ''}, torch {torch.__version__}")
+
+
+#: The environment variables that choose torch's CPU kernel paths: ATen's SIMD level and oneDNN's (the
+#: convolutions).
+KERNEL_PATH_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+
+
+def kernel_path_environment(setting: str) -> dict[str, str]:
+    """This process's environment for a child that runs on the kernel path ``setting``: ``"default"`` (the
+    CPU's own choice) or ``"NAME=VALUE"`` of one of :data:`KERNEL_PATH_VARIABLES`; the others are unset.
+
+    >>> kernel_path_environment("ONEDNN_MAX_CPU_ISA=SSE41")["ONEDNN_MAX_CPU_ISA"]
+    'SSE41'
+    """
+    env = {k: v for k, v in os.environ.items() if k not in KERNEL_PATH_VARIABLES}
+    if setting != "default":
+        name, _, value = setting.partition("=")
+        if name not in KERNEL_PATH_VARIABLES or not value:
+            raise ValueError(f"setting must be 'default' or NAME=VALUE with NAME in {KERNEL_PATH_VARIABLES}, "
+                             f"got {setting!r}")
+        env[name] = value
+    return env

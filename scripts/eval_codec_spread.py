@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from percloss.experiments import codec_study as cs
-from percloss.modes import configure_threads, cpu_model, machine_description
+from percloss.modes import (
+    configure_threads,
+    cpu_model,
+    kernel_path_environment,
+    machine_description,
+)
 
 
 def live_rows(out: str) -> None:
@@ -76,10 +80,7 @@ def main() -> None:
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for path in args.paths:
-            env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
-            if path != "default":
-                name, _, value = path.partition("=")
-                env[name] = value
+            env = kernel_path_environment(path)
             out = Path(tmp) / f"run{len(runs)}.json"
             start = time.perf_counter()
             subprocess.run([sys.executable, __file__, "--live-rows", str(out)], env=env, check=True)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import numpy as np
 
 from percloss import data, paths
 from percloss.experiments import prior
-from percloss.modes import MODES, configure_threads, machine_description
+from percloss.modes import MODES, configure_threads, kernel_path_environment, machine_description
 
 PATHS = ("default", "ONEDNN_MAX_CPU_ISA=SSE41", "ONEDNN_MAX_CPU_ISA=AVX", "ATEN_CPU_CAPABILITY=default")
 PREFIX = 6  # iterations refitted per loss and clip
@@ -73,10 +72,7 @@ def spread(mode: str, target: Path) -> None:
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for path in PATHS:
-            env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
-            if path != "default":
-                name, _, value = path.partition("=")
-                env[name] = value
+            env = kernel_path_environment(path)
             out = Path(tmp) / f"run{len(runs)}.npz"
             seeds = "2" if path == "default" else "1"  # the seeds' spread is measured on one path
             subprocess.run([sys.executable, __file__, "--mode", mode, "--spread-run", str(out), "--spread-seeds",

@@ -27,3 +27,15 @@ def test_a_cgroup_v2_quota_caps_the_count(monkeypatch: pytest.MonkeyPatch, cpu_m
 
     monkeypatch.setattr(builtins, "open", fake_open)
     assert modes.available_cpus() == (expected if expected is not None else len(os.sched_getaffinity(0)))
+
+
+def test_kernel_path_environment_sets_one_variable_and_clears_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    from percloss.modes import kernel_path_environment
+
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    env = kernel_path_environment("ONEDNN_MAX_CPU_ISA=SSE41")
+    assert env["ONEDNN_MAX_CPU_ISA"] == "SSE41" and "ATEN_CPU_CAPABILITY" not in env
+    assert not {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA"} & set(kernel_path_environment("default"))
+    for bad in ("OMP_NUM_THREADS=1", "ONEDNN_MAX_CPU_ISA=", "SSE41"):
+        with pytest.raises(ValueError, match="setting must be"):
+            kernel_path_environment(bad)

@@ -214,6 +214,7 @@ class CodecStudy:
     evaluation: str = "computed in this build"  # or where the stored rows came from
     opus_streams: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (item, point) -> Ogg Opus file
     live_rows: list[dict[str, Any]] = field(default_factory=list)  # rows recoded to check a stored evaluation
+    stored_record: dict[str, Any] = field(default_factory=dict)  # the loaded stored evaluation's record
 
 
 def checkpoint_path(study: CodecStudy, point: OperatingPoint) -> str:
@@ -333,7 +334,8 @@ def _opus_coded(x: torch.Tensor, sample_rate: int, kbps: float, key: tuple[str, 
     (and, for a listening item, the new bitstream kept in ``opus_streams``).
 
     Raises:
-        ValueError: if a stored bitstream's file rate is not within 3 % of ``kbps``.
+        ValueError: if a stored bitstream's file rate is not within :data:`percloss.anchors.OPUS_RATE_TOLERANCE`
+            of ``kbps``.
     """
     y = x.numpy()
     blob = None if opus_streams is None else opus_streams.get(key)
@@ -342,9 +344,9 @@ def _opus_coded(x: torch.Tensor, sample_rate: int, kbps: float, key: tuple[str, 
         if listen and opus_streams is not None:
             opus_streams[key] = blob
     coded = anchors.opus_decode(blob, y, sample_rate)
-    if abs(coded.kbps - kbps) > 0.03 * kbps:
+    if abs(coded.kbps - kbps) > anchors.OPUS_RATE_TOLERANCE * kbps:
         raise ValueError(f"the stored Opus bitstream of {key[0]}, {key[1]} has {coded.kbps:.2f} kbit/s, "
-                         f"not {kbps:g} within 3 %: it was made for another setting")
+                         f"not {kbps:g} within {anchors.OPUS_RATE_TOLERANCE:.0%}: it was made for another setting")
     return coded
 
 
@@ -410,6 +412,12 @@ def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _listening_opus_keys(config: CodecStudyConfig, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """``(item, point)`` of the Opus rows of ``config``'s listening items: the ones a build recodes, whose
+    bitstreams the stored evaluation keeps."""
+    return {(r["item"], r["point"]) for r in rows if r["system"] == "Opus" and r["item"] in config.listen_items}
 
 
 def _opus_folder(folder: Path, mode: str) -> Path:
@@ -509,9 +517,10 @@ def stored_evaluation(config: CodecStudyConfig, folder: str | os.PathLike[str] |
     return stored
 
 
-def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], folder: Path
-                 ) -> list[dict[str, Any]] | None:
-    """The stored evaluation's rows when it was computed from exactly these models and settings, else ``None``.
+def _matching_stored(config: CodecStudyConfig, models: dict[str, TrainedModel], folder: Path
+                     ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The stored evaluation's record and rows when it was computed from exactly these models and settings,
+    else ``None``.
 
     Raises:
         ValueError: if the stored table's SHA-256 differs from its record's.
@@ -519,9 +528,16 @@ def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], fold
     stored = _read_stored(config, folder)
     if stored is None:
         return None
-    record, rows = stored
+    record, _ = stored
     key = _record_key(config, models)
-    return rows if {k: record.get(k) for k in key} == key else None
+    return stored if {k: record.get(k) for k in key} == key else None
+
+
+def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], folder: Path
+                 ) -> list[dict[str, Any]] | None:
+    """The rows of :func:`_matching_stored`, or ``None``."""
+    stored = _matching_stored(config, models, folder)
+    return None if stored is None else stored[1]
 
 
 def update_evaluation(config: CodecStudyConfig, folder: str | os.PathLike[str] | None = None,
@@ -550,8 +566,7 @@ def update_evaluation(config: CodecStudyConfig, folder: str | os.PathLike[str] |
     if changed:
         raise ValueError(f"the stored evaluation was made with other {', '.join(changed)}: recompute it whole")
     same = {m.point.key for m in models.values() if record["models"].get(m.point.name) == m.sha256}
-    opus_keys = {(r["item"], r["point"]) for r in rows if r["system"] == "Opus" and r["item"] in config.listen_items}
-    streams = _read_opus(out, config.mode, record, opus_keys)
+    streams = _read_opus(out, config.mode, record, _listening_opus_keys(config, rows))
     # A listening item's Opus row without its bitstream is coded again (and its bitstream stored): the build
     # decodes those bitstreams, since libopus encodes differently on other processors.
     done = frozenset((r["item"], r["point"]) for r in rows if r["point"] in same or r["modules"] == 0
@@ -627,15 +642,14 @@ def check_agreement(live: list[dict[str, Any]], stored: list[dict[str, Any]]) ->
                          f"If the models or the measures changed on purpose, rebuild it: {REBUILD_COMMAND}")
 
 
-def agreement_summary(study: CodecStudy, folder: str | os.PathLike[str] | None = None) -> str:
-    """Markdown: how the rows recoded in this build compare with the stored evaluation (in ``folder``, Default
-    :func:`eval_dir`): the machines, the largest difference per measure of the neural rows against its
-    tolerance, and the anchors; ``""`` when the rows were computed in this build."""
+def agreement_summary(study: CodecStudy) -> str:
+    """Markdown: how the rows recoded in this build compare with the stored evaluation it loaded: the machines,
+    the largest difference per measure of the neural rows against its tolerance, and the anchors; ``""`` when
+    the rows were computed in this build."""
     if not study.live_rows:
         return ""
-    out = Path(folder) if folder is not None else eval_dir()
-    record, stored = stored_evaluation(study.config, out)
-    index = {(r["item"], r["point"]): r for r in stored}
+    record = study.stored_record
+    index = {(r["item"], r["point"]): r for r in study.rows}
     neural = [r for r in study.live_rows if r["modules"] > 0]
     anchor = [r for r in study.live_rows if r["modules"] == 0]
     parts = []
@@ -679,16 +693,17 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
     folder = base / f"{config.mode}-{config.fingerprint()}"
     folder.mkdir(parents=True, exist_ok=True)
     models = {p.key: obtain_model(p, config, folder, progress) for p in config.points}
-    rows = _stored_rows(config, models, Path(stored)) if stored is not None and config.use_shipped else None
+    found = _matching_stored(config, models, Path(stored)) if stored is not None and config.use_shipped else None
     opus_streams: dict[tuple[str, str], bytes] = {}
     live: list[dict[str, Any]] = []
-    if rows is None:
+    record: dict[str, Any] = {}
+    if found is None:
         rows, listening = _evaluate(config, models, config.eval_items, opus_streams=opus_streams)
         source = "computed in this build"
     else:
+        record, rows = found
         listen_items = tuple(i for i in config.eval_items if i in config.listen_items)
-        record = json.loads((Path(stored or "") / f"{config.mode}.json").read_text())
-        keys = {(r["item"], r["point"]) for r in rows if r["system"] == "Opus" and r["item"] in listen_items}
+        keys = _listening_opus_keys(config, rows)
         opus_streams = _read_opus(Path(stored or ""), config.mode, record, keys)
         if keys - set(opus_streams):
             raise ValueError(f"the stored evaluation has no Opus bitstream for {len(keys - set(opus_streams))} of "
@@ -706,7 +721,7 @@ def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike
             source += f"; {cdpam}"
     if csv_path is not None:
         _write_rows(Path(csv_path), rows)
-    return CodecStudy(config, models, rows, listening, folder, source, opus_streams, live)
+    return CodecStudy(config, models, rows, listening, folder, source, opus_streams, live, record)
 
 
 MEASURES = ("kbps", "snr_db", "lsd_db", "nmr_db", "audible_fraction", "visqol")

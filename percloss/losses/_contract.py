@@ -38,7 +38,7 @@ def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int = 1) -
         raise ValueError(f"input and target hold no signal (shape {tuple(input.shape)}): an empty batch")
     a, b = input.detach(), target.detach()
     values = torch.stack([torch.isfinite(a).all().to(a.dtype), torch.isfinite(b).all().to(a.dtype),
-                          a.abs().amax(), b.abs().amax().to(a.dtype)]).tolist()
+                          a.abs().amax(), b.abs().amax()]).tolist()
     for ok, name in zip(values[:2], ("input", "target"), strict=True):
         if not ok:
             raise ValueError(f"{name} contains NaN or Inf values")
