@@ -252,7 +252,7 @@ def _models(args: argparse.Namespace) -> int:
 
 def _check_writable_dir(path: Path, flag: str) -> None:
     """``path`` is, or can be made, a folder this process may write in; else ``ValueError`` naming ``flag``."""
-    import os
+    import tempfile
 
     if path.exists() and not path.is_dir():
         raise ValueError(f"{flag} {str(path)!r} is a file, not a folder")
@@ -260,8 +260,11 @@ def _check_writable_dir(path: Path, flag: str) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ValueError(f"{flag} {str(path)!r} cannot be created: {err.strerror}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f"{flag} {str(path)!r} is not writable")
+    try:  # write once, as _write_output does (permissions alone do not tell, e.g. as root)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise ValueError(f"{flag} {str(path)!r} is not writable: {err.strerror}") from None
 
 
 def _train_codec(args: argparse.Namespace) -> int:
