@@ -200,8 +200,8 @@ if VGGISH_WEIGHTS is not None:
 # %% [markdown]
 # In `standard` mode the runs are loaded from `runs/prior/standard/` (written
 # by `scripts/run_prior_stored.py --loss all`; each file's SHA-256, schedule,
-# target and loss weights checked) instead of spending ten minutes of two
-# cores again. What a build can recompute to check them is limited by the fit
+# target and loss weights checked) instead of fitting them again (how long
+# they took is printed below). What a build can recompute to check them is limited by the fit
 # itself: it is chaotic. With Adam's β₁ = 0 a step is about the learning rate
 # times the sign of the gradient, so a gradient near zero flips its step on a
 # last-bit difference of the arithmetic; two kernel paths of one processor
