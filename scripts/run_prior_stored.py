@@ -8,7 +8,7 @@ minutes on 2 CPU cores, longer than a build on a loaded machine may give a
 cell, and CDPAM is a pretrained network of about a second per iteration. Same
 generator, noise, seed and schedule as the chapter in that mode.
 
-Usage: python scripts/run_prior_stored.py [--loss all|cdpam|mse|...] [--mode standard] [--clips speech_male ...]
+Usage: python scripts/run_prior_stored.py [--loss all|cdpam|mse|...] [--mode standard] [--seed K] [--clips speech_male ...]
 (``--loss all``: the main losses, ``prior.MAIN_LOSSES``, on every clip of the mode; ``cdpam``: on
 ``prior.CDPAM_CLIPS``)
 
@@ -110,7 +110,8 @@ def main() -> None:
     parser.add_argument("--loss", default="all", choices=["all", *sorted(prior.LOSSES)])
     parser.add_argument("--mode", default="standard", choices=MODES)
     parser.add_argument("--clips", nargs="+", default=None)
-    parser.add_argument("--out", default=None, help="(Default: runs/prior/<mode>)")
+    parser.add_argument("--seed", type=int, default=None, help="generator and noise seed (Default: the mode's)")
+    parser.add_argument("--out", default=None, help="(Default: runs/prior/<mode>, or runs/prior/<mode>/seed<k> with --seed)")
     parser.add_argument("--spread", action="store_true", help="measure the kernel paths' spread (see above)")
     parser.add_argument("--spread-run", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--spread-seeds", type=int, default=1, help=argparse.SUPPRESS)
@@ -123,12 +124,14 @@ def main() -> None:
         spread(args.mode, Path(args.out or paths.prior_runs_dir(args.mode)) / "spread.json")
         return
     config = prior.PriorConfig.for_mode(args.mode)
+    if args.seed is not None:
+        config = replace(config, seed=args.seed)
     losses = prior.MAIN_LOSSES if args.loss == "all" else (args.loss,)
     default_clips = prior.CDPAM_CLIPS.get(args.mode, config.clips) if args.loss == "cdpam" else config.clips
     clips = tuple(args.clips) if args.clips else default_clips
     results = prior.run_prior_experiment(replace(config, clips=clips, losses=losses))
     machine = machine_description()
-    out = args.out or paths.prior_runs_dir(args.mode)
+    out = args.out or paths.prior_runs_dir(args.mode) / (f"seed{args.seed}" if args.seed is not None else "")
     for path in prior.save_results(results, config, out, machine):
         print(path)
 
