@@ -79,9 +79,13 @@ def mp3(x: Any, sample_rate: int, kbps: int, quality: int = 2) -> Coded:
     very low bitrates LAME encodes at a lower sample rate; the decoded signal
     is then resampled back to ``sample_rate`` (soxr).
     """
-    import lameenc
     import soundfile as sf
-    import soxr
+
+    from ._optional import needs
+
+    with needs(("codec", "degrade"), "The MP3 anchor (LAME)"):
+        import lameenc
+        import soxr
 
     y = check_mono_array(x, "x")
     rate = check_sample_rate(sample_rate, rate_range=MP3_RATE_RANGE)
@@ -115,7 +119,10 @@ def opus_encode(x: Any, sample_rate: int, kbps: float, tolerance: float = OPUS_R
     The compression level is found by bisection on the actual file size;
     ``ValueError`` if no level within 12 steps gets that close.
     """
-    import soxr
+    from ._optional import needs
+
+    with needs("codec", "The Opus anchor's resampling (soxr)"):
+        import soxr
 
     y = check_mono_array(x, "x")
     rate = check_sample_rate(sample_rate)
@@ -145,7 +152,11 @@ def opus_decode(blob: bytes, x: Any, sample_rate: int) -> Coded:
         ValueError: if ``blob`` is not an Ogg Opus file.
     """
     import soundfile as sf
-    import soxr
+
+    from ._optional import needs
+
+    with needs("codec", "The Opus anchor's resampling (soxr)"):
+        import soxr
 
     y = check_mono_array(x, "x")
     rate = check_sample_rate(sample_rate)

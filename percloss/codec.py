@@ -456,7 +456,7 @@ def encode_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
 
     Frames are processed ``chunk`` at a time (memory stays bounded for long files).
     """
-    from tqdm.auto import tqdm
+    from ._optional import tqdm
 
     codec.eval()
     frames = frame(x.float())
@@ -490,7 +490,7 @@ def symbol_histogram(codec: CascadedCodec, signals: list[torch.Tensor]) -> list[
 def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor], length: int, chunk: int = 256,
                    progress: bool = False) -> torch.Tensor:
     """Signal ``(length,)`` from hard indices (the decoder half of the codec)."""
-    from tqdm.auto import tqdm
+    from ._optional import tqdm
 
     codec.eval()
     n_frames = indices[0].shape[0]
@@ -517,7 +517,10 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
     rate the audio had before it was resampled to the model's, so a decoder
     can restore it (:func:`bitstream_info`).
     """
-    import constriction
+    from ._optional import needs
+
+    with needs("codec", "The codec's range coder (constriction)"):
+        import constriction
 
     check_signal(x, "x")
     if x.dim() != 1:
@@ -598,7 +601,10 @@ def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob
             histograms differ), truncated or corrupted (checksum mismatch or
             an impossible header).
     """
-    import constriction
+    from ._optional import needs
+
+    with needs("codec", "The codec's range coder (constriction)"):
+        import constriction
 
     info = bitstream_info(blob)
     payload = bytes(blob)[HEADER_SIZE:]

@@ -36,7 +36,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ._checks import (
     check_choice,
@@ -46,6 +45,7 @@ from ._checks import (
     check_sample_rate,
     check_signal,
 )
+from ._optional import tqdm
 from .codec import (
     FRAME,
     HOP,

@@ -2,8 +2,10 @@
 
 Clips live in ``data/clips/`` (see its ``SOURCES.md``), described by
 ``manifest.json``. ``PERCLOSS_DATA`` points elsewhere if set (and
-``PERCLOSS_CORPUS`` the codec corpus, :func:`codec_corpus_dir`).
-Resampling uses soxr (``VHQ``), a band-limited polyphase resampler.
+``PERCLOSS_CORPUS`` the codec corpus, :func:`codec_corpus_dir`); an installed
+package, outside a checkout, has no clips and needs them set (the error says so).
+Resampling uses soxr (``VHQ``), a band-limited polyphase resampler (the
+``codec`` and ``metrics`` extras bring it).
 
 Notebook: every chapter; the clips are listed in ``book/data.md``.
 """
@@ -18,10 +20,11 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-import soxr
 import torch
 
+from . import paths
 from ._checks import AUDIO_RATE_RANGE, check_sample_rate
+from ._optional import needs
 
 __all__ = ["clips_dir", "codec_corpus_dir", "codec_corpus", "list_clips", "clip_info", "load_clip", "excerpt", "read_audio", "load_wav", "resample"]
 
@@ -29,17 +32,30 @@ MIN_RATE, MAX_RATE = AUDIO_RATE_RANGE
 
 
 def clips_dir() -> Path:
-    """The folder holding the clips and ``manifest.json``."""
-    env = os.environ.get("PERCLOSS_DATA")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data" / "clips"
+    """The folder holding the clips and ``manifest.json``: ``$PERCLOSS_DATA``, else the checkout's ``data/clips``.
+
+    Raises:
+        FileNotFoundError: naming ``PERCLOSS_DATA``, when it is unset and the package is installed (not
+            imported from a source checkout): the clips do not ship with the package.
+    """
+    return paths.checkout_folder("data/clips", "PERCLOSS_DATA", "the clips (and their manifest.json)")
 
 
 def codec_corpus_dir() -> Path:
     """The codec chapter's music corpus: its manifest (the split) and the shipped excerpts;
     ``$PERCLOSS_CORPUS`` if set, else ``codec/`` beside the clips folder (``data/codec`` of a checkout;
-    see ``scripts/build_codec_corpus.sh``)."""
+    see ``scripts/build_codec_corpus.sh``).
+
+    Raises:
+        FileNotFoundError: naming ``PERCLOSS_CORPUS``, when neither it nor ``PERCLOSS_DATA`` is set and the
+            package is installed (not imported from a source checkout).
+    """
     env = os.environ.get("PERCLOSS_CORPUS")
-    return Path(env) if env else clips_dir().parent / "codec"
+    if env:
+        return Path(env)
+    if not os.environ.get("PERCLOSS_DATA"):
+        return paths.checkout_folder("data/codec", "PERCLOSS_CORPUS", "the codec corpus (and its manifest.json)")
+    return clips_dir().parent / "codec"
 
 
 def codec_corpus(split: str, sample_rate: int, folder: str | os.PathLike[str] | None = None) -> dict[str, torch.Tensor]:
@@ -104,6 +120,8 @@ def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
         raise ValueError(f"x must be mono with shape (time,), got shape {np.shape(x)}")
     if orig_rate == new_rate:
         return x
+    with needs(("codec", "metrics"), "Resampling (soxr)"):
+        import soxr
     out: np.ndarray = soxr.resample(np.ascontiguousarray(x, dtype=np.float64), orig_rate, new_rate, quality="VHQ")
     return out
 

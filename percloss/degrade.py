@@ -121,7 +121,10 @@ def clip(x: Any, fraction: float) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _rir(sample_rate: int, rt60: float) -> np.ndarray:
-    import pyroomacoustics as pra
+    from ._optional import needs
+
+    with needs("degrade", "The reverb degradation (pyroomacoustics)"):
+        import pyroomacoustics as pra
 
     dims = [6.0, 5.0, 3.0]
     absorption, max_order = pra.inverse_sabine(rt60, dims)

@@ -353,7 +353,10 @@ class OpenL3(nn.Module):
 
     def load_keras_h5(self, path: str | os.PathLike[str]) -> None:
         """Copy weights from the official Keras ``.h5`` file (layers in file order)."""
-        import h5py
+        from ._optional import needs
+
+        with needs("embeddings", "OpenL3's Keras weights (.h5, read with h5py)"):
+            import h5py
 
         convs = [m for m in self.blocks if isinstance(m, nn.Conv2d)] + [self.embedding]
         norms = [self.input_norm] + [m for m in self.blocks if isinstance(m, nn.BatchNorm2d)]

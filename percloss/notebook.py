@@ -160,7 +160,10 @@ def listening_panel(show: Callable[..., None], controls: dict[str, Any]) -> Any:
     intermittently stalls headless notebook execution (the book build), and a
     static page cannot run the callback anyway. In Jupyter, move a control.
     """
-    import ipywidgets as widgets
+    from ._optional import needs
+
+    with needs("book", "The notebook's control panels (ipywidgets)"):
+        import ipywidgets as widgets
 
     out = widgets.Output()
 

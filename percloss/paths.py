@@ -6,6 +6,15 @@
 - ``PERCLOSS_CACHE`` -- models trained and files coded by the chapters
   (:func:`cache_dir`). Default: the repository's ``_build/percloss_cache``,
   else ``~/.cache/percloss``.
+- ``PERCLOSS_DATA`` and ``PERCLOSS_CORPUS`` -- the clips and the codec corpus
+  (:func:`percloss.data.clips_dir`, :func:`percloss.data.codec_corpus_dir`):
+  the repository's ``data/clips`` and ``data/codec`` by default, through
+  :func:`checkout_folder`, which names the variable when there is no checkout.
+
+An installed package (``pip install percloss``) has no checkout around it: the
+codec models ship inside it (:func:`percloss.shipped.models_dir`), and every
+other location is either set by its variable or refused with an error naming it,
+never a folder of ``site-packages``.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["repository_root", "runs_dir", "eval_dir", "prior_runs_dir", "cache_dir"]
+__all__ = ["repository_root", "checkout_folder", "runs_dir", "eval_dir", "prior_runs_dir", "cache_dir"]
 
 #: The source checkout this package was imported from (holds ``runs/``), or ``None`` for an installed package.
 _CHECKOUT = Path(__file__).resolve().parents[1]
@@ -22,6 +31,24 @@ _CHECKOUT = Path(__file__).resolve().parents[1]
 def repository_root() -> Path | None:
     """The repository the package runs from (the folder above ``percloss/`` that holds ``runs/``), or ``None``."""
     return _CHECKOUT if (_CHECKOUT / "runs").is_dir() and (_CHECKOUT / "percloss").is_dir() else None
+
+
+def checkout_folder(relative: str, variable: str, what: str) -> Path:
+    """``$variable`` if set, else ``relative`` in the repository the package runs from.
+
+    Raises:
+        FileNotFoundError: naming ``variable`` and ``what`` should be in it, when it is unset and the package
+            is not imported from a source checkout (an installed package: its folder holds no ``relative``).
+    """
+    env = os.environ.get(variable)
+    if env:
+        return Path(env)
+    root = repository_root()
+    if root is None:
+        raise FileNotFoundError(f"{what} ship with the repository, not with the installed package ({_CHECKOUT} "
+                                f"holds no {relative}/): set {variable} to the folder that holds them (the "
+                                f"repository's {relative}/)")
+    return root / relative
 
 
 def runs_dir() -> Path:

@@ -41,8 +41,11 @@ def pesq_wb(reference: object, degraded: object, sample_rate: int = 16000) -> fl
         ValueError: wrong rate, shapes or lengths, or a signal PESQ cannot
             analyse (e.g. silence: "no utterances detected").
     """
-    from pesq import pesq
-    from pesq.cypesq import PesqError
+    from ._optional import needs
+
+    with needs("metrics", "PESQ"):
+        from pesq import pesq
+        from pesq.cypesq import PesqError
 
     if sample_rate != 16000:
         raise ValueError(f"sample_rate must be 16000 for wide-band PESQ, got {sample_rate!r}; resample first")
@@ -55,7 +58,10 @@ def pesq_wb(reference: object, degraded: object, sample_rate: int = 16000) -> fl
 
 def estoi(reference: object, degraded: object, sample_rate: int) -> float:
     """Extended STOI (Jensen and Taal 2016) in [0, 1] via ``pystoi``; resamples to 10 kHz internally."""
-    from pystoi import stoi
+    from ._optional import needs
+
+    with needs("metrics", "ESTOI"):
+        from pystoi import stoi
 
     rate = check_sample_rate(sample_rate)
     ref, deg = _as_numpy_pair(reference, degraded)
@@ -74,7 +80,11 @@ def dnsmos(degraded: object, sample_rate: int = 16000) -> dict[str, float]:
     no reference is used.
     """
     import numpy as np
-    from speechmos import dnsmos as _dnsmos
+
+    from ._optional import needs
+
+    with needs("metrics", "DNSMOS"):
+        from speechmos import dnsmos as _dnsmos
 
     if sample_rate != 16000:
         raise ValueError(f"sample_rate must be 16000 for DNSMOS, got {sample_rate!r}; resample first")
@@ -155,7 +165,10 @@ def visqol(reference: object, degraded: object, sample_rate: int, mode: str = "a
     if mode not in _VISQOL:
         import logging
 
-        from visqol.api import VisqolApi
+        from ._optional import needs
+
+        with needs("metrics", "ViSQOL"):
+            from visqol.api import VisqolApi
 
         logging.getLogger("visqol").setLevel(logging.ERROR)
         api = VisqolApi()

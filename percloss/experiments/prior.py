@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from .. import data, paths
 from .._checks import check_choice, check_signal
+from .._optional import tqdm
 from ..losses import (
     EmbeddingDistanceLoss,
     MaskedFilterbankLoss,

@@ -20,10 +20,10 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .. import data
 from .._checks import check_choice
+from .._optional import tqdm
 from ..degrade import DEGRADATIONS, degrade, peak_normalize
 from ..embeddings import Embedding, embedding_similarity, load_embedding
 from ..metrics import nmr, snr
