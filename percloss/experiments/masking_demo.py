@@ -9,19 +9,29 @@ Notebook: ``notebooks/ch02_masking.py``.
 
 from __future__ import annotations
 
+import base64
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from .. import data
-from .._checks import check_choice, check_sample_rate, check_signal
-from ..masking import ISO_FULL_SCALE_SINE_DB, analyse_spectrum, model_tables, spectrum_db
+from .._checks import check_choice, check_real, check_sample_rate, check_signal
+from ..masking import (
+    ISO_FULL_SCALE_SINE_DB,
+    analyse_spectrum,
+    model_tables,
+    psychoacoustic_model1,
+    spectrum_db,
+)
 from ..metrics import nmr, snr
 from ..modes import MODES, current_mode
 from ..signal import middle
 
-__all__ = ["MaskingConfig", "noise_under_threshold", "white_noise_like", "masked_vs_white", "independent_judges"]
+__all__ = ["MaskingConfig", "noise_under_threshold", "white_noise_like", "masked_vs_white", "independent_judges",
+           "ToneThresholdGrid", "tone_threshold", "tone_threshold_grid", "interpolate_threshold"]
 
 
 @dataclass(frozen=True)
@@ -150,3 +160,111 @@ def independent_judges(x: torch.Tensor, mixes: dict[str, torch.Tensor], sample_r
                                                        sample_rate))
         out[name] = scores
     return out
+
+
+#: The tone's part of a threshold is stored down to this level (dB SPL); below it, the threshold in quiet rules.
+MASKING_FLOOR_DB = -40.0
+
+
+def tone_threshold(tone_hz: np.ndarray, tone_db: np.ndarray, sample_rate: int = 44100, n_fft: int = 512) -> np.ndarray:
+    """Model 1's global masking threshold of steady sine tones (chapter 2's ``"iso"`` calibration).
+
+    Each tone (frequency ``tone_hz`` in Hz, level ``tone_db`` in dB SPL: a
+    full-scale sine reads :data:`~percloss.masking.ISO_FULL_SCALE_SINE_DB`) is
+    analysed over three frames; the threshold is their mean in dB, on the
+    model's frequency grid (:func:`~percloss.masking.model_tables`).
+
+    Shape:
+        ``(T,), (T,) -> (T, I)``, ``I`` grid rows (106 at 44.1 kHz, ``n_fft`` 512).
+    """
+    f = np.atleast_1d(np.asarray(tone_hz, dtype=np.float64))
+    level = np.atleast_1d(np.asarray(tone_db, dtype=np.float64))
+    if f.shape != level.shape or f.ndim != 1:
+        raise ValueError(f"tone_hz and tone_db must be 1-D of the same length, got {f.shape} and {level.shape}")
+    if not (np.all(f > 0) and np.all(f < sample_rate / 2)):
+        raise ValueError(f"tone_hz must lie in (0, {sample_rate / 2:g}) Hz, got {f.min():g}..{f.max():g}")
+    t = torch.arange(n_fft + 2 * (3 * n_fft // 4), dtype=torch.float64) / sample_rate
+    amp = torch.from_numpy(10 ** ((level - ISO_FULL_SCALE_SINE_DB) / 20))[:, None]
+    x = amp * torch.sin(2 * math.pi * torch.from_numpy(f)[:, None] * t)
+    return psychoacoustic_model1(x, sample_rate, n_fft).global_threshold_db.mean(-2).numpy()
+
+
+@dataclass(frozen=True)
+class ToneThresholdGrid:
+    """Model 1's threshold of a tone, precomputed over tone frequency x tone level for the site's widget.
+
+    Attributes:
+        tone_hz: tone frequencies, Hz, increasing, ``(F,)``. tone_db: tone levels, dB SPL, increasing, ``(L,)``.
+        frequency, bark, threshold_in_quiet: the model's grid rows (Hz, Bark, dB SPL), ``(I,)``.
+        masking_db: the tone's part of the global threshold, ``10 log10(10^(M/10) - 10^(Q/10))`` for
+            threshold ``M`` and threshold in quiet ``Q``, floored at :data:`MASKING_FLOOR_DB`; ``(F, L, I)``.
+        sample_rate, n_fft: of the model.
+    """
+
+    tone_hz: np.ndarray
+    tone_db: np.ndarray
+    frequency: np.ndarray
+    bark: np.ndarray
+    threshold_in_quiet: np.ndarray
+    masking_db: np.ndarray
+    sample_rate: int
+    n_fft: int
+
+    def page_data(self) -> dict[str, Any]:
+        """The grid for the page (JSON): ``masking`` packs ``masking_db`` in 0.5 dB steps from the floor
+        as base64 bytes, in ``(F, L, I)`` order (about 76 kB for the default grid)."""
+        q = np.clip(np.round((self.masking_db - MASKING_FLOOR_DB) * 2), 0, 255).astype(np.uint8)
+        return {"tone_hz": [round(float(v), 3) for v in self.tone_hz], "tone_db": self.tone_db.tolist(),
+                "frequency": [round(float(v), 3) for v in self.frequency], "bark": self.bark.tolist(),
+                "quiet": [round(float(v), 3) for v in self.threshold_in_quiet], "floor": MASKING_FLOOR_DB,
+                "masking": base64.b64encode(q.tobytes()).decode("ascii"), "sample_rate": self.sample_rate,
+                "n_fft": self.n_fft, "full_scale_sine_db": ISO_FULL_SCALE_SINE_DB}
+
+
+def tone_threshold_grid(tone_hz: np.ndarray | None = None, tone_db: np.ndarray | None = None,
+                        sample_rate: int = 44100, n_fft: int = 512) -> ToneThresholdGrid:
+    """Model 1's threshold of a tone on a grid of frequencies and levels (:func:`tone_threshold`).
+
+    Args:
+        tone_hz: Hz. (Default: sixth octaves from 100 Hz to 16 kHz, the chapter widget's range)
+        tone_db: dB SPL. (Default: 20 to 80 dB in 6 dB steps, and 82 dB; between them model 1's
+            threshold moves almost linearly with the level in dB)
+    """
+    f = 100.0 * 2.0 ** (np.arange(45) / 6) if tone_hz is None else np.asarray(tone_hz, dtype=np.float64)
+    level = np.r_[np.arange(20.0, 81.0, 6.0), 82.0] if tone_db is None else np.asarray(tone_db, dtype=np.float64)
+    for name, v in (("tone_hz", f), ("tone_db", level)):
+        if v.ndim != 1 or len(v) < 2 or not np.all(np.diff(v) > 0):
+            raise ValueError(f"{name} must be 1-D, increasing, with at least two values, got {v!r}")
+    tables = model_tables(sample_rate, n_fft)
+    ff, ll = np.meshgrid(f, level, indexing="ij")
+    threshold = tone_threshold(ff.ravel(), ll.ravel(), sample_rate, n_fft).reshape(len(f), len(level), -1)
+    quiet = np.asarray(tables.threshold_in_quiet, dtype=np.float64)
+    excess = np.power(10.0, threshold / 10) - np.power(10.0, quiet / 10)
+    masking = np.maximum(10 * np.log10(np.maximum(excess, 1e-30)), MASKING_FLOOR_DB)
+    return ToneThresholdGrid(f, level, np.asarray(tables.frequency, dtype=np.float64),
+                             np.asarray(tables.bark, dtype=np.float64), quiet, masking, sample_rate, n_fft)
+
+
+def _bracket(grid: np.ndarray, value: float) -> tuple[int, float]:
+    """Index ``i`` and weight ``w`` with ``value = (1 - w) grid[i] + w grid[i + 1]``, clamped to the ends."""
+    i = int(np.clip(np.searchsorted(grid, value) - 1, 0, len(grid) - 2))
+    return i, float(np.clip((value - grid[i]) / (grid[i + 1] - grid[i]), 0.0, 1.0))
+
+
+def interpolate_threshold(grid: ToneThresholdGrid, tone_hz: float, tone_db: float) -> np.ndarray:
+    """The threshold of a tone between the grid's points, as the site's widget computes it (``masking.js``).
+
+    The tone's parts (``masking_db``) of the four neighbouring grid tones are
+    blended bilinearly in log frequency and level (in dB, clamped to the
+    grid's ends) and power-added to the threshold in quiet. Model 1 places a
+    masker on an FFT line and a grid row, so its threshold moves in steps as
+    a tone glides; the blend smooths them (chapter 2 measures the difference).
+
+    Shape:
+        ``() -> (I,)``: dB SPL on the grid rows.
+    """
+    i, wf = _bracket(np.log(grid.tone_hz), math.log(check_real(tone_hz, "tone_hz", 0.0, lo_open=True)))
+    j, wl = _bracket(grid.tone_db, check_real(tone_db, "tone_db"))
+    m = grid.masking_db
+    part = ((1 - wf) * ((1 - wl) * m[i, j] + wl * m[i, j + 1]) + wf * ((1 - wl) * m[i + 1, j] + wl * m[i + 1, j + 1]))
+    return 10 * np.log10(np.power(10.0, grid.threshold_in_quiet / 10) + np.power(10.0, part / 10))
