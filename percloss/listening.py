@@ -27,7 +27,7 @@ import numpy as np
 from ._checks import AUDIO_RATE_RANGE, check_mono_array, check_real, check_sample_rate
 
 __all__ = ["HIDDEN_REFERENCE", "LOW_ANCHOR", "SCALE", "CSV_COLUMNS", "low_anchor", "loudness_db",
-           "loudness_gains", "stimulus_id", "Rating", "MushraResults", "read_results", "collect_results",
+           "loudness_gains", "mushra_stimuli", "stimulus_id", "Rating", "MushraResults", "read_results", "collect_results",
            "Screening", "post_screen", "Interval", "system_means", "paired_differences"]
 
 #: Name of the hidden reference among a trial's rated systems (the open reference is not rated).
@@ -113,6 +113,27 @@ def loudness_gains(versions: Mapping[str, np.ndarray], sample_rate: int) -> dict
     finite = [v for v in level.values() if math.isfinite(v)]
     floor = min(finite, default=0.0)
     return {name: 10 ** ((floor - v) / 20) if math.isfinite(v) else 1.0 for name, v in level.items()}
+
+
+def mushra_stimuli(items: Mapping[str, Mapping[str, np.ndarray]], sample_rate: int,
+                   systems: Iterable[str]) -> dict[str, dict[str, np.ndarray]]:
+    """A MUSHRA set: for every item, :data:`HIDDEN_REFERENCE`, the ``systems`` under test (cut to the
+    reference's length) and :data:`LOW_ANCHOR` (:func:`low_anchor` of the reference).
+
+    Raises:
+        ValueError: for an item without the reference or one of ``systems``.
+    """
+    chosen = list(systems)
+    out = {}
+    for item, versions in items.items():
+        absent = [s for s in (HIDDEN_REFERENCE, *chosen) if s not in versions]
+        if absent:
+            raise ValueError(f"item {item!r} lacks {', '.join(map(repr, absent))} (has {', '.join(versions)})")
+        ref = check_mono_array(np.asarray(versions[HIDDEN_REFERENCE], dtype=np.float64), f"{item}/reference")
+        out[item] = {HIDDEN_REFERENCE: ref, **{s: np.asarray(versions[s], dtype=np.float64)[: len(ref)]
+                                               for s in chosen},
+                     LOW_ANCHOR: np.clip(low_anchor(ref, sample_rate), -1.0, 1.0)}
+    return out
 
 
 def stimulus_id(set_name: str, items: Mapping[str, Mapping[str, np.ndarray]], sample_rate: int) -> str:

@@ -10,7 +10,8 @@ import torch
 
 from ._checks import AUDIO_RATE_RANGE, check_sample_rate
 
-__all__ = ["audio_tag", "audio_data_uri", "flac_data_uri", "listening_panel", "listening_panel_html", "rerun_note", "claims_html"]
+__all__ = ["audio_tag", "audio_data_uri", "flac_data_uri", "listening_panel", "listening_panel_html", "mushra_panel_html",
+           "masking_widget_html", "rerun_note", "claims_html"]
 
 
 def _checked_audio(x: torch.Tensor | np.ndarray, rate: int) -> np.ndarray:
@@ -150,6 +151,105 @@ def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, nam
                   '<th>answer</th><th></th></tr></thead><tbody></tbody></table></div>']
     parts.append("</div>")
     return "".join(parts)
+
+
+def mushra_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, name: str) -> str:
+    """A MUSHRA panel for the static site (``book/static/site/mushra.js``; ITU-R BS.1534-3 design).
+
+    ``items`` maps each item (a trial) to its versions, mono in [-1, 1] at
+    ``rate``, every item with the same versions, among them
+    :data:`percloss.listening.HIDDEN_REFERENCE` (played as the open reference
+    and, among the rated stimuli, as the hidden one) and usually the low
+    anchor (:func:`percloss.listening.mushra_stimuli` adds it). In the page,
+    each trial lists the versions in a random order; each plays at the
+    loudness of the item's quietest version (:func:`percloss.listening.loudness_gains`).
+    The results export with the set's identifier (:func:`percloss.listening.stimulus_id`).
+
+    Raises:
+        ValueError: for no items, items with different versions, no reference, or bad audio.
+    """
+    import html as _html
+    import json
+
+    from .listening import HIDDEN_REFERENCE, SCALE, loudness_gains, stimulus_id
+
+    if not items:
+        raise ValueError("items must hold at least one item")
+    systems = list(next(iter(items.values())))
+    if any(sorted(v) != sorted(systems) for v in items.values()) or HIDDEN_REFERENCE not in systems:
+        raise ValueError(f"every item must have the same versions, {HIDDEN_REFERENCE!r} among them; got "
+                         + "; ".join(f"{k}: {', '.join(v)}" for k, v in items.items()))
+    esc = _html.escape
+    seconds = min(len(x) for versions in items.values() for x in versions.values()) / rate
+    audio = []
+    for item, versions in items.items():
+        gains = loudness_gains({k: _checked_audio(x, rate) for k, x in versions.items()}, rate)
+        audio += [f'<audio preload="auto" data-item="{esc(item)}" data-system="{esc(v)}" data-gain="{gains[v]:.4f}" '
+                  f'src="{audio_data_uri(x, rate)}"></audio>' for v, x in versions.items()]
+    scale = "".join(f'<span title="{lo}-{hi}">{esc(label)}</span>' for label, lo, hi in SCALE)
+    rng = f'min="0" max="{seconds:.2f}" step="0.1"'
+    return "".join([
+        f'<div class="pl-listen pl-mushra" data-pl-mushra data-set="{esc(name)}" '
+        f'data-build-id="{stimulus_id(name, items, rate)}" data-reference="{esc(HIDDEN_REFERENCE)}" '
+        f'data-items="{esc(json.dumps(list(items)))}" data-systems="{esc(json.dumps(systems))}">',
+        '<div class="pl-controls"><label>listener <input type="text" class="pl-listener" size="12" '
+        'placeholder="name or code"></label>',
+        '<button type="button" class="pl-prev">previous trial</button><span class="pl-trial"></span>',
+        '<button type="button" class="pl-next">next trial</button></div>',
+        '<div class="pl-controls"><button type="button" class="pl-ref">reference</button>',
+        '<button type="button" class="pl-stop">stop</button>',
+        '<label><input type="checkbox" class="pl-loop"> loop</label>',
+        f'<label>from <input type="range" class="pl-from" {rng} value="0"></label><span class="pl-from-v"></span>',
+        f'<label>to <input type="range" class="pl-to" {rng} value="{seconds:.2f}"></label><span class="pl-to-v"></span>',
+        '<span class="pl-now"></span></div>',
+        '<table class="pl-mushra-grid"><thead><tr><th>play</th>'
+        f'<th><div class="pl-scale">{scale}</div></th><th>score</th></tr></thead><tbody></tbody></table>',
+        '<div class="pl-controls"><span class="pl-progress"></span>',
+        '<button type="button" class="pl-export-json">export results (JSON)</button>',
+        '<button type="button" class="pl-export-csv">export results (CSV)</button></div>',
+        f'<div class="pl-sources" hidden>{"".join(audio)}</div></div>'])
+
+
+def masking_widget_html(grid: Any, name: str = "masking") -> str:
+    """Chapter 2's tone-and-noise widget for the static site (``book/static/site/masking.js``, no kernel).
+
+    The page synthesises a sine tone and a noise (one critical band around the
+    tone, or white) with Web Audio, on the chapter's ``"iso"`` scale, and
+    draws the tone's threshold from ``grid``, a
+    :class:`percloss.experiments.masking_demo.ToneThresholdGrid`, interpolated
+    as :func:`~percloss.experiments.masking_demo.interpolate_threshold` does.
+    The controls have the notebook widget's ranges.
+    """
+    import html as _html
+    import json
+
+    from .masking import ISO_FULL_SCALE_SINE_DB, POWER_NORM_DB
+
+    data = dict(grid.page_data(), power_norm_db=POWER_NORM_DB)
+    esc = _html.escape
+    return "".join([
+        f'<div class="pl-listen pl-masking" data-pl-masking data-name="{esc(name)}" '
+        f'data-grid="{esc(json.dumps(data, separators=(",", ":")))}">',
+        '<div class="pl-controls">',
+        '<label>tone <input type="range" class="pl-freq" min="2" max="4.2" step="0.01" value="3"></label>',
+        '<label>tone level <input type="range" class="pl-level" min="20" max="82" step="1" value="70"></label>',
+        '<label>noise level <input type="range" class="pl-noise" min="0" max="90" step="1" value="30"></label>',
+        '<label>noise <select class="pl-noise-kind"><option value="band" selected>one critical band at the tone'
+        '</option><option value="white">white</option></select></label>',
+        '<label><input type="checkbox" class="pl-tone-on" checked> tone on</label>',
+        '<button type="button" class="pl-play">play</button><button type="button" class="pl-stop">stop</button>',
+        '</div><div class="pl-readout"><span class="pl-values"></span><br><strong class="pl-verdict"></strong> '
+        '<span class="pl-clip"></span></div>',
+        '<svg class="pl-plot" viewBox="0 0 520 220" width="520" height="220" role="img" '
+        'aria-label="threshold of the tone, noise level and threshold in quiet, dB SPL over frequency"></svg>',
+        '<div class="pl-legend"><span class="pl-key-thr">threshold of the tone (model 1)</span> '
+        '<span class="pl-key-noise">noise level per line</span> <span class="pl-key-tone">tone</span> '
+        '<span class="pl-key-quiet">threshold in quiet</span></div>',
+        f'<p class="pl-calibration">Levels in dB SPL on the standard\'s scale (calibration <code>"iso"</code>, as in '
+        f'this chapter): a full-scale sine reads {ISO_FULL_SCALE_SINE_DB:.2f} dB SPL, and the noise level is per line '
+        f'of a {grid.n_fft}-point FFT at {grid.sample_rate / 1000:g} kHz. They are sound pressure levels only if '
+        'your playback makes a full-scale sine that loud: the calibration is an assumption about the playback '
+        'level. Start with the volume low.</p></div>'])
 
 
 def listening_panel(show: Callable[..., None], controls: dict[str, Any]) -> Any:

@@ -1,4 +1,4 @@
-"""Sphinx extension for the percloss book: the listening panels' script, chapter downloads, no remote scripts.
+"""Sphinx extension for the percloss book: the listening, MUSHRA and masking panels' scripts, chapter downloads, no remote scripts.
 
 sphinx-thebe (a default extension of jupyter-book 1.x) registers its
 configuration script twice, which raises a JavaScript error on every page, and
@@ -46,5 +46,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", _drop_thebe, priority=900)
     # the kernel-free listening panels (percloss.notebook.listening_panel_html)
     app.add_js_file("site/listening.js")
+    app.add_js_file("site/mushra.js")  # after listening.js, whose switching it uses
+    app.add_js_file("site/masking.js")
     app.add_css_file("site/listening.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -4,27 +4,14 @@
 (function () {
   "use strict";
 
-  function setup(root) {
-    const sources = Array.from(root.querySelectorAll("audio[data-system]"));
-    const itemSelect = root.querySelector(".pl-item");
-    const radios = Array.from(root.querySelectorAll("input.pl-system"));
-    const match = root.querySelector(".pl-match");
-    const now = root.querySelector(".pl-now");
-    let current = null;
-
-    const find = (item, system) =>
-      sources.find((a) => a.dataset.item === item && a.dataset.system === system);
-    const gain = (a) => (match && match.checked ? parseFloat(a.dataset.gain || "1") : 1);
-    const chosen = () => (radios.find((r) => r.checked) || radios[0]).value;
-
-    function show(text) {
-      if (now) now.textContent = text;
-    }
-
-    // Make `next` the sounding source: same position as the previous one, playing if it was.
-    function switchTo(next, startPlaying, label) {
+  // One sounding source at a time. `switchTo(next)` hands playback to `next`: at the previous source's
+  // position when both hold the same item, playing if the previous one was. `gainOf(audio)` is the
+  // playback gain (volume, at most 1). Also used by the MUSHRA panels (mushra.js).
+  function makeSwitcher(root, gainOf, show) {
+    const state = { current: null };
+    state.switchTo = function (next, startPlaying, label) {
       if (!next) return Promise.resolve();
-      const prev = current;
+      const prev = state.current;
       let position = 0;
       let playing = false;
       if (prev) {
@@ -32,8 +19,8 @@
         playing = !prev.paused;
         if (prev !== next) prev.pause();
       }
-      current = next;
-      next.volume = Math.min(1, gain(next));
+      state.current = next;
+      next.volume = Math.min(1, gainOf(next));
       if (prev && prev !== next && prev.dataset.item === next.dataset.item) {
         next.currentTime = position;
       }
@@ -45,22 +32,50 @@
           (err) => { root.dataset.playing = "0"; show("could not play: " + err.message); });
       }
       return Promise.resolve();
+    };
+    state.stop = function () {
+      if (state.current) { state.current.pause(); state.current.currentTime = 0; }
+      root.dataset.playing = "0";
+    };
+    return state;
+  }
+  window.PerclossListening = { makeSwitcher: makeSwitcher };
+
+  function setup(root) {
+    const sources = Array.from(root.querySelectorAll("audio[data-system]"));
+    const itemSelect = root.querySelector(".pl-item");
+    const radios = Array.from(root.querySelectorAll("input.pl-system"));
+    const match = root.querySelector(".pl-match");
+    const now = root.querySelector(".pl-now");
+
+    const find = (item, system) =>
+      sources.find((a) => a.dataset.item === item && a.dataset.system === system);
+    const gain = (a) => (match && match.checked ? parseFloat(a.dataset.gain || "1") : 1);
+    const chosen = () => (radios.find((r) => r.checked) || radios[0]).value;
+
+    function show(text) {
+      if (now) now.textContent = text;
     }
+    const switcher = makeSwitcher(root, gain, show);
+    const switchTo = switcher.switchTo;
 
     radios.forEach((r) => r.addEventListener("change", () => switchTo(find(itemSelect.value, r.value), false)));
     itemSelect.addEventListener("change", () => {
+      const current = switcher.current;
       if (current) { current.pause(); current.currentTime = 0; }
-      current = null;
+      switcher.current = null;
       switchTo(find(itemSelect.value, chosen()), false);
     });
-    if (match) match.addEventListener("change", () => { if (current) current.volume = Math.min(1, gain(current)); });
+    if (match) {
+      match.addEventListener("change", () => {
+        if (switcher.current) switcher.current.volume = Math.min(1, gain(switcher.current));
+      });
+    }
     root.querySelector(".pl-play").addEventListener("click", () => {
+      const current = switcher.current;
       switchTo(current && current.dataset.item === itemSelect.value ? current : find(itemSelect.value, chosen()), true);
     });
-    root.querySelector(".pl-stop").addEventListener("click", () => {
-      if (current) { current.pause(); current.currentTime = 0; }
-      root.dataset.playing = "0";
-    });
+    root.querySelector(".pl-stop").addEventListener("click", switcher.stop);
     sources.forEach((a) => a.addEventListener("ended", () => { root.dataset.playing = "0"; }));
     switchTo(find(itemSelect.value, chosen()), false);
 
@@ -101,7 +116,7 @@
         tr.appendChild(td);
       });
       body.appendChild(tr);
-      if (current) current.pause();
+      if (switcher.current) switcher.current.pause();
       newTrial();
     }));
     abx.querySelector(".pl-export").addEventListener("click", () => {
