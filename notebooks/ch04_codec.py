@@ -487,6 +487,94 @@ display(Markdown(
 ))
 
 # %% [markdown]
+# ## A MUSHRA test
+#
+# The work's claims rest on listening tests; the measures above are stand-ins.
+# The panel below is a test of the ITU-R BS.1534-3 design (MUSHRA) {cite}`itu2015bs1534` that runs in
+# this page, on the segments above: in each trial, the open **reference**
+# and, in an order drawn at random for every trial, the models A64, C64,
+# D64 and A79 and MP3 at the models' rate, the **hidden reference** and the
+# **low anchor** (the reference low-passed at 3.5 kHz, made when the book is
+# built: `percloss.listening.low_anchor`). Rate each version from 0 to 100
+# on the five labelled ranges (Bad, Poor, Fair, Good, Excellent); the hidden
+# reference deserves 100. Buttons switch versions at the playback position;
+# *loop* repeats the region between *from* and *to*. Every version plays at
+# the loudness of the trial's quietest one (ITU-R BS.1770 loudness {cite}`itu2015bs1770`, gains
+# computed at build time). *Export* writes your ratings, with this set's
+# identifier, as JSON or CSV; nothing leaves the page otherwise.
+
+# %% tags=["remove-input"]
+from percloss import listening  # noqa: E402
+
+MUSHRA_SET = "codec-mushra"
+offered = list(panel_items[next(iter(panel_items))])
+mp3_name = next((v for v in offered if v.startswith("MP3")), None)
+mushra_systems = [s for s in ("A64", "C64", "D64", "A79", mp3_name) if s is not None and s in offered]
+stimuli = listening.mushra_stimuli(panel_items, rate, mushra_systems)
+mushra_id = listening.stimulus_id(MUSHRA_SET, stimuli, rate)
+display(HTML(notebook.mushra_panel_html(stimuli, rate, MUSHRA_SET)))
+missing = [s for s in ("A64", "C64", "D64", "A79", "MP3") if not any(v == s or v.startswith(s + " ") for v in offered)]
+display(Markdown(
+    f"Set `{mushra_id}` (mode `{MODE}`): {len(stimuli)} trials × {len(mushra_systems) + 2} rated versions "
+    f"({', '.join(mushra_systems)}, the hidden reference, the low anchor), {CONFIG.listen_seconds:g} s each at "
+    f"{rate / 1000:g} kHz. " + (f"Not in this build: {', '.join(missing)}." if missing else "")
+))
+
+# %% [markdown]
+# ### Pooling listeners' results
+#
+# Each listener sends the exported file; `percloss.listening` pools any
+# number of them, JSON or CSV, of one set (files of another set, that is of
+# other stimuli, are refused), applies the recommendation's post-screening
+# (a listener who rated the hidden reference below 90 on more than 15 % of
+# the items is excluded) and gives each system's mean with its 95 %
+# interval and the paired differences the claims above need:
+#
+# ```python
+# from percloss import listening
+# results = listening.read_results(["ann.json", "bob.csv"])   # or collect_results("runs/listening", set_id)
+# screening = listening.post_screen(results)                   # .rule, .excluded, .kept
+# listening.system_means(screening.kept)                       # {system: Interval(mean, low, high, n)}
+# listening.paired_differences(screening.kept, [("D64", "MP3 64 kbit/s")])
+# ```
+#
+# This page pools the files of its own set found in `runs/listening/`.
+
+# %% tags=["remove-input"]
+mushra_results, other_sets = listening.collect_results("../runs/listening", mushra_id)
+if other_sets:
+    display(Markdown("Left out (other sets): " + "; ".join(other_sets) + "."))
+if mushra_results is None:
+    display(Markdown(
+        f"**No listening results yet.** `runs/listening/` holds no result file of set `{mushra_id}`, so this "
+        "page shows no ratings: the claims above rest on the objective measures alone."
+    ))
+else:
+    screening = listening.post_screen(mushra_results)
+    kept = screening.kept
+    means = listening.system_means(kept)
+    order = [s for s in (listening.HIDDEN_REFERENCE, *mushra_systems, listening.LOW_ANCHOR) if s in means]
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.errorbar(range(len(order)), [means[s].mean for s in order],
+                yerr=[[means[s].mean - means[s].low for s in order], [means[s].high - means[s].mean for s in order]],
+                fmt="o", capsize=4)
+    ax.set(xticks=range(len(order)), xticklabels=order, ylim=(0, 100), ylabel="MUSHRA score",
+           title=f"{len(kept.listeners)} listeners after post-screening, {len(kept.items)} items (mode {MODE})")
+    for _label, lo, _hi in listening.SCALE[1:]:
+        ax.axhline(lo, color="0.8", lw=0.8)
+    plt.show()
+    mp3_key = {"MP3 64 @32k": mp3_name}
+    pairs = [(a, mp3_key.get(b, b)) for a, b in cs.COMPARISONS if a in means and mp3_key.get(b, b) in means]
+    diffs = listening.paired_differences(kept, pairs)
+    display(pd.DataFrame([{"a − b": f"{a} − {b}", "mean": f"{d.mean:+.1f}", "95 % interval":
+                           f"[{d.low:+.1f}, {d.high:+.1f}]", "pairs": d.n} for (a, b), d in diffs.items()]))
+    display(Markdown(
+        f"Post-screening: {screening.rule}. Excluded: "
+        + (", ".join(f"{k} ({v:.0%} of items)" for k, v in screening.excluded.items()) or "none")
+        + ". Intervals: Student's t over all kept ratings (means) and over paired ratings (differences)."
+    ))
+
+# %% [markdown]
 # Where each system's coding noise becomes audible: the noise-to-mask ratio
 # per critical band and frame (chapter 2's model 1, the standard's
 # calibration) for the first listening segment. Red cells (above 0 dB) are
