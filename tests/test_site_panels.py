@@ -20,12 +20,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_browser import CHROMIUM_ARGS, _QuietHandler, chromium_path
 
 from percloss import notebook
 from percloss.experiments.masking_demo import interpolate_threshold, tone_threshold_grid
-from percloss.listening import HIDDEN_REFERENCE, LOW_ANCHOR, mushra_stimuli, read_results, stimulus_id
+from percloss.listening import (
+    HIDDEN_REFERENCE,
+    LOW_ANCHOR,
+    mushra_stimuli,
+    read_results,
+    stimulus_id,
+)
 from percloss.masking import ISO_FULL_SCALE_SINE_DB, spectrum_db
-from test_browser import CHROMIUM_ARGS, _QuietHandler, chromium_path
 
 pytestmark = pytest.mark.slow
 
