@@ -162,3 +162,79 @@ def test_listening_panel_switches_without_losing_the_position_and_scores_abx(qui
         assert [line.split(",")[5] for line in lines[1:]] == ['"A"', '"B"']
         browser.close()
     assert not errors, errors
+
+
+def test_mushra_panel_on_chapter_4_rates_and_exports(quick_book: Path, site: str, tmp_path: Path) -> None:
+    """Chapter 4's MUSHRA set in the built page: the hidden reference and the anchor among the rated
+    versions, playback, a rating, and an export that percloss.listening reads back."""
+    from percloss.listening import HIDDEN_REFERENCE, LOW_ANCHOR, read_results
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = chromium_path()
+    mushra = "document.querySelector('[data-pl-mushra]')"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page(accept_downloads=True)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{site}/notebooks/ch04_codec.html", wait_until="load")
+        panel = page.locator("[data-pl-mushra]")
+        assert panel.count() == 1
+        build_id = panel.get_attribute("data-build-id")
+        assert build_id is not None and re.fullmatch(r"[0-9a-f]{12}", build_id)
+        systems = json.loads(panel.get_attribute("data-systems") or "[]")
+        assert HIDDEN_REFERENCE in systems and LOW_ANCHOR in systems and len(systems) >= 4
+        order = page.evaluate(f"() => {mushra}.plMushra.trials[0].order")
+        assert sorted(order) == sorted(systems) and panel.locator("input.pl-score").count() == len(systems)
+        panel.locator(".pl-ref").click()
+        page.wait_for_function(f"() => {mushra}.dataset.playing === '1'", timeout=5000)
+        panel.locator("button.pl-stim").nth(2).click()
+        page.wait_for_function(f"() => {mushra}.dataset.current === 'C'", timeout=5000)
+        panel.locator(".pl-stop").click()
+        slider = panel.locator("input.pl-score").nth(2)
+        slider.focus()
+        page.keyboard.press("End")  # 100
+        with page.expect_download() as download:
+            panel.locator(".pl-export-json").click()
+        target = tmp_path / download.value.suggested_filename
+        download.value.save_as(target)
+        browser.close()
+    assert not errors, errors
+    results = read_results([target])
+    assert results.build_id == build_id
+    assert [(r.system, r.score) for r in results.ratings] == [(order[2], 100.0)]
+
+
+def test_masking_widget_on_chapter_2_drives_web_audio(quick_book: Path, site: str) -> None:
+    """Chapter 2's widget in the built page: play, then the tone frequency and the noise level change the
+    audio graph's parameters, the plotted threshold and the model's verdict."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = chromium_path()
+    widget = "document.querySelector('[data-pl-masking]')"
+    params = f"() => [{widget}.plMasking.osc.frequency.value, {widget}.plMasking.noiseGain.gain.value]"
+
+    def move(page: object, cls: str, value: float) -> None:
+        page.evaluate(f"() => {{ const e = {widget}.querySelector('{cls}'); e.value = '{value}'; "  # type: ignore[attr-defined]
+                      "e.dispatchEvent(new Event('input', {bubbles: true})); }")
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{site}/notebooks/ch02_masking.html", wait_until="load")
+        w = page.locator("[data-pl-masking]")
+        assert "82.53 dB SPL" in w.locator(".pl-calibration").inner_text()
+        w.locator(".pl-play").click()
+        page.wait_for_function(f"() => {widget}.dataset.playing === '1'", timeout=5000)
+        assert page.evaluate(params) == [pytest.approx(1000.0, rel=1e-4), pytest.approx(10 ** 1.5, rel=1e-4)]
+        d0, t0 = w.locator("path.pl-thr").get_attribute("d"), w.get_attribute("data-threshold-at-tone")
+        move(page, ".pl-freq", 3.3)
+        move(page, ".pl-noise", 10)
+        assert page.evaluate(params) == [pytest.approx(10 ** 3.3, rel=1e-3), pytest.approx(10 ** 0.5, rel=1e-4)]
+        assert w.locator("path.pl-thr").get_attribute("d") != d0 and w.get_attribute("data-threshold-at-tone") != t0
+        assert w.get_attribute("data-verdict") == "masked"  # 10 dB per line, 1 Bark wide, under a 70 dB tone
+        move(page, ".pl-noise", 80)
+        assert w.get_attribute("data-verdict") == "audible"
+        browser.close()
+    assert not errors, errors
