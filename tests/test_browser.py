@@ -224,7 +224,9 @@ def test_masking_widget_on_chapter_2_drives_web_audio(quick_book: Path, site: st
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{site}/notebooks/ch02_masking.html", wait_until="load")
         w = page.locator("[data-pl-masking]")
-        assert "82.53 dB SPL" in w.locator(".pl-calibration").inner_text()
+        from percloss.masking import ISO_FULL_SCALE_SINE_DB
+
+        assert f"{ISO_FULL_SCALE_SINE_DB:.2f} dB SPL" in w.locator(".pl-calibration").inner_text()
         w.locator(".pl-play").click()
         page.wait_for_function(f"() => {widget}.dataset.playing === '1'", timeout=5000)
         assert page.evaluate(params) == [pytest.approx(1000.0, rel=1e-4), pytest.approx(10 ** 1.5, rel=1e-4)]

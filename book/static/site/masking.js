@@ -121,8 +121,8 @@
     });
     const path = (values) => Array.from(values).map((v, r) =>
       (r ? "L" : "M") + xOf(g.frequency[r]).toFixed(1) + "," + yOf(v).toFixed(1)).join(" ");
-    el("path", { d: path(g.quiet), class: "pl-quiet" });
     const thrPath = el("path", { d: "", class: "pl-thr" });
+    el("path", { d: path(g.quiet), class: "pl-quiet" });  // on top: visible where the tone does not mask
     const noisePath = el("path", { d: "", class: "pl-noise-line" });
     const toneLine = el("line", { class: "pl-tone-line" });
 
