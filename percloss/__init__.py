@@ -16,6 +16,12 @@ Submodules (imported on demand, so ``import percloss`` stays cheap):
 - :mod:`percloss.signal` -- small shared signal utilities (:func:`~percloss.signal.peak_normalize`).
 - :mod:`percloss.experiments` -- the code each chapter runs.
 - :mod:`percloss.cli` -- ``python -m percloss threshold|nmr|weights|encode|decode``.
+
+``pip install percloss`` brings torch, numpy, scipy and soundfile: the losses, model 1, the
+metrics and the filterbanks. The scorers, the codec's bitstream and anchors, the degradations,
+OpenL3's Keras weights, CDPAM and the chapters need extras (``metrics``, ``codec``, ``degrade``,
+``embeddings``, ``cdpam``, ``book``); a missing package's error names its extra
+(:mod:`percloss._optional`).
 """
 
 __version__ = "0.1.0"

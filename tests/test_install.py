@@ -217,7 +217,7 @@ def test_progress_bars_are_left_out_without_tqdm(monkeypatch: pytest.MonkeyPatch
 
 def test_the_data_locations_name_their_variable_outside_a_checkout(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("PERCLOSS_DATA", "PERCLOSS_CORPUS", "PERCLOSS_RUNS"):
+    for variable in ("PERCLOSS_DATA", "PERCLOSS_CORPUS", "PERCLOSS_RUNS", "PERCLOSS_CACHE"):
         monkeypatch.delenv(variable, raising=False)
     # in the checkout: its folders, as before
     assert data.clips_dir() == ROOT / "data" / "clips" and (data.clips_dir() / "manifest.json").is_file()
