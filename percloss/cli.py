@@ -7,9 +7,11 @@ line on stderr and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,41 +20,85 @@ __all__ = ["main"]
 CALIBRATIONS = ("iso", "sine96", "frame_max96")  # percloss.masking.CALIBRATIONS, without importing torch
 
 
-def _note_downmix(path: str) -> None:
-    """One line when a file that was read as mono had more channels (load_wav averages them)."""
-    import soundfile as sf
+def _audio_reader(path: str) -> tuple[Callable[[int, int], Any], Any, int, int]:
+    """A file's samples as the CLI analyses them, read on demand: ``(read, file, rate, length)``.
 
-    channels = sf.info(path).channels
-    if channels > 1:
-        print(f"note: {path}: {channels} channels downmixed to mono (their mean)")
+    ``read(start, stop)`` gives samples ``[start, stop)`` of the mono mean of the channels as
+    :func:`percloss.data.load_wav` gives it (float32), in float64, with zeros outside the file (a
+    :data:`percloss.masking.SampleReader`); memory stays that of the blocks asked for. Errors as
+    :func:`percloss.data.read_audio`'s; says when it downmixes.
+    """
+    import soundfile as sf
+    import torch
+
+    if not Path(path).is_file():
+        raise ValueError(f"path does not name a file: {path!r}")
+    try:
+        file = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise ValueError(f"path {path!r} is not a readable audio file: {err}") from None
+    length = int(file.frames)
+    if length == 0:
+        raise ValueError(f"path {path!r} holds no samples")
+    if file.channels > 1:
+        print(f"note: {path}: {file.channels} channels downmixed to mono (their mean)")
+
+    def read(start: int, stop: int) -> torch.Tensor:
+        lo, hi = max(start, 0), min(stop, length)
+        out = torch.zeros(stop - start, dtype=torch.float64)
+        if lo < hi:
+            file.seek(lo)
+            block = file.read(hi - lo, dtype="float64", always_2d=True)
+            out[lo - start : hi - start] = torch.from_numpy(block.mean(axis=1).astype(np.float32))
+        return out
+
+    return read, file, int(file.samplerate), length
 
 
 def _threshold(args: argparse.Namespace) -> int:
-    from .data import load_wav
-    from .masking import full_scale_sine_db, psychoacoustic_model1
+    import torch
+
+    from .masking import CHUNK_ROWS, _model1_stream, full_scale_sine_db, model_tables
 
     if args.plot:  # before the analysis: a bad name fails in one line, at once
         _check_plot_path(Path(args.plot))
-    x, rate = load_wav(args.clip)
-    _note_downmix(args.clip)
-    if len(x) < args.n_fft:
-        raise ValueError(f"{args.clip}: needs at least {args.n_fft} samples, has {len(x)}")
-    a = psychoacoustic_model1(x.double(), rate, n_fft=args.n_fft, calibration=args.calibration)
-    t = a.tables
-    frames = a.global_threshold_db.shape[0]
+    read, file, rate, length = _audio_reader(args.clip)
+    if length < args.n_fft:
+        raise ValueError(f"{args.clip}: needs at least {args.n_fft} samples, has {length}")
+    t = model_tables(rate, args.n_fft)  # checks the rate before any analysis
+    hop = 384 if args.n_fft == 512 else 1152
+    # frame by frame in chunks (bounded memory for any length): per-subband sums, the loudest frame,
+    # and for the plot the threshold of every frame (float32, 0.4 kB per frame)
+    sums = torch.zeros(3, 32, dtype=torch.float64)
+    tonal_count, frames, loudest, loudest_db = 0.0, 0, -1, float("-inf")
+    loudest_spectrum, thresholds = None, []
+    for f0, a in _model1_stream(read, length, torch.float64, torch.device("cpu"), rate, args.n_fft, hop, 0.0,
+                                args.calibration, "scalefactor", CHUNK_ROWS):
+        sums += torch.stack([v.sum(0) for v in (a.spl_db, a.min_threshold_db, a.smr_db)])
+        tonal_count += float(a.tonal.double().sum())
+        frames += a.smr_db.shape[0]
+        peak = a.spectrum_db.amax(-1)
+        top = int(peak.argmax())
+        if float(peak[top]) > loudest_db:
+            loudest, loudest_db = f0 + top, float(peak[top])
+            loudest_spectrum = a.spectrum_db[top].numpy().copy()
+        if args.plot:
+            thresholds.append(a.global_threshold_db.float().numpy())
+    file.close()
     kind = "standard" if t.standard else "derived"
     scale = ("each frame's loudest line = 96 dB SPL" if args.calibration == "frame_max96"
              else f"full-scale sine = {full_scale_sine_db(args.calibration):.2f} dB SPL")
-    print(f"{args.clip}: {rate} Hz, {len(x) / rate:.2f} s, {frames} frames "
+    print(f"{args.clip}: {rate} Hz, {length / rate:.2f} s, {frames} frames "
           f"(MPEG-1 model 1, {args.n_fft}-point FFT, {kind} tables; calibration {args.calibration}: {scale})")
     print(f"{'subband':>7} {'from Hz':>8} {'to Hz':>8} {'level dB':>9} {'min thr dB':>11} {'SMR dB':>7}")
     width = rate / 2 / 32
-    spl, thr, smr = (v.mean(0) for v in (a.spl_db, a.min_threshold_db, a.smr_db))
+    spl, thr, smr = sums / frames
     for s in range(32):
         print(f"{s:7d} {s * width:8.0f} {(s + 1) * width:8.0f} {spl[s]:9.1f} {thr[s]:11.1f} {smr[s]:7.1f}")
-    print(f"tonal maskers per frame: {a.tonal.double().sum(-1).mean():.1f}")
+    print(f"tonal maskers per frame: {tonal_count / frames:.1f}")
     if args.plot:
-        _plot_threshold(a, rate, Path(args.plot))
+        assert loudest_spectrum is not None
+        _plot_threshold(t, loudest, loudest_spectrum, np.concatenate(thresholds), rate, Path(args.plot))
         print(f"plot written to {args.plot}")
     return 0
 
@@ -68,7 +114,9 @@ def _check_plot_path(path: Path) -> None:
     _write_output(path)  # before the analysis: the folder exists and the file can be written
 
 
-def _plot_threshold(a: object, rate: int, path: Path) -> None:
+def _plot_threshold(t: object, loudest: int, spectrum: np.ndarray, threshold: np.ndarray, rate: int,
+                    path: Path) -> None:
+    """The loudest frame (its level spectrum and threshold) and the threshold of every frame over time."""
     try:
         import matplotlib
 
@@ -76,16 +124,12 @@ def _plot_threshold(a: object, rate: int, path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise ValueError("--plot needs matplotlib (pip install 'percloss[book]')") from None
-    from .masking import MaskingAnalysis
+    from .masking import ModelTables
 
-    assert isinstance(a, MaskingAnalysis)
-    t = a.tables
+    assert isinstance(t, ModelTables)
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 7), constrained_layout=True)
-    loudest = int(a.spectrum_db.amax(-1).argmax())
-    lines = np.arange(a.spectrum_db.shape[-1]) * rate / t.n_fft
-    spectrum = a.spectrum_db.double().cpu().numpy()
-    threshold = a.global_threshold_db.double().cpu().numpy()
-    ax1.plot(lines, spectrum[loudest], lw=0.8, label="level spectrum")
+    lines = np.arange(len(spectrum)) * rate / t.n_fft
+    ax1.plot(lines, spectrum, lw=0.8, label="level spectrum")
     ax1.plot(t.frequency, threshold[loudest], lw=1.5, label="global masking threshold")
     ax1.plot(t.frequency, t.threshold_in_quiet, "k--", lw=1, label="threshold in quiet")
     ax1.set(xscale="log", xlim=(50, rate / 2), ylim=(-20, 110), xlabel="frequency (Hz)",
@@ -105,25 +149,45 @@ def _plot_threshold(a: object, rate: int, path: Path) -> None:
 
 
 def _nmr(args: argparse.Namespace) -> int:
-    from .data import load_wav
-    from .metrics import nmr, snr
+    import torch
 
-    ref, rate_ref = load_wav(args.reference)
-    test, rate_test = load_wav(args.test)
-    _note_downmix(args.reference)
-    _note_downmix(args.test)
+    from .masking import CHUNK_ROWS, model_tables
+    from .metrics import _nmr_ratios
+
+    read_ref, file_ref, rate_ref, len_ref = _audio_reader(args.reference)
+    read_test, file_test, rate_test, len_test = _audio_reader(args.test)
     if rate_ref != rate_test:
         raise ValueError(f"sample rates differ: {args.reference} is {rate_ref} Hz, {args.test} is {rate_test} Hz")
-    if len(ref) != len(test):
-        raise ValueError(f"lengths differ: {args.reference} has {len(ref)} samples, {args.test} has {len(test)}")
-    if len(ref) < args.n_fft:
-        raise ValueError(f"{args.reference}: needs at least {args.n_fft} samples, has {len(ref)}")
-    r = nmr(ref.double(), test.double(), rate_ref, n_fft=args.n_fft, calibration=args.calibration)
-    print(f"reference {args.reference}, test {args.test}: {rate_ref} Hz, {len(ref) / rate_ref:.2f} s "
+    if len_ref != len_test:
+        raise ValueError(f"lengths differ: {args.reference} has {len_ref} samples, {args.test} has {len_test}")
+    if len_ref < args.n_fft:
+        raise ValueError(f"{args.reference}: needs at least {args.n_fft} samples, has {len_ref}")
+    model_tables(rate_ref, args.n_fft)  # checks the rate before any analysis
+    hop = 384 if args.n_fft == 512 else 1152
+    # frames in chunks (bounded memory for any length): the sums behind the means
+    total, count, audible, frames = 0.0, 0, 0, 0
+    with torch.no_grad():
+        for _, ratio in _nmr_ratios(read_ref, read_test, len_ref, torch.float64, rate_ref, args.n_fft, hop,
+                                    args.calibration, CHUNK_ROWS):
+            total += float(ratio.sum())
+            count += ratio.numel()
+            audible += int((ratio.amax(-1) > 1.0).sum())
+            frames += ratio.shape[0]
+        # SNR in blocks: 10 log10(sum ref^2 / sum (test - ref)^2), +inf without noise, -inf without signal
+        signal = noise = 0.0
+        for start in range(0, len_ref, 1 << 20):
+            stop = min(start + (1 << 20), len_ref)
+            ref, test = read_ref(start, stop), read_test(start, stop)
+            signal += float(ref.square().sum())
+            noise += float((test - ref).square().sum())
+    file_ref.close()
+    file_test.close()
+    snr_db = math.inf if noise == 0 else -math.inf if signal == 0 else 10 * math.log10(signal / noise)
+    print(f"reference {args.reference}, test {args.test}: {rate_ref} Hz, {len_ref / rate_ref:.2f} s "
           f"(model 1 calibration {args.calibration})")
-    print(f"NMR (mean over frames and bands): {float(r.mean_db):.2f} dB")
-    print(f"frames with audible noise (a band above 0 dB): {100 * float(r.audible_fraction):.1f} %")
-    print(f"SNR: {float(snr(ref.double(), test.double())):.2f} dB")
+    print(f"NMR (mean over frames and bands): {10 * math.log10(total / count):.2f} dB")
+    print(f"frames with audible noise (a band above 0 dB): {100 * audible / frames:.1f} %")
+    print(f"SNR: {snr_db:.2f} dB")
     return 0
 
 

@@ -66,8 +66,18 @@ metrics that use a target's threshold as a constant
 (:mod:`percloss.losses.masking`, :func:`percloss.metrics.nmr`).
 
 Shapes: input ``(..., time)``; per-frame outputs ``(..., frames, n)`` with
-``frames = 1 + (time - n_fft) // hop``. No Python loop runs over frames; the
+``frames = 1 + (time - n_fft) // hop``. No Python loop runs over single frames; the
 0.5-Bark rule scans the (at most ~120) tonal candidates of all frames at once.
+
+Memory. Frames are analysed :data:`CHUNK_ROWS` (frames times signals) at a time,
+reading only the samples each chunk needs, so the working memory is bounded
+whatever the length (about 70 MiB in float32) and the numbers are those of one
+piece. What grows with the audio is the result: :func:`psychoacoustic_model1`
+returns every per-frame tensor, about 0.5 MiB per second of 44.1 kHz audio in
+float32 (n_fft 512, hop 384; 0.9 MiB in float64; 0.3 MiB at n_fft 1024, hop 1152),
+1.7 GiB for an hour. :func:`model1_chunks` yields the analysis chunk by chunk,
+for callers that keep only part of it (the CLI keeps per-subband sums: an hour
+of audio in about 100 MiB beside the imports).
 
 Notebook: ``notebooks/ch02_masking.py``.
 """
@@ -75,6 +85,7 @@ Notebook: ``notebooks/ch02_masking.py``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -120,6 +131,7 @@ __all__ = [
     "subband_smr",
     "analyse_spectrum",
     "psychoacoustic_model1",
+    "model1_chunks",
     "global_masking_threshold",
 ]
 
@@ -438,6 +450,9 @@ def polyphase_analysis(x: torch.Tensor, n_blocks: int | None = None) -> torch.Te
     ``32 b - 225``. A full-scale sinusoid at a subband centre gives subband
     samples of amplitude about 1.
 
+    Memory: the result (as large as the input) and a working set of
+    :data:`POLYPHASE_CHUNK_BLOCKS` blocks, whatever the length.
+
     Args:
         x: signals ``(..., time)``.
         n_blocks: blocks to compute. (Default: ``ceil(time / 32)``)
@@ -446,11 +461,53 @@ def polyphase_analysis(x: torch.Tensor, n_blocks: int | None = None) -> torch.Te
     total = -(-x.shape[-1] // 32) if n_blocks is None else int(n_blocks)
     if total < 1:
         raise ValueError(f"n_blocks must be positive, got {n_blocks!r}")
-    need = 32 * total + 480
-    padded = torch.nn.functional.pad(x, (480, max(0, need - 480 - x.shape[-1])))[..., :need]
-    frames = padded.unfold(-1, 512, 32)  # (..., blocks, 512), frame b = x[32b - 480 .. 32b + 31]
-    w = torch.as_tensor(_analysis_matrix_np()[::-1].copy(), dtype=x.dtype, device=x.device)
-    return frames @ w
+    return _polyphase_blocks(_tensor_reader(x), 0, total, x.dtype, x.device)
+
+
+#: Subband blocks the filterbank computes at a time (its working set: this many 512-sample windows per signal).
+POLYPHASE_CHUNK_BLOCKS = 4096
+
+#: Reads samples ``[start, stop)`` of ``(..., time)`` signals, zeros outside the signal: ``(..., stop - start)``.
+SampleReader = Callable[[int, int], torch.Tensor]
+
+
+def _tensor_reader(x: torch.Tensor) -> SampleReader:
+    """A :data:`SampleReader` of ``x`` (zeros before sample 0 and past the end)."""
+    length = x.shape[-1]
+
+    def read(start: int, stop: int) -> torch.Tensor:
+        lo, hi = max(start, 0), min(stop, length)
+        if lo >= hi:
+            return x.new_zeros((*x.shape[:-1], stop - start))
+        part = x[..., lo:hi]
+        if lo == start and hi == stop:
+            return part
+        return torch.nn.functional.pad(part, (lo - start, stop - hi))
+
+    return read
+
+
+def _polyphase_blocks(read: SampleReader, first: int, stop: int, dtype: torch.dtype,
+                      device: torch.device) -> torch.Tensor:
+    """Blocks ``first .. stop - 1`` of :func:`polyphase_analysis`, ``(..., stop - first, 32)``."""
+    w = _analysis_matrix(dtype, device)
+    out = []
+    for b0 in range(first, stop, POLYPHASE_CHUNK_BLOCKS):
+        b1 = min(b0 + POLYPHASE_CHUNK_BLOCKS, stop)
+        frames = read(32 * b0 - 480, 32 * b1).unfold(-1, 512, 32)  # frame b = x[32b - 480 .. 32b + 31]
+        out.append(frames @ w)
+    return out[0] if len(out) == 1 else torch.cat(out, -2)
+
+
+def _analysis_matrix(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``(512, 32)``: the analysis matrix in input order (``x(32 b - 480 + i)`` meets row ``i``)."""
+    key = (dtype, str(device))
+    if key not in _ANALYSIS:
+        _ANALYSIS[key] = torch.as_tensor(_analysis_matrix_np()[::-1].copy(), dtype=dtype, device=device)
+    return _ANALYSIS[key]
+
+
+_ANALYSIS: dict[tuple[torch.dtype, str], torch.Tensor] = {}
 
 
 def scalefactor_index(peak: torch.Tensor) -> torch.Tensor:
@@ -465,14 +522,14 @@ def scalefactor_index(peak: torch.Tensor) -> torch.Tensor:
     return (count - 1).clamp(0, len(table) - 1)
 
 
-def _scalefactor_blocks(n_frames: int, n_fft: int, hop: int) -> torch.Tensor:
-    """First subband block of each frame's scalefactor group, ``(F,)``.
+def _scalefactor_blocks(n_frames: int, n_fft: int, hop: int, first_frame: int = 0) -> torch.Tensor:
+    """First subband block of each frame's scalefactor group, ``(F,)`` (frames ``first_frame ..``).
 
     The ``12`` (Layer I) or ``36`` (Layer II) blocks whose mean time centre is
     nearest to the centre of the frame's FFT window.
     """
     nb = SCALE_BLOCK * (1 if n_fft == 512 else 3)
-    starts = torch.arange(n_frames, dtype=torch.float64) * hop
+    starts = torch.arange(first_frame, first_frame + n_frames, dtype=torch.float64) * hop
     centre = starts + n_fft / 2 + FILTERBANK_DELAY - 16 * (nb - 1)
     return torch.floor(centre / 32 + 0.5).long().clamp_min(0)
 
@@ -492,27 +549,61 @@ def scalefactor_level_db(
     frame; ``(..., time) -> (..., frames, 32)``, detached. The calibration's
     offset is added (per frame for ``"frame_max96"``) so the term stays on the
     spectrum's scale; ``offset_db`` passes the one :func:`calibrated_spectrum_db`
-    already computed for ``x``.
+    already computed for ``x``. Frames are processed :data:`CHUNK_ROWS` at a
+    time (bounded working memory; the same numbers as all at once).
     """
     n_fft = check_n_fft(n_fft)
     check_signal(x, "x", min_length=n_fft)
     hop = _check_hop(hop, n_fft)
     calibration = check_calibration(calibration)
-    n_frames = 1 + (x.shape[-1] - n_fft) // hop
+    n_frames = _frame_count(x.shape[-1], n_fft, hop)
+    read = _tensor_reader(x)
+    out = []
+    for f0, f1 in _frame_spans(n_frames, _chunk_frames(x)):
+        offset = None
+        if calibration != "iso":
+            if offset_db is not None:
+                offset = offset_db[..., f0:f1, :]
+            else:
+                offset = calibrated_spectrum_db(read(f0 * hop, (f1 - 1) * hop + n_fft), n_fft, hop, calibration)[1]
+        out.append(_scalefactor_db_frames(read, f0, f1, n_fft, hop, offset, x.dtype, x.device))
+    return out[0] if len(out) == 1 else torch.cat(out, -2)
+
+
+def _scalefactor_db_frames(read: SampleReader, f0: int, f1: int, n_fft: int, hop: int, offset_db: torch.Tensor | None,
+                           dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """:func:`scalefactor_level_db` of frames ``f0 .. f1 - 1``, reading only the samples they need."""
     nb = SCALE_BLOCK * (1 if n_fft == 512 else 3)
-    first = _scalefactor_blocks(n_frames, n_fft, hop).to(x.device)
-    sub = polyphase_analysis(x, int(first[-1]) + nb).abs()  # (..., blocks, 32)
-    idx = first[:, None] + torch.arange(nb, device=x.device)  # (F, nb)
+    first = _scalefactor_blocks(f1 - f0, n_fft, hop, f0).to(device)  # non-decreasing
+    b0 = int(first[0])
+    sub = _polyphase_blocks(read, b0, int(first[-1]) + nb, dtype, device).abs()  # (..., blocks, 32)
+    idx = (first - b0)[:, None] + torch.arange(nb, device=device)  # (F, nb)
     peak = sub[..., idx, :].amax(-2)  # (..., F, 32)
-    table = torch.as_tensor(iso_tables.SCALEFACTORS, dtype=x.dtype, device=x.device)
+    table = torch.as_tensor(iso_tables.SCALEFACTORS, dtype=dtype, device=device)
     scf = table[scalefactor_index(peak)]
     level = 20.0 * torch.log10(scf * 32768.0) - 10.0
-    if calibration != "iso":
-        # the same per-frame offset as the spectrum's
-        if offset_db is None:
-            offset_db = calibrated_spectrum_db(x, n_fft, hop, calibration)[1]
+    if offset_db is not None:  # the same per-frame offset as the spectrum's
         level = level + offset_db
     return level
+
+
+def _frame_count(length: int, n_fft: int, hop: int) -> int:
+    return 1 + (length - n_fft) // hop
+
+
+#: Frames times signals model 1 analyses at a time: its working memory is bounded by this, whatever the length.
+CHUNK_ROWS = 2048
+
+
+def _chunk_frames(x: torch.Tensor) -> int:
+    """Frames per chunk for signals ``x`` (``(..., time)``): :data:`CHUNK_ROWS` rows over the batch."""
+    batch = math.prod(x.shape[:-1])
+    return max(1, CHUNK_ROWS // max(batch, 1))
+
+
+def _frame_spans(n_frames: int, chunk_frames: int) -> list[tuple[int, int]]:
+    """``[(f0, f1), ...]`` covering frames ``0 .. n_frames - 1``, ``chunk_frames`` at a time."""
+    return [(f0, min(f0 + chunk_frames, n_frames)) for f0 in range(0, n_frames, chunk_frames)]
 
 
 @dataclass
@@ -945,7 +1036,10 @@ def threshold_analysis(
     """:func:`analyse_spectrum` with the tables ``t`` of :func:`model_tables` and without validating
     ``level_db`` (its NaN check is a device-to-host synchronisation): for losses whose public entry
     validated their signals already. ``constants``: a module's own :class:`ModelConstants` for ``t``
-    (used when they match ``level_db``'s dtype and device; Default: a cache)."""
+    (used when they match ``level_db``'s dtype and device; Default: a cache).
+
+    Frames (of all signals together) are analysed :data:`CHUNK_ROWS` at a time into the result's
+    tensors, so the working memory beyond the result is bounded."""
     k_count = t.n_fft // 2 + 1
     x = level_db.detach()
     lead = x.shape[:-1]
@@ -958,33 +1052,51 @@ def threshold_analysis(
             )
         scf = scalefactor_db.detach().reshape(-1, N_SUBBANDS)
     c = _constants(t, x, constants)
-
-    tonal, tonal_db = tonal_maskers(x, t, constants=c)
-    nontonal_db = nontonal_maskers(x, tonal, t, constants=c)
-    tonal, nontonal_db = decimate_maskers(tonal, tonal_db, nontonal_db, t, ath_offset_db, constants=c)
-    tonal_db = torch.where(tonal, tonal_db, float("-inf"))
-    global_db = global_threshold(tonal_db, nontonal_db, t, ath_offset_db, chunk_frames, constants=c)
-    min_thr, x_max, spl, smr = subband_smr(x, global_db, t, scf, ath_offset_db, constants=c)
+    rows = x.shape[0]
+    parts: dict[str, torch.Tensor] = {}
+    for r0, r1 in _frame_spans(rows, CHUNK_ROWS) or [(0, 0)]:
+        part = _threshold_rows(x[r0:r1], None if scf is None else scf[r0:r1], t, c, ath_offset_db, chunk_frames)
+        if r1 - r0 == rows:
+            parts = part
+            break
+        for name, v in part.items():
+            if name not in parts:
+                parts[name] = v.new_empty((rows, v.shape[-1]))
+            parts[name][r0:r1] = v
 
     def back(v: torch.Tensor) -> torch.Tensor:
         return v.reshape(*lead, v.shape[-1])
 
     return MaskingAnalysis(
         spectrum_db=level_db.detach(),
-        tonal=back(tonal),
-        tonal_db=back(tonal_db),
-        nontonal_db=back(nontonal_db),
+        tonal=back(parts["tonal"]),
+        tonal_db=back(parts["tonal_db"]),
+        nontonal_db=back(parts["nontonal_db"]),
         nontonal_line=c.nt_lines,
-        global_threshold_db=back(global_db),
-        threshold_db=back(global_db[..., c.line_to_grid]),
-        min_threshold_db=back(min_thr),
-        spectrum_max_db=back(x_max),
+        global_threshold_db=back(parts["global_db"]),
+        threshold_db=back(parts["threshold_db"]),
+        min_threshold_db=back(parts["min_thr"]),
+        spectrum_max_db=back(parts["x_max"]),
         scalefactor_db=None if scf is None else back(scf),
-        spl_db=back(spl),
-        smr_db=back(smr),
+        spl_db=back(parts["spl"]),
+        smr_db=back(parts["smr"]),
         tables=t,
         calibration=calibration,
     )
+
+
+def _threshold_rows(x: torch.Tensor, scf: torch.Tensor | None, t: ModelTables, c: ModelConstants,
+                    ath_offset_db: float, chunk_frames: int) -> dict[str, torch.Tensor]:
+    """Steps 2-6 on level spectra ``(N, K)``: the per-frame tensors of :class:`MaskingAnalysis` by name."""
+    tonal, tonal_db = tonal_maskers(x, t, constants=c)
+    nontonal_db = nontonal_maskers(x, tonal, t, constants=c)
+    tonal, nontonal_db = decimate_maskers(tonal, tonal_db, nontonal_db, t, ath_offset_db, constants=c)
+    tonal_db = torch.where(tonal, tonal_db, float("-inf"))
+    global_db = global_threshold(tonal_db, nontonal_db, t, ath_offset_db, chunk_frames, constants=c)
+    min_thr, x_max, spl, smr = subband_smr(x, global_db, t, scf, ath_offset_db, constants=c)
+    return {"tonal": tonal, "tonal_db": tonal_db, "nontonal_db": nontonal_db, "global_db": global_db,
+            "threshold_db": global_db[..., c.line_to_grid], "min_thr": min_thr, "x_max": x_max, "spl": spl,
+            "smr": smr}
 
 
 def psychoacoustic_model1(
@@ -1013,6 +1125,11 @@ def psychoacoustic_model1(
     Returns:
         a :class:`MaskingAnalysis` (detached tensors).
 
+    Memory: the result, about 0.5 MiB per second of 44.1 kHz float32 audio
+    (module docstring), and a bounded working set (:data:`CHUNK_ROWS` frames at
+    a time, about 70 MiB in float32). For long audio, :func:`model1_chunks`
+    keeps only one chunk's analysis at a time.
+
     Example:
         >>> import torch
         >>> t = torch.arange(4096) / 44100
@@ -1037,13 +1154,90 @@ def _model1_settings(sample_rate: object, n_fft: object, hop: object, ath_offset
 
 def _model1(x: torch.Tensor, sample_rate: int, n_fft: int, hop: int, ath_offset_db: float, calibration: str,
             spl: str, constants: ModelConstants | None = None) -> MaskingAnalysis:
-    """Model 1 on ``x`` under checked settings (:func:`_model1_settings`)."""
+    """Model 1 on ``x`` under checked settings (:func:`_model1_settings`), chunk by chunk into one result."""
     check_signal(x, "x", min_length=n_fft)
-    with torch.no_grad():
-        level, offset = calibrated_spectrum_db(x, n_fft, hop, calibration)
-        scf = scalefactor_level_db(x, n_fft, hop, calibration, offset) if spl == "scalefactor" else None
-    return analyse_spectrum(level, sample_rate, n_fft, ath_offset_db, scalefactor_db=scf, calibration=calibration,
-                            constants=constants)
+    n_frames = _frame_count(x.shape[-1], n_fft, hop)
+    stream = _model1_stream(_tensor_reader(x), x.shape[-1], x.dtype, x.device, sample_rate, n_fft, hop,
+                            ath_offset_db, calibration, spl, _chunk_frames(x), constants)
+    return _collect(stream, n_frames)
+
+
+#: The per-frame tensors of :class:`MaskingAnalysis`, ``(..., F, n)``.
+_FRAME_FIELDS = ("spectrum_db", "tonal", "tonal_db", "nontonal_db", "global_threshold_db", "threshold_db",
+                 "min_threshold_db", "spectrum_max_db", "scalefactor_db", "spl_db", "smr_db")
+
+
+def _collect(stream: Iterator[tuple[int, MaskingAnalysis]], n_frames: int) -> MaskingAnalysis:
+    """One :class:`MaskingAnalysis` of ``n_frames`` frames from consecutive chunks (copied into place)."""
+    result: MaskingAnalysis | None = None
+    for f0, a in stream:
+        f1 = f0 + a.global_threshold_db.shape[-2]
+        if result is None:
+            if f0 == 0 and f1 == n_frames:
+                return a
+            fields = {name: getattr(a, name) for name in _FRAME_FIELDS}
+            grown: dict[str, Any] = {name: None if v is None else v.new_empty((*v.shape[:-2], n_frames, v.shape[-1]))
+                                     for name, v in fields.items()}
+            result = MaskingAnalysis(**grown, nontonal_line=a.nontonal_line, tables=a.tables,
+                                     calibration=a.calibration)
+        for name in _FRAME_FIELDS:
+            v = getattr(a, name)
+            if v is not None:
+                getattr(result, name)[..., f0:f1, :] = v
+    assert result is not None, "model 1 analysed no frames"
+    return result
+
+
+def _model1_stream(read: SampleReader, length: int, dtype: torch.dtype, device: torch.device, sample_rate: int,
+                   n_fft: int, hop: int, ath_offset_db: float, calibration: str, spl: str, chunk_frames: int,
+                   constants: ModelConstants | None = None) -> Iterator[tuple[int, MaskingAnalysis]]:
+    """Model 1 on the signal ``read`` gives (``length`` samples), ``chunk_frames`` frames at a time:
+    ``(first frame, analysis of the chunk)``. Each chunk reads only the samples its frames and their
+    scalefactor blocks need, so the numbers equal the unchunked ones."""
+    for f0, f1 in _frame_spans(_frame_count(length, n_fft, hop), chunk_frames):
+        with torch.no_grad():
+            segment = read(f0 * hop, (f1 - 1) * hop + n_fft).to(dtype)
+            level, offset = calibrated_spectrum_db(segment, n_fft, hop, calibration)
+            scf = None
+            if spl == "scalefactor":
+                scf = _scalefactor_db_frames(read, f0, f1, n_fft, hop, None if calibration == "iso" else offset,
+                                             dtype, device)
+        yield f0, analyse_spectrum(level, sample_rate, n_fft, ath_offset_db, scalefactor_db=scf,
+                                   calibration=calibration, constants=constants)
+
+
+def model1_chunks(
+    x: torch.Tensor,
+    sample_rate: int,
+    n_fft: int = 512,
+    hop: int | None = None,
+    ath_offset_db: float = 0.0,
+    calibration: str = "iso",
+    spl: str = "scalefactor",
+    chunk_frames: int | None = None,
+) -> Iterator[tuple[int, MaskingAnalysis]]:
+    """:func:`psychoacoustic_model1` chunk by chunk, for audio of any length in bounded memory.
+
+    Yields ``(first_frame, analysis)`` for consecutive runs of ``chunk_frames``
+    frames; each ``analysis`` is the :class:`MaskingAnalysis` of frames
+    ``first_frame ..`` and equals (to float rounding) that slice of
+    :func:`psychoacoustic_model1`'s result. Keep what you need of each chunk
+    (e.g. per-subband sums): the working memory stays that of one chunk.
+
+    Args as :func:`psychoacoustic_model1`, and:
+        chunk_frames: frames per chunk. (Default: :data:`CHUNK_ROWS` over the number of signals)
+
+    >>> x = torch.sin(torch.arange(44100) * 0.1)
+    >>> [(f0, a.smr_db.shape[0]) for f0, a in model1_chunks(x, 44100, chunk_frames=50)]
+    [(0, 50), (50, 50), (100, 14)]
+    """
+    settings = _model1_settings(sample_rate, n_fft, hop, ath_offset_db, calibration, spl)
+    check_signal(x, "x", min_length=settings[1])
+    if chunk_frames is None:
+        chunk_frames = _chunk_frames(x)
+    elif isinstance(chunk_frames, bool) or not isinstance(chunk_frames, (int, np.integer)) or chunk_frames < 1:
+        raise ValueError(f"chunk_frames must be a positive integer, got {chunk_frames!r}")
+    return _model1_stream(_tensor_reader(x), x.shape[-1], x.dtype, x.device, *settings, int(chunk_frames))
 
 
 class PsychoacousticModel1(torch.nn.Module):

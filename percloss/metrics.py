@@ -7,7 +7,7 @@ Notebooks: ``notebooks/ch01_deep_audio_prior.py``, ``notebooks/ch02_masking.py``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -148,18 +148,18 @@ def nmr(
         hop: frame advance. (Default: the standard's)
         calibration: ``"iso"``, ``"sine96"`` or ``"frame_max96"``. (Default: ``"iso"``)
 
+    Memory: frames are analysed :data:`percloss.masking.CHUNK_ROWS` at a time, so without gradients the
+    working memory is bounded whatever the length (about 30 MiB in float32), beside the inputs and the
+    result (``band_db``: 4 bytes per band and frame in float32, about 11 KiB per second at 44.1 kHz).
+    With gradients autograd keeps each chunk's noise spectrum for the backward pass (about 0.4 MiB per
+    second of 44.1 kHz float32 audio).
+
     >>> x = 0.5 * torch.sin(torch.arange(8192) * 0.2)
     >>> r = nmr(x, x + 1e-4 * torch.sin(torch.arange(8192) * 0.21), 44100)
     >>> bool(r.mean_db < 0), float(r.audible_fraction)
     (True, 0.0)
     """
-    from .masking import (
-        _check_hop,
-        analyse_spectrum,
-        calibrated_spectrum_db,
-        check_calibration,
-        check_n_fft,
-    )
+    from .masking import _check_hop, _chunk_frames, _tensor_reader, check_calibration, check_n_fft
 
     rate = check_sample_rate(sample_rate)
     n_fft = check_n_fft(n_fft)
@@ -168,19 +168,46 @@ def nmr(
     check_signal(reference, "reference", min_length=n_fft)
     check_signal(test, "test", min_length=n_fft)
     check_same_shape(reference, test, "reference", "test")
-    with torch.no_grad():
-        level, offset = calibrated_spectrum_db(reference, n_fft, hop, calibration)
-        analysis = analyse_spectrum(level, rate, n_fft)
-    t = analysis.tables
-    # the noise on the reference's scale (its frames' offsets under "frame_max96")
-    noise_db = calibrated_spectrum_db(test - reference, n_fft, hop, calibration, offset)[0]
-    noise_power = torch.pow(10.0, noise_db / 10.0)
-    mask_power = torch.pow(10.0, analysis.threshold_db / 10.0)
-    member = torch.as_tensor(t.band_membership, dtype=reference.dtype, device=reference.device)
-    ratio = (noise_power @ member) / (mask_power @ member)
+    chunks = _nmr_ratios(_tensor_reader(reference), _tensor_reader(test), reference.shape[-1], reference.dtype,
+                         rate, n_fft, hop, calibration, _chunk_frames(reference))
+    ratio = torch.cat([r for _, r in chunks], dim=-2)  # (..., F, B)
     return NMRResult(
         band_db=10 * torch.log10(ratio),
         frame_db=10 * torch.log10(ratio.mean(-1)),
         mean_db=10 * torch.log10(ratio.mean(dim=(-2, -1))),
         audible_fraction=(ratio.amax(-1) > 1.0).to(reference.dtype).mean(-1),
     )
+
+
+def _nmr_ratios(
+    read_reference: Callable[[int, int], torch.Tensor],
+    read_test: Callable[[int, int], torch.Tensor],
+    length: int,
+    dtype: torch.dtype,
+    sample_rate: int,
+    n_fft: int,
+    hop: int,
+    calibration: str,
+    chunk_frames: int,
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Noise-to-mask power ratios per frame and band, ``chunk_frames`` frames at a time:
+    ``(first frame, (..., frames, B))``. The readers give samples ``[start, stop)`` of the two signals
+    (:data:`percloss.masking.SampleReader`); settings are checked by the caller."""
+    from .masking import _frame_count, analyse_spectrum, calibrated_spectrum_db, model_tables
+
+    t = model_tables(sample_rate, n_fft)
+    member = None
+    n_frames = _frame_count(length, n_fft, hop)
+    for f0 in range(0, n_frames, chunk_frames):
+        f1 = min(f0 + chunk_frames, n_frames)
+        start, stop = f0 * hop, (f1 - 1) * hop + n_fft
+        reference, test = read_reference(start, stop).to(dtype), read_test(start, stop).to(dtype)
+        if member is None:
+            member = torch.as_tensor(t.band_membership, dtype=dtype, device=reference.device)
+        with torch.no_grad():
+            level, offset = calibrated_spectrum_db(reference, n_fft, hop, calibration)
+            mask_power = torch.pow(10.0, analyse_spectrum(level, sample_rate, n_fft).threshold_db / 10.0) @ member
+            del level
+        # the noise on the reference's scale (its frames' offsets under "frame_max96")
+        noise_db = calibrated_spectrum_db(test - reference, n_fft, hop, calibration, offset)[0]
+        yield f0, (torch.pow(10.0, noise_db / 10.0) @ member) / mask_power
