@@ -16,8 +16,12 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_choice, check_peak_value, check_same_shape, check_signal
+from .._memory import check_memory
 
-__all__ = ["REDUCTIONS", "check_reduction", "check_pair", "reduce", "reduce_elements"]
+__all__ = ["REDUCTIONS", "check_reduction", "check_pair", "check_working_memory", "reduce", "reduce_elements"]
+
+# estimates below this are not compared with the system's figures (which costs a few file reads)
+CHECKED_ABOVE_BYTES = 256 * 2**20
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -44,6 +48,16 @@ def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int = 1) -
             raise ValueError(f"{name} contains NaN or Inf values")
     for peak, name in zip(values[2:], ("input", "target"), strict=True):
         check_peak_value(peak, name)
+
+
+def check_working_memory(input: torch.Tensor, bytes_per_sample: float, what: str) -> None:
+    """Refuse before allocating: :class:`~percloss._memory.InsufficientMemoryError` (a ``ValueError``) when a
+    loss's working memory, ``bytes_per_sample`` per sample of every signal in float32 (scaled by the dtype's
+    size), would exceed the memory available on ``input``'s device."""
+    estimate = bytes_per_sample * input.numel() * input.element_size() / 4
+    if estimate > CHECKED_ABOVE_BYTES:
+        check_memory(estimate, f"{what} on input of shape {tuple(input.shape)}", input.device,
+                     hint="split the audio into shorter segments and weight each segment's loss by its length")
 
 
 def reduce(per_signal: torch.Tensor, reduction: str) -> torch.Tensor:

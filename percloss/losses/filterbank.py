@@ -13,9 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_positive, check_signal
+from .._checks import check_choice, check_integer, check_positive, check_signal
 from ..filterbank import FilterBank, apply_filterbank
 from ..weighting import a_weighting_band_weights
+from ._chunked import Window, sample_windows, window_sums
 from ._contract import check_pair, check_reduction, reduce
 
 __all__ = [
@@ -28,6 +29,11 @@ __all__ = [
 ]
 
 DISTANCES = ("cosine", "mse")
+# Working memory of the whole-signal computation per band and sample of one signal, forward + backward of
+# float32 input and target (benchmarks/bench_memory.py measured 867 MB per second of 44.1 kHz audio with
+# 512 bands: 38 bytes; 40 leaves a margin). Above CHUNK_BYTES the loss runs over windows of time.
+BYTES_PER_BAND_SAMPLE = 40
+CHUNK_BYTES = 256 * 2**20
 
 
 def perceptual_features(
@@ -108,13 +114,54 @@ def _features(x: torch.Tensor, filterbank: FilterBank, band_weights: torch.Tenso
 
 
 def _perceptual(input: torch.Tensor, target: torch.Tensor, filterbank: FilterBank, band_weights: torch.Tensor,
-                log_factor: float, distance: str, reduction: str) -> torch.Tensor:
-    """The loss on a validated pair (no checks)."""
-    fi = _features(input, filterbank, band_weights, log_factor).flatten(-2)
-    ft = _features(target, filterbank, band_weights, log_factor).flatten(-2)
+                log_factor: float, distance: str, reduction: str, chunk_size: int | None = None) -> torch.Tensor:
+    """The loss on a validated pair (no checks); over windows of time when the whole maps would be large."""
+    time, bands = input.shape[-1], filterbank.filters.shape[0]
+    n_signals = max(1, input.numel() // max(time, 1))
+    if chunk_size is None:
+        size = BYTES_PER_BAND_SAMPLE * input.element_size() // 4 * bands * n_signals
+        if size * time <= CHUNK_BYTES:
+            fi = _features(input, filterbank, band_weights, log_factor).flatten(-2)
+            ft = _features(target, filterbank, band_weights, log_factor).flatten(-2)
+            if distance == "mse":
+                return reduce((fi - ft).pow(2).mean(-1), reduction)
+            return reduce(cosine_distance(fi, ft), reduction)
+        chunk_size = max(4 * filterbank.filters.shape[-1], CHUNK_BYTES // size)
+    return reduce(_perceptual_chunked(input, target, filterbank, band_weights, log_factor, distance, chunk_size),
+                  reduction)
+
+
+def _perceptual_chunked(input: torch.Tensor, target: torch.Tensor, filterbank: FilterBank,
+                        band_weights: torch.Tensor, log_factor: float, distance: str, chunk: int) -> torch.Tensor:
+    """Per-signal loss from sums over windows of ``chunk`` samples (``percloss.losses._chunked``): the
+    features are local to the filters' length, so each window is filtered with that much context."""
+    lead, time = input.shape[:-1], input.shape[-1]
+    a, b = input.reshape(-1, time), target.reshape(-1, time)
+
+    def stat(w: Window, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        fa = _features(x, filterbank, band_weights, log_factor)[..., w.keep_start : w.keep_stop].flatten(1)
+        fb = _features(y, filterbank, band_weights, log_factor)[..., w.keep_start : w.keep_stop].flatten(1)
+        fa, fb = fa.double(), fb.double()
+        return torch.stack([fa.pow(2).sum(-1), fb.pow(2).sum(-1), (fa - fb).pow(2).sum(-1)], -1)
+
+    sums = window_sums(stat, sample_windows(time, chunk, filterbank.filters.shape[-1]), a, b)
     if distance == "mse":
-        return reduce((fi - ft).pow(2).mean(-1), reduction)
-    return reduce(cosine_distance(fi, ft), reduction)
+        per_signal = sums[:, 2] / (time * filterbank.filters.shape[0])
+    else:
+        per_signal = _cosine_from_sums(sums[:, 0], sums[:, 1], sums[:, 2])
+    return per_signal.to(input.dtype).reshape(lead)
+
+
+def _cosine_from_sums(aa: torch.Tensor, bb: torch.Tensor, dd: torch.Tensor) -> torch.Tensor:
+    """``1 - cos(a, b)`` from ``||a||^2``, ``||b||^2`` and ``||a - b||^2`` (float64), as
+    ``(||a - b||^2 - (||a|| - ||b||)^2) / (2 ||a|| ||b||)``: no cancellation of ``1 - cos`` itself.
+    Zero vectors as in :func:`cosine_distance`."""
+    both = (aa > 0) & (bb > 0)
+    one = torch.ones_like(aa)
+    na, nb = torch.where(both, aa, one).sqrt(), torch.where(both, bb, one).sqrt()
+    distance = ((dd - (na - nb).pow(2)) / (2 * na * nb)).clamp(0.0, 2.0)
+    neither = (aa == 0) & (bb == 0)
+    return torch.where(both, distance, torch.where(neither, torch.zeros_like(aa), one))
 
 
 def _band_weights(filterbank: FilterBank, a_weighting: object) -> torch.Tensor:
@@ -142,6 +189,7 @@ def perceptual_loss(
     distance: str = "cosine",
     log_factor: float = 10.0,
     reduction: str = "mean",
+    chunk_size: int | None = None,
 ) -> torch.Tensor:
     """Functional :class:`PerceptualLoss` (arguments as there); designs the filterbank on every call.
 
@@ -155,11 +203,16 @@ def perceptual_loss(
     distance = check_choice(distance, "distance", DISTANCES)
     reduction = check_reduction(reduction)
     log_factor = check_positive(log_factor, "log_factor")
+    chunk_size = _check_chunk_size(chunk_size)
     filterbank = FilterBank(sample_rate, n_bands, n_taps, f_min, f_max, scale)
     check_pair(input, target)
     filterbank = filterbank.to(device=input.device, dtype=input.dtype)
     weights = _band_weights(filterbank, a_weighting).to(input.device)
-    return _perceptual(input, target, filterbank, weights, log_factor, distance, reduction)
+    return _perceptual(input, target, filterbank, weights, log_factor, distance, reduction, chunk_size)
+
+
+def _check_chunk_size(chunk_size: object) -> int | None:
+    return None if chunk_size is None else check_integer(chunk_size, "chunk_size", lo=1)
 
 
 class PerceptualLoss(nn.Module):
@@ -190,14 +243,20 @@ class PerceptualLoss(nn.Module):
         distance: ``"cosine"`` or ``"mse"``. (Default: ``"cosine"``)
         log_factor: compression factor. (Default: 10)
         reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
+        chunk_size: samples per window of the windowed computation (below). (Default: ``None``,
+            whole signals while their maps take at most 256 MB, else windows that size)
 
     Shape:
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``.
 
-    Memory grows with ``n_bands`` x samples: the feature maps of both signals
-    and their autograd buffers. ``benchmarks/results/perceptual_loss.md``
-    states the measured peak per second of 44.1 kHz audio for the defaults;
-    chunk long signals in time (the features are local to ``n_taps``).
+    Memory: computed on whole signals, the feature maps of both signals and
+    their autograd buffers take about 40 bytes per band and sample (867 MB per
+    second of 44.1 kHz audio at 512 bands). Longer inputs run over windows of
+    time (the features are local to ``n_taps``), summing the cosine's norms and
+    difference in float64 and recomputing each window in backward: peak memory
+    stays near 256 MB at any length (``benchmarks/results/memory.md``) for
+    about 1.5 times the compute; value and gradient agree with the whole-signal
+    computation to rounding.
 
     >>> loss = PerceptualLoss(11025, n_bands=32, n_taps=64)
     >>> x = torch.sin(torch.arange(2048) * 0.2)
@@ -219,9 +278,11 @@ class PerceptualLoss(nn.Module):
         distance: str = "cosine",
         log_factor: float = 10.0,
         reduction: str = "mean",
+        chunk_size: int | None = None,
     ) -> None:
         super().__init__()
         self.filterbank = FilterBank(sample_rate, n_bands, n_taps, f_min, f_max, scale)
+        self.chunk_size = _check_chunk_size(chunk_size)
         self.distance = check_choice(distance, "distance", DISTANCES)
         self.reduction = check_reduction(reduction)
         self.log_factor = check_positive(log_factor, "log_factor")
@@ -243,7 +304,7 @@ class PerceptualLoss(nn.Module):
     def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`)."""
         return _perceptual(input, target, self.filterbank, self.band_weights, self.log_factor, self.distance,
-                           self.reduction)
+                           self.reduction, self.chunk_size)
 
 
 def _unit(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

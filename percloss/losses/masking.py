@@ -42,7 +42,8 @@ from ..masking import (
     model_tables,
     threshold_analysis,
 )
-from ._contract import check_pair, check_reduction, reduce
+from ._chunked import Window, window_sums
+from ._contract import check_pair, check_reduction, check_working_memory, reduce
 
 __all__ = [
     "priority_weights",
@@ -103,6 +104,18 @@ class _Settings:
 TargetAnalysis = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+# Working memory of the level spectra per line and frame advanced, per sample of one signal, forward +
+# backward in float32 (benchmarks/bench_memory.py: 3.5 MB per second of 44.1 kHz audio at n_fft 512,
+# hop 256 for the priority-weighted and noise-modulation losses, 80 bytes per sample; 100 leaves a margin).
+LEVEL_BYTES_PER_LINE_PER_HOP = 100
+
+
+def _check_memory(input: torch.Tensor, s: _Settings, what: str) -> None:
+    """Refuse, before allocating, an input whose level-spectrum estimate exceeds the available memory (the
+    masked filterbank loss's windowed computation adds none that grows with the input)."""
+    check_working_memory(input, LEVEL_BYTES_PER_LINE_PER_HOP * (s.n_fft // 2 + 1) / s.hop, what)
+
+
 def _target(target: torch.Tensor, s: _Settings, constants: ModelConstants | None = None) -> TargetAnalysis:
     """The target's level spectrum, its threshold on every line and its calibration offset."""
     with torch.no_grad():
@@ -153,6 +166,7 @@ def priority_weighted_loss(
     s = _Settings(sample_rate, n_fft, hop, "standard", calibration)
     reduction = check_reduction(reduction)
     check_pair(input, target, s.n_fft)
+    _check_memory(input, s, "priority_weighted_loss")
     return _priority_weighted(input, target, s, reduction)
 
 
@@ -201,6 +215,7 @@ class PriorityWeightedLoss(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.n_fft)
+        _check_memory(input, self._settings, type(self).__name__)
         return self.forward_unchecked(input, target)
 
     def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor,
@@ -254,6 +269,7 @@ def noise_modulation_loss(
     aggregate = check_choice(aggregate, "aggregate", AGGREGATES)
     reduction = check_reduction(reduction)
     check_pair(input, target, s.n_fft)
+    _check_memory(input, s, "noise_modulation_loss")
     return _noise_modulation(input, target, s, aggregate, reduction)
 
 
@@ -307,6 +323,7 @@ class NoiseModulationLoss(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.n_fft)
+        _check_memory(input, self._settings, type(self).__name__)
         return self.forward_unchecked(input, target)
 
     def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor,
@@ -333,10 +350,18 @@ def _band_tables(filterbank: FilterBank, n_fft: int, sample_rate: int) -> tuple[
     return lines.long(), factor.float()
 
 
+# Working memory of the whole-signal filterbank error per band and sample, forward + backward in float32
+# (the filtered error, its square and the framed, windowed energy; benchmarks/bench_memory.py). Above
+# CHUNK_BYTES the loss runs over runs of frames.
+BYTES_PER_BAND_SAMPLE = 40
+CHUNK_BYTES = 256 * 2**20
+
+
 def _masked_filterbank(input: torch.Tensor, target: torch.Tensor, s: _Settings, filterbank: FilterBank,
                        band_to_line: torch.Tensor, line_to_band_factor: torch.Tensor, frame_window: torch.Tensor,
-                       reduction: str, constants: ModelConstants | None = None) -> torch.Tensor:
-    """The loss on a validated pair (no checks)."""
+                       reduction: str, constants: ModelConstants | None = None,
+                       chunk_frames: int | None = None) -> torch.Tensor:
+    """The loss on a validated pair (no checks); over runs of frames when the whole maps would be large."""
     with torch.no_grad():
         level, offset = calibrated_spectrum_db(target, s.n_fft, s.hop, s.calibration)  # offset (..., F, 1)
         threshold_db = threshold_analysis(level, s.tables, constants=constants).threshold_db
@@ -344,12 +369,39 @@ def _masked_filterbank(input: torch.Tensor, target: torch.Tensor, s: _Settings, 
         full_scale = ISO_FULL_SCALE_SINE_DB + offset
         mask = torch.pow(10.0, (threshold_db[..., band_to_line] - full_scale) / 10.0)
         mask = mask * line_to_band_factor.to(mask.dtype)
-    y = filterbank.apply_unchecked(input - target)  # (..., band, time)
-    window = frame_window.to(y.dtype)
-    frames = (y * y).unfold(-1, s.n_fft, s.hop)  # (..., band, F, n_fft)
-    energy = 2.0 * (frames * (window / window.sum())).sum(-1)  # (..., band, F)
-    ratio = energy / mask.transpose(-1, -2)
-    per_signal = torch.log1p(ratio).mean(dim=(-2, -1))
+    window = frame_window.to(input.dtype) / frame_window.to(input.dtype).sum()
+    error = input - target
+    time, bands, taps = input.shape[-1], filterbank.filters.shape[0], filterbank.filters.shape[-1]
+    n_signals = max(1, input.numel() // max(time, 1))
+    size = BYTES_PER_BAND_SAMPLE * input.element_size() // 4 * bands * n_signals
+    if chunk_frames is None and size * time <= CHUNK_BYTES:
+        y = filterbank.apply_unchecked(error)  # (..., band, time)
+        frames = (y * y).unfold(-1, s.n_fft, s.hop)  # (..., band, F, n_fft)
+        energy = 2.0 * (frames * window).sum(-1)  # (..., band, F)
+        per_signal = torch.log1p(energy / mask.transpose(-1, -2)).mean(dim=(-2, -1))
+        return reduce(per_signal, reduction)
+    if chunk_frames is None:
+        chunk_frames = max(1, (CHUNK_BYTES // size) // s.hop)
+    lead = input.shape[:-1]
+    flat_mask = mask.reshape(-1, *mask.shape[-2:]).transpose(-1, -2)  # (signal, band, F)
+    n_frames = flat_mask.shape[-1]
+    windows = []
+    for index, first in enumerate(range(0, n_frames, chunk_frames)):
+        last = min(first + chunk_frames, n_frames)
+        begin, end = first * s.hop, (last - 1) * s.hop + s.n_fft  # the samples these frames cover
+        start, stop = max(0, begin - taps), min(time, end + taps)  # with the filters' reach
+        windows.append(Window(start, stop, begin - start, end - start, index))
+    firsts = list(range(0, n_frames, chunk_frames))
+
+    def stat(w: Window, e: torch.Tensor) -> torch.Tensor:
+        y = filterbank.apply_unchecked(e)[..., w.keep_start : w.keep_stop]
+        energy = 2.0 * ((y * y).unfold(-1, s.n_fft, s.hop) * window).sum(-1)  # (signal, band, frames)
+        first = firsts[w.position]
+        ratio = energy / flat_mask[..., first : first + energy.shape[-1]]
+        return torch.log1p(ratio).double().sum(dim=(-2, -1)).unsqueeze(-1)
+
+    sums = window_sums(stat, windows, error.reshape(-1, time))
+    per_signal = (sums[:, 0] / (bands * n_frames)).to(input.dtype).reshape(lead)
     return reduce(per_signal, reduction)
 
 
@@ -366,6 +418,7 @@ def masked_filterbank_loss(
     hop: int | None = None,
     reduction: str = "mean",
     calibration: str = "iso",
+    chunk_frames: int | None = None,
 ) -> torch.Tensor:
     """Functional :class:`MaskedFilterbankLoss` (arguments as there); designs the filterbank on every call.
 
@@ -381,11 +434,13 @@ def masked_filterbank_loss(
     reduction = check_reduction(reduction)
     filterbank = FilterBank(sample_rate, n_bands, n_taps, f_min, f_max, scale)
     check_pair(input, target, s.n_fft)
+    _check_memory(input, s, "masked_filterbank_loss")
     lines, factor = _band_tables(filterbank, s.n_fft, s.sample_rate)
     window = torch.hann_window(s.n_fft, periodic=True)
     filterbank = filterbank.to(device=input.device, dtype=input.dtype)
+    chunk_frames = None if chunk_frames is None else check_integer(chunk_frames, "chunk_frames", lo=1)
     return _masked_filterbank(input, target, s, filterbank, lines.to(input.device), factor.to(input.device),
-                              window.to(input.device), reduction)
+                              window.to(input.device), reduction, chunk_frames=chunk_frames)
 
 
 class MaskedFilterbankLoss(nn.Module):
@@ -414,10 +469,21 @@ class MaskedFilterbankLoss(nn.Module):
         hop: frame advance. (Default: ``n_fft // 2``, denser than the standard's)
         reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
         calibration: level calibration of model 1. (Default: ``"iso"``)
+        chunk_frames: model-1 frames per window of the windowed computation (below). (Default: ``None``,
+            whole signals while the filtered error takes at most 256 MB, else windows that size)
 
     Shape:
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``;
         ``time >= n_fft``.
+
+    Memory: on whole signals the filtered error, its square and its framed
+    energy with their autograd buffers take about 40 bytes per band and sample
+    (about 900 MB per second of 44.1 kHz audio at 512 bands). Longer inputs run
+    over runs of frames, each filtered with the filters' reach as context, the
+    sum of ``log(1 + E/M)`` accumulated in float64 and each run recomputed in
+    backward: peak memory stays near 256 MB plus model 1's analysis of the
+    target (``benchmarks/results/memory.md``); value and gradient agree with
+    the whole-signal computation to rounding.
 
     >>> loss = MaskedFilterbankLoss(11025, n_bands=32, n_taps=64)
     >>> x = 0.1 * torch.sin(torch.arange(4096) * 0.3)
@@ -441,9 +507,11 @@ class MaskedFilterbankLoss(nn.Module):
         hop: int | None = None,
         reduction: str = "mean",
         calibration: str = "iso",
+        chunk_frames: int | None = None,
     ) -> None:
         super().__init__()
         self._settings = _Settings(sample_rate, n_fft, hop, "half", calibration)
+        self.chunk_frames = None if chunk_frames is None else check_integer(chunk_frames, "chunk_frames", lo=1)
         self.sample_rate, self.n_fft, self.hop = self._settings.sample_rate, self._settings.n_fft, self._settings.hop
         self.calibration = self._settings.calibration
         self.reduction = check_reduction(reduction)
@@ -456,9 +524,11 @@ class MaskedFilterbankLoss(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.n_fft)
+        _check_memory(input, self._settings, type(self).__name__)
         return self.forward_unchecked(input, target)
 
     def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`)."""
         return _masked_filterbank(input, target, self._settings, self.filterbank, self.band_to_line,
-                                  self.line_to_band_factor, self.frame_window, self.reduction, self.model1)
+                                  self.line_to_band_factor, self.frame_window, self.reduction, self.model1,
+                                  self.chunk_frames)

@@ -16,7 +16,8 @@ from torch import nn
 from .._checks import check_integer, check_positive, check_sample_rate
 from ..filterbank import mel_triangles
 from ..masking import calibrated_spectrum_db, check_n_fft, default_hop
-from ._contract import check_pair, check_reduction, reduce, reduce_elements
+from ._chunked import Window, frame_windows, window_sums
+from ._contract import check_pair, check_reduction, check_working_memory, reduce, reduce_elements
 from .masking import soft_level_db
 
 __all__ = [
@@ -46,22 +47,61 @@ def _check_resolutions(fft_sizes: tuple[int, ...], hop_sizes: tuple[int, ...],
     return list(zip(fft_sizes, hop_sizes, win_lengths, strict=True))
 
 
+# Working memory per sample of one signal, forward + backward in float32, per STFT line and frame advanced
+# (the complex spectra, magnitudes and logs of both signals with their autograd buffers:
+# benchmarks/bench_memory.py). Above CHUNK_BYTES per resolution the loss runs over runs of frames.
+BYTES_PER_LINE_PER_HOP = 60
+CHUNK_BYTES = 256 * 2**20
+
+
 def _multi_resolution_stft(input: torch.Tensor, target: torch.Tensor, resolutions: list[tuple[int, int, int]],
                            windows: list[torch.Tensor], eps: float, sc_floor: float,
-                           reduction: str) -> torch.Tensor:
-    """The loss on a validated pair (no checks)."""
+                           reduction: str, chunk_frames: int | None = None) -> torch.Tensor:
+    """The loss on a validated pair (no checks); each resolution over runs of frames when its spectra
+    would be large."""
     lead = input.shape[:-1]
     xi, xt = input.reshape(-1, input.shape[-1]), target.reshape(-1, target.shape[-1])
     total = torch.zeros(xi.shape[0], dtype=input.dtype, device=input.device)
     for (n, hop, w), window in zip(resolutions, windows, strict=True):
         win = window.to(input.dtype)
-        mi = torch.stft(xi, n, hop, w, window=win, return_complex=True).abs().clamp_min(eps)
-        mt = torch.stft(xt, n, hop, w, window=win, return_complex=True).abs().clamp_min(eps)
-        denominator = torch.maximum(mt.flatten(1).norm(dim=-1), sc_floor * mi.flatten(1).norm(dim=-1))
-        sc = (mt - mi).flatten(1).norm(dim=-1) / denominator
-        log_l1 = (mt.log() - mi.log()).abs().flatten(1).mean(-1)
+        per_sample = BYTES_PER_LINE_PER_HOP * input.element_size() // 4 * (n // 2 + 1) / hop * xi.shape[0]
+        budget = CHUNK_BYTES / len(resolutions)  # the resolutions' autograd buffers live together
+        if chunk_frames is None and per_sample * xi.shape[-1] <= budget:
+            mi = torch.stft(xi, n, hop, w, window=win, return_complex=True).abs().clamp_min(eps)
+            mt = torch.stft(xt, n, hop, w, window=win, return_complex=True).abs().clamp_min(eps)
+            denominator = torch.maximum(mt.flatten(1).norm(dim=-1), sc_floor * mi.flatten(1).norm(dim=-1))
+            sc = (mt - mi).flatten(1).norm(dim=-1) / denominator
+            log_l1 = (mt.log() - mi.log()).abs().flatten(1).mean(-1)
+        else:
+            frames = chunk_frames or max(1, int(budget / (per_sample * hop)))
+            sc, log_l1 = _stft_terms_chunked(xi, xt, n, hop, w, win, eps, sc_floor, frames)
         total = total + sc + log_l1
     return reduce((total / len(resolutions)).reshape(lead), reduction)
+
+
+def _stft_terms_chunked(xi: torch.Tensor, xt: torch.Tensor, n: int, hop: int, w: int, win: torch.Tensor,
+                        eps: float, sc_floor: float, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spectral convergence and log-magnitude L1 of one resolution from sums over runs of ``frames`` frames
+    (``percloss.losses._chunked``); the signals are padded as ``torch.stft(center=True)`` pads them."""
+
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(x.unsqueeze(1), (n // 2, n // 2), mode="reflect").squeeze(1)
+
+    pi, pt = pad(xi), pad(xt)
+    n_frames = 1 + (pi.shape[-1] - n) // hop
+
+    def stat(_: Window, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        mi = torch.stft(a, n, hop, w, window=win, center=False, return_complex=True).abs().clamp_min(eps)
+        mt = torch.stft(b, n, hop, w, window=win, center=False, return_complex=True).abs().clamp_min(eps)
+        mi, mt = mi.flatten(1).double(), mt.flatten(1).double()
+        return torch.stack([(mt - mi).pow(2).sum(-1), mt.pow(2).sum(-1), mi.pow(2).sum(-1),
+                            (mt.log() - mi.log()).abs().sum(-1)], -1)
+
+    sums = window_sums(stat, frame_windows(n_frames, frames, n, hop), pi, pt)
+    denominator = torch.maximum(sums[:, 1].sqrt(), sc_floor * sums[:, 2].sqrt())
+    sc = sums[:, 0].sqrt() / denominator
+    log_l1 = sums[:, 3] / (n_frames * (n // 2 + 1))
+    return sc.to(xi.dtype), log_l1.to(xi.dtype)
 
 
 def multi_resolution_stft_loss(
@@ -73,6 +113,7 @@ def multi_resolution_stft_loss(
     eps: float = 1e-7,
     reduction: str = "mean",
     sc_floor: float = 0.1,
+    chunk_frames: int | None = None,
 ) -> torch.Tensor:
     """Functional :class:`MultiResolutionSTFTLoss` (arguments as there).
 
@@ -89,8 +130,9 @@ def multi_resolution_stft_loss(
     reduction = check_reduction(reduction)
     sc_floor = check_positive(sc_floor, "sc_floor", allow_zero=True)
     check_pair(input, target, min_length=max(n for n, _, _ in resolutions))
+    chunk_frames = None if chunk_frames is None else check_integer(chunk_frames, "chunk_frames", 1)
     windows = [torch.hann_window(w, device=input.device) for _, _, w in resolutions]
-    return _multi_resolution_stft(input, target, resolutions, windows, eps, sc_floor, reduction)
+    return _multi_resolution_stft(input, target, resolutions, windows, eps, sc_floor, reduction, chunk_frames)
 
 
 class MultiResolutionSTFTLoss(nn.Module):
@@ -118,10 +160,21 @@ class MultiResolutionSTFTLoss(nn.Module):
         reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
         sc_floor: relative floor of the spectral-convergence denominator,
             ``0`` for the unbounded original. (Default: ``0.1``)
+        chunk_frames: frames per window of the windowed computation (below). (Default: ``None``,
+            whole signals while a resolution's spectra take at most 256 MB, else windows that size)
 
     Shape:
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``;
         ``time`` must be at least the largest FFT size.
+
+    Memory: on whole signals each resolution's spectra, magnitudes and logs of
+    both signals with their autograd buffers take about
+    ``60 (fft_size / 2 + 1) / hop`` bytes per sample (about 360 bytes, 16 MB per
+    second of 44.1 kHz audio, with the defaults). A resolution whose share
+    would exceed a third of 256 MB runs over runs of frames, its four sums accumulated in
+    float64 and each run recomputed in backward, so memory stays bounded at
+    any length (``benchmarks/results/memory.md``); value and gradient agree with
+    the whole-signal computation to rounding.
 
     >>> loss = MultiResolutionSTFTLoss()
     >>> x = torch.sin(torch.arange(4096) * 0.1)
@@ -137,9 +190,11 @@ class MultiResolutionSTFTLoss(nn.Module):
         eps: float = 1e-7,
         reduction: str = "mean",
         sc_floor: float = 0.1,
+        chunk_frames: int | None = None,
     ) -> None:
         super().__init__()
         self.resolutions = _check_resolutions(fft_sizes, hop_sizes, win_lengths)
+        self.chunk_frames = None if chunk_frames is None else check_integer(chunk_frames, "chunk_frames", 1)
         self.eps = check_positive(eps, "eps")
         self.reduction = check_reduction(reduction)
         self.sc_floor = check_positive(sc_floor, "sc_floor", allow_zero=True)
@@ -154,10 +209,19 @@ class MultiResolutionSTFTLoss(nn.Module):
         """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`)."""
         windows = [getattr(self, f"window{i}") for i in range(len(self.resolutions))]
         return _multi_resolution_stft(input, target, self.resolutions, windows, self.eps, self.sc_floor,
-                                      self.reduction)
+                                      self.reduction, self.chunk_frames)
 
 
 # ------------------------------------------------------------------- log-mel L1
+
+# Working memory per sample of one signal and resolution, forward + backward in float32 (STFT at hop
+# fft_size / 4, mel projection, logs; benchmarks/bench_memory.py: 12 MB per second of 44.1 kHz audio with
+# the three default resolutions, 91 bytes per sample each; 110 leaves a margin). The losses below refuse,
+# before allocating, an input whose estimate exceeds the available memory.
+MEL_BYTES_PER_SAMPLE = 110
+# Model 1's level spectra of both signals per line and frame advanced (3.7 MB per second of 44.1 kHz audio
+# at n_fft 512, hop 256: 83 bytes per sample; 100 leaves a margin).
+LEVEL_BYTES_PER_LINE_PER_HOP = 100
 
 
 def _mel_matrices(sample_rate: int, fft_sizes: tuple[int, ...], n_mels: object) -> list[torch.Tensor]:
@@ -213,6 +277,7 @@ def mel_loss(
     fft_sizes = _check_fft_sizes(fft_sizes)
     reduction = check_reduction(reduction)
     check_pair(input, target, min_length=max(fft_sizes) // 2 + 1)
+    check_working_memory(input, MEL_BYTES_PER_SAMPLE * len(fft_sizes), "MelLoss")
     mels = [m.to(input.device) for m in _mel_matrices(rate, fft_sizes, n_mels)]
     windows = [torch.hann_window(n, device=input.device) for n in fft_sizes]
     return _mel(input, target, fft_sizes, mels, windows, reduction)
@@ -252,6 +317,7 @@ class MelLoss(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, min_length=max(self.fft_sizes) // 2 + 1)  # the STFT's reflection padding
+        check_working_memory(input, MEL_BYTES_PER_SAMPLE * len(self.fft_sizes), "MelLoss")
         return self.forward_unchecked(input, target)
 
     def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -317,6 +383,8 @@ def mel_weighted_loss(
     n_fft = check_n_fft(n_fft)
     reduction = check_reduction(reduction)
     check_pair(input, target, min_length=n_fft)
+    check_working_memory(input, LEVEL_BYTES_PER_LINE_PER_HOP * (n_fft // 2 + 1) / default_hop(n_fft),
+                         "MelWeightedLoss")
     weights = mel_line_weights(n_fft, rate, n_mels).to(input.device)
     return _mel_weighted(input, target, weights, n_fft, reduction)
 
@@ -356,6 +424,8 @@ class MelWeightedLoss(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, min_length=self.n_fft)
+        check_working_memory(input, LEVEL_BYTES_PER_LINE_PER_HOP * (self.n_fft // 2 + 1) / default_hop(self.n_fft),
+                             "MelWeightedLoss")
         return self.forward_unchecked(input, target)
 
     def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

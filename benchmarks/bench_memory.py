@@ -1,0 +1,108 @@
+"""Peak memory and time of each loss's forward + backward on long audio, under an address-space limit.
+
+Each (loss, length) runs in a fresh process limited to ``--limit-gb`` of
+address space (``ulimit -v``), on a real clip tiled to the length at
+44.1 kHz (target) and the same plus noise 40 dB down (input, requiring
+gradients); the row records the growth of the process's peak RSS during the
+step, its wall time, or how it failed (a clear refusal or an allocator error).
+
+Usage:
+    python benchmarks/bench_memory.py [--lengths 10 60 600] [--losses perceptual ...] [--limit-gb 6]
+        [--label after] [--out benchmarks/results/memory.md]
+Run it with ``PYTHONPATH`` pointing at another checkout to measure that one (the "before" rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+RATE = 44100
+LOSSES = {
+    "perceptual": "PerceptualLoss(44100)",
+    "masked": "MaskedFilterbankLoss(44100)",
+    "mrstft": "MultiResolutionSTFTLoss()",
+    "mel": "MelLoss(44100)",
+    "mel_weighted": "MelWeightedLoss(44100)",
+    "priority": "PriorityWeightedLoss(44100)",
+    "noise_modulation": "NoiseModulationLoss(44100)",
+}
+
+CHILD = r"""
+import json, resource, sys, time
+limit = int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+import numpy as np, torch
+torch.set_num_threads(1)
+from percloss import data
+from percloss.losses import *  # noqa
+seconds, expr = float(sys.argv[1]), sys.argv[2]
+clip = data.load_clip("band_sectoid", 44100).numpy()
+n = int(seconds * 44100)
+target = torch.from_numpy(np.tile(clip, n // len(clip) + 1)[:n].copy())[None]
+rng = np.random.default_rng(0)
+noise = torch.from_numpy((0.01 * rng.standard_normal(n)).astype(np.float32))[None]
+loss = eval(expr)
+x = (target + noise).requires_grad_(True)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+try:
+    value = loss(x, target)
+    value.backward()
+    result = {"peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024,
+              "seconds": time.perf_counter() - start, "value": float(value)}
+except Exception as e:  # the row records how it failed
+    result = {"error": type(e).__name__, "message": str(e).splitlines()[0][:160],
+              "seconds": time.perf_counter() - start}
+print(json.dumps(result))
+"""
+
+
+def measure(loss: str, seconds: float, limit_gb: float, timeout: float) -> dict:
+    try:
+        out = subprocess.run([sys.executable, "-c", CHILD, str(seconds), LOSSES[loss], str(int(limit_gb * 2**30))],
+                             capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+    except subprocess.TimeoutExpired:
+        return {"error": "timeout", "message": f"over {timeout:.0f} s", "seconds": timeout}
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"error": "crash", "message": tail[:160], "seconds": float("nan")}
+    result: dict = json.loads(lines[-1])
+    return result
+
+
+def cell(r: dict) -> str:
+    if "error" in r:
+        return f"fails: {r['error']} ({r['message']})" if r["error"] != "timeout" else f"timeout ({r['message']})"
+    return f"{r['peak_mb']:.0f} MB, {r['seconds']:.1f} s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lengths", type=float, nargs="+", default=[10.0, 60.0, 600.0])
+    parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=list(LOSSES))
+    parser.add_argument("--limit-gb", type=float, default=6.0)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--label", default="after")
+    parser.add_argument("--json", default=None, help="append the rows to this JSON file")
+    args = parser.parse_args()
+    rows = []
+    for loss in args.losses:
+        for seconds in args.lengths:
+            r = measure(loss, seconds, args.limit_gb, args.timeout)
+            r.update(loss=loss, seconds_audio=seconds, label=args.label)
+            rows.append(r)
+            print(f"{args.label:8s} {loss:18s} {seconds:6.0f} s: {cell(r)}", flush=True)
+    if args.json:
+        path = Path(args.json)
+        old = json.loads(path.read_text()) if path.exists() else []
+        path.write_text(json.dumps(old + rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
