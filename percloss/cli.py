@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import MissingExtraError
+
 __all__ = ["main"]
 
 CALIBRATIONS = ("iso", "sine96", "frame_max96")  # percloss.masking.CALIBRATIONS, without importing torch
@@ -215,11 +217,23 @@ def _weights(args: argparse.Namespace) -> int:
     return 0
 
 
+BLOCK = 1 << 20  # samples per block read, resampled or written by encode and decode
+
+
+def _resampler(orig_rate: int, new_rate: int) -> Any:
+    """A soxr stream (very high quality, float64): the same samples as :func:`percloss.data.resample` in one
+    piece, fed block by block."""
+    from ._optional import needs
+
+    with needs(("codec", "metrics"), "Resampling (soxr)"):
+        import soxr
+    return soxr.ResampleStream(orig_rate, new_rate, 1, dtype="float64", quality="VHQ")
+
+
 def _encode(args: argparse.Namespace) -> int:
     import torch
 
     from .codec import write_bitstream
-    from .data import read_audio, resample
     from .shipped import resolve_codec
 
     codec, counts, info = resolve_codec(args.model)
@@ -227,16 +241,23 @@ def _encode(args: argparse.Namespace) -> int:
     _write_output(Path(args.output))
     if Path(args.output).suffix.lower() != ".pcl":
         raise ValueError(f"output {str(args.output)!r}: name the bitstream with a .pcl suffix")
-    audio, file_rate = read_audio(args.input)
-    if audio.shape[1] > 1:
-        print(f"note: {audio.shape[1]} channels downmixed to mono (their mean)")
-    mono = audio.mean(axis=1)
-    if int(file_rate) != rate:
-        print(f"note: resampled {int(file_rate)} Hz -> {rate} Hz (soxr) for model {info['name']}; "
-              f"decode restores {int(file_rate)} Hz")
-        mono = resample(mono, int(file_rate), rate)
-    x = torch.from_numpy(mono.astype(np.float32))
-    blob = write_bitstream(codec, counts, x, rate, progress=not args.quiet, original_rate=int(file_rate))
+    # read, downmix and resample block by block into one float32 signal at the model's rate
+    read, file, file_rate, length = _audio_reader(args.input)
+    with file:
+        if file_rate != rate:
+            print(f"note: resampled {file_rate} Hz -> {rate} Hz (soxr) for model {info['name']}; "
+                  f"decode restores {file_rate} Hz")
+            stream = _resampler(file_rate, rate)
+        mono = np.empty(math.ceil(length * rate / file_rate) + 16 if file_rate != rate else length, np.float32)
+        filled = 0
+        for start in range(0, length, BLOCK):
+            block = read(start, min(start + BLOCK, length)).numpy()
+            if file_rate != rate:
+                block = stream.resample_chunk(block, last=start + BLOCK >= length)
+            mono[filled : filled + len(block)] = block
+            filled += len(block)
+    x = torch.from_numpy(mono[:filled])
+    blob = write_bitstream(codec, counts, x, rate, progress=not args.quiet, original_rate=file_rate)
     _write_output(Path(args.output), blob)
     seconds = len(x) / rate
     print(f"{args.output}: {len(blob)} bytes for {seconds:.2f} s at {rate} Hz = "
@@ -270,7 +291,6 @@ def _decode(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     from .codec import bitstream_info, read_bitstream
-    from .data import resample
     from .shipped import resolve_codec
 
     codec, counts, info = resolve_codec(args.model)
@@ -284,17 +304,24 @@ def _decode(args: argparse.Namespace) -> int:
     blob = path.read_bytes()
     header = bitstream_info(blob)
     y, rate = read_bitstream(codec, counts, blob, progress=not args.quiet)
+    del blob
     target = int(args.rate) if args.rate is not None else int(header["original_rate"])
-    signal = y.clamp(-1, 1).double().numpy()
     if target != rate:
         print(f"note: resampled {rate} Hz -> {target} Hz (soxr)"
               + (" (the input's original rate)" if args.rate is None else ""))
-        signal = np.clip(resample(signal, rate, target), -1.0, 1.0)
+        stream = _resampler(rate, target)
+    written = 0
     try:
-        sf.write(str(out), signal, target, subtype="PCM_16")
+        with sf.SoundFile(str(out), "w", samplerate=target, channels=1, subtype="PCM_16") as f:
+            for start in range(0, len(y), BLOCK):  # clip, resample and write block by block
+                block = y[start : start + BLOCK].clamp(-1, 1).double().numpy()
+                if target != rate:
+                    block = np.clip(stream.resample_chunk(block, last=start + BLOCK >= len(y)), -1.0, 1.0)
+                f.write(block)
+                written += len(block)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise ValueError(f"cannot write {str(out)!r}: {err}") from None
-    print(f"{args.output}: {len(signal) / target:.2f} s at {target} Hz (model {info['name']})")
+    print(f"{args.output}: {written / target:.2f} s at {target} Hz (model {info['name']})")
     return 0
 
 
@@ -433,6 +460,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except ValueError as err:
+    except (ValueError, MissingExtraError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -40,6 +40,7 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -449,28 +450,54 @@ def _n_frames(length: int) -> int:
     return max(1, math.ceil((length - OVERLAP) / HOP))
 
 
+def _frame_block(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """Frames ``start .. stop - 1`` of :func:`frame` (``(stop - start, 512)``), cut from ``x`` without padding
+    or copying the whole signal."""
+    first, last = start * HOP, (stop - 1) * HOP + FRAME
+    piece = x[..., first : min(last, x.shape[-1])]
+    if piece.shape[-1] < last - first:
+        piece = F.pad(piece, (0, last - first - piece.shape[-1]))
+    return piece.unfold(-1, FRAME, HOP)
+
+
+@torch.no_grad()
+def iter_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
+                 progress: bool = False) -> Iterator[list[torch.Tensor]]:
+    """:func:`encode_indices` a block of ``chunk`` frames at a time: yields ``[(frames, 256)] * n_modules``.
+
+    Only one block of frames and its network activations are in memory at once.
+    """
+    from ._optional import tqdm
+
+    codec.eval()
+    check_signal(x, "x")
+    x = x.float()
+    n_frames = _n_frames(x.shape[-1])
+    for start in tqdm(range(0, n_frames, chunk), desc="encode", disable=not progress, leave=False):
+        block = _frame_block(x, start, min(start + chunk, n_frames))
+        total = torch.zeros_like(block)
+        parts = []
+        for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
+            assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
+            scale = 1.0 if m == 0 else codec.residual_scale
+            idx = quantizer.indices(stage.encode(scale * (block - total)))
+            parts.append(idx)
+            if m + 1 < len(codec.stages):  # the next module codes the residual
+                total = total + stage.decode(quantizer.centroids[idx]) / scale
+        yield parts
+
+
 @torch.no_grad()
 def encode_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
                    progress: bool = False) -> list[torch.Tensor]:
     """Hard centroid indices per module, ``[(n_frames, 256)] * n_modules``, for a mono signal.
 
-    Frames are processed ``chunk`` at a time (memory stays bounded for long files).
+    Frames are processed ``chunk`` at a time (:func:`iter_indices`).
     """
-    from ._optional import tqdm
-
-    codec.eval()
-    frames = frame(x.float())
     parts: list[list[torch.Tensor]] = [[] for _ in codec.stages]
-    for start in tqdm(range(0, frames.shape[0], chunk), desc="encode", disable=not progress, leave=False):
-        block = frames[start : start + chunk]
-        total = torch.zeros_like(block)
-        for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
-            assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
-            scale = 1.0 if m == 0 else codec.residual_scale
-            idx = quantizer.indices(stage.encode(scale * (block - total)))
+    for block in iter_indices(codec, x, chunk, progress):
+        for m, idx in enumerate(block):
             parts[m].append(idx)
-            if m + 1 < len(codec.stages):  # the next module codes the residual
-                total = total + stage.decode(quantizer.centroids[idx]) / scale
     return [torch.cat(p) for p in parts]
 
 
@@ -487,24 +514,51 @@ def symbol_histogram(codec: CascadedCodec, signals: list[torch.Tensor]) -> list[
 
 
 @torch.no_grad()
-def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor], length: int, chunk: int = 256,
-                   progress: bool = False) -> torch.Tensor:
-    """Signal ``(length,)`` from hard indices (the decoder half of the codec)."""
+def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor] | list[np.ndarray], length: int,
+                   chunk: int = 256, progress: bool = False) -> torch.Tensor:
+    """Signal ``(length,)`` from hard indices (the decoder half of the codec).
+
+    ``indices[m]``: module ``m``'s ``(n_frames, 256)`` indices (any integer tensor or array). Frames are
+    decoded ``chunk`` at a time and overlap-added into the output as they come (the same sums as
+    :func:`overlap_add` on all frames: each sample receives at most two frames' terms), so memory beyond
+    the output is one block's.
+    """
     from ._optional import tqdm
 
     codec.eval()
     n_frames = indices[0].shape[0]
-    out = []
+    total_length = (n_frames - 1) * HOP + FRAME
+    if length > total_length:
+        raise ValueError(f"length {length} exceeds the {total_length} samples the frames cover")
+    first = codec.quantizers[0]
+    assert isinstance(first, SoftmaxQuantizer)
+    fade_in, fade_out = _fade(first.centroids.dtype, first.centroids.device)
+    out = torch.zeros(total_length, dtype=first.centroids.dtype, device=first.centroids.device)
     for start in tqdm(range(0, n_frames, chunk), desc="decode", disable=not progress, leave=False):
-        total = None
+        stop = min(start + chunk, n_frames)
+        block = None
         for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
             assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
             scale = 1.0 if m == 0 else codec.residual_scale
-            y = stage.decode(quantizer.centroids[indices[m][start : start + chunk]]) / scale
-            total = y if total is None else total + y
-        assert total is not None
-        out.append(total)
-    return overlap_add(torch.cat(out), length)
+            part = indices[m][start:stop]
+            idx = torch.from_numpy(part.astype(np.int64)) if isinstance(part, np.ndarray) else part.long()
+            y = stage.decode(quantizer.centroids[idx]) / scale
+            block = y if block is None else block + y
+        assert block is not None
+        weighted = block.clone()
+        if start == 0:
+            weighted[1:, :OVERLAP] = weighted[1:, :OVERLAP] * fade_in
+        else:
+            weighted[:, :OVERLAP] = weighted[:, :OVERLAP] * fade_in
+        if stop == n_frames:
+            weighted[:-1, HOP:] = weighted[:-1, HOP:] * fade_out
+        else:
+            weighted[:, HOP:] = weighted[:, HOP:] * fade_out
+        span = (stop - start - 1) * HOP + FRAME
+        folded = F.fold(weighted.T.unsqueeze(0), output_size=(1, span), kernel_size=(1, FRAME),
+                        stride=(1, HOP)).reshape(span)
+        out[start * HOP : start * HOP + span] += folded
+    return out[:length]
 
 
 def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: torch.Tensor,
@@ -531,14 +585,20 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
     symbol_counts = _check_symbol_counts(codec, symbol_counts)
     if _n_frames(x.shape[-1]) >= 2**32:
         raise ValueError(f"x is too long for one file: {x.shape[-1]} samples")
-    indices = encode_indices(codec, x, progress=progress)
+    # indices kept in the smallest integer type (the range coder takes the modules one after the other)
+    compact = np.min_scalar_type(int(symbol_counts[0].numel()) - 1)
+    blocks: list[list[np.ndarray]] = [[] for _ in codec.stages]
+    for parts in iter_indices(codec, x, progress=progress):
+        for m, idx in enumerate(parts):
+            blocks[m].append(idx.numpy().astype(compact))
     encoder = constriction.stream.queue.RangeEncoder()
-    for idx, counts in zip(indices, symbol_counts, strict=True):
+    for module_blocks, counts in zip(blocks, symbol_counts, strict=True):
         model = constriction.stream.model.Categorical(_probabilities(counts), perfect=False)
-        encoder.encode(idx.flatten().numpy().astype(np.int32), model)
+        for block in module_blocks:  # a queue coder: block after block is one message
+            encoder.encode(block.reshape(-1).astype(np.int32), model)
     payload = encoder.get_compressed().astype("<u4").tobytes()
-    n_frames = indices[0].shape[0]
-    header = _HEADER.pack(MAGIC, FORMAT_VERSION, rate, x.shape[-1], len(indices), n_frames,
+    n_frames = sum(b.shape[0] for b in blocks[0])
+    header = _HEADER.pack(MAGIC, FORMAT_VERSION, rate, x.shape[-1], len(blocks), n_frames,
                           model_id(codec, symbol_counts), original)
     return header + _CRC.pack(zlib.crc32(payload, zlib.crc32(header))) + payload
 
@@ -619,12 +679,17 @@ def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob
         raise ValueError(f"corrupted file: {n_frames} frames need at least {least_bits:.0f} bits, "
                          f"the payload has {len(payload) * 8}")
     decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
-    indices = []
+    indices: list[np.ndarray] = []
+    compact = np.min_scalar_type(len(probabilities[0]) - 1)
+    step = 4096  # frames decoded per call: the symbols stay in the smallest integer type
     try:
         for p in probabilities:
             model = constriction.stream.model.Categorical(p, perfect=False)
-            symbols = decoder.decode(model, n_frames * (FRAME // 2))
-            indices.append(torch.from_numpy(symbols.astype(np.int64)).reshape(n_frames, FRAME // 2))
+            symbols = np.empty((n_frames, FRAME // 2), dtype=compact)
+            for start in range(0, n_frames, step):
+                count = min(step, n_frames - start)
+                symbols[start : start + count] = decoder.decode(model, count * (FRAME // 2)).reshape(count, -1)
+            indices.append(symbols)
     except (ValueError, RuntimeError, AssertionError) as err:
         raise ValueError(f"corrupted file: the payload does not decode ({err})") from None
     if not decoder.maybe_exhausted():

@@ -237,3 +237,40 @@ def test_encode_refuses_an_unwritable_output_before_encoding(tmp_path: Path, mon
     ok = tmp_path / "ok.pcl"
     monkeypatch.undo()
     assert main(["encode", str(wav), str(ok), "--model", str(model), "--quiet"]) == 0 and ok.stat().st_size > 0
+
+
+def test_encode_decode_stream_in_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """encode and decode read, resample and write block by block (bounded memory on long files): with tiny
+    blocks, the bitstream is byte for byte that of the whole stereo file downmixed and resampled in one
+    piece, and the decoded file that of the one-piece decoder, resampler and 16-bit writer."""
+    import torch
+
+    from percloss import cli
+    from percloss.codec import CascadedCodec, read_bitstream, save_codec, write_bitstream
+    from percloss.data import load_clip, read_audio, resample
+
+    torch.manual_seed(0)
+    codec = CascadedCodec(2).eval()
+    counts = [torch.arange(1, 33, dtype=torch.float64)] * 2
+    model = tmp_path / "model.pt"
+    save_codec(model, codec, counts, 16000, "test-untrained", "untrained (seed 0)")
+    clip = load_clip("band_sectoid", 22050).numpy()[:30011]
+    stereo = np.stack([clip, 0.5 * clip[::-1]], axis=1)
+    wav = tmp_path / "in.wav"
+    sf.write(str(wav), stereo, 22050, subtype="FLOAT")
+    monkeypatch.setattr(cli, "BLOCK", 4099)
+    pcl, out = tmp_path / "out.pcl", tmp_path / "out.wav"
+    assert main(["encode", str(wav), str(pcl), "--model", str(model), "--quiet"]) == 0
+    audio, _ = read_audio(wav)
+    mono = audio.mean(axis=1).astype(np.float32).astype(np.float64)  # the reader's float32 downmix
+    x = torch.from_numpy(resample(mono, 22050, 16000).astype(np.float32))
+    expected_blob = write_bitstream(codec, counts, x, 16000, original_rate=22050)
+    assert pcl.read_bytes() == expected_blob
+    assert main(["decode", str(pcl), str(out), "--model", str(model), "--quiet"]) == 0
+    decoded, rate = sf.read(str(out), dtype="int16")
+    y, _ = read_bitstream(codec, counts, expected_blob)
+    whole = np.clip(resample(y.clamp(-1, 1).double().numpy(), 16000, 22050), -1.0, 1.0)
+    reference = tmp_path / "ref.wav"
+    sf.write(str(reference), whole, 22050, subtype="PCM_16")
+    assert rate == 22050
+    np.testing.assert_array_equal(decoded, sf.read(str(reference), dtype="int16")[0])
