@@ -136,3 +136,18 @@ def test_visqol_refuses_pcm_scaled_audio(speech: torch.Tensor) -> None:
     x = speech.numpy()
     with pytest.raises(ValueError, match=r"reference's peak is [0-9.]+: ViSQOL's floor is absolute"):
         visqol(x * 32767, x * 32767, 16000, "speech")
+
+
+def test_pesq_and_estoi_are_right_on_pcm_scaled_audio() -> None:
+    """PESQ aligns levels and ESTOI normalises its frames, so int16-scaled floats (the mistake CDPAM and
+    ViSQOL refuse) give the full-scale scores: a correct result, not a silent wrong one."""
+    from percloss import scorers
+
+    x = data.load_clip("speech_male", 16000).numpy()[:48000].astype(np.float64)
+    y = x + 0.01 * np.random.default_rng(0).standard_normal(len(x))
+    full = scorers.pesq_wb(x, y), scorers.estoi(x, y, 16000)
+    assert 1.0 < full[0] < 4.0 and 0.5 < full[1] < 1.0  # a degradation the measures see
+    for scale in (32767.0, 1e-3):
+        scaled = scorers.pesq_wb(scale * x, scale * y), scorers.estoi(scale * x, scale * y, 16000)
+        assert scaled[0] == pytest.approx(full[0], abs=1e-6)
+        assert scaled[1] == pytest.approx(full[1], abs=1e-9)
