@@ -5,6 +5,15 @@ and written next to the chapter as CSV so that tests can check the page
 against it. A verdict is one of :data:`VERDICTS`, optionally followed by a
 detail (``"reproduced for PESQ, STOI"``); *not tested here* always carries its
 reason (``"not tested here (needs listeners)"``).
+
+Paired claims ("a is better than b", "a is as good as b") are decided by one
+rule for the whole book, :func:`paired_verdict`: a few *primary judges*
+(:class:`Judge`), chosen in code before the data and independent of what the
+systems were trained on, each with a non-inferiority margin fixed with its
+reasoning; the interval of each judge's ``a − b`` (songs or seeds resampled,
+:mod:`percloss.experiments.stats`) decides per judge; *mixed* where the
+judges disagree. Other measures (NMR, SNR, LSD) stay on the page as
+diagnostics that never decide.
 """
 
 from __future__ import annotations
@@ -17,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["VERDICTS", "COMPARISON_KINDS", "Claim", "verdict", "comparison_verdict", "check_verdict", "claims_frame",
-           "write_claims", "read_claims"]
+           "write_claims", "read_claims", "Judge", "Interval", "JudgeOutcome", "judge_outcome", "paired_verdict",
+           "VISQOL", "CDPAM", "MUSIC_JUDGES"]
 
-VERDICTS = ("reproduced", "not reproduced", "not tested here")
+VERDICTS = ("reproduced", "not reproduced", "mixed", "not tested here")
 
 
 def check_verdict(text: str) -> str:
@@ -31,7 +41,7 @@ def check_verdict(text: str) -> str:
     """
     if not isinstance(text, str):
         raise ValueError(f"verdict must be a string, got {type(text).__name__}")
-    for head in ("not tested here", "not reproduced", "reproduced"):
+    for head in ("not tested here", "not reproduced", "mixed", "reproduced"):
         if text.startswith(head):
             rest = text[len(head):].strip(" :;,")
             if head == "not tested here" and not rest.strip("()"):
@@ -105,6 +115,142 @@ def comparison_verdict(kind: str, outcomes: Mapping[str, str], a: str = "a", b: 
     if kind == "better":
         what = f"{'does' if len(failing) == 1 else 'do'} {what}"
     return verdict(False, detail=f"the {names} interval{'s' if len(failing) > 1 else ''} {what}")
+
+
+@dataclass(frozen=True)
+class Judge:
+    """A primary judge of paired claims: a measure independent of what the systems were trained on.
+
+    Attributes:
+        name: as printed (``"ViSQOL"``).
+        higher_is_better: the direction of the measure.
+        margin: the non-inferiority margin in the measure's units: ``a`` is *as good as* ``b`` when the
+            interval of ``a − b`` excludes ``b`` being better by ``margin`` or more.
+        reason: why this margin, printed beside the verdicts.
+    """
+
+    name: str
+    higher_is_better: bool
+    margin: float
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.name.strip() or not self.reason.strip():
+            raise ValueError("a Judge needs a name and the reason for its margin")
+        if not (isinstance(self.margin, (int, float)) and self.margin > 0 and self.margin < float("inf")):
+            raise ValueError(f"Judge {self.name!r}: margin must be a positive number, got {self.margin!r}")
+
+
+#: ViSQOL v3 (audio mode), MOS-LQO on 1..5: higher is better.
+VISQOL = Judge("ViSQOL", True, 0.1,
+               "a tenth of one grade of the five-grade MOS scale ViSQOL maps to, fixed before the evaluation it "
+               "judges; over three thousand times the largest difference between two CPUs' kernel paths on the "
+               "codec chapter's items (3e-5, runs/codec/eval/spread.json), so rounding never decides")
+#: CDPAM (Manocha et al. 2021), a learnt perceptual distance: lower is better.
+CDPAM = Judge("CDPAM", False, 0.01,
+              "about a quarter of the mean distance CDPAM puts between the reference and MP3 at 64-112 kbit/s on "
+              "the codec chapter's held-out music (0.039-0.045, runs/codec/eval/cdpam.csv, measured before this "
+              "rule): a difference under a quarter of what a good lossy coder costs is not a loss of quality")
+#: The primary judges for music (chapter 4): both must agree for "better"; "as good" is non-inferiority on both.
+MUSIC_JUDGES = (VISQOL, CDPAM)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate of ``a − b`` on one measure, with its interval (``low <= estimate <= high``)."""
+
+    estimate: float
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        values = (self.estimate, self.low, self.high)
+        if not all(isinstance(v, (int, float)) and v == v and abs(v) < float("inf") for v in values):
+            raise ValueError(f"Interval values must be finite numbers, got {values}")
+        if not self.low <= self.estimate <= self.high:
+            raise ValueError(f"Interval needs low <= estimate <= high, got {values}")
+
+
+@dataclass(frozen=True)
+class JudgeOutcome:
+    """What one judge's interval of ``a − b`` says: ``a`` better (the whole interval favours ``a``),
+    ``a`` non-inferior (``b`` is not better by the margin or more), ``b`` better (the whole interval
+    favours ``b``)."""
+
+    judge: str
+    a_better: bool
+    non_inferior: bool
+    b_better: bool
+
+
+def judge_outcome(judge: Judge, interval: Interval) -> JudgeOutcome:
+    """One judge's reading of the interval of ``a − b`` in its units (oriented by ``higher_is_better``).
+
+    >>> judge_outcome(VISQOL, Interval(0.05, -0.05, 0.15))
+    JudgeOutcome(judge='ViSQOL', a_better=False, non_inferior=True, b_better=False)
+    >>> judge_outcome(CDPAM, Interval(-0.03, -0.05, -0.01))
+    JudgeOutcome(judge='CDPAM', a_better=True, non_inferior=True, b_better=False)
+    """
+    sign = 1.0 if judge.higher_is_better else -1.0
+    low, high = sorted((sign * interval.low, sign * interval.high))  # in "a better" units
+    return JudgeOutcome(judge.name, a_better=low > 0, non_inferior=low > -judge.margin, b_better=high < 0)
+
+
+def paired_verdict(kind: str, intervals: Mapping[str, Interval], judges: Sequence[Judge], a: str = "a",
+                   b: str = "b", untested: str | None = None) -> str:
+    """The book's one verdict rule for "``a`` is better than / as good as ``b``".
+
+    ``intervals`` maps each judge's name to the interval of ``a − b`` (other keys, the diagnostics, are
+    ignored: they never decide). Per judge (:func:`judge_outcome`):
+
+    - ``"better"``: *reproduced* when every judge's interval favours ``a``; *not reproduced* when none does;
+      *mixed* when some do and some do not;
+    - ``"as good"`` (non-inferiority at each judge's margin): *reproduced* when ``a`` is non-inferior on
+      every judge; *not reproduced* when on none; *mixed* otherwise.
+
+    With ``untested`` (the reason), *not tested here*.
+
+    >>> iv = {"ViSQOL": Interval(0.3, 0.2, 0.4), "CDPAM": Interval(0.02, -0.01, 0.05), "NMR": Interval(3, 2, 4)}
+    >>> paired_verdict("better", iv, MUSIC_JUDGES, "C64", "A64")
+    'mixed: ViSQOL favours C64; CDPAM does not'
+    >>> paired_verdict("as good", iv, MUSIC_JUDGES, "C64", "A64")
+    'mixed: C64 is within the margin on ViSQOL; not on CDPAM (CDPAM margin 0.01)'
+
+    Raises:
+        ValueError: unknown ``kind``, no judges, or a judge without an interval (when the claim is tested).
+    """
+    if kind not in COMPARISON_KINDS:
+        raise ValueError(f"kind must be one of {COMPARISON_KINDS}, got {kind!r}")
+    if untested is not None:
+        if not untested.strip():
+            raise ValueError("untested must give the reason the claim is not tested")
+        return verdict(None, untested)
+    if not judges:
+        raise ValueError("judges must hold at least one primary judge")
+    missing = [j.name for j in judges if j.name not in intervals]
+    if missing:
+        raise ValueError(f"no interval for the primary judge(s) {missing}")
+    outcomes = [judge_outcome(j, intervals[j.name]) for j in judges]
+    if kind == "better":
+        yes = [o.judge for o in outcomes if o.a_better]
+        no = [o.judge for o in outcomes if not o.a_better]
+        if not no:
+            return f"reproduced: {', '.join(yes)} favour{'s' if len(yes) == 1 else ''} {a}"
+        worse = [o.judge for o in outcomes if o.b_better]
+        if not yes:
+            detail = (f"{', '.join(worse)} favour{'s' if len(worse) == 1 else ''} {b}" if worse
+                      else f"no judge's interval favours {a}")
+            return f"not reproduced: {detail}"
+        return f"mixed: {', '.join(yes)} favour{'s' if len(yes) == 1 else ''} {a}; {', '.join(no)} " \
+               f"do{'es' if len(no) == 1 else ''} not"
+    yes = [o.judge for o in outcomes if o.non_inferior]
+    no = [j for j, o in zip(judges, outcomes, strict=True) if not o.non_inferior]
+    margins = ", ".join(f"{j.name} margin {j.margin:g}" for j in no)
+    if not no:
+        return f"reproduced: {a} within the margin{'s' if len(yes) > 1 else ''} of {b} on {', '.join(yes)}"
+    if not yes:
+        return f"not reproduced: {b} better by the margin or more is not excluded ({margins})"
+    return f"mixed: {a} is within the margin on {', '.join(yes)}; not on {', '.join(j.name for j in no)} ({margins})"
 
 
 @dataclass(frozen=True)
