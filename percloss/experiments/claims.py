@@ -243,14 +243,15 @@ def paired_verdict(kind: str, intervals: Mapping[str, Interval], judges: Sequenc
             return f"not reproduced: {detail}"
         return f"mixed: {', '.join(yes)} favour{'s' if len(yes) == 1 else ''} {a}; {', '.join(no)} " \
                f"do{'es' if len(no) == 1 else ''} not"
-    yes = [o.judge for o in outcomes if o.non_inferior]
-    no = [j for j, o in zip(judges, outcomes, strict=True) if not o.non_inferior]
-    margins = ", ".join(f"{j.name} margin {j.margin:g}" for j in no)
-    if not no:
-        return f"reproduced: {a} within the margin{'s' if len(yes) > 1 else ''} of {b} on {', '.join(yes)}"
-    if not yes:
+    within = [o.judge for o in outcomes if o.non_inferior]
+    outside = [j for j, o in zip(judges, outcomes, strict=True) if not o.non_inferior]
+    margins = ", ".join(f"{j.name} margin {j.margin:g}" for j in outside)
+    if not outside:
+        return f"reproduced: {a} within the margin{'s' if len(within) > 1 else ''} of {b} on {', '.join(within)}"
+    if not within:
         return f"not reproduced: {b} better by the margin or more is not excluded ({margins})"
-    return f"mixed: {a} is within the margin on {', '.join(yes)}; not on {', '.join(j.name for j in no)} ({margins})"
+    names = ", ".join(j.name for j in outside)
+    return f"mixed: {a} is within the margin on {', '.join(within)}; not on {names} ({margins})"
 
 
 @dataclass(frozen=True)
