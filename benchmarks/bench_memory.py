@@ -62,6 +62,69 @@ print(json.dumps(result))
 """
 
 
+CLI_CHILD = r"""
+import json, os, resource, sys, time
+limit = int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+import torch
+torch.set_num_threads(1)
+from percloss.cli import main
+verb, wav, folder = sys.argv[1], sys.argv[2], sys.argv[4]
+pcl, out = os.path.join(folder, "x.pcl"), os.path.join(folder, "y.wav")
+start = time.perf_counter()
+if verb == "decode" and not os.path.exists(pcl):
+    raise SystemExit("encode first")
+args = ["encode", wav, pcl] if verb == "encode" else ["decode", pcl, out]
+try:
+    status = main(args + ["--quiet"])
+    result = {"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "seconds": time.perf_counter() - start, "status": status}
+    if status:
+        result = {"error": f"exit {status}", "message": "", "seconds": result["seconds"]}
+except Exception as e:  # the row records how it failed
+    result = {"error": type(e).__name__, "message": str(e).splitlines()[0][:160] if str(e) else "",
+              "seconds": time.perf_counter() - start}
+print(json.dumps(result))
+"""
+
+
+def stereo_wav(seconds: float, folder: Path) -> Path:
+    """A real clip tiled to ``seconds`` of 44.1 kHz stereo (16-bit WAV)."""
+    import numpy as np
+    import soundfile as sf
+
+    from percloss import data
+
+    path = folder / f"long_{seconds:g}.wav"
+    if not path.exists():
+        clip = data.load_clip("band_sectoid", RATE).numpy()
+        with sf.SoundFile(str(path), "w", samplerate=RATE, channels=2, subtype="PCM_16") as f:
+            n, done = int(seconds * RATE), 0
+            while done < n:
+                block = clip[: min(len(clip), n - done)]
+                f.write(np.stack([block, 0.8 * block], axis=1))
+                done += len(block)
+    return path
+
+
+def measure_cli(verb: str, seconds: float, limit_gb: float, timeout: float, folder: Path) -> dict:
+    """Peak RSS of the whole process (imports included) for ``python -m percloss encode|decode``."""
+    wav = stereo_wav(seconds, folder)
+    work = folder / f"work_{seconds:g}"
+    work.mkdir(exist_ok=True)
+    try:
+        out = subprocess.run([sys.executable, "-c", CLI_CHILD, verb, str(wav), str(int(limit_gb * 2**30)),
+                              str(work)], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": "timeout", "message": f"over {timeout:.0f} s", "seconds": timeout}
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"error": "crash", "message": tail[:160], "seconds": float("nan")}
+    result: dict = json.loads(lines[-1])
+    return result
+
+
 def measure(loss: str, seconds: float, limit_gb: float, timeout: float) -> dict:
     try:
         out = subprocess.run([sys.executable, "-c", CHILD, str(seconds), LOSSES[loss], str(int(limit_gb * 2**30))],
@@ -85,7 +148,10 @@ def cell(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", type=float, nargs="+", default=[10.0, 60.0, 600.0])
-    parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=list(LOSSES))
+    parser.add_argument("--losses", nargs="*", default=list(LOSSES), choices=list(LOSSES))
+    parser.add_argument("--cli", nargs="*", default=[], choices=["encode", "decode"],
+                        help="also run these CLI verbs (whole-process peak RSS; decode after encode)")
+    parser.add_argument("--work", default=None, help="folder for the CLI's long WAV files (Default: a temp dir)")
     parser.add_argument("--limit-gb", type=float, default=6.0)
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--label", default="after")
@@ -98,6 +164,17 @@ def main() -> None:
             r.update(loss=loss, seconds_audio=seconds, label=args.label)
             rows.append(r)
             print(f"{args.label:8s} {loss:18s} {seconds:6.0f} s: {cell(r)}", flush=True)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.work or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for seconds in args.lengths:
+            for verb in args.cli:
+                r = measure_cli(verb, seconds, args.limit_gb, args.timeout, folder)
+                r.update(loss=f"cli {verb}", seconds_audio=seconds, label=args.label)
+                rows.append(r)
+                print(f"{args.label:8s} {'cli ' + verb:18s} {seconds:6.0f} s: {cell(r)}", flush=True)
     if args.json:
         path = Path(args.json)
         old = json.loads(path.read_text()) if path.exists() else []
