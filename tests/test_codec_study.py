@@ -391,3 +391,34 @@ def test_opus_bitstreams_round_trip_and_are_checked(tiny_study: cs.CodecStudy, t
     x = torch.zeros(16000, dtype=torch.float64)
     with pytest.raises(ValueError, match="another setting"):  # a bitstream made for 32 kbit/s offered as 64
         cs._opus_coded(x, 16000, 64, key, True, dict(tiny_study.opus_streams))
+
+
+def test_full_mode_trains_two_module_points_with_the_one_schedule(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full mode's trainer takes its settings from RunConfig.settings: a two-module point gets the
+    hard-entropy signed rate control, the saturation penalty and relative clipping without which the
+    two-module runs collapsed; a one-module point keeps the plain schedule."""
+    from percloss.codec_runs import RUN
+
+    config = cs.CodecStudyConfig.for_mode("full")
+    two = next(p for p in config.points if p.n_modules == 2)
+    one = next(p for p in config.points if p.n_modules == 1)
+    s2, s1 = cs.training_settings(two, config), cs.training_settings(one, config)
+    assert (s2.rate_entropy, s2.rate_control) == (RUN.multi_module_rate_entropy, RUN.multi_module_rate_control)
+    assert s2.saturation_weight == RUN.multi_module_saturation_weight > 0
+    assert s2.clip_relative == RUN.multi_module_clip_relative is not None
+    assert (s1.rate_entropy, s1.saturation_weight, s1.clip_relative) == ("soft", 0.0, None)
+    for s, p in ((s1, one), (s2, two)):
+        assert (s.steps, s.batch, s.lr, s.seed) == (config.steps, config.batch, config.lr, config.seed)
+        assert s.target_kbps == pytest.approx(p.kbps / p.n_modules)
+    seen = []
+
+    def capture(codec, signals, rate, kind, settings=None, **kw):
+        seen.append(settings)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(cs, "train_codec", capture)
+    monkeypatch.setattr(cs, "_train_signals", lambda point, config: [torch.zeros(32000)])
+    with pytest.raises(RuntimeError, match="stop"):
+        cs._train(two, config, tmp_path, progress=False)
+    assert seen == [s2]

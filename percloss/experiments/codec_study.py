@@ -55,8 +55,8 @@ from ..codec import (
     symbol_histogram,
     write_bitstream,
 )
-from ..codec_runs import POINTS, RUN
-from ..codec_training import TrainLog, train_codec
+from ..codec_runs import POINTS, RUN, RunConfig, RunPoint
+from ..codec_training import TrainLog, TrainSettings, train_codec
 from ..metrics import log_spectral_distance, nmr, snr
 from ..modes import MODES, current_mode, machine_description
 from ..paths import cache_dir, eval_dir, repository_root, runs_dir
@@ -64,7 +64,7 @@ from ..scorers import visqol
 from .claims import Claim, comparison_verdict
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
-           "checkpoint_path", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
+           "checkpoint_path", "training_settings", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
            "PairedDifference", "paired_difference", "attach_cdpam", "write_evaluation", "update_evaluation", "check_agreement", "stored_evaluation", "agreement_summary",
            "agreement_tolerance", "NEURAL_TOLERANCE", "EXACT_TOLERANCE", "MPEG1_BITRATES", "mp3_bitrate_for",
            "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason", "why_absent", "in_this_build", "operating_points_table", "System",
@@ -250,6 +250,16 @@ def _train_signals(point: OperatingPoint, config: CodecStudyConfig) -> list[torc
     return list(data.codec_corpus("train", point.sample_rate, config.corpus_folder).values())
 
 
+def training_settings(point: OperatingPoint, config: CodecStudyConfig) -> TrainSettings:
+    """The :class:`~percloss.codec_training.TrainSettings` a study trains ``point`` with: this study's
+    schedule (steps, batch, segments, lr, seed; float32) under :meth:`percloss.codec_runs.RunConfig.settings`,
+    the one place that adds what points of more than one module need (hard-entropy, signed rate
+    control, the saturation penalty, relative clipping: without them the two-module runs collapsed)."""
+    schedule = RunConfig(steps=config.steps, batch=config.batch, segment_frames=config.segment_frames, lr=config.lr,
+                         precision="fp32", seed=config.seed, finetune_fraction=config.finetune_fraction)
+    return schedule.settings(RunPoint(point.name, point.model, point.sample_rate, point.kbps, point.n_modules))
+
+
 def _train(point: OperatingPoint, config: CodecStudyConfig, workdir: Path, progress: bool) -> TrainedModel:
     final = workdir / f"{point.key}.codec"
     state = workdir / f"{point.key}.state"
@@ -264,21 +274,19 @@ def _train(point: OperatingPoint, config: CodecStudyConfig, workdir: Path, progr
         log = TrainLog(**torch.load(state, map_location="cpu", weights_only=True)["log"]) if state.is_file() else None
         return TrainedModel(point, codec, counts, f"{info['trained']} (checkpoint reused)", str(info["sha256"]),
                             log, 0.0)
-    kw: dict[str, Any] = dict(batch=config.batch, segment_frames=config.segment_frames, lr=config.lr,
-                              target_kbps=point.kbps / point.n_modules, seed=config.seed, save_every=50,
-                              anneal_steps=config.steps,
-                              progress=progress)
+    settings = training_settings(point, config)
+    kw: dict[str, Any] = dict(save_every=50, progress=progress)
     start = time.perf_counter()
     if point.model in ("C", "D"):  # C's first steps, shared by the C and D of this operating point
         shared = workdir / f"{replace(point, model='C').key}.shared"
         torch.manual_seed(config.seed)
-        train_codec(CascadedCodec(point.n_modules), signals, point.sample_rate, "C", steps=shared_steps,
+        train_codec(CascadedCodec(point.n_modules), signals, point.sample_rate, "C", settings, steps=shared_steps,
                     checkpoint=shared, **kw)
         if not state.is_file():
             shutil.copyfile(shared, state)
     torch.manual_seed(config.seed)
     codec = CascadedCodec(point.n_modules)
-    log = train_codec(codec, signals, point.sample_rate, point.model, steps=config.steps, checkpoint=state, **kw)
+    log = train_codec(codec, signals, point.sample_rate, point.model, settings, checkpoint=state, **kw)
     n = None if config.histogram_seconds is None else int(config.histogram_seconds * point.sample_rate)
     counts = symbol_histogram(codec, [s[:n] for s in signals])
     sha = save_codec(final, codec, counts, point.sample_rate, point.key, schedule)
