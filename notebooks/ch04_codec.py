@@ -425,7 +425,11 @@ if MODE == "quick":
 # MP3 112), but not which system its tests set against which: the pairings
 # below ("D64 as good as MP3 64", "D96 as good as MP3 112", ...) are this
 # book's reading of those sets, and only systems at one sample rate are
-# paired. A claim that one system is **better** is *reproduced* when the 95 %
+# paired. Each row's source column quotes the page's sentence it tests: the
+# conjecture (C against A at one rate and size), the two losses being
+# "complementary" (D against C), the subjective tests (reduced architectures
+# and rates) or the aim to "compete with traditional coders" (MP3: the page
+# states no equality with MP3). A claim that one system is **better** is *reproduced* when the 95 %
 # interval of the paired difference favours it on every measure with an
 # interval: NMR, ViSQOL and, where its stored scores cover both systems, CDPAM
 # {cite}`manocha2021cdpam` (a distance learned from listeners' judgements;

@@ -184,8 +184,17 @@ def test_missing_systems_say_why_and_quick_mode_says_its_own_reason(monkeypatch:
     for c in cs.codec_claims(rows, quick):  # tested or not, nothing of a quick build stands for the work
         assert c.verdict == f"not tested here ({cs.quick_reason(quick)})" and "collapsed" not in c.verdict
     assert "untrained" in cs.quick_reason(quick) and str(quick.steps) in cs.quick_reason(quick)
-    assert [c.source for c in cs.codec_claims(rows, quick)] == [cs.CLAIM_SOURCE] * len(cs.CLAIMS)
-    assert "MUSHRA" not in cs.CLAIM_SOURCE and "subjective tests" in cs.CLAIM_SOURCE
+    # each row quotes the page's own sentence it tests: the conjecture for C against A at one rate and size,
+    # the complementary losses for D against C, the aim to compete for MP3, the subjective tests otherwise
+    sources = {c.claim.split(":")[0]: c.source for c in cs.codec_claims(rows, quick)}
+    quoted = {key: [claim for claim, source in sources.items() if sentence in source]
+              for key, sentence in cs.PAGE_SENTENCES.items()}
+    assert quoted["conjecture"] == ["C64 better than A64"]
+    assert quoted["complementary"] == ["D64 as good as C64 or better", "D96 as good as C96 or better"]
+    assert quoted["compete"] == [c for c in sources if "MP3" in c] and len(quoted["compete"]) == 3
+    assert sorted(quoted["subjective"]) == sorted(c for c in sources if " A79" in c or " B79" in c or "A168" in c)
+    assert sum(len(v) for v in quoted.values()) == len(cs.CLAIMS)  # one sentence per row
+    assert not any("MUSHRA" in source for source in sources.values())
     # the listening panel's missing systems, from the same reasons
     shown = ["reference", "A64", "C64", "D64", "MP3 64 kbit/s", "Opus 64 kbit/s"]
     assert cs.listening_absent(shown, _config()) == [("A79", cs.not_shipped_reason("A79")), ("B79", cs.not_shipped_reason("B79"))]

@@ -70,7 +70,7 @@ __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "r
            "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason", "why_absent", "in_this_build", "operating_points_table", "System",
            "resolve_system", "claim_pair", "interpolated_difference", "rate_gap", "RATE_TOLERANCE", "ClaimSpec",
            "CLAIMS", "COMPARISONS", "LISTENING_SYSTEMS", "listening_absent", "codec_claims", "cdpam_seconds",
-           "ANCHORS", "ATTEMPTS_RECORD", "CLAIM_MEASURES", "CLAIM_SOURCE", "claim_rule", "mean_rate", "quick_reason"]
+           "ANCHORS", "ATTEMPTS_RECORD", "CLAIM_MEASURES", "CLAIM_SOURCE", "PAGE_SENTENCES", "claim_rule", "mean_rate", "quick_reason"]
 
 # Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
 TRAINING_PROCEDURE = 4  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration; 4: the output convolution by FFT while training on a CPU
@@ -1077,33 +1077,60 @@ def interpolated_difference(rows: list[dict[str, Any]], a: str, anchor: str, mea
     return PairedDifference(a, f"{anchor} at {a}'s rate", measure, len(diff), mean, low, high, better, lower)
 
 
+#: The sentences of the work's page (``zhen2020page``) that the claims rows test, verbatim.
+PAGE_SENTENCES = {
+    "conjecture": "Our conjecture is that the psychoacoustic calibration can improve the sound quality given the "
+                  "same bitrate and network architecture.",
+    "complementary": "The two proposed loss functions are complementary, as the first one does not explicitly "
+                     "prevent an accidental reconstruction noise peak that can exceed the mask.",
+    "subjective": "Our subjective tests verify that the proposed method improves the sound quality with reduced "
+                  "model architectures and bitrates.",
+    "compete": "Hence, our goal is to come up with a better loss function based on adequate psychoacoustics, "
+               "which can make the neural audio coders compete with traditional coders.",
+}
+#: The page's subjective-test sentence, as the source of the rows that set a reduced architecture or rate
+#: against a larger one (no scores on the page).
+CLAIM_SOURCE = f"\"{PAGE_SENTENCES['subjective']}\" (no scores on its page)"
+_CONJECTURE = f"its conjecture: \"{PAGE_SENTENCES['conjecture']}\""
+_COMPLEMENTARY = (f"\"{PAGE_SENTENCES['complementary']}\" (that D, which adds the second, is at least as good as "
+                  "C is this book's reading)")
+_COMPETE = (f"its aim: \"{PAGE_SENTENCES['compete']}\"; its sample lists set MP3 beside the models. The page "
+            "states no equality with MP3: the pairing is this book's reading")
+
+
 @dataclass(frozen=True)
 class ClaimSpec:
-    """A claim of the work as this book reads it: ``a`` is ``kind`` ("better" / "as good") than ``b``."""
+    """A claim of the work as this book reads it: ``a`` is ``kind`` ("better" / "as good") than ``b``;
+    ``source``: the page's sentence it tests."""
 
     claim: str
     where: str
     a: str
     b: str
     kind: str
+    source: str = CLAIM_SOURCE
 
 
 _LOW = "the page's 'Low Bitrates, 32 kHz' samples (pairing: this book's reading)"
 _HIGH = "the page's 'High Bitrates, 44.1 kHz' samples (pairing: this book's reading)"
-#: The claims table's rows. The page lists two sample sets and says its subjective tests verify quality with
-#: reduced architectures and bitrates; which systems are set against which is this book's reading of the sets.
+#: The claims table's rows, each with the page's sentence it tests (:data:`PAGE_SENTENCES`). The page lists
+#: two sample sets; which systems are set against which is this book's reading of the sets.
 CLAIMS = (
-    ClaimSpec("C64 better than A64: same rate and architecture", _LOW, "C64", "A64", "better"),
-    ClaimSpec("D64 as good as C64 or better: the noise-modulation term", _LOW, "D64", "C64", "as good"),
+    ClaimSpec("C64 better than A64: same rate and architecture", _LOW, "C64", "A64", "better", _CONJECTURE),
+    ClaimSpec("D64 as good as C64 or better: the noise-modulation term", _LOW, "D64", "C64", "as good",
+              _COMPLEMENTARY),
     ClaimSpec("C64 as good as A79: half the parameters, lower rate", _LOW, "C64", "A79", "as good"),
     ClaimSpec("D64 as good as A79: half the parameters, lower rate", _LOW, "D64", "A79", "as good"),
     ClaimSpec("D64 as good as B79: half the parameters, lower rate", _LOW, "D64", "B79", "as good"),
-    ClaimSpec("D64 as good as MP3 64", _LOW, "D64", "MP3 64 @32k", "as good"),
+    ClaimSpec("D64 as good as MP3 64", _LOW, "D64", "MP3 64 @32k", "as good", _COMPETE),
     ClaimSpec("C96 as good as A168: half the parameters, lower rate", _HIGH, "C96", "A168", "as good"),
-    ClaimSpec("D96 as good as C96 or better", _HIGH, "D96", "C96", "as good"),
-    ClaimSpec("D96 as good as MP3 112: lower rate", _HIGH, "D96", "MP3 112 @44k", "as good"),
-    ClaimSpec("D112 as good as MP3 112", _HIGH, "D112", "MP3 112 @44k", "as good"),
+    ClaimSpec("C112 as good as A168: same parameters, lower rate", _HIGH, "C112", "A168", "as good"),
+    ClaimSpec("D96 as good as C96 or better", _HIGH, "D96", "C96", "as good", _COMPLEMENTARY),
+    ClaimSpec("D96 as good as MP3 112: lower rate", _HIGH, "D96", "MP3 112 @44k", "as good", _COMPETE),
+    ClaimSpec("D112 as good as MP3 112", _HIGH, "D112", "MP3 112 @44k", "as good", _COMPETE),
 )
+
+
 #: The chapter's paired comparisons (a, b) beside the claims (each pair at one sample rate: :func:`claim_pair`).
 COMPARISONS = (("C64", "A64"), ("D64", "C64"), ("D64", "A64"), ("C64", "A79"), ("D64", "A79"), ("D64", "B79"),
                ("C64", "MP3 64 @32k"), ("D64", "MP3 64 @32k"), ("D64", "Opus 64 @32k"),
@@ -1113,8 +1140,6 @@ COMPARISONS = (("C64", "A64"), ("D64", "C64"), ("D64", "A64"), ("C64", "A79"), (
 LISTENING_SYSTEMS = ("A64", "A79", "B79", "C64", "D64", "MP3 64", "Opus 64")
 #: Measures of a claim's verdict (each where stored for both systems), with their labels and units.
 CLAIM_MEASURES = (("nmr_db", "NMR", " dB"), ("visqol", "ViSQOL", ""), ("cdpam", "CDPAM", ""))
-CLAIM_SOURCE = ("its subjective tests, which \"verify that the proposed method improves the sound quality with "
-                "reduced model architectures and bitrates\" (no scores on its page)")
 
 
 def listening_absent(shown: Any, config: CodecStudyConfig) -> list[tuple[str, str]]:
@@ -1156,7 +1181,7 @@ def _claim(spec: ClaimSpec, rows: list[dict[str, Any]], config: CodecStudyConfig
     if missing:
         why = quick_reason(config) if config.mode == "quick" else "; ".join(
             f"{s.name}: {why_absent(s.name, config)}" for s in missing)
-        return Claim(spec.claim, spec.where, CLAIM_SOURCE, rule, "—",
+        return Claim(spec.claim, spec.where, spec.source, rule, "—",
                      comparison_verdict(spec.kind, {}, untested=why))
     ra, rb = mean_rate(rows, sa.key, split), mean_rate(rows, sb.key, split)
     direct = {label: (paired_difference(rows, sa.key, sb.key, m, split), unit) for m, label, unit in CLAIM_MEASURES
@@ -1191,7 +1216,7 @@ def _claim(spec: ClaimSpec, rows: list[dict[str, Any]], config: CodecStudyConfig
                         "interpolated on")
     if config.mode == "quick":
         untested = quick_reason(config)
-    return Claim(spec.claim, spec.where, CLAIM_SOURCE, rule, "; ".join(parts),
+    return Claim(spec.claim, spec.where, spec.source, rule, "; ".join(parts),
                  comparison_verdict(spec.kind, outcomes, sa.name, sb.name, untested=untested))
 
 
