@@ -57,7 +57,15 @@ def _noise(n: int, seed: int = 0):  # type: ignore[no-untyped-def]
     import torch
 
     g = torch.Generator().manual_seed(seed)
-    return 1e-3 * torch.randn(n, generator=g)
+    return torch.randn(n, generator=g).mul_(1e-3)
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+#: This process's peak RSS once its input was built, just before the call.
+_PEAK_BEFORE_CALL = [0.0]
 
 
 def write_wavs(seconds: float, folder: Path) -> tuple[Path, Path]:
@@ -87,7 +95,8 @@ def child(entry: str, seconds: float, wav_dir: Path) -> None:
         outcome: dict[str, object] = {"ok": True, "seconds": wall, "result_mb": result_mb}
     except (MemoryError, RuntimeError, SystemExit) as err:
         outcome = {"ok": False, "error": f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"}
-    outcome["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    outcome["peak_mib"] = _peak_mib()
+    outcome["before_call_mib"] = _PEAK_BEFORE_CALL[0]
     import percloss
 
     outcome["package"] = str(Path(percloss.__file__).parent)
@@ -108,7 +117,8 @@ def _run(entry: str, seconds: float, wav_dir: Path) -> tuple[float, float]:
     elif entry in ("model1", "nmr"):
         x = _music(seconds)
         if entry == "nmr":
-            y = x + _noise(len(x))
+            y = _noise(len(x)).add_(x)
+        _PEAK_BEFORE_CALL[0] = _peak_mib()
         start = time.perf_counter()
         if entry == "model1":
             a = psychoacoustic_model1(x, RATE)
@@ -121,6 +131,7 @@ def _run(entry: str, seconds: float, wav_dir: Path) -> tuple[float, float]:
     else:
         ref, test = wav_dir / f"ref_{seconds:g}s.wav", wav_dir / f"test_{seconds:g}s.wav"
         argv = ["threshold", str(ref)] if entry == "cli-threshold" else ["nmr", str(ref), str(test)]
+        _PEAK_BEFORE_CALL[0] = _peak_mib()
         start = time.perf_counter()
         with open(os.devnull, "w") as sink:
             saved, sys.stdout = sys.stdout, sink
@@ -143,6 +154,7 @@ def measure(entry: str, seconds: float, wav_dir: Path, limit_gib: float, tree: P
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if tree is not None:  # another checkout's percloss package (e.g. `git archive REV percloss data | tar -x -C DIR`)
         env["PYTHONPATH"] = str(tree)
+        env.setdefault("PERCLOSS_DATA", str(ROOT / "data" / "clips"))
     proc = subprocess.run([sys.executable, __file__, "--child", entry, str(seconds), "--wav-dir", str(wav_dir)],
                           capture_output=True, text=True, preexec_fn=limit, env=env, cwd=ROOT)
     row: dict[str, object] = {"entry": entry, "audio_s": seconds}
@@ -179,12 +191,14 @@ def table(record: dict[str, dict[str, object]]) -> str:
         "Peak resident memory of a fresh process (imports included: the `idle` row) and wall time of the call,"
         " 44.1 kHz real music tiled to the length; the inputs of `model1`/`nmr` are float32 tensors built before"
         " the call (4 bytes per sample each: 10 min = 101 MiB, 60 min = 606 MiB), the CLI reads 16-bit WAV files."
-        " `result` is the size of what `psychoacoustic_model1` returns (every per-frame tensor of the analysis),"
-        " which grows with the audio by design.",
+        " *The call's part* is the peak minus the process's peak just before the call (imports, and the input"
+        " tensors of `model1`/`nmr`). `result` is the size of what the call returns (for `model1` every"
+        " per-frame tensor of the analysis, which grows with the audio by design).",
         "",
-        "| entry point | audio | " + " | ".join(f"{label}: peak RSS (MiB) | {label}: time (s)" for label in labels)
+        "| entry point | audio | " + " | ".join(f"{label}: peak RSS (MiB) | {label}: the call's part (MiB) |"
+                                               f" {label}: time (s)" for label in labels)
         + " | result (MiB) |",
-        "|---|---|" + "---:|---:|" * len(labels) + "---:|",
+        "|---|---|" + "---:|---:|---:|" * len(labels) + "---:|",
     ]
     keys: list[tuple[str, float]] = []
     for label in labels:
@@ -199,15 +213,17 @@ def table(record: dict[str, dict[str, object]]) -> str:
         for label in labels:
             found = [r for r in record[label]["rows"] if (r["entry"], r["audio_s"]) == (entry, seconds)]  # type: ignore[attr-defined]
             if not found:
-                cells += ["", ""]
+                cells += ["", "", ""]
                 continue
             r = found[0]
+            growth = float(r["peak_mib"]) - float(r.get("before_call_mib") or 0.0)  # type: ignore[arg-type]
             if r["ok"]:
-                cells += [f"{r['peak_mib']:.0f}", f"{r['seconds']:.2f}"]
+                cells += [f"{r['peak_mib']:.0f}", f"{growth:.0f}" if r.get("before_call_mib") else "",
+                          f"{r['seconds']:.2f}"]
                 if r.get("result_mb"):
                     result = f"{r['result_mb']:.0f}"
             else:
-                cells += [_failure(str(r["error"])), ""]
+                cells += [_failure(str(r["error"])), "", ""]
         lines.append(f"| {entry} | {'-' if entry == 'idle' else _fmt_len(seconds)} | " + " | ".join(cells)
                      + f" | {result} |")
     return "\n".join(lines) + "\n"

@@ -450,6 +450,8 @@ def polyphase_analysis(x: torch.Tensor, n_blocks: int | None = None) -> torch.Te
     ``32 b - 225``. A full-scale sinusoid at a subband centre gives subband
     samples of amplitude about 1.
 
+    Computed by the flow chart (windowing, the 64 partial sums, then the
+    32 x 64 matrixing: 2.5k multiply-adds a block instead of 16k), in the input's dtype.
     Memory: the result (as large as the input) and a working set of
     :data:`POLYPHASE_CHUNK_BLOCKS` blocks, whatever the length.
 
@@ -465,7 +467,7 @@ def polyphase_analysis(x: torch.Tensor, n_blocks: int | None = None) -> torch.Te
 
 
 #: Subband blocks the filterbank computes at a time (its working set: this many 512-sample windows per signal).
-POLYPHASE_CHUNK_BLOCKS = 4096
+POLYPHASE_CHUNK_BLOCKS = 2048
 
 #: Reads samples ``[start, stop)`` of ``(..., time)`` signals, zeros outside the signal: ``(..., stop - start)``.
 SampleReader = Callable[[int, int], torch.Tensor]
@@ -489,25 +491,51 @@ def _tensor_reader(x: torch.Tensor) -> SampleReader:
 
 def _polyphase_blocks(read: SampleReader, first: int, stop: int, dtype: torch.dtype,
                       device: torch.device) -> torch.Tensor:
-    """Blocks ``first .. stop - 1`` of :func:`polyphase_analysis`, ``(..., stop - first, 32)``."""
-    w = _analysis_matrix(dtype, device)
+    """Blocks ``first .. stop - 1`` of :func:`polyphase_analysis`, ``(..., stop - first, 32)``.
+
+    The flow chart of Annex C.1.3 on all blocks at once: the 512 windowed samples
+    ``Z(i) = C(i) x(32 b + 31 - i)`` summed into ``Y(i) = sum_j Z(i + 64 j)``
+    (``i < 64``), then the matrixing ``S = M Y``. Input sample ``32 b + 31 - i``
+    lies in the 32-sample group ``b - i // 32`` of the signal, so ``Y`` is 16
+    multiply-adds of shifted (blocks, 32) views, without a 512-sample copy per block.
+    """
+    window, matrix = _analysis_parts(dtype, device)
     out = []
     for b0 in range(first, stop, POLYPHASE_CHUNK_BLOCKS):
         b1 = min(b0 + POLYPHASE_CHUNK_BLOCKS, stop)
-        frames = read(32 * b0 - 480, 32 * b1).unfold(-1, 512, 32)  # frame b = x[32b - 480 .. 32b + 31]
-        out.append(frames @ w)
-    return out[0] if len(out) == 1 else torch.cat(out, -2)
+        n = b1 - b0
+        groups = read(32 * b0 - 480, 32 * b1)
+        groups = groups.reshape(*groups.shape[:-1], n + 15, 32)  # group g holds x[32 (b0 + g) - 480 ..]
+        # Y(i) for i = 32 h + p (h = 0, 1; p < 32) collects Z(i + 64 j) = C(i + 64 j) x(32 b + 31 - i - 64 j),
+        # in group 15 - 2j - h at position 31 - p: the positions run backwards, which window[] absorbs
+        y = groups.new_zeros((*groups.shape[:-2], n, 64))
+        for h in range(2):
+            yh = y[..., 32 * h : 32 * h + 32]
+            for j in range(8):
+                g = 15 - 2 * j - h
+                yh.addcmul_(groups[..., g : g + n, :], window[h, j])
+        out.append(y @ matrix)
+    return out[0] if len(out) == 1 else torch.cat(out, -2)  # (..., blocks, 32)
 
 
-def _analysis_matrix(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``(512, 32)``: the analysis matrix in input order (``x(32 b - 480 + i)`` meets row ``i``)."""
+def _analysis_parts(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The window ``C(32 h + (31 - q) + 64 j)`` as ``(2, 8, 32)`` over (h, j, q), and the matrixing ``(64, 32)``
+    with rows ``i = 32 h + p`` in the order of ``Y`` (its columns read positions ``q = 31 - p`` backwards)."""
     key = (dtype, str(device))
     if key not in _ANALYSIS:
-        _ANALYSIS[key] = torch.as_tensor(_analysis_matrix_np()[::-1].copy(), dtype=dtype, device=device)
+        c = np.asarray(iso_tables.ANALYSIS_WINDOW, dtype=np.float64).reshape(8, 2, 32)  # (j, h, p): C(64j + 32h + p)
+        window = c[:, :, ::-1].transpose(1, 0, 2)  # (h, j, q) with q = 31 - p
+        i = np.arange(64)
+        s = np.arange(N_SUBBANDS)
+        matrix = np.cos((2 * s[None, :] + 1) * (i[:, None] - 16) * np.pi / 64)  # (64, 32): M(s, i)
+        # y[..., 32 h + q] holds Y(32 h + 31 - q)
+        order = (32 * (i // 32) + 31 - i % 32)
+        _ANALYSIS[key] = (torch.as_tensor(window.copy(), dtype=dtype, device=device),
+                          torch.as_tensor(matrix[order].copy(), dtype=dtype, device=device))
     return _ANALYSIS[key]
 
 
-_ANALYSIS: dict[tuple[torch.dtype, str], torch.Tensor] = {}
+_ANALYSIS: dict[tuple[torch.dtype, str], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
 def scalefactor_index(peak: torch.Tensor) -> torch.Tensor:
@@ -516,10 +544,20 @@ def scalefactor_index(peak: torch.Tensor) -> torch.Tensor:
     ``peak``: largest absolute subband sample of a block, any shape; values
     above 2.0 get index 0, values below the last scalefactor index 62.
     """
-    table = torch.as_tensor(iso_tables.SCALEFACTORS, dtype=torch.float64, device=peak.device)
-    # the table decreases: the index is the number of entries >= peak, minus one
-    count = (table >= peak.double().unsqueeze(-1)).sum(-1)
-    return (count - 1).clamp(0, len(table) - 1)
+    ascending = _scalefactors_ascending(peak.device)
+    # the table decreases: the index is the number of entries >= peak, minus one (compared in float64)
+    below = torch.searchsorted(ascending, peak.double().contiguous(), side="left")  # entries < peak
+    return (len(ascending) - below - 1).clamp(0, len(ascending) - 1)
+
+
+def _scalefactors_ascending(device: torch.device) -> torch.Tensor:
+    key = str(device)
+    if key not in _SCALEFACTORS:
+        _SCALEFACTORS[key] = torch.as_tensor(iso_tables.SCALEFACTORS[::-1], dtype=torch.float64, device=device)
+    return _SCALEFACTORS[key]
+
+
+_SCALEFACTORS: dict[str, torch.Tensor] = {}
 
 
 def _scalefactor_blocks(n_frames: int, n_fft: int, hop: int, first_frame: int = 0) -> torch.Tensor:
@@ -550,7 +588,10 @@ def scalefactor_level_db(
     offset is added (per frame for ``"frame_max96"``) so the term stays on the
     spectrum's scale; ``offset_db`` passes the one :func:`calibrated_spectrum_db`
     already computed for ``x``. Frames are processed :data:`CHUNK_ROWS` at a
-    time (bounded working memory; the same numbers as all at once).
+    time (bounded working memory; the same numbers as all at once). The
+    filterbank runs in float64 for any input: a scalefactor quantises, and a
+    float32 filterbank's last bits would move block maxima of quiet subbands
+    across its 2 dB steps (float32 input gets float64's scalefactors).
     """
     n_fft = check_n_fft(n_fft)
     check_signal(x, "x", min_length=n_fft)
@@ -572,19 +613,53 @@ def scalefactor_level_db(
 
 def _scalefactor_db_frames(read: SampleReader, f0: int, f1: int, n_fft: int, hop: int, offset_db: torch.Tensor | None,
                            dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """:func:`scalefactor_level_db` of frames ``f0 .. f1 - 1``, reading only the samples they need."""
+    """:func:`scalefactor_level_db` of frames ``f0 .. f1 - 1``, reading only the samples they need.
+
+    The filterbank runs in float64 whatever ``dtype``: a scalefactor is a quantiser, and the last bits of
+    a float32 filterbank would move block maxima of quiet subbands across its steps."""
     nb = SCALE_BLOCK * (1 if n_fft == 512 else 3)
     first = _scalefactor_blocks(f1 - f0, n_fft, hop, f0).to(device)  # non-decreasing
-    b0 = int(first[0])
-    sub = _polyphase_blocks(read, b0, int(first[-1]) + nb, dtype, device).abs()  # (..., blocks, 32)
-    idx = (first - b0)[:, None] + torch.arange(nb, device=device)  # (F, nb)
-    peak = sub[..., idx, :].amax(-2)  # (..., F, 32)
-    table = torch.as_tensor(iso_tables.SCALEFACTORS, dtype=dtype, device=device)
-    scf = table[scalefactor_index(peak)]
-    level = 20.0 * torch.log10(scf * 32768.0) - 10.0
+    n = f1 - f0
+
+    def read64(start: int, stop: int) -> torch.Tensor:
+        return read(start, stop).double()
+
+    # a few frames at a time: their blocks stay in cache and are reduced to maxima at once
+    step = max(1, POLYPHASE_CHUNK_BLOCKS // max(nb, hop // 32))
+    peaks = []
+    for a in range(0, n, step):
+        z = min(a + step, n)
+        ba = int(first[a])
+        sub = _polyphase_blocks(read64, ba, int(first[z - 1]) + nb, torch.float64, device).abs_()  # (..., blocks, 32)
+        peaks.append(_group_peaks(sub, first[a:z] - ba, nb, hop, z - a))  # (..., frames, 32)
+    peak = peaks[0] if len(peaks) == 1 else torch.cat(peaks, -2)
+    index = scalefactor_index(peak)
+    level = _scalefactor_db_table(dtype, device)[index]
     if offset_db is not None:  # the same per-frame offset as the spectrum's
         level = level + offset_db
     return level
+
+
+def _group_peaks(sub: torch.Tensor, first: torch.Tensor, nb: int, hop: int, n: int) -> torch.Tensor:
+    """Largest ``sub`` over blocks ``first[f] .. first[f] + nb - 1`` for each frame ``f``, ``(..., n, 32)``."""
+    step = hop // 32
+    if hop % 32 == 0 and int(first[-1]) == int(first[0]) + step * (n - 1):
+        # equally spaced groups (the standard's hops): a strided view, no gather
+        return sub[..., int(first[0]):, :].unfold(-2, nb, step)[..., :n, :, :].amax(-1)
+    idx = first[:, None] + torch.arange(nb, device=sub.device)  # (F, nb)
+    return sub[..., idx, :].amax(-2)
+
+
+def _scalefactor_db_table(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``20 log10(scf * 32768) - 10`` for every scalefactor of Table B.1, by index."""
+    key = (dtype, str(device))
+    if key not in _SCALEFACTOR_DB:
+        table = torch.as_tensor(iso_tables.SCALEFACTORS, dtype=dtype, device=device)
+        _SCALEFACTOR_DB[key] = 20.0 * torch.log10(table * 32768.0) - 10.0
+    return _SCALEFACTOR_DB[key]
+
+
+_SCALEFACTOR_DB: dict[tuple[torch.dtype, str], torch.Tensor] = {}
 
 
 def _frame_count(length: int, n_fft: int, hop: int) -> int:
@@ -592,7 +667,7 @@ def _frame_count(length: int, n_fft: int, hop: int) -> int:
 
 
 #: Frames times signals model 1 analyses at a time: its working memory is bounded by this, whatever the length.
-CHUNK_ROWS = 2048
+CHUNK_ROWS = 4096
 
 
 def _chunk_frames(x: torch.Tensor) -> int:
@@ -667,7 +742,9 @@ class ModelConstants(torch.nn.Module):
     nt_lines: torch.Tensor
     offset: torch.Tensor
     slope: torch.Tensor
+    spread: torch.Tensor
     sub_member: torch.Tensor
+    sub_rows: torch.Tensor
     sub_empty: torch.Tensor
 
     def __init__(self, t: ModelTables, dtype: torch.dtype = torch.float32,
@@ -690,6 +767,9 @@ class ModelConstants(torch.nn.Module):
         reach = np.array([_neighbourhood(t.n_fft, int(k)) for k in lines])
         self._buffer("reach", torch.as_tensor(reach, device=device))
         self.max_reach = int(reach.max())
+        # (j, lo, hi): the lines [lo, hi) whose reach is at least j (contiguous: the reach grows with the line)
+        self.reach_runs = [(j, int(np.argmax(reach >= j)), int(len(reach) - np.argmax(reach[::-1] >= j)))
+                           for j in range(1, self.max_reach + 1)]
         self._buffer("ath_grid", torch.as_tensor(t.threshold_in_quiet, dtype=dtype, device=device))
         self._buffer("line_to_grid", torch.as_tensor(t.line_to_grid, device=device))
         self._buffer("ath_line", self.ath_grid[self.line_to_grid])
@@ -722,6 +802,10 @@ class ModelConstants(torch.nn.Module):
         ])
         self._buffer("offset", torch.as_tensor(a + av[:, None], dtype=dtype, device=device))  # (J, I), -inf outside
         self._buffer("slope", torch.as_tensor(1.0 + slope, dtype=dtype, device=device))  # (J, I)
+        # slope and offset times ln(10)/10 side by side, (J, 2, I): a masker's powers are exp(X s + o)
+        ln = math.log(10.0) / 10.0
+        self._buffer("spread", torch.as_tensor(np.stack([ln * (1.0 + slope), ln * (a + av[:, None])], axis=1),
+                                               dtype=dtype, device=device))
         # subbands: lines [s*w, (s+1)*w); grid rows inside each
         width = (t.n_fft // 2) // N_SUBBANDS
         sub_of_grid = t.grid_lines // width
@@ -729,6 +813,14 @@ class ModelConstants(torch.nn.Module):
         inside = sub_of_grid < N_SUBBANDS
         sub_member[np.arange(len(t.grid_lines))[inside], sub_of_grid[inside]] = True
         self._buffer("sub_member", torch.as_tensor(sub_member, device=device))
+        # the grid rows of each subband as a (32, most rows) index, short subbands repeating a row of their own
+        most = max(int(sub_member.sum(0).max()), 1)
+        sub_rows = np.zeros((N_SUBBANDS, most), dtype=np.int64)
+        for sb in range(N_SUBBANDS):
+            own = np.flatnonzero(sub_member[:, sb])
+            if len(own):
+                sub_rows[sb] = own[np.minimum(np.arange(most), len(own) - 1)]
+        self._buffer("sub_rows", torch.as_tensor(sub_rows.reshape(-1), device=device))
         self._buffer("sub_empty", torch.as_tensor(~sub_member.any(axis=0), device=device))
         self.ath_last = float(t.threshold_in_quiet[-1])
         self.sub_width = width
@@ -784,19 +876,31 @@ def tonal_maskers(level_db: torch.Tensor, t: ModelTables, *,
     The level of a tonal line is the power sum of lines ``k-1, k, k+1``.
     """
     c = _constants(t, level_db, constants)
-    x = level_db
+    return _tonal(level_db, c, torch.pow(10.0, level_db / 10.0))
+
+
+def _tonal(x: torch.Tensor, c: ModelConstants, power: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`tonal_maskers` given the lines' powers ``10^(x/10)``. Each distance ``j`` is tested only on
+    the lines whose reach is at least ``j`` (a contiguous run: the reach grows with the line)."""
     k_count = x.shape[-1]
     r = max(c.max_reach, 1)
     xp = torch.nn.functional.pad(x, (r, r), value=float("-inf"))
 
-    def near(d: int) -> torch.Tensor:  # x[..., k + d], -inf outside
-        return xp[..., r + d : r + d + k_count]
+    def near(d: int, lo: int = 0, hi: int = k_count) -> torch.Tensor:  # x[..., k + d] for k in [lo, hi), -inf outside
+        return xp[..., r + d + lo : r + d + hi]
 
     tonal = (x > near(-1)) & (x >= near(1)) & (c.reach > 0)
-    for j in range(2, c.max_reach + 1):
-        ok = torch.minimum(x - near(-j), x - near(j)) >= 7.0
-        tonal &= ok | (c.reach < j)
-    power = torch.pow(10.0, x / 10.0)
+    # min_j (X(k) - X(k +- j)) >= 7 as X(k) - max_j X(k +- j) >= 7 (the same numbers: rounding is monotonic),
+    # the maximum over j = 2 .. reach grown one distance at a time on the run of lines that reach that far
+    runs = [(j, lo, hi) for j, lo, hi in c.reach_runs if j >= 2]
+    peak, peak_lo = None, 0
+    for n, (j, lo, hi) in enumerate(runs):
+        far = torch.maximum(near(-j, lo, hi), near(j, lo, hi))
+        peak = far if peak is None else torch.maximum(peak[..., lo - peak_lo :], far)
+        peak_lo = lo
+        end = runs[n + 1][1] if n + 1 < len(runs) else hi  # lines [lo, end) reach exactly j
+        if end > lo:
+            tonal[..., lo:end] &= (x[..., lo:end] - peak[..., : end - lo]) >= 7.0
     pp = torch.nn.functional.pad(power, (1, 1))
     tonal_db = 10.0 * torch.log10(pp[..., :-2] + power + pp[..., 2:])
     return tonal, tonal_db
@@ -812,15 +916,20 @@ def nontonal_maskers(level_db: torch.Tensor, tonal: torch.Tensor, t: ModelTables
     line (:attr:`MaskingAnalysis.nontonal_line`).
     """
     c = _constants(t, level_db, constants)
-    k_count = level_db.shape[-1]
+    return _nontonal(tonal, c, torch.pow(10.0, level_db / 10.0))
+
+
+def _nontonal(tonal: torch.Tensor, c: ModelConstants, power: torch.Tensor) -> torch.Tensor:
+    """:func:`nontonal_maskers` given the lines' powers: a tonal line ``k`` claims ``k +- j`` for every
+    ``j`` up to its reach; only the run of lines whose reach is at least ``j`` is shifted."""
+    k_count = power.shape[-1]
     r = max(c.max_reach, 1)
-    reach = torch.where(tonal, c.reach, torch.zeros_like(c.reach)).to(level_db.dtype)
-    rp = torch.nn.functional.pad(reach, (r, r))
-    claimed = tonal.clone()
-    for j in range(1, c.max_reach + 1):
-        claimed |= (rp[..., r - j : r - j + k_count] >= j) | (rp[..., r + j : r + j + k_count] >= j)
-    power = torch.pow(10.0, level_db / 10.0)
-    rest = torch.where(claimed, torch.zeros_like(power), power)
+    claimed = torch.nn.functional.pad(tonal, (r, r))  # claimed[..., r + k]: line k
+    for j, lo, hi in c.reach_runs:
+        t_run = tonal[..., lo:hi]
+        claimed[..., r + lo - j : r + hi - j] |= t_run
+        claimed[..., r + lo + j : r + hi + j] |= t_run
+    rest = torch.where(claimed[..., r : r + k_count], torch.zeros_like(power), power)
     return 10.0 * torch.log10(rest @ c.member)
 
 
@@ -849,12 +958,17 @@ def decimate_maskers(
     ath_line = c.ath_line + ath_offset_db
     tonal = tonal & (tonal_db >= ath_line)
     nontonal_db = torch.where(nontonal_db >= ath_line[c.nt_lines], nontonal_db, float("-inf"))
-    n_tonal = int(tonal.sum(-1).max()) if tonal.numel() else 0
+    counts = tonal.sum(-1)
+    n_tonal = int(counts.max()) if tonal.numel() else 0
     if n_tonal < 2:
         return tonal, nontonal_db
-    # compact the tonal lines of each frame in frequency order: (N, n) slots
-    idx = torch.argsort(tonal.to(torch.int8), dim=-1, descending=True, stable=True)[..., :n_tonal]
-    valid = torch.gather(tonal, -1, idx)
+    # compact the tonal lines of each frame in frequency order: (N, n) slots (the rest: line 0, never tonal)
+    frame, line = tonal.nonzero(as_tuple=True)  # row-major: each frame's lines in frequency order
+    slot = torch.arange(len(frame), device=frame.device) - (torch.cumsum(counts, 0) - counts)[frame]
+    idx = torch.zeros((tonal.shape[0], n_tonal), dtype=torch.long, device=tonal.device)
+    idx[frame, slot] = line
+    valid = torch.zeros(idx.shape, dtype=torch.bool, device=tonal.device)
+    valid[frame, slot] = True
     lev = torch.gather(tonal_db, -1, idx)
     z = c.bark_line[idx]
     keep = valid.clone()
@@ -893,24 +1007,26 @@ def global_threshold(
     c = _constants(t, tonal_db, constants)
     maskers = torch.cat([tonal_db, nontonal_db], dim=-1)  # (N, J)
     ath_pow = torch.pow(10.0, (c.ath_grid + ath_offset_db) / 10.0)
-    out = []
+    out = maskers.new_empty((maskers.shape[0], len(t.grid_lines)))
     for start in range(0, maskers.shape[0], chunk_frames):
         m = maskers[start : start + chunk_frames]
-        valid = torch.isfinite(m)
-        count = int(valid.sum(-1).max()) if m.numel() else 0
-        total = ath_pow.expand(m.shape[0], -1).clone()
-        if count > 0:
-            order = torch.argsort(valid.to(torch.int8), dim=-1, descending=True, stable=True)[:, :count]
-            lv = torch.gather(m, 1, order)  # (n, count)
-            # individual thresholds X (1 + b) + av + a, as powers; slots without a
-            # masker hold -inf and contribute exp(-inf) = 0 (the slope is >= 0.6)
-            lt = c.slope[order]  # (n, count, I)
-            lt.mul_(lv[..., None]).add_(c.offset[order]).mul_(math.log(10.0) / 10.0).exp_()
-            total = total + lt.sum(1)
-        out.append(10.0 * torch.log10(total))
-    if not out:
-        return maskers.new_zeros((0, len(t.grid_lines)))
-    return torch.cat(out, 0)
+        total = out[start : start + chunk_frames]
+        total.copy_(ath_pow.expand(m.shape[0], -1))
+        # every (frame, masker) pair once, in frame order: individual thresholds X (1 + b) + av + a as powers
+        frame, slot = torch.isfinite(m).nonzero(as_tuple=True)
+        level = m[frame, slot][:, None]
+        for p0 in range(0, len(frame), _PAIRS):  # blocks of pairs that stay in cache
+            p1 = p0 + _PAIRS
+            # 10^(LT/10) = exp(X (1 + b) ln10/10 + (av + a) ln10/10), both factors tabulated per (masker slot, row)
+            spread = c.spread.index_select(0, slot[p0:p1])  # (pairs, 2, I)
+            lt = torch.addcmul(spread[:, 1], spread[:, 0], level[p0:p1]).exp_()
+            total.index_add_(0, frame[p0:p1], lt)
+        torch.log10(total, out=total).mul_(10.0)
+    return out
+
+
+#: (frame, masker) pairs of :func:`global_threshold` computed at a time (about 0.9 MB of float32 per 2048).
+_PAIRS = 2048
 
 
 def spreading_db(dz: torch.Tensor, level_db: torch.Tensor) -> torch.Tensor:
@@ -976,9 +1092,7 @@ def subband_smr(
         ``(min_threshold_db, spectrum_max_db, spl_db, smr_db)``, each ``(N, 32)``.
     """
     c = _constants(t, global_db, constants)
-    big = torch.finfo(global_db.dtype).max
-    masked = torch.where(c.sub_member, global_db[..., :, None], torch.full_like(global_db[..., :, None], big))
-    min_thr = masked.amin(dim=-2)
+    min_thr = global_db[..., c.sub_rows].reshape(*global_db.shape[:-1], N_SUBBANDS, -1).amin(-1)
     min_thr = torch.where(c.sub_empty, torch.full_like(min_thr, c.ath_last + ath_offset_db), min_thr)
     x_max = level_db[..., : N_SUBBANDS * c.sub_width].reshape(*level_db.shape[:-1], N_SUBBANDS, c.sub_width)
     x_max = x_max.amax(-1)
@@ -1088,8 +1202,10 @@ def threshold_analysis(
 def _threshold_rows(x: torch.Tensor, scf: torch.Tensor | None, t: ModelTables, c: ModelConstants,
                     ath_offset_db: float, chunk_frames: int) -> dict[str, torch.Tensor]:
     """Steps 2-6 on level spectra ``(N, K)``: the per-frame tensors of :class:`MaskingAnalysis` by name."""
-    tonal, tonal_db = tonal_maskers(x, t, constants=c)
-    nontonal_db = nontonal_maskers(x, tonal, t, constants=c)
+    power = torch.pow(10.0, x / 10.0)
+    tonal, tonal_db = _tonal(x, c, power)
+    nontonal_db = _nontonal(tonal, c, power)
+    del power
     tonal, nontonal_db = decimate_maskers(tonal, tonal_db, nontonal_db, t, ath_offset_db, constants=c)
     tonal_db = torch.where(tonal, tonal_db, float("-inf"))
     global_db = global_threshold(tonal_db, nontonal_db, t, ath_offset_db, chunk_frames, constants=c)
