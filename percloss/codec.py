@@ -460,27 +460,147 @@ def _frame_block(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
     return piece.unfold(-1, FRAME, HOP)
 
 
+# ------------------------------------------------------------- fast inference
+
+#: Frames per call of the inference networks inside a block of :func:`iter_indices` / :func:`decode_indices`:
+#: a 100-channel activation of 32 frames (6.5 MB) stays near the caches where one of 256 frames (52 MB) does not
+#: (``benchmarks/results/codec.md``). The results do not depend on it: each frame is computed alone.
+SUB_CHUNK = 32
+
+#: Inference precisions: ``"float32"`` (the default; the reference numbers) and ``"bfloat16"`` (opt-in, where
+#: oneDNN has bf16 kernels: faster, but the codes and the decoded audio differ from float32's).
+PRECISIONS = ("float32", "bfloat16")
+
+
+def _check_precision(precision: str) -> torch.dtype:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "bfloat16":
+        if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+                and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+            raise ValueError("bfloat16 inference needs a CPU with bf16 instructions and torch built with oneDNN")
+        return torch.bfloat16
+    return torch.float32
+
+
+class _Inference:
+    """Inference of one :class:`CodecModule` on the CPU through oneDNN, the numbers of its ``nn.Module`` path.
+
+    For a batch of two or more frames the module's float32 convolutions run as oneDNN's direct convolution
+    (``torch.backends.mkldnn``) with its activations reordered into oneDNN's blocked layout and back around
+    every layer. Here the same convolutions are called directly (``torch.ops.mkldnn._convolution_pointwise``)
+    on activations that stay in that layout from the first layer to the last, each ``leaky_relu`` fused into
+    the convolution before it (the same ``x > 0 ? x : 0.2 x`` on the same float32 sums): the same kernels,
+    the same sums, bit for bit the same outputs, without the reorders and the separate activation passes.
+    One frame alone (the module's convolutions then take another path) and anything the fast path cannot
+    run (no oneDNN, another device or dtype, a self-check that fails) use the module itself.
+    ``dtype=torch.bfloat16`` runs the same graph in bfloat16 (opt-in: other numbers).
+    """
+
+    def __init__(self, stage: CodecModule, dtype: torch.dtype = torch.float32) -> None:
+        self.stage, self.dtype = stage, dtype
+        weight = stage.encoder[0].weight
+        self.fast = (weight.device.type == "cpu" and weight.dtype == torch.float32
+                     and torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise"))
+        if dtype != torch.float32 and not self.fast:
+            raise ValueError("bfloat16 inference needs float32 weights on the CPU and torch built with oneDNN")
+        self.checked = dtype != torch.float32  # float32: compared with the module once before it is trusted
+        self.layers: dict[int, tuple[torch.Tensor, torch.Tensor | None, list[int], list[int], list[int]]] = {}
+        if self.fast:
+            for layer in stage.modules():
+                if isinstance(layer, nn.Conv1d):  # as the 2-D convolution torch runs for it: (O, I, 1, K)
+                    bias = None if layer.bias is None else layer.bias.detach().to(dtype)
+                    self.layers[id(layer)] = (layer.weight.detach().to(dtype).unsqueeze(2), bias,
+                                              [0, int(layer.padding[0])], [1, int(layer.stride[0])],
+                                              [1, int(layer.dilation[0])])
+
+    def _conv(self, layer: nn.Module, h: torch.Tensor, leaky: bool = False) -> torch.Tensor:
+        weight, bias, padding, stride, dilation = self.layers[id(layer)]
+        if leaky:
+            return torch.ops.mkldnn._convolution_pointwise(h, weight, bias, padding, stride, dilation, 1,
+                                                           "leaky_relu", [0.2], "")
+        return torch.ops.mkldnn._convolution_pointwise(h, weight, bias, padding, stride, dilation, 1, "none", [], "")
+
+    def _blocks(self, blocks: nn.Module, h: torch.Tensor) -> torch.Tensor:
+        assert isinstance(blocks, nn.Sequential)
+        for block in blocks:
+            assert isinstance(block, BottleneckBlock)
+            h = h + self._conv(block.up, self._conv(block.mid, self._conv(block.down, h, True), True))
+        return h
+
+    def _to_blocked(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, T)`` -> a oneDNN tensor ``(N, C, 1, T)``."""
+        return x.to(self.dtype).unsqueeze(2).contiguous().to_mkldnn()
+
+    def _encode_fast(self, frames: torch.Tensor) -> torch.Tensor:
+        enc = self.stage.encoder
+        h = self._conv(enc[0], self._to_blocked(frames.unsqueeze(1)))
+        h = self._conv(enc[2], self._blocks(enc[1], h))
+        h = self._conv(enc[4], self._blocks(enc[3], h))
+        return h.to_dense().to(torch.float32).reshape(frames.shape[0], FRAME // 2)
+
+    def _decode_fast(self, codes: torch.Tensor) -> torch.Tensor:
+        n, half = codes.shape[0], self.stage.half_channels
+        dec_in, dec_out = self.stage.decoder_in, self.stage.decoder_out
+        h = self._conv(dec_in[0], self._to_blocked(codes.unsqueeze(1)))
+        y = self._conv(dec_in[2], self._blocks(dec_in[1], h)).to_dense()
+        # the module's sub-pixel upsampling: channel pairs become neighbouring time steps
+        y = y.reshape(n, 2, half, FRAME // 2).permute(0, 2, 3, 1).reshape(n, half, FRAME)
+        h = self._conv(dec_out[1], self._blocks(dec_out[0], self._to_blocked(y)))
+        return h.to_dense().to(torch.float32).reshape(n, FRAME)
+
+    def _run(self, fast: Any, module: Any, x: torch.Tensor) -> torch.Tensor:
+        if not self.fast or (x.shape[0] < 2 and self.dtype == torch.float32):
+            return module(x)
+        if not self.checked:  # a torch whose kernels or fusions differ falls back to the module
+            probe = x[:2]
+            self.checked = True
+            self.fast = bool(torch.equal(fast(probe), module(probe)))
+            if not self.fast:
+                return module(x)
+        return torch.cat([fast(x[i : i + SUB_CHUNK]) for i in range(0, x.shape[0], SUB_CHUNK)])
+
+    def preactivation(self, frames: torch.Tensor) -> torch.Tensor:
+        """:meth:`CodecModule.preactivation` of frames ``(N, 512)``."""
+        return self._run(self._encode_fast, self.stage.preactivation, frames.contiguous())
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """:meth:`CodecModule.decode` of codes ``(N, 256)``."""
+        return self._run(self._decode_fast, self.stage.decode, codes.contiguous())
+
+
+def _inference(codec: CascadedCodec, precision: str = "float32") -> list[_Inference]:
+    dtype = _check_precision(precision)
+    stages = []
+    for stage in codec.stages:
+        assert isinstance(stage, CodecModule)
+        stages.append(_Inference(stage, dtype))
+    return stages
+
+
 @torch.no_grad()
 def iter_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
-                 progress: bool = False) -> Iterator[list[torch.Tensor]]:
+                 progress: bool = False, precision: str = "float32") -> Iterator[list[torch.Tensor]]:
     """:func:`encode_indices` a block of ``chunk`` frames at a time: yields ``[(frames, 256)] * n_modules``.
 
-    Only one block of frames and its network activations are in memory at once.
+    Only one block of frames and its network activations are in memory at once. The networks run through
+    :class:`_Inference` (the module's numbers, faster); ``precision="bfloat16"`` is opt-in and gives other codes.
     """
     from ._optional import tqdm
 
     codec.eval()
     check_signal(x, "x")
     x = x.float()
+    runners = _inference(codec, precision)
     n_frames = _n_frames(x.shape[-1])
     for start in tqdm(range(0, n_frames, chunk), desc="encode", disable=not progress, leave=False):
         block = _frame_block(x, start, min(start + chunk, n_frames))
         total = torch.zeros_like(block)
         parts = []
-        for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
-            assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
+        for m, (stage, quantizer) in enumerate(zip(runners, codec.quantizers, strict=True)):
+            assert isinstance(quantizer, SoftmaxQuantizer)
             scale = 1.0 if m == 0 else codec.residual_scale
-            idx = quantizer.indices(stage.encode(scale * (block - total)))
+            idx = quantizer.indices(torch.tanh(stage.preactivation(scale * (block - total))))
             parts.append(idx)
             if m + 1 < len(codec.stages):  # the next module codes the residual
                 total = total + stage.decode(quantizer.centroids[idx]) / scale
@@ -489,13 +609,13 @@ def iter_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
 
 @torch.no_grad()
 def encode_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
-                   progress: bool = False) -> list[torch.Tensor]:
+                   progress: bool = False, precision: str = "float32") -> list[torch.Tensor]:
     """Hard centroid indices per module, ``[(n_frames, 256)] * n_modules``, for a mono signal.
 
     Frames are processed ``chunk`` at a time (:func:`iter_indices`).
     """
     parts: list[list[torch.Tensor]] = [[] for _ in codec.stages]
-    for block in iter_indices(codec, x, chunk, progress):
+    for block in iter_indices(codec, x, chunk, progress, precision):
         for m, idx in enumerate(block):
             parts[m].append(idx)
     return [torch.cat(p) for p in parts]
@@ -515,17 +635,18 @@ def symbol_histogram(codec: CascadedCodec, signals: list[torch.Tensor]) -> list[
 
 @torch.no_grad()
 def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor] | list[np.ndarray], length: int,
-                   chunk: int = 256, progress: bool = False) -> torch.Tensor:
+                   chunk: int = 256, progress: bool = False, precision: str = "float32") -> torch.Tensor:
     """Signal ``(length,)`` from hard indices (the decoder half of the codec).
 
     ``indices[m]``: module ``m``'s ``(n_frames, 256)`` indices (any integer tensor or array). Frames are
     decoded ``chunk`` at a time and overlap-added into the output as they come (the same sums as
     :func:`overlap_add` on all frames: each sample receives at most two frames' terms), so memory beyond
-    the output is one block's.
+    the output is one block's. ``precision="bfloat16"`` (opt-in) runs the networks in bfloat16 (other samples).
     """
     from ._optional import tqdm
 
     codec.eval()
+    runners = _inference(codec, precision)
     n_frames = indices[0].shape[0]
     total_length = (n_frames - 1) * HOP + FRAME
     if length > total_length:
@@ -537,8 +658,8 @@ def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor] | list[np.n
     for start in tqdm(range(0, n_frames, chunk), desc="decode", disable=not progress, leave=False):
         stop = min(start + chunk, n_frames)
         block = None
-        for m, (stage, quantizer) in enumerate(zip(codec.stages, codec.quantizers, strict=True)):
-            assert isinstance(stage, CodecModule) and isinstance(quantizer, SoftmaxQuantizer)
+        for m, (stage, quantizer) in enumerate(zip(runners, codec.quantizers, strict=True)):
+            assert isinstance(quantizer, SoftmaxQuantizer)
             scale = 1.0 if m == 0 else codec.residual_scale
             part = indices[m][start:stop]
             idx = torch.from_numpy(part.astype(np.int64)) if isinstance(part, np.ndarray) else part.long()

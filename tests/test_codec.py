@@ -376,3 +376,84 @@ def test_a_checkpoint_can_be_saved_into_a_new_folder(tmp_path: Path) -> None:
     sha = save_codec(tmp_path / "a" / "b" / "m.codec", codec, counts, 32000, "A79", "untrained (seed 0)")
     loaded, loaded_counts, info = load_codec(tmp_path / "a" / "b" / "m.codec")
     assert info["sha256"] == sha and len(loaded.stages) == 2 and len(loaded_counts) == 2
+
+
+# ------------------------------------------------- fast inference: the module's numbers, bit for bit
+
+needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
+
+
+def _module_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the networks as the ``nn.Module`` computes them, whole blocks at once (the code before the fast path)."""
+    from percloss import codec as codec_module
+
+    monkeypatch.setattr(codec_module._Inference, "_run", lambda self, fast, module, x: module(x))
+
+
+@needs_onednn
+@pytest.mark.parametrize("n", [2, 3, 33, 70])
+def test_fast_inference_is_the_module_bit_for_bit(n: int) -> None:
+    from percloss.codec import SUB_CHUNK, _Inference
+
+    torch.manual_seed(2)
+    stage = CodecModule().eval()
+    frames = torch.randn(n, FRAME) * 0.3
+    runner = _Inference(stage)
+    with torch.no_grad():
+        z = runner.preactivation(frames)
+        assert runner.fast and runner.checked  # the fast path ran (its self-check passed), not the fallback
+        y = runner.decode(torch.tanh(z))
+        assert torch.equal(z, stage.preactivation(frames))
+        assert torch.equal(y, stage.decode(torch.tanh(z)))  # n = 33: a lone last frame through the fast path
+    assert SUB_CHUNK == 32
+
+
+@needs_onednn
+def test_one_frame_alone_takes_the_module_path() -> None:
+    """torch runs a one-frame batch through other kernels than oneDNN's: the fast path leaves it to the module."""
+    from percloss.codec import _Inference
+
+    torch.manual_seed(3)
+    stage = CodecModule().eval()
+    frame_ = torch.randn(1, FRAME) * 0.3
+    runner = _Inference(stage)
+    with torch.no_grad():
+        assert torch.equal(runner.preactivation(frame_), stage.preactivation(frame_))
+        assert torch.equal(runner.decode(torch.tanh(frame_[:, ::2])), stage.decode(torch.tanh(frame_[:, ::2])))
+    assert not runner.checked  # the fast path was not used
+
+
+SHIPPED_32K = [name for name in ("D64", "A79") if name in __import__("percloss.shipped").shipped.shipped_models()]
+
+
+@needs_onednn
+@pytest.mark.parametrize("name", SHIPPED_32K)  # one module and two
+def test_fast_inference_keeps_the_bitstream_and_the_decoded_samples(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Byte-identical files and identical samples against the networks run as modules (the earlier code),
+    for shipped models on music; blocks of 33 frames leave a last block of one frame."""
+    from percloss.codec import decode_indices, encode_indices, read_bitstream, write_bitstream
+    from percloss.shipped import load_shipped_codec
+
+    codec, counts, _ = load_shipped_codec(name)
+    x = data.load_clip("beat_moh", 32000)[32000 : 2 * 32000]  # 67 frames
+    blob = write_bitstream(codec, counts, x, 32000)
+    y, _ = read_bitstream(codec, counts, blob)
+    idx = encode_indices(codec, x, chunk=33)
+    z = decode_indices(codec, idx, len(x), chunk=33)
+    with monkeypatch.context() as patched:
+        _module_path(patched)
+        ref_blob = write_bitstream(codec, counts, x, 32000)
+        ref_y, _ = read_bitstream(codec, counts, ref_blob)
+        ref_idx = encode_indices(codec, x, chunk=33)
+        ref_z = decode_indices(codec, ref_idx, len(x), chunk=33)
+    assert blob == ref_blob
+    assert torch.equal(y, ref_y)
+    assert all(torch.equal(a, b) for a, b in zip(idx, ref_idx, strict=True))
+    assert torch.equal(z, ref_z)
+
+
+def test_unknown_precision_is_refused(small_codec: tuple[CascadedCodec, list[torch.Tensor]]) -> None:
+    from percloss.codec import encode_indices
+
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        encode_indices(small_codec[0], torch.zeros(1000), precision="float16")
