@@ -94,7 +94,7 @@ import numpy as np
 import torch
 
 from . import iso_tables
-from ._checks import check_choice, check_real, check_sample_rate, check_signal
+from ._checks import check_choice, check_peak_value, check_real, check_sample_rate, check_signal
 
 __all__ = [
     "PsychoacousticModel1",
@@ -112,6 +112,7 @@ __all__ = [
     "threshold_analysis",
     "check_n_fft",
     "check_calibration",
+    "check_long_signal",
     "default_hop",
     "full_scale_sine_db",
     "zwicker_bark",
@@ -459,7 +460,7 @@ def polyphase_analysis(x: torch.Tensor, n_blocks: int | None = None) -> torch.Te
         x: signals ``(..., time)``.
         n_blocks: blocks to compute. (Default: ``ceil(time / 32)``)
     """
-    check_signal(x, "x", min_length=1)
+    check_long_signal(x, "x")
     total = -(-x.shape[-1] // 32) if n_blocks is None else int(n_blocks)
     if total < 1:
         raise ValueError(f"n_blocks must be positive, got {n_blocks!r}")
@@ -594,7 +595,7 @@ def scalefactor_level_db(
     across its 2 dB steps (float32 input gets float64's scalefactors).
     """
     n_fft = check_n_fft(n_fft)
-    check_signal(x, "x", min_length=n_fft)
+    check_long_signal(x, "x", min_length=n_fft)
     hop = _check_hop(hop, n_fft)
     calibration = check_calibration(calibration)
     n_frames = _frame_count(x.shape[-1], n_fft, hop)
@@ -664,6 +665,24 @@ _SCALEFACTOR_DB: dict[tuple[torch.dtype, str], torch.Tensor] = {}
 
 def _frame_count(length: int, n_fft: int, hop: int) -> int:
     return 1 + (length - n_fft) // hop
+
+
+#: Samples (times signals) whose values :func:`check_long_signal` checks at a time.
+CHECK_BLOCK = 1 << 22
+
+
+def check_long_signal(x: object, name: str, min_length: int = 1) -> torch.Tensor:
+    """:func:`percloss._checks.check_signal` in bounded memory: the same checks and messages (type,
+    dtype, shape and length, then NaN/Inf over the whole signal, then its peak), the values read
+    :data:`CHECK_BLOCK` samples at a time instead of through whole-signal temporaries."""
+    if not isinstance(x, torch.Tensor) or x.dim() < 1 or x.shape[-1] < min_length or x.numel() <= CHECK_BLOCK:
+        return check_signal(x, name, min_length=min_length)
+    step = max(1, CHECK_BLOCK // max(1, x.numel() // x.shape[-1]))
+    blocks = [x[..., a : a + step] for a in range(0, x.shape[-1], step)]
+    for block in blocks:
+        check_signal(block, name, check_peak=False)
+    check_peak_value(max(float(block.detach().abs().amax()) for block in blocks), name)
+    return x
 
 
 #: Frames times signals model 1 analyses at a time: its working memory is bounded by this, whatever the length.
@@ -1271,7 +1290,7 @@ def _model1_settings(sample_rate: object, n_fft: object, hop: object, ath_offset
 def _model1(x: torch.Tensor, sample_rate: int, n_fft: int, hop: int, ath_offset_db: float, calibration: str,
             spl: str, constants: ModelConstants | None = None) -> MaskingAnalysis:
     """Model 1 on ``x`` under checked settings (:func:`_model1_settings`), chunk by chunk into one result."""
-    check_signal(x, "x", min_length=n_fft)
+    check_long_signal(x, "x", min_length=n_fft)
     n_frames = _frame_count(x.shape[-1], n_fft, hop)
     stream = _model1_stream(_tensor_reader(x), x.shape[-1], x.dtype, x.device, sample_rate, n_fft, hop,
                             ath_offset_db, calibration, spl, _chunk_frames(x), constants)
@@ -1348,7 +1367,7 @@ def model1_chunks(
     [(0, 50), (50, 50), (100, 14)]
     """
     settings = _model1_settings(sample_rate, n_fft, hop, ath_offset_db, calibration, spl)
-    check_signal(x, "x", min_length=settings[1])
+    check_long_signal(x, "x", min_length=settings[1])
     if chunk_frames is None:
         chunk_frames = _chunk_frames(x)
     elif isinstance(chunk_frames, bool) or not isinstance(chunk_frames, (int, np.integer)) or chunk_frames < 1:

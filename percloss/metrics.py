@@ -159,14 +159,21 @@ def nmr(
     >>> bool(r.mean_db < 0), float(r.audible_fraction)
     (True, 0.0)
     """
-    from .masking import _check_hop, _chunk_frames, _tensor_reader, check_calibration, check_n_fft
+    from .masking import (
+        _check_hop,
+        _chunk_frames,
+        _tensor_reader,
+        check_calibration,
+        check_long_signal,
+        check_n_fft,
+    )
 
     rate = check_sample_rate(sample_rate)
     n_fft = check_n_fft(n_fft)
     hop = _check_hop(hop, n_fft)
     calibration = check_calibration(calibration)
-    check_signal(reference, "reference", min_length=n_fft)
-    check_signal(test, "test", min_length=n_fft)
+    check_long_signal(reference, "reference", min_length=n_fft)
+    check_long_signal(test, "test", min_length=n_fft)
     check_same_shape(reference, test, "reference", "test")
     chunks = _nmr_ratios(_tensor_reader(reference), _tensor_reader(test), reference.shape[-1], reference.dtype,
                          rate, n_fft, hop, calibration, _chunk_frames(reference))

@@ -114,6 +114,29 @@ def test_nmr_in_chunks_keeps_values_and_gradient(music: torch.Tensor, monkeypatc
     assert a.band_db.shape[0] == m._frame_count(len(ref), 512, 384)
 
 
+@pytest.mark.parametrize("bad, message", [
+    (lambda x: x.clone().index_fill_(-1, torch.tensor([150_000]), float("nan")), "contains NaN or Inf"),
+    (lambda x: x.clone().index_fill_(-1, torch.tensor([150_001]), float("inf")), "contains NaN or Inf"),
+    (lambda x: x * 1e12, "peak is"),
+    (lambda x: x.half(), "half precision"),
+    (lambda x: x[..., :300], "at least 512 samples"),
+])
+def test_long_signals_are_checked_in_blocks_with_the_same_messages(music: torch.Tensor, monkeypatch: pytest.MonkeyPatch,
+                                                                   bad: object, message: str) -> None:
+    from percloss._checks import check_signal
+
+    x = bad(music[: 4 * RATE].double())  # type: ignore[operator]
+    with pytest.raises(ValueError) as whole:
+        check_signal(x, "x", min_length=512)
+    monkeypatch.setattr(m, "CHECK_BLOCK", 10_000)
+    with pytest.raises(ValueError) as blocks:
+        m.check_long_signal(x, "x", min_length=512)
+    assert message in str(blocks.value) and str(blocks.value) == str(whole.value)
+    with pytest.raises(ValueError, match=message.split()[0]):
+        psychoacoustic_model1(x, RATE)
+    assert m.check_long_signal(music, "x", min_length=512) is music
+
+
 def test_chunk_frames_is_checked(music: torch.Tensor) -> None:
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="chunk_frames"):
@@ -130,7 +153,7 @@ entry, seconds = sys.argv[1], float(sys.argv[2])
 clip = torch.cat([load_clip("band_sectoid"), load_clip("piano_bach")])
 n = int(seconds * 44100)
 x = clip.repeat(n // len(clip) + 1)[:n].clone()
-y = x + 1e-3 * torch.randn(n)
+y = torch.randn(n).mul_(1e-3).add_(x)  # no temporaries: the peak before the call is the inputs'
 psychoacoustic_model1(x[:44100], 44100); nmr(x[:44100], y[:44100], 44100)  # tables, code paths
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 if entry == "model1":
