@@ -230,12 +230,28 @@ def _resampler(orig_rate: int, new_rate: int) -> Any:
     return soxr.ResampleStream(orig_rate, new_rate, 1, dtype="float64", quality="VHQ")
 
 
+def _timing_line(seconds: float, started: float, timings: dict[str, float], precision: str) -> str:
+    """``--verbose``: the real-time factor (audio seconds / wall seconds) and where the wall time went."""
+    import time
+
+    import torch
+
+    wall = time.perf_counter() - started
+    rest = wall - timings.get("network", 0.0) - timings.get("range coder", 0.0)
+    return (f"{seconds:.2f} s of audio in {wall:.2f} s = {seconds / wall:.1f}x real time (network "
+            f"{timings.get('network', 0.0):.2f} s, range coder {timings.get('range coder', 0.0):.3f} s, "
+            f"I/O, resampling and model loading {rest:.2f} s; {torch.get_num_threads()} thread(s), {precision})")
+
+
 def _encode(args: argparse.Namespace) -> int:
+    import time
+
     import torch
 
     from .codec import write_bitstream
     from .shipped import resolve_codec
 
+    started = time.perf_counter()
     codec, counts, info = resolve_codec(args.model)
     rate = int(info["sample_rate"])  # type: ignore[call-overload]
     _write_output(Path(args.output))
@@ -257,11 +273,15 @@ def _encode(args: argparse.Namespace) -> int:
             mono[filled : filled + len(block)] = block
             filled += len(block)
     x = torch.from_numpy(mono[:filled])
-    blob = write_bitstream(codec, counts, x, rate, progress=not args.quiet, original_rate=file_rate)
+    timings: dict[str, float] = {}
+    blob = write_bitstream(codec, counts, x, rate, progress=not args.quiet, original_rate=file_rate,
+                           precision=args.precision, timings=timings)
     _write_output(Path(args.output), blob)
     seconds = len(x) / rate
     print(f"{args.output}: {len(blob)} bytes for {seconds:.2f} s at {rate} Hz = "
           f"{len(blob) * 8 / seconds / 1000:.1f} kbit/s (model {info['name']}, {info['trained']})")
+    if args.verbose:
+        print("encode: " + _timing_line(len(x) / rate, started, timings, args.precision))
     return 0
 
 
@@ -288,11 +308,14 @@ def _write_output(path: Path, blob: bytes | None = None) -> None:
 
 
 def _decode(args: argparse.Namespace) -> int:
+    import time
+
     import soundfile as sf
 
     from .codec import bitstream_info, read_bitstream
     from .shipped import resolve_codec
 
+    started = time.perf_counter()
     codec, counts, info = resolve_codec(args.model)
     path = Path(args.input)
     if not path.is_file():
@@ -303,7 +326,8 @@ def _decode(args: argparse.Namespace) -> int:
         raise ValueError(f"output {str(out)!r}: use a .wav or .flac name")
     blob = path.read_bytes()
     header = bitstream_info(blob)
-    y, rate = read_bitstream(codec, counts, blob, progress=not args.quiet)
+    timings: dict[str, float] = {}
+    y, rate = read_bitstream(codec, counts, blob, progress=not args.quiet, precision=args.precision, timings=timings)
     del blob
     target = int(args.rate) if args.rate is not None else int(header["original_rate"])
     if target != rate:
@@ -322,6 +346,8 @@ def _decode(args: argparse.Namespace) -> int:
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise ValueError(f"cannot write {str(out)!r}: {err}") from None
     print(f"{args.output}: {written / target:.2f} s at {target} Hz (model {info['name']})")
+    if args.verbose:
+        print("decode: " + _timing_line(len(y) / rate, started, timings, args.precision))
     return 0
 
 
@@ -429,6 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default="D64",
                    help="a shipped model's name (see `models`) or a checkpoint path (Default: D64)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--verbose", action="store_true",
+                   help="print the real-time factor and the time in the network, range coder and I/O")
+    e.add_argument("--precision", default="float32", choices=("float32", "bfloat16"),
+                   help="bfloat16: faster on CPUs with bf16 instructions, other codes than float32's "
+                        "(opt-in; benchmarks/results/codec.md) (Default: float32)")
     e.set_defaults(run=_encode)
     m = sub.add_parser("models", help="list the codec models shipped with the package")
     m.set_defaults(run=_models)
@@ -451,6 +482,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--model", default="D64", help="the model that encoded the file (Default: D64)")
     d.add_argument("--rate", type=int, help="output sample rate (Default: the input's original rate)")
     d.add_argument("--quiet", action="store_true")
+    d.add_argument("--verbose", action="store_true",
+                   help="print the real-time factor and the time in the network, range coder and I/O")
+    d.add_argument("--precision", default="float32", choices=("float32", "bfloat16"),
+                   help="bfloat16: faster on CPUs with bf16 instructions, other samples than float32's "
+                        "(opt-in) (Default: float32)")
     d.set_defaults(run=_decode)
     return parser
 

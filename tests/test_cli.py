@@ -274,3 +274,31 @@ def test_encode_decode_stream_in_blocks(tmp_path: Path, monkeypatch: pytest.Monk
     sf.write(str(reference), whole, 22050, subtype="PCM_16")
     assert rate == 22050
     np.testing.assert_array_equal(decoded, sf.read(str(reference), dtype="int16")[0])
+
+
+def test_codec_verbose_prints_the_real_time_factor_and_the_time_split(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    import torch
+
+    from percloss.codec import CascadedCodec, save_codec
+
+    torch.manual_seed(0)
+    model = tmp_path / "model.pt"
+    save_codec(model, CascadedCodec(1).eval(), [torch.ones(32, dtype=torch.float64)], 16000, "test-untrained",
+               "untrained (seed 0)")
+    wav = write(tmp_path / "in.wav", 0.1 * np.random.default_rng(1).standard_normal(16000), 16000)
+    pcl, out = tmp_path / "out.pcl", tmp_path / "out.wav"
+    pattern = (r"(encode|decode): 1\.00 s of audio in ([0-9.]+) s = ([0-9.]+)x real time \(network ([0-9.]+) s, "
+               r"range coder ([0-9.]+) s, I/O, resampling and model loading (-?[0-9.]+) s; \d+ thread\(s\), float32\)")
+    for argv in (["encode", str(wav), str(pcl)], ["decode", str(pcl), str(out)]):
+        assert main([*argv, "--model", str(model), "--quiet", "--verbose"]) == 0
+        match = re.search(pattern, capsys.readouterr().out)
+        assert match is not None and match.group(1) == argv[0]
+        wall, factor, network, coder, rest = (float(match.group(i)) for i in range(2, 7))
+        assert network > 0 and coder >= 0 and rest >= -0.01
+        assert wall > 0 and abs(factor * wall - 1) <= 0.06 * wall + 0.006 / wall  # both rounded as printed
+        assert network + coder <= wall + 0.01
+    assert main(["encode", str(wav), str(pcl), "--model", str(model), "--quiet"]) == 0
+    assert "real time" not in capsys.readouterr().out  # only with --verbose
