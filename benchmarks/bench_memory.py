@@ -30,6 +30,8 @@ LOSSES = {
     "mel_weighted": "MelWeightedLoss(44100)",
     "priority": "PriorityWeightedLoss(44100)",
     "noise_modulation": "NoiseModulationLoss(44100)",
+    "embedding": "EmbeddingDistanceLoss(44100)",
+    "cdpam": "__import__('percloss.cdpam', fromlist=['CDPAMLoss']).CDPAMLoss(44100)",
 }
 
 CHILD = r"""
@@ -145,6 +147,20 @@ def cell(r: dict) -> str:
     return f"{r['peak_mb']:.0f} MB, {r['seconds']:.1f} s"
 
 
+def report(rows: list[dict], out: Path, header: str) -> None:
+    """``memory.md``: one row per entry point and length, before and after side by side."""
+    keys: dict[tuple[str, float], dict[str, dict]] = {}
+    for r in rows:
+        keys.setdefault((r["loss"], r["seconds_audio"]), {})[r["label"]] = r
+    order = [*LOSSES, "cli encode", "cli decode"]
+    lines = [header, "", "| entry point | audio | before | after |", "|---|---|---|---|"]
+    for (loss, seconds), by in sorted(keys.items(), key=lambda k: (order.index(k[0][0]), k[0][1])):
+        length = f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+        cells = [cell(by[label]) if label in by else "—" for label in ("before", "after")]
+        lines.append(f"| {loss} | {length} | {cells[0]} | {cells[1]} |")
+    out.write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", type=float, nargs="+", default=[10.0, 60.0, 600.0])
@@ -156,7 +172,15 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--label", default="after")
     parser.add_argument("--json", default=None, help="append the rows to this JSON file")
+    parser.add_argument("--report", nargs="+", default=None, metavar="JSON",
+                        help="write --out from these JSON files instead of measuring")
+    parser.add_argument("--out", default="benchmarks/results/memory.md")
+    parser.add_argument("--header", default="# Memory on long audio")
     args = parser.parse_args()
+    if args.report:
+        rows = [r for path in args.report for r in json.loads(Path(path).read_text())]
+        report(rows, Path(args.out), args.header)
+        return
     rows = []
     for loss in args.losses:
         for seconds in args.lengths:

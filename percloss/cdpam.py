@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_same_shape, check_sample_rate, check_signal
+from ._memory import check_memory
 from .embeddings import fft_resample_unchecked
 from .losses._contract import check_reduction, reduce
 
@@ -175,6 +176,12 @@ def cdpam_min_length(sample_rate: int) -> int:
 FULL_SCALE_LIMIT = 2.0
 
 
+# Working memory of the network's activations for both signals, forward + backward, per second of audio
+# (it runs at 22.05 kHz whatever the input's rate): benchmarks/bench_memory.py measured 313 MB per second
+# (2 s -> 1.09 GB, 8 s -> 2.96 GB at 44.1 kHz); 330 leaves a margin.
+BYTES_PER_SECOND = 330 * 10**6
+
+
 def _check_inputs(
     reference: torch.Tensor, test: torch.Tensor, sample_rate: object, names: tuple[str, str],
     full_scale: bool = False,
@@ -190,6 +197,11 @@ def _check_inputs(
             raise ValueError(f"{name}'s peak is {peak:g}: CDPAM takes audio at full scale 1.0 (up to "
                              f"{FULL_SCALE_LIMIT:g} accepted); PCM-scaled audio? divide int16 samples by 32768")
     check_same_shape(reference, test, *names)
+    seconds = reference.shape[-1] / rate * (reference.shape[0] if reference.dim() == 2 else 1)
+    if seconds * BYTES_PER_SECOND > 256 * 2**20:
+        check_memory(seconds * BYTES_PER_SECOND, f"CDPAM on {names[0]} and {names[1]} of shape "
+                     f"{tuple(reference.shape)} at {rate} Hz", reference.device,
+                     hint="score shorter segments (CDPAM was trained on clips of a few seconds) and average")
     return rate
 
 
@@ -263,6 +275,11 @@ class CDPAMLoss(nn.Module):
     Shape:
         ``(time,) or (batch, time)``, same for target ``-> ()``, or ``(batch,)``
         with ``reduction="none"``; ``time >= cdpam_min_length(sample_rate)``.
+
+    Memory: the network's activations for both signals, forward and backward,
+    take about 313 MB per second of audio (it runs at 22.05 kHz whatever the
+    input's rate; ``benchmarks/results/memory.md``); an input whose estimate
+    exceeds the memory available is refused before allocating.
     """
 
     def __init__(

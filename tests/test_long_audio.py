@@ -206,3 +206,18 @@ def test_whole_spectrum_losses_refuse_before_allocating(monkeypatch, make):
     monkeypatch.delenv("PERCLOSS_MEMORY_LIMIT")
     short = x[:1, : 44100 // 2]
     assert float(loss(short, short)) == 0.0
+
+
+def test_cdpam_refuses_before_loading_what_will_not_fit(monkeypatch):
+    """CDPAM's activations take about 313 MB per second: 20 s is refused under a 1 GB limit, before the
+    network is loaded."""
+    from percloss import cdpam
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the network was loaded before the memory check")
+
+    monkeypatch.setattr(cdpam, "load_cdpam", no_loading)
+    monkeypatch.setenv("PERCLOSS_MEMORY_LIMIT", str(10**9))
+    x = 0.1 * torch.randn(20 * 22050, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(InsufficientMemoryError, match=r"CDPAM on target and input of shape \(441000,\)"):
+        cdpam.CDPAMLoss(22050)(x, x)

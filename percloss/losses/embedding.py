@@ -89,6 +89,10 @@ class EmbeddingDistanceLoss(nn.Module):
 
     Shape:
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``.
+
+    Memory: VGGish's activations for 0.96-s examples at 16 kHz, a few MB per
+    second of audio (below what loading the network takes for 8 s of 44.1 kHz
+    audio; ``benchmarks/results/memory.md``).
     """
 
     def __init__(self, sample_rate: int, weights: str | os.PathLike[str] | None = None, seed: int = 0,

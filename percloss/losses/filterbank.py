@@ -91,6 +91,8 @@ class MSELoss(nn.Module):
     Shape:
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``.
 
+    Memory: the difference and its square, two values per sample (8 bytes in float32).
+
     >>> MSELoss()(torch.zeros(2, 4), torch.ones(2, 4))
     tensor(1.)
     """

@@ -191,6 +191,11 @@ class PriorityWeightedLoss(nn.Module):
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``;
         ``time >= n_fft``.
 
+    Memory: the level spectra of both signals, the weights and their autograd
+    buffers take about 80 bytes per sample at ``n_fft`` 512, hop 256 (3.5 MB
+    per second of 44.1 kHz audio; ``benchmarks/results/memory.md``); an input
+    whose estimate exceeds the memory available is refused before allocating.
+
     >>> loss = PriorityWeightedLoss(44100)
     >>> x = 0.1 * torch.sin(torch.arange(2048) * 0.3)
     >>> float(loss(x, x))
@@ -296,6 +301,11 @@ class NoiseModulationLoss(nn.Module):
     A silent target leaves only the threshold in quiet as the mask: audible error
     on silence then costs far more than the same error under music (it is
     unmasked), and error below the threshold in quiet costs nothing.
+
+    Memory: the level spectra of both signals, the weights and their autograd
+    buffers take about 80 bytes per sample at ``n_fft`` 512, hop 256 (3.5 MB
+    per second of 44.1 kHz audio; ``benchmarks/results/memory.md``); an input
+    whose estimate exceeds the memory available is refused before allocating.
 
     >>> loss = NoiseModulationLoss(44100)
     >>> x = 0.1 * torch.sin(torch.arange(2048) * 0.3)

@@ -300,6 +300,12 @@ class MelLoss(nn.Module):
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``;
         ``time`` must exceed half the largest FFT size (the STFT's reflection padding).
 
+    Memory: the spectra, mel projections and logs of both signals with their
+    autograd buffers take about 91 bytes per sample and resolution in float32
+    (12 MB per second of 44.1 kHz audio with the three default resolutions;
+    ``benchmarks/results/memory.md``); an input whose estimate exceeds the
+    memory available is refused before allocating (a ``ValueError`` naming it).
+
     >>> x = torch.sin(torch.arange(2048) * 0.1)
     >>> float(MelLoss(16000)(x, x))
     0.0
@@ -407,6 +413,11 @@ class MelWeightedLoss(nn.Module):
     Shape:
         ``(..., time), (..., time) -> ()`` or ``(...)`` with ``reduction="none"``;
         ``time >= n_fft``.
+
+    Memory: model 1's level spectra of both signals with their autograd
+    buffers take about 83 bytes per sample at ``n_fft`` 512 (3.7 MB per second
+    of 44.1 kHz audio; ``benchmarks/results/memory.md``); an input whose
+    estimate exceeds the memory available is refused before allocating.
 
     >>> x = 0.1 * torch.sin(torch.arange(2048) * 0.1)
     >>> float(MelWeightedLoss(16000)(x, x))
