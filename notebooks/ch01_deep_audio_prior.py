@@ -194,6 +194,7 @@ torch.testing.assert_close(
 
 # %% tags=["remove-input"]
 VGGISH_WEIGHTS = prior.make_loss("vggish", SR).weights if "vggish" in CONFIG.losses else None
+LABEL = {loss: prior.loss_label(loss, SR) for loss in CONFIG.losses}  # "vggish (random-feature control)"
 if VGGISH_WEIGHTS is not None:
     display(Markdown(f"Weights of the `vggish` loss on this build: {VGGISH_WEIGHTS}."))
 
@@ -293,7 +294,7 @@ for clip in CONFIG.clips:
         players = "".join(
             f"<div>it {it}<br>{audio_tag(a)}</div>" for it, a in zip(r.checkpoints, r.audio, strict=False)
         )
-        cells.append(f"<td><b>{loss}</b>{players}</td>")
+        cells.append(f"<td><b>{LABEL[loss]}</b>{players}</td>")
     rows.append("<tr>" + "".join(cells) + "</tr>")
 display(HTML('<table style="font-size: 0.8em">' + "".join(rows) + "</table>"))
 
@@ -305,7 +306,7 @@ display(HTML('<table style="font-size: 0.8em">' + "".join(rows) + "</table>"))
 
 # %% tags=["remove-input"]
 last = {clip: {"original": by_key[clip, CONFIG.losses[0]].target,
-               **{f"{loss} @ {by_key[clip, loss].checkpoints[-1]}": by_key[clip, loss].audio[-1]
+               **{f"{LABEL[loss]} @ {by_key[clip, loss].checkpoints[-1]}": by_key[clip, loss].audio[-1]
                   for loss in CONFIG.losses}} for clip in CONFIG.clips}
 display(HTML(notebook.listening_panel_html(last, SR, "prior", loop=True)))
 
@@ -367,7 +368,7 @@ for j, clip in enumerate(CONFIG.clips):
         ax = axes[i, j]
         for loss in CONFIG.losses:
             sel = records[(records["clip"] == clip) & (records["loss"] == loss)]
-            ax.plot(sel.iteration, sel[key], marker="o", ms=3, label=loss)
+            ax.plot(sel.iteration, sel[key], marker="o", ms=3, label=LABEL[loss])
         if i == 0:
             ax.set_title(clip, fontsize=9)
         if j == 0:
@@ -386,7 +387,7 @@ fig, axes = plt.subplots(1, len(CONFIG.losses), figsize=(3.2 * len(CONFIG.losses
 for j, loss in enumerate(CONFIG.losses):
     for clip in CONFIG.clips:
         axes[0, j].semilogy(by_key[clip, loss].loss_curve, lw=0.8, label=clip)
-    axes[0, j].set(title=loss, xlabel="iteration")
+    axes[0, j].set(title=LABEL[loss], xlabel="iteration")
 axes[0, 0].legend(fontsize=7)
 fig.tight_layout()
 
@@ -518,9 +519,9 @@ ckpt_w = widgets.SelectionSlider(options=by_key[CONFIG.clips[0], CONFIG.losses[0
 def show(clip: str, loss: str, iteration: int) -> None:
     r = by_key[clip, loss]
     x = r.audio[r.checkpoints.index(iteration)]
-    display(HTML(f"original {audio_tag(r.target)} &nbsp; {loss} @ {iteration} {audio_tag(x)}"))
+    display(HTML(f"original {audio_tag(r.target)} &nbsp; {LABEL[loss]} @ {iteration} {audio_tag(x)}"))
     fig, axes = plt.subplots(1, 2, figsize=(9, 2.6), sharey=True)
-    for ax, (label, y) in zip(axes, [("original", r.target), (f"{loss} @ {iteration}", x)], strict=False):
+    for ax, (label, y) in zip(axes, [("original", r.target), (f"{LABEL[loss]} @ {iteration}", x)], strict=False):
         ax.imshow(log_spectrogram(y), origin="lower", aspect="auto", cmap="magma", vmin=-60, vmax=30,
                   extent=(0, len(y) / SR, 0, SR / 2000))
         ax.set(title=label, xlabel="s", ylabel="kHz")

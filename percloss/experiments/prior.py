@@ -312,6 +312,12 @@ def loss_weights(name: str, sample_rate: int) -> str:
     return str(getattr(make_loss(name, sample_rate), "weights", ""))
 
 
+def loss_label(name: str, sample_rate: int) -> str:
+    """The loss's name as the chapter shows it: ``"vggish (random-feature control)"`` when this build's
+    VGGish weights are the random control (never to be read as VGGish), else ``name``."""
+    return f"{name} (random-feature control)" if "random-feature control" in loss_weights(name, sample_rate) else name
+
+
 def save_results(results: Sequence[PriorResult], config: PriorConfig, folder: str | os.PathLike[str],
                  machine: str = "") -> list[Path]:
     """Store each result as ``<clip>__<loss>.npz`` plus ``.json`` (the schedule, the target's SHA-256,

@@ -2,8 +2,9 @@
 
 S. Ghosh, "Implementation of a Neural Network-Based Perceptual Loss for Audio",
 seminar project report, TU Ilmenau (``book/references.bib``: ``ilmenau_embeddings``).
-The report degrades one speech and one music file (16 kHz mono) by Gaussian
-noise, "bitrate" reduction (resample down and back up) and bit-depth
+The report degrades "a collection of speech and music audio files" (its results
+table holds one speech and one music file: this book reads it as one of each,
+16 kHz mono) by Gaussian noise, "bitrate" reduction (resample down and back up) and bit-depth
 "compression", each at three levels, and scores every (clean, degraded) pair
 with the cosine similarity of OpenL3 and VGGish embeddings, wide-band PESQ
 and STOI; it publishes the 18 rows and four Pearson coefficients.
