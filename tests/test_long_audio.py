@@ -198,10 +198,10 @@ def test_check_memory_refuses_with_the_numbers(monkeypatch):
 def test_whole_spectrum_losses_refuse_before_allocating(monkeypatch, make):
     """An input whose estimate exceeds the memory available is refused with a ValueError that names the
     loss and the input's shape; the same input runs once the memory is there."""
-    x = torch.zeros(4, 44100 * 30)  # 30 s x 4 signals: several hundred MB of spectra
+    x = torch.zeros(4, 44100 * 90)  # 90 s x 4 signals: several hundred MB of spectra
     monkeypatch.setenv("PERCLOSS_MEMORY_LIMIT", str(100 * 2**20))
     loss = make()
-    with pytest.raises(ValueError, match=rf"{type(loss).__name__} on input of shape \(4, 1323000\) needs about"):
+    with pytest.raises(ValueError, match=rf"{type(loss).__name__} on input of shape \(4, 3969000\) needs about"):
         loss(x, x)
     monkeypatch.delenv("PERCLOSS_MEMORY_LIMIT")
     short = x[:1, : 44100 // 2]

@@ -105,9 +105,10 @@ TargetAnalysis = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 # Working memory of the level spectra per line and frame advanced, per sample of one signal, forward +
-# backward in float32 (benchmarks/bench_memory.py: 3.5 MB per second of 44.1 kHz audio at n_fft 512,
-# hop 256 for the priority-weighted and noise-modulation losses, 80 bytes per sample; 100 leaves a margin).
-LEVEL_BYTES_PER_LINE_PER_HOP = 100
+# backward in float32 (benchmarks/bench_memory.py, slope from 1 to 10 minutes of 44.1 kHz audio at n_fft
+# 512, hop 256: 1.6 MB per second, 37 bytes per sample, for the priority-weighted loss; 1.1 MB, 26 bytes,
+# for the noise-modulation loss; 45 leaves a margin).
+LEVEL_BYTES_PER_LINE_PER_HOP = 45
 
 
 def _check_memory(input: torch.Tensor, s: _Settings, what: str) -> None:
@@ -192,7 +193,7 @@ class PriorityWeightedLoss(nn.Module):
         ``time >= n_fft``.
 
     Memory: the level spectra of both signals, the weights and their autograd
-    buffers take about 80 bytes per sample at ``n_fft`` 512, hop 256 (3.5 MB
+    buffers take about 37 bytes per sample at ``n_fft`` 512, hop 256 (1.6 MB
     per second of 44.1 kHz audio; ``benchmarks/results/memory.md``); an input
     whose estimate exceeds the memory available is refused before allocating.
 
@@ -302,10 +303,10 @@ class NoiseModulationLoss(nn.Module):
     on silence then costs far more than the same error under music (it is
     unmasked), and error below the threshold in quiet costs nothing.
 
-    Memory: the level spectra of both signals, the weights and their autograd
-    buffers take about 80 bytes per sample at ``n_fft`` 512, hop 256 (3.5 MB
-    per second of 44.1 kHz audio; ``benchmarks/results/memory.md``); an input
-    whose estimate exceeds the memory available is refused before allocating.
+    Memory: the level spectra of both signals and their autograd buffers take
+    about 26 bytes per sample at ``n_fft`` 512, hop 256 (1.1 MB per second of
+    44.1 kHz audio; ``benchmarks/results/memory.md``); an input whose estimate
+    exceeds the memory available is refused before allocating.
 
     >>> loss = NoiseModulationLoss(44100)
     >>> x = 0.1 * torch.sin(torch.arange(2048) * 0.3)

@@ -215,13 +215,13 @@ class MultiResolutionSTFTLoss(nn.Module):
 # ------------------------------------------------------------------- log-mel L1
 
 # Working memory per sample of one signal and resolution, forward + backward in float32 (STFT at hop
-# fft_size / 4, mel projection, logs; benchmarks/bench_memory.py: 12 MB per second of 44.1 kHz audio with
-# the three default resolutions, 91 bytes per sample each; 110 leaves a margin). The losses below refuse,
-# before allocating, an input whose estimate exceeds the available memory.
-MEL_BYTES_PER_SAMPLE = 110
-# Model 1's level spectra of both signals per line and frame advanced (3.7 MB per second of 44.1 kHz audio
-# at n_fft 512, hop 256: 83 bytes per sample; 100 leaves a margin).
-LEVEL_BYTES_PER_LINE_PER_HOP = 100
+# fft_size / 4, mel projection, logs; benchmarks/bench_memory.py, slope from 1 to 10 minutes of 44.1 kHz
+# audio: 7.2 MB per second with the three default resolutions, 55 bytes per sample each; 65 leaves a
+# margin). The losses below refuse, before allocating, an input whose estimate exceeds the available memory.
+MEL_BYTES_PER_SAMPLE = 65
+# Model 1's level spectra of both signals per line and frame advanced (1.2 MB per second of 44.1 kHz audio
+# at n_fft 512, hop 256, from 1 to 10 minutes: 27 bytes per sample; 35 leaves a margin).
+LEVEL_BYTES_PER_LINE_PER_HOP = 35
 
 
 def _mel_matrices(sample_rate: int, fft_sizes: tuple[int, ...], n_mels: object) -> list[torch.Tensor]:
@@ -301,8 +301,8 @@ class MelLoss(nn.Module):
         ``time`` must exceed half the largest FFT size (the STFT's reflection padding).
 
     Memory: the spectra, mel projections and logs of both signals with their
-    autograd buffers take about 91 bytes per sample and resolution in float32
-    (12 MB per second of 44.1 kHz audio with the three default resolutions;
+    autograd buffers take about 55 bytes per sample and resolution in float32
+    (7.2 MB per second of 44.1 kHz audio with the three default resolutions;
     ``benchmarks/results/memory.md``); an input whose estimate exceeds the
     memory available is refused before allocating (a ``ValueError`` naming it).
 
@@ -415,7 +415,7 @@ class MelWeightedLoss(nn.Module):
         ``time >= n_fft``.
 
     Memory: model 1's level spectra of both signals with their autograd
-    buffers take about 83 bytes per sample at ``n_fft`` 512 (3.7 MB per second
+    buffers take about 27 bytes per sample at ``n_fft`` 512 (1.2 MB per second
     of 44.1 kHz audio; ``benchmarks/results/memory.md``); an input whose
     estimate exceeds the memory available is refused before allocating.
 
