@@ -27,6 +27,11 @@
   or foreign files, bounding every header field before it allocates
   anything. The bitrate is the file size x 8 / duration.
 
+- Inference (:class:`_Inference`): on the CPU the networks run as oneDNN's convolutions called directly on
+  activations kept in its blocked layout, activations fused, 32 frames per call: bit for bit the
+  ``nn.Module``'s numbers (files and decoded samples unchanged), faster; ``precision="bfloat16"`` is an opt-in
+  with other numbers (its tolerance: ``benchmarks/results/codec.md``).
+
 - Checkpoints (:func:`save_codec`, :func:`load_codec`) and
   ``python -m percloss encode|decode``.
 
@@ -505,7 +510,8 @@ class _Inference:
                      and torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise"))
         if dtype != torch.float32 and not self.fast:
             raise ValueError("bfloat16 inference needs float32 weights on the CPU and torch built with oneDNN")
-        self.checked = dtype != torch.float32  # float32: compared with the module once before it is trusted
+        # float32: each half (encoder, decoder) is compared with the module once before it is trusted
+        self.checked: set[str] = {"encode", "decode"} if dtype != torch.float32 else set()
         self.layers: dict[int, tuple[torch.Tensor, torch.Tensor | None, list[int], list[int], list[int]]] = {}
         if self.fast:
             for layer in stage.modules():
@@ -566,12 +572,12 @@ class _Inference:
             return self._to_one_channel(dec_out[1], h)
         return self._conv(dec_out[1], h).to_dense().reshape(n, FRAME)
 
-    def _run(self, fast: Any, module: Any, x: torch.Tensor) -> torch.Tensor:
+    def _run(self, fast: Any, module: Any, x: torch.Tensor, half: str) -> torch.Tensor:
         if not self.fast or (x.shape[0] < 2 and self.dtype == torch.float32):
             return module(x)
-        if not self.checked:  # a torch whose kernels or fusions differ falls back to the module
+        if half not in self.checked:  # a torch whose kernels or fusions differ falls back to the module
             probe = x[:2]
-            self.checked = True
+            self.checked.add(half)
             self.fast = bool(torch.equal(fast(probe), module(probe)))
             if not self.fast:
                 return module(x)
@@ -579,11 +585,11 @@ class _Inference:
 
     def preactivation(self, frames: torch.Tensor) -> torch.Tensor:
         """:meth:`CodecModule.preactivation` of frames ``(N, 512)``."""
-        return self._run(self._encode_fast, self.stage.preactivation, frames.contiguous())
+        return self._run(self._encode_fast, self.stage.preactivation, frames.contiguous(), "encode")
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """:meth:`CodecModule.decode` of codes ``(N, 256)``."""
-        return self._run(self._decode_fast, self.stage.decode, codes.contiguous())
+        return self._run(self._decode_fast, self.stage.decode, codes.contiguous(), "decode")
 
 
 def _inference(codec: CascadedCodec, precision: str = "float32") -> list[_Inference]:

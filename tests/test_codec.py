@@ -387,7 +387,7 @@ def _module_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run the networks as the ``nn.Module`` computes them, whole blocks at once (the code before the fast path)."""
     from percloss import codec as codec_module
 
-    monkeypatch.setattr(codec_module._Inference, "_run", lambda self, fast, module, x: module(x))
+    monkeypatch.setattr(codec_module._Inference, "_run", lambda self, fast, module, x, half: module(x))
 
 
 @needs_onednn
@@ -401,8 +401,8 @@ def test_fast_inference_is_the_module_bit_for_bit(n: int) -> None:
     runner = _Inference(stage)
     with torch.no_grad():
         z = runner.preactivation(frames)
-        assert runner.fast and runner.checked  # the fast path ran (its self-check passed), not the fallback
         y = runner.decode(torch.tanh(z))
+        assert runner.fast and runner.checked == {"encode", "decode"}  # the fast path ran, not the fallback
         assert torch.equal(z, stage.preactivation(frames))
         assert torch.equal(y, stage.decode(torch.tanh(z)))  # n = 33: a lone last frame through the fast path
     assert SUB_CHUNK == 32
@@ -421,6 +421,21 @@ def test_one_frame_alone_takes_the_module_path() -> None:
         assert torch.equal(runner.preactivation(frame_), stage.preactivation(frame_))
         assert torch.equal(runner.decode(torch.tanh(frame_[:, ::2])), stage.decode(torch.tanh(frame_[:, ::2])))
     assert not runner.checked  # the fast path was not used
+
+
+@needs_onednn
+def test_a_fast_path_that_differs_from_the_module_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The self-check: were oneDNN's fused kernels to give other numbers (another torch), the module runs."""
+    from percloss.codec import _Inference
+
+    torch.manual_seed(4)
+    stage = CodecModule().eval()
+    frames = torch.randn(5, FRAME) * 0.3
+    monkeypatch.setattr(_Inference, "_encode_fast", lambda self, f: stage.preactivation(f) + 1e-6)
+    runner = _Inference(stage)
+    with torch.no_grad():
+        assert torch.equal(runner.preactivation(frames), stage.preactivation(frames))
+    assert not runner.fast and runner.checked == {"encode"}
 
 
 SHIPPED_32K = [name for name in ("D64", "A79") if name in __import__("percloss.shipped").shipped.shipped_models()]
