@@ -29,6 +29,7 @@ import importlib.util
 import json
 import math
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -112,12 +113,14 @@ def main() -> None:
     if args.baseline:
         old = load_baseline(args.baseline)
         t_old = timed(lambda: old.psychoacoustic_model1(x32, rate), 5, device, warmup=1)
-        rows.append((f"model at revision {args.baseline} (pairwise 0.5-Bark rule, no scalefactors), float32",
-                     t_old, t_ref / t_old))
+        t_old_s = timed(lambda: old.psychoacoustic_model1(x32, rate, spl="spectrum"), 5, device, warmup=1)
+        rows.append((f"model at revision {args.baseline}, float32, {device.type}", t_old, t_ref / t_old))
+        rows.append((f"model at revision {args.baseline}, float32, {device.type}, spl='spectrum'", t_old_s,
+                     t_ref / t_old_s))
         baseline_line = (
-            f"\nSide by side with revision `{args.baseline}` (float32, {device.type}): today's model with the"
-            f" sequential 0.5-Bark scan and the spectrum-only SMR takes {t32s / t_old:.2f}x the baseline's time;"
-            f" with Annex D's scalefactor term (polyphase filterbank) {t32 / t_old:.2f}x.\n"
+            f"\nSide by side with revision `{args.baseline}` (float32, {device.type}): today's model takes"
+            f" {t32 / t_old:.2f}x the baseline's time with Annex D's scalefactor term (polyphase filterbank)"
+            f" and {t32s / t_old_s:.2f}x with the spectrum-only SMR.\n"
         )
     hour_line = ""
     if device.type == "cuda":
@@ -206,7 +209,10 @@ def speed(baseline: str | None, twolame_src: Path | None, seconds: float = 60.0)
         twolame = {"psycho_1": frames / record["psycho1"], "filterbank": frames / record["with_filterbank"]}
         commit = subprocess.run(["git", "-C", str(twolame_src), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True).stdout.strip()
-        twolame_note = (f"TwoLAME from `{twolame_src}`" + (f" (commit {commit})" if commit else "")
+        configure = twolame_src / "configure.ac"
+        version = re.search(r"AC_INIT\(\s*\[TwoLAME\],\s*\[([^\]]+)\]", configure.read_text()) if configure.is_file() else None
+        which = ", ".join(([f"version {version.group(1)}"] if version else []) + ([f"commit {commit}"] if commit else []))
+        twolame_note = (f"TwoLAME from `{twolame_src.name}`" + (f" ({which})" if which else "")
                         + ", compiled with `gcc -O2`, mono, 44.1 kHz, Layer II frames of 1152 samples (its FFT: 1024"
                         " points, float64); CPU time per call, best of 7.")
     rows = []
@@ -241,7 +247,19 @@ def speed(baseline: str | None, twolame_src: Path | None, seconds: float = 60.0)
             cells += ["" if before is None else f"{before:,.0f}".replace(",", " "),
                       "" if before is None else f"{fps / before:.2f}x"]
         lines.append("| " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
+    found = {name.split(", ", 1)[1] if name.startswith("percloss") else name: (fps, before)
+             for name, fps, before in rows}
+    default = found.get("float32, n_fft 512 / hop 384 (default), scalefactor SPL")
+    layer2 = found.get("float32, n_fft 1024 / hop 1152, scalefactor SPL")
+    notes = []
+    if default and default[1]:
+        notes.append(f"The default analysis runs at {default[0] / default[1]:.2f}x the baseline's rate.")
+    if layer2 and ref:
+        notes.append(f"Layer II's analysis with the scalefactor SPL runs at {layer2[0] / ref:.2f}x TwoLAME's"
+                     f" `psycho_1` alone and {layer2[0] / twolame['filterbank']:.2f}x TwoLAME's filterbank +"
+                     " scalefactors + `psycho_1`, the like-for-like comparison (the model computes its own"
+                     " polyphase filterbank for the scalefactor term, in float64).")
+    text = "\n".join(lines) + "\n" + ("\n" + " ".join(notes) + "\n" if notes else "")
     write_section(RESULTS, SPEED, text)
     print(text)
     profile_text = profile(x32, rate, old)

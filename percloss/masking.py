@@ -71,13 +71,14 @@ Shapes: input ``(..., time)``; per-frame outputs ``(..., frames, n)`` with
 
 Memory. Frames are analysed :data:`CHUNK_ROWS` (frames times signals) at a time,
 reading only the samples each chunk needs, so the working memory is bounded
-whatever the length (about 70 MiB in float32) and the numbers are those of one
+whatever the length (about 100 MiB in float32) and the numbers are those of one
 piece. What grows with the audio is the result: :func:`psychoacoustic_model1`
 returns every per-frame tensor, about 0.5 MiB per second of 44.1 kHz audio in
 float32 (n_fft 512, hop 384; 0.9 MiB in float64; 0.3 MiB at n_fft 1024, hop 1152),
 1.7 GiB for an hour. :func:`model1_chunks` yields the analysis chunk by chunk,
-for callers that keep only part of it (the CLI keeps per-subband sums: an hour
-of audio in about 100 MiB beside the imports).
+for callers that keep only part of it (``python -m percloss threshold`` keeps
+per-subband sums and reads its file in blocks: an hour of 44.1 kHz audio peaks at
+about 0.55 GB, imports included; benchmarks/results/masking.md).
 
 Notebook: ``notebooks/ch02_masking.py``.
 """
@@ -1262,7 +1263,7 @@ def psychoacoustic_model1(
 
     Memory: the result, about 0.5 MiB per second of 44.1 kHz float32 audio
     (module docstring), and a bounded working set (:data:`CHUNK_ROWS` frames at
-    a time, about 70 MiB in float32). For long audio, :func:`model1_chunks`
+    a time, about 100 MiB in float32). For long audio, :func:`model1_chunks`
     keeps only one chunk's analysis at a time.
 
     Example:

@@ -148,11 +148,12 @@ def nmr(
         hop: frame advance. (Default: the standard's)
         calibration: ``"iso"``, ``"sine96"`` or ``"frame_max96"``. (Default: ``"iso"``)
 
-    Memory: frames are analysed :data:`percloss.masking.CHUNK_ROWS` at a time, so without gradients the
-    working memory is bounded whatever the length (about 30 MiB in float32), beside the inputs and the
-    result (``band_db``: 4 bytes per band and frame in float32, about 11 KiB per second at 44.1 kHz).
-    With gradients autograd keeps each chunk's noise spectrum for the backward pass (about 0.4 MiB per
-    second of 44.1 kHz float32 audio).
+    Memory: frames are analysed :data:`percloss.masking.CHUNK_ROWS` at a time and the inputs are
+    checked in blocks, so without gradients the working memory beside the inputs is about 100 MiB in
+    float32 plus the per-band ratios and the result (``band_db``: 4 bytes per band and frame, about
+    11 KiB per second of 44.1 kHz audio; an hour takes about 270 MiB in all). With gradients autograd
+    keeps each chunk's noise spectrum for the backward pass (about 0.4 MiB per second of 44.1 kHz
+    float32 audio).
 
     >>> x = 0.5 * torch.sin(torch.arange(8192) * 0.2)
     >>> r = nmr(x, x + 1e-4 * torch.sin(torch.arange(8192) * 0.21), 44100)
