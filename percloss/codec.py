@@ -468,9 +468,9 @@ def _frame_block(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
 
 # ------------------------------------------------------------- fast inference
 
-#: Frames per call of the inference networks inside a block of :func:`iter_indices` / :func:`decode_indices`:
-#: a 100-channel activation of 32 frames (6.5 MB) stays near the caches where one of 256 frames (52 MB) does not
-#: (``benchmarks/results/codec.md``). The results do not depend on it: each frame is computed alone.
+#: Frames per call of the inference networks inside a block of :func:`iter_indices` / :func:`decode_indices`, per
+#: torch thread: a 100-channel activation of 32 frames (6.5 MB) stays near the caches where one of 256 frames
+#: (52 MB) does not (``benchmarks/results/codec.md``). The results do not depend on it: each frame is computed alone.
 SUB_CHUNK = 32
 
 #: Inference precisions: ``"float32"`` (the default; the reference numbers) and ``"bfloat16"`` (opt-in, where
@@ -581,7 +581,8 @@ class _Inference:
             self.fast = bool(torch.equal(fast(probe), module(probe)))
             if not self.fast:
                 return module(x)
-        return torch.cat([fast(x[i : i + SUB_CHUNK]) for i in range(0, x.shape[0], SUB_CHUNK)])
+        step = SUB_CHUNK * max(1, torch.get_num_threads())  # each thread's share stays SUB_CHUNK frames
+        return torch.cat([fast(x[i : i + step]) for i in range(0, x.shape[0], step)])
 
     def preactivation(self, frames: torch.Tensor) -> torch.Tensor:
         """:meth:`CodecModule.preactivation` of frames ``(N, 512)``."""
