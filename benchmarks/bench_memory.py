@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -142,15 +143,22 @@ def measure(loss: str, seconds: float, limit_gb: float, timeout: float) -> dict:
 
 
 def cell(r: dict) -> str:
+    if r.get("error") == "timeout":
+        return f"timeout ({r['message']})"
     if "error" in r:
-        return f"fails: {r['error']} ({r['message']})" if r["error"] != "timeout" else f"timeout ({r['message']})"
+        asked = re.search(r"allocate (\d+) bytes", r["message"])
+        if asked:
+            return f"fails: allocator error (asked for {int(asked.group(1)) / 1e9:.1f} GB more)"
+        if r["error"] == "InsufficientMemoryError":
+            return "refused before allocating: " + r["message"].split(": split")[0]
+        return f"fails: {r['error']} ({r['message']})"
     return f"{r['peak_mb']:.0f} MB, {r['seconds']:.1f} s"
 
 
 def report(rows: list[dict], out: Path, header: str) -> None:
     """``memory.md``: one row per entry point and length, before and after side by side."""
     keys: dict[tuple[str, float], dict[str, dict]] = {}
-    for r in rows:
+    for r in rows:  # a later row of the same entry point, length and label replaces an earlier one
         keys.setdefault((r["loss"], r["seconds_audio"]), {})[r["label"]] = r
     order = [*LOSSES, "cli encode", "cli decode"]
     lines = [header, "", "| entry point | audio | before | after |", "|---|---|---|---|"]
