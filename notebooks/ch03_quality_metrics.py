@@ -635,7 +635,7 @@ panel_clips = list(dict.fromkeys([next((c for c in CONFIG.clips if c.startswith(
                                   next((c for c in CONFIG.clips if not c.startswith("speech")), CONFIG.clips[-1])]))
 panel = {}
 for clip in panel_clips:
-    x = qs._clean(clip, CONFIG.seconds)
+    x = qs.clean_excerpt(clip, CONFIG.seconds)
     versions = {"clean": x}
     for d in CONFIG.degradations:
         for level in DEGRADATIONS[d]:
@@ -661,7 +661,7 @@ lvl_w = widgets.IntSlider(value=1, min=1, max=3, description="level")
 
 def show_pair(clip: str, degradation: str, level_index: int) -> None:
     row = table[(table["clip"] == clip) & (table.degradation == degradation) & (table.level_index == level_index)]
-    x = qs._clean(clip, CONFIG.seconds)
+    x = qs.clean_excerpt(clip, CONFIG.seconds)
     y = degrade(x, degradation, DEGRADATIONS[degradation][level_index - 1], qs.RATE, seed=CONFIG.seed)
     display(HTML(f"clean {audio_tag(x)} degraded {audio_tag(y)}"))
     display(row[list(METRICS)].rename(columns=METRICS).round(4))

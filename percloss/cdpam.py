@@ -37,9 +37,10 @@ from torch import nn
 from ._checks import check_same_shape, check_sample_rate, check_signal
 from ._memory import check_memory
 from .embeddings import fft_resample_unchecked
-from .losses._contract import check_reduction, reduce
+from .losses import check_reduction, reduce
 
 __all__ = [
+    "acoustic_embedding",
     "CDPAM_VERSION",
     "CDPAM_SAMPLE_RATE",
     "CDPAM_WEIGHTS_SHA256",
@@ -205,7 +206,7 @@ def _check_inputs(
     return rate
 
 
-def _embed(model: nn.Module, x: torch.Tensor, sample_rate: int) -> torch.Tensor:
+def acoustic_embedding(model: nn.Module, x: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Unit-norm acoustic embeddings, ``(batch, time) -> (batch, 512)``."""
     x = x.float()  # the network's dtype (and FFTs of half-precision tensors need not exist)
     if sample_rate != CDPAM_SAMPLE_RATE:
@@ -224,7 +225,7 @@ def _distance(
     model = load_cdpam(test.device, weights)
     ref, tst = reference.reshape(-1, reference.shape[-1]), test.reshape(-1, test.shape[-1])
     head = cast(nn.Module, model.model_dist)
-    dist = head(_embed(model, ref, sample_rate), _embed(model, tst, sample_rate))
+    dist = head(acoustic_embedding(model, ref, sample_rate), acoustic_embedding(model, tst, sample_rate))
     return dist.reshape(test.shape[:-1]).to(test.dtype)
 
 

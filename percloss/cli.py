@@ -60,7 +60,7 @@ def _audio_reader(path: str) -> tuple[Callable[[int, int], Any], Any, int, int]:
 def _threshold(args: argparse.Namespace) -> int:
     import torch
 
-    from .masking import CHUNK_ROWS, _model1_stream, full_scale_sine_db, model_tables
+    from .masking import CHUNK_ROWS, full_scale_sine_db, model1_stream, model_tables
 
     if args.plot:  # before the analysis: a bad name fails in one line, at once
         _check_plot_path(Path(args.plot))
@@ -74,7 +74,7 @@ def _threshold(args: argparse.Namespace) -> int:
     sums = torch.zeros(3, 32, dtype=torch.float64)
     tonal_count, frames, loudest, loudest_db = 0.0, 0, -1, float("-inf")
     loudest_spectrum, thresholds = None, []
-    for f0, a in _model1_stream(read, length, torch.float64, torch.device("cpu"), rate, args.n_fft, hop, 0.0,
+    for f0, a in model1_stream(read, length, torch.float64, torch.device("cpu"), rate, args.n_fft, hop, 0.0,
                                 args.calibration, "scalefactor", CHUNK_ROWS):
         sums += torch.stack([v.sum(0) for v in (a.spl_db, a.min_threshold_db, a.smr_db)])
         tonal_count += float(a.tonal.double().sum())
@@ -154,7 +154,7 @@ def _nmr(args: argparse.Namespace) -> int:
     import torch
 
     from .masking import CHUNK_ROWS, model_tables
-    from .metrics import _nmr_ratios
+    from .metrics import nmr_ratios
 
     read_ref, file_ref, rate_ref, len_ref = _audio_reader(args.reference)
     read_test, file_test, rate_test, len_test = _audio_reader(args.test)
@@ -169,7 +169,7 @@ def _nmr(args: argparse.Namespace) -> int:
     # frames in chunks (bounded memory for any length): the sums behind the means
     total, count, audible, frames = 0.0, 0, 0, 0
     with torch.no_grad():
-        for _, ratio in _nmr_ratios(read_ref, read_test, len_ref, torch.float64, rate_ref, args.n_fft, hop,
+        for _, ratio in nmr_ratios(read_ref, read_test, len_ref, torch.float64, rate_ref, args.n_fft, hop,
                                     args.calibration, CHUNK_ROWS):
             total += float(ratio.sum())
             count += ratio.numel()

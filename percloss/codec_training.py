@@ -59,8 +59,14 @@ from .codec import (
     reseed_centroids,
     saturation_penalty,
 )
-from .losses import MelWeightedLoss, NoiseModulationLoss, PriorityWeightedLoss, check_pair
-from .losses._contract import check_reduction, reduce_elements
+from .losses import (
+    MelWeightedLoss,
+    NoiseModulationLoss,
+    PriorityWeightedLoss,
+    check_pair,
+    check_reduction,
+    reduce_elements,
+)
 
 __all__ = ["CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS", "bits_per_code", "TrainLog", "sample_segments",
            "reseed_codec", "RATE_ENTROPIES", "RATE_CONTROLS", "update_rate_weights_signed", "anneal_floor", "apply_anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights", "rate_term",

@@ -135,6 +135,11 @@ __all__ = [
     "psychoacoustic_model1",
     "model1_chunks",
     "global_masking_threshold",
+    "check_hop",
+    "tensor_reader",
+    "frame_count",
+    "chunk_frames_for",
+    "model1_stream",
 ]
 
 #: The standard's power normalisation term PN of the level spectrum, dB.
@@ -335,7 +340,8 @@ def default_hop(n_fft: int) -> int:
     return 384 if check_n_fft(n_fft) == 512 else 1152
 
 
-def _check_hop(hop: object, n_fft: int) -> int:
+def check_hop(hop: object, n_fft: int) -> int:
+    """``hop`` validated as a positive number of samples; ``None`` gives :func:`default_hop` of ``n_fft``."""
     if hop is None:
         return default_hop(n_fft)
     if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) or hop < 1:
@@ -402,7 +408,7 @@ def spectrum_db(
     """
     n_fft = check_n_fft(n_fft)
     check_signal(x, "x", min_length=n_fft)
-    hop = _check_hop(hop, n_fft)
+    hop = check_hop(hop, n_fft)
     calibration = check_calibration(calibration)
     offset = None
     if calibration == "frame_max96" and reference is not None:
@@ -465,7 +471,7 @@ def polyphase_analysis(x: torch.Tensor, n_blocks: int | None = None) -> torch.Te
     total = -(-x.shape[-1] // 32) if n_blocks is None else int(n_blocks)
     if total < 1:
         raise ValueError(f"n_blocks must be positive, got {n_blocks!r}")
-    return _polyphase_blocks(_tensor_reader(x), 0, total, x.dtype, x.device)
+    return _polyphase_blocks(tensor_reader(x), 0, total, x.dtype, x.device)
 
 
 #: Subband blocks the filterbank computes at a time (its working set: this many 512-sample windows per signal).
@@ -475,7 +481,7 @@ POLYPHASE_CHUNK_BLOCKS = 2048
 SampleReader = Callable[[int, int], torch.Tensor]
 
 
-def _tensor_reader(x: torch.Tensor) -> SampleReader:
+def tensor_reader(x: torch.Tensor) -> SampleReader:
     """A :data:`SampleReader` of ``x`` (zeros before sample 0 and past the end)."""
     length = x.shape[-1]
 
@@ -597,12 +603,12 @@ def scalefactor_level_db(
     """
     n_fft = check_n_fft(n_fft)
     check_long_signal(x, "x", min_length=n_fft)
-    hop = _check_hop(hop, n_fft)
+    hop = check_hop(hop, n_fft)
     calibration = check_calibration(calibration)
-    n_frames = _frame_count(x.shape[-1], n_fft, hop)
-    read = _tensor_reader(x)
+    n_frames = frame_count(x.shape[-1], n_fft, hop)
+    read = tensor_reader(x)
     out = []
-    for f0, f1 in _frame_spans(n_frames, _chunk_frames(x)):
+    for f0, f1 in _frame_spans(n_frames, chunk_frames_for(x)):
         offset = None
         if calibration != "iso":
             if offset_db is not None:
@@ -664,7 +670,8 @@ def _scalefactor_db_table(dtype: torch.dtype, device: torch.device) -> torch.Ten
 _SCALEFACTOR_DB: dict[tuple[torch.dtype, str], torch.Tensor] = {}
 
 
-def _frame_count(length: int, n_fft: int, hop: int) -> int:
+def frame_count(length: int, n_fft: int, hop: int) -> int:
+    """Frames of ``n_fft`` samples every ``hop`` in ``length`` samples (model 1's framing, no padding)."""
     return 1 + (length - n_fft) // hop
 
 
@@ -690,7 +697,7 @@ def check_long_signal(x: object, name: str, min_length: int = 1) -> torch.Tensor
 CHUNK_ROWS = 4096
 
 
-def _chunk_frames(x: torch.Tensor) -> int:
+def chunk_frames_for(x: torch.Tensor) -> int:
     """Frames per chunk for signals ``x`` (``(..., time)``): :data:`CHUNK_ROWS` rows over the batch."""
     batch = math.prod(x.shape[:-1])
     return max(1, CHUNK_ROWS // max(batch, 1))
@@ -1284,7 +1291,7 @@ def _model1_settings(sample_rate: object, n_fft: object, hop: object, ath_offset
     """The checked settings of :func:`psychoacoustic_model1`, in its argument order (``hop`` resolved)."""
     rate = check_sample_rate(sample_rate)
     n = check_n_fft(n_fft)
-    return (rate, n, _check_hop(hop, n), check_real(ath_offset_db, "ath_offset_db"), check_calibration(calibration),
+    return (rate, n, check_hop(hop, n), check_real(ath_offset_db, "ath_offset_db"), check_calibration(calibration),
             check_choice(spl, "spl", SPL_MODES))
 
 
@@ -1292,9 +1299,9 @@ def _model1(x: torch.Tensor, sample_rate: int, n_fft: int, hop: int, ath_offset_
             spl: str, constants: ModelConstants | None = None) -> MaskingAnalysis:
     """Model 1 on ``x`` under checked settings (:func:`_model1_settings`), chunk by chunk into one result."""
     check_long_signal(x, "x", min_length=n_fft)
-    n_frames = _frame_count(x.shape[-1], n_fft, hop)
-    stream = _model1_stream(_tensor_reader(x), x.shape[-1], x.dtype, x.device, sample_rate, n_fft, hop,
-                            ath_offset_db, calibration, spl, _chunk_frames(x), constants)
+    n_frames = frame_count(x.shape[-1], n_fft, hop)
+    stream = model1_stream(tensor_reader(x), x.shape[-1], x.dtype, x.device, sample_rate, n_fft, hop,
+                            ath_offset_db, calibration, spl, chunk_frames_for(x), constants)
     return _collect(stream, n_frames)
 
 
@@ -1324,13 +1331,13 @@ def _collect(stream: Iterator[tuple[int, MaskingAnalysis]], n_frames: int) -> Ma
     return result
 
 
-def _model1_stream(read: SampleReader, length: int, dtype: torch.dtype, device: torch.device, sample_rate: int,
+def model1_stream(read: SampleReader, length: int, dtype: torch.dtype, device: torch.device, sample_rate: int,
                    n_fft: int, hop: int, ath_offset_db: float, calibration: str, spl: str, chunk_frames: int,
                    constants: ModelConstants | None = None) -> Iterator[tuple[int, MaskingAnalysis]]:
     """Model 1 on the signal ``read`` gives (``length`` samples), ``chunk_frames`` frames at a time:
     ``(first frame, analysis of the chunk)``. Each chunk reads only the samples its frames and their
     scalefactor blocks need, so the numbers equal the unchunked ones."""
-    for f0, f1 in _frame_spans(_frame_count(length, n_fft, hop), chunk_frames):
+    for f0, f1 in _frame_spans(frame_count(length, n_fft, hop), chunk_frames):
         with torch.no_grad():
             segment = read(f0 * hop, (f1 - 1) * hop + n_fft).to(dtype)
             level, offset = calibrated_spectrum_db(segment, n_fft, hop, calibration)
@@ -1370,10 +1377,10 @@ def model1_chunks(
     settings = _model1_settings(sample_rate, n_fft, hop, ath_offset_db, calibration, spl)
     check_long_signal(x, "x", min_length=settings[1])
     if chunk_frames is None:
-        chunk_frames = _chunk_frames(x)
+        chunk_frames = chunk_frames_for(x)
     elif isinstance(chunk_frames, bool) or not isinstance(chunk_frames, (int, np.integer)) or chunk_frames < 1:
         raise ValueError(f"chunk_frames must be a positive integer, got {chunk_frames!r}")
-    return _model1_stream(_tensor_reader(x), x.shape[-1], x.dtype, x.device, *settings, int(chunk_frames))
+    return model1_stream(tensor_reader(x), x.shape[-1], x.dtype, x.device, *settings, int(chunk_frames))
 
 
 class PsychoacousticModel1(torch.nn.Module):

@@ -15,7 +15,7 @@ import torch
 from ._checks import check_integer, check_same_shape, check_sample_rate, check_signal
 from .signal import floored_db_pair
 
-__all__ = ["snr", "log_spectral_distance", "nmr", "NMRResult"]
+__all__ = ["snr", "log_spectral_distance", "nmr", "nmr_ratios", "NMRResult"]
 
 
 def snr(reference: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
@@ -161,23 +161,23 @@ def nmr(
     (True, 0.0)
     """
     from .masking import (
-        _check_hop,
-        _chunk_frames,
-        _tensor_reader,
         check_calibration,
+        check_hop,
         check_long_signal,
         check_n_fft,
+        chunk_frames_for,
+        tensor_reader,
     )
 
     rate = check_sample_rate(sample_rate)
     n_fft = check_n_fft(n_fft)
-    hop = _check_hop(hop, n_fft)
+    hop = check_hop(hop, n_fft)
     calibration = check_calibration(calibration)
     check_long_signal(reference, "reference", min_length=n_fft)
     check_long_signal(test, "test", min_length=n_fft)
     check_same_shape(reference, test, "reference", "test")
-    chunks = _nmr_ratios(_tensor_reader(reference), _tensor_reader(test), reference.shape[-1], reference.dtype,
-                         rate, n_fft, hop, calibration, _chunk_frames(reference))
+    chunks = nmr_ratios(tensor_reader(reference), tensor_reader(test), reference.shape[-1], reference.dtype,
+                         rate, n_fft, hop, calibration, chunk_frames_for(reference))
     ratio = torch.cat([r for _, r in chunks], dim=-2)  # (..., F, B)
     return NMRResult(
         band_db=10 * torch.log10(ratio),
@@ -187,7 +187,7 @@ def nmr(
     )
 
 
-def _nmr_ratios(
+def nmr_ratios(
     read_reference: Callable[[int, int], torch.Tensor],
     read_test: Callable[[int, int], torch.Tensor],
     length: int,
@@ -201,11 +201,11 @@ def _nmr_ratios(
     """Noise-to-mask power ratios per frame and band, ``chunk_frames`` frames at a time:
     ``(first frame, (..., frames, B))``. The readers give samples ``[start, stop)`` of the two signals
     (:data:`percloss.masking.SampleReader`); settings are checked by the caller."""
-    from .masking import _frame_count, analyse_spectrum, calibrated_spectrum_db, model_tables
+    from .masking import analyse_spectrum, calibrated_spectrum_db, frame_count, model_tables
 
     t = model_tables(sample_rate, n_fft)
     member = None
-    n_frames = _frame_count(length, n_fft, hop)
+    n_frames = frame_count(length, n_fft, hop)
     for f0 in range(0, n_frames, chunk_frames):
         f1 = min(f0 + chunk_frames, n_frames)
         start, stop = f0 * hop, (f1 - 1) * hop + n_fft

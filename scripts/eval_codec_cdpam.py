@@ -77,7 +77,7 @@ def main() -> None:
             if p.key in same:
                 continue
             for item in items:
-                x, _ = cs._eval_signal(item, rate, config.eval_seconds, songs)
+                x, _ = cs.eval_signal(item, rate, config.eval_seconds, songs)
                 blob = write_bitstream(codec, counts, x.float(), rate)
                 y, _ = read_bitstream(codec, counts, blob)
                 rows.append(score(item, p.key, len(blob) * 8 / (len(x) / rate) / 1000, x, y.double(), rate,
@@ -89,7 +89,7 @@ def main() -> None:
                 for item in items:
                     if (item, f"{name}{target:g}_{rate // 1000}k") in done:
                         continue
-                    x, _ = cs._eval_signal(item, rate, config.eval_seconds, songs)
+                    x, _ = cs.eval_signal(item, rate, config.eval_seconds, songs)
                     coded = (anchors.mp3(x.numpy(), rate, int(target)) if name == "MP3"
                              else anchors.opus(x.numpy(), rate, target))
                     rows.append(score(item, f"{name}{target:g}_{rate // 1000}k", coded.kbps, x,

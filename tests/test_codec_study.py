@@ -105,11 +105,11 @@ def test_segments_are_consecutive_cuts_of_the_held_out_excerpt() -> None:
     items = cs.segments(("mutilated_mime",), 3, 6.0)
     assert items == ("mutilated_mime@0s", "mutilated_mime@6s", "mutilated_mime@12s")
     songs = {"mutilated_mime": torch.arange(20 * 100, dtype=torch.float32)}  # 20 s at 100 Hz
-    x, split = cs._eval_signal("mutilated_mime@6s", 100, 6.0, songs)
+    x, split = cs.eval_signal("mutilated_mime@6s", 100, 6.0, songs)
     assert split == "held-out segment" and torch.equal(x, torch.arange(600, 1200, dtype=torch.float64))
-    assert cs._eval_signal("mutilated_mime", 100, 6.0, songs)[1] == "held-out song"
+    assert cs.eval_signal("mutilated_mime", 100, 6.0, songs)[1] == "held-out song"
     with pytest.raises(ValueError, match="mutilated_mime@18s"):
-        cs._eval_signal("mutilated_mime@18s", 100, 6.0, songs)  # runs past the excerpt's end
+        cs.eval_signal("mutilated_mime@18s", 100, 6.0, songs)  # runs past the excerpt's end
 
 
 def test_standard_evaluation_has_24_held_out_segments_in_the_shipped_excerpts() -> None:
@@ -119,7 +119,7 @@ def test_standard_evaluation_has_24_held_out_segments_in_the_shipped_excerpts() 
     assert set(config.listen_items) <= set(held_out) and len(config.listen_items) == 4
     songs = cs.data.codec_corpus("heldout", 32000)
     for item in held_out:  # every segment lies inside its excerpt, none overlaps another
-        x, split = cs._eval_signal(item, 32000, 6.0, songs)
+        x, split = cs.eval_signal(item, 32000, 6.0, songs)
         assert split == "held-out segment" and len(x) == 6 * 32000
 
 
@@ -364,7 +364,7 @@ def test_the_build_decodes_the_stored_opus_bitstreams_of_its_listening_rows() ->
         seconds = config.eval_seconds
         assert len(blob) * 8 / seconds / 1000 == pytest.approx(index[key]["kbps"], rel=1e-12)
     key = min(k for k in keys if k[1].endswith("_32k"))
-    x, _ = cs._eval_signal(key[0], 32000, config.eval_seconds, songs)
+    x, _ = cs.eval_signal(key[0], 32000, config.eval_seconds, songs)
     coded = cs._opus_coded(x, 32000, index[key]["target_kbps"], key, True, streams)
     row = cs._measures(x, torch.from_numpy(coded.audio), 32000)
     for k, v in row.items():

@@ -57,7 +57,7 @@ def same(a: m.MaskingAnalysis, b: m.MaskingAnalysis, lo: int = 0) -> None:
 def test_chunks_give_the_unchunked_analysis(music: torch.Tensor, monkeypatch: pytest.MonkeyPatch, n_fft: int,
                                             calibration: str, dtype: torch.dtype) -> None:
     x = music.to(dtype)
-    n_frames = m._frame_count(len(x), n_fft, m.default_hop(n_fft))
+    n_frames = m.frame_count(len(x), n_fft, m.default_hop(n_fft))
     whole = next(model1_chunks(x, RATE, n_fft, calibration=calibration, chunk_frames=n_frames))[1]
     assert whole.smr_db.shape[0] == n_frames
     # odd chunk sizes: boundaries inside scalefactor groups and overlapping FFT windows
@@ -111,7 +111,7 @@ def test_nmr_in_chunks_keeps_values_and_gradient(music: torch.Tensor, monkeypatc
     for name in ("band_db", "frame_db", "mean_db", "audible_fraction"):
         torch.testing.assert_close(getattr(b, name), getattr(a, name), rtol=0, atol=1e-10)
     torch.testing.assert_close(gb, ga, rtol=1e-9, atol=0)
-    assert a.band_db.shape[0] == m._frame_count(len(ref), 512, 384)
+    assert a.band_db.shape[0] == m.frame_count(len(ref), 512, 384)
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -44,7 +44,7 @@ def test_modes() -> None:
 
 
 def test_score_pair_on_identical_speech_gives_top_scores() -> None:
-    clean = qs._clean("speech_female", 2.5)
+    clean = qs.clean_excerpt("speech_female", 2.5)
     row = qs.score_pair(clean, clean.copy(), is_speech=True)
     assert row["pesq"] == pytest.approx(4.644, abs=1e-3)
     assert row["estoi"] == pytest.approx(1.0)
@@ -55,7 +55,7 @@ def test_score_pair_on_identical_speech_gives_top_scores() -> None:
 
 def test_cdpam_scores_share_each_clean_embedding_and_rise_with_noise() -> None:
     pytest.importorskip("cdpam")
-    clean = qs._clean("speech_male", 1.0)
+    clean = qs.clean_excerpt("speech_male", 1.0)
     rng = np.random.default_rng(0)
     pairs = [(clean, clean.copy())] + [(clean, clean + s * rng.standard_normal(len(clean))) for s in (0.003, 0.03)]
     scores, note = qs.cdpam_scores(pairs, 1.0)

@@ -64,7 +64,7 @@ from ..scorers import visqol
 from .claims import Claim, comparison_verdict
 
 __all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
-           "checkpoint_path", "training_settings", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
+           "checkpoint_path", "eval_signal", "training_settings", "shipped_points", "summary", "anchor_at", "segments", "bootstrap_mean",
            "PairedDifference", "paired_difference", "attach_cdpam", "write_evaluation", "update_evaluation", "check_agreement", "stored_evaluation", "agreement_summary",
            "agreement_tolerance", "NEURAL_TOLERANCE", "EXACT_TOLERANCE", "MPEG1_BITRATES", "mp3_bitrate_for",
            "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason", "why_absent", "in_this_build", "operating_points_table", "System",
@@ -306,7 +306,7 @@ def obtain_model(point: OperatingPoint, config: CodecStudyConfig, workdir: Path,
     return _train(point, config, workdir, progress)
 
 
-def _eval_signal(item: str, sample_rate: int, seconds: float, songs: dict[str, torch.Tensor]
+def eval_signal(item: str, sample_rate: int, seconds: float, songs: dict[str, torch.Tensor]
                  ) -> tuple[torch.Tensor, str]:
     """``item`` at ``sample_rate``: ``seconds`` of a held-out song from ``songs`` (``"<song>@<offset>s"``: from
     that offset; a bare song name: from its start) or the first ``seconds`` of a shipped clip.
@@ -374,7 +374,7 @@ def _evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: 
         for p in config.points:
             if p.sample_rate not in heldout:
                 heldout[p.sample_rate] = data.codec_corpus("heldout", p.sample_rate)
-            x, split = _eval_signal(item, p.sample_rate, config.eval_seconds, heldout[p.sample_rate])
+            x, split = eval_signal(item, p.sample_rate, config.eval_seconds, heldout[p.sample_rate])
             seconds = len(x) / p.sample_rate
             common = {"item": item, "split": split, "sample_rate": p.sample_rate, "target_kbps": p.kbps}
             listen = item in config.listen_items and p.sample_rate == config.points[0].sample_rate
@@ -886,7 +886,7 @@ def paired_difference(rows: list[dict[str, Any]], a: str, b: str, measure: str, 
 
 # --- The chapter's claims: which systems a build has, how they pair, what decides ---------------------------
 
-SEGMENT = "held-out segment"  # the split of the held-out segments (:func:`_eval_signal`)
+SEGMENT = "held-out segment"  # the split of the held-out segments (:func:`eval_signal`)
 CLIP = "shipped clip"  # the split of the book's clips
 ANCHORS = ("MP3", "Opus")
 #: Largest relative gap between two systems' file rates and the rates a claim sets them at, beyond which an

@@ -31,7 +31,7 @@ from ..modes import MODES, current_mode
 from ..scorers import dnsmos, estoi, pesq_wb, visqol
 from ..signal import middle
 
-__all__ = ["StudyConfig", "REPORT_CORRELATIONS", "score_pair", "run_study", "correlations", "cdpam_scores"]
+__all__ = ["StudyConfig", "REPORT_CORRELATIONS", "clean_excerpt", "score_pair", "run_study", "correlations", "cdpam_scores"]
 
 RATE = 16000
 
@@ -73,7 +73,9 @@ class StudyConfig:
         return cls(tuple(data.list_clips()), 8.0, every, openl3_hop=0.1, cdpam_seconds=8.0, mode=mode)
 
 
-def _clean(name: str, seconds: float) -> np.ndarray:
+def clean_excerpt(name: str, seconds: float) -> np.ndarray:
+    """``seconds`` of clip ``name`` at 16 kHz from its excerpt offset, peak-normalised (float64): the study's
+    clean signal."""
     x = data.load_clip(name, RATE).double().numpy()
     info = data.clip_info(name)
     start = int(RATE * min(float(info.get("excerpt_offset_seconds", 0.0)), max(0.0, len(x) / RATE - seconds)))
@@ -107,7 +109,7 @@ def score_pair(clean: np.ndarray, degraded: np.ndarray, is_speech: bool) -> dict
 def _score_job(job: tuple[str, str, str, float, int, float, int]) -> dict[str, Any]:
     clip, kind, degradation, level, level_index, seconds, seed = job
     torch.set_num_threads(1)
-    clean = _clean(clip, seconds)
+    clean = clean_excerpt(clip, seconds)
     degraded = degrade(clean, degradation, level, RATE, seed=seed)
     row: dict[str, Any] = {"clip": clip, "kind": kind, "degradation": degradation, "level": level,
                            "level_index": level_index}
@@ -140,7 +142,7 @@ def run_study(config: StudyConfig, embedders: Sequence[Embedding] | None = None,
     else:
         rows = [_score_job(j) for j in tqdm(jobs, desc="metrics", disable=not progress)]
     cache: dict[tuple[str, str], torch.Tensor] = {}
-    cleans = {clip: _clean(clip, config.seconds) for clip in config.clips}  # one array per clip: shared embeddings
+    cleans = {clip: clean_excerpt(clip, config.seconds) for clip in config.clips}  # one array per clip: shared embeddings
     pairs = []
     for row in tqdm(rows, desc="embeddings", disable=not progress):
         clean = cleans[row["clip"]]
@@ -165,7 +167,7 @@ def cdpam_scores(pairs: list[tuple[np.ndarray, np.ndarray]], seconds: float) -> 
     The computation of :func:`percloss.cdpam.cdpam_distance`, with each distinct clean
     segment embedded once instead of once per pair (the encoder is the expensive part).
     """
-    from ..cdpam import _embed, load_cdpam
+    from ..cdpam import acoustic_embedding, load_cdpam
 
     nan = [math.nan] * len(pairs)
     if seconds <= 0:
@@ -186,9 +188,9 @@ def cdpam_scores(pairs: list[tuple[np.ndarray, np.ndarray]], seconds: float) -> 
     out = [math.nan] * len(pairs)
     with torch.no_grad():
         for members in groups.values():
-            reference = _embed(model, torch.from_numpy(segment(pairs[members[0]][0])[None]), RATE)
+            reference = acoustic_embedding(model, torch.from_numpy(segment(pairs[members[0]][0])[None]), RATE)
             degraded = torch.from_numpy(np.stack([segment(pairs[i][1]) for i in members]))
-            dist = head(reference.expand(len(members), -1), _embed(model, degraded, RATE))
+            dist = head(reference.expand(len(members), -1), acoustic_embedding(model, degraded, RATE))
             for i, value in zip(members, dist.reshape(-1).tolist(), strict=True):
                 out[i] = float(value)
     return out, f"pretrained (cdpam wheel), on the middle {length / RATE:g} s of each pair"

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._contract import REDUCTIONS, check_pair, reduce
+from ._contract import REDUCTIONS, check_pair, check_reduction, reduce, reduce_elements
 from .embedding import EmbeddingDistanceLoss, embedding_distance_loss
 from .filterbank import (
     MSELoss,
@@ -63,7 +63,9 @@ from .spectral import (
 __all__ = [
     "REDUCTIONS",
     "check_pair",
+    "check_reduction",
     "reduce",
+    "reduce_elements",
     # filterbank
     "perceptual_features",
     "cosine_distance",
