@@ -56,6 +56,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._checks import AUDIO_RATE_RANGE, check_sample_rate, check_signal
+from .masking import check_long_signal
 
 __all__ = [
     "FRAME",
@@ -613,7 +614,7 @@ def iter_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
     from ._optional import tqdm
 
     codec.eval()
-    check_signal(x, "x")
+    check_long_signal(x, "x")  # block by block: no temporaries the size of a long signal
     x = x.float()
     runners = _inference(codec, precision)
     n_frames = _n_frames(x.shape[-1])
@@ -725,7 +726,7 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
     with needs("codec", "The codec's range coder (constriction)"):
         import constriction
 
-    check_signal(x, "x")
+    check_long_signal(x, "x")  # block by block: no temporaries the size of a long signal
     if x.dim() != 1:
         raise ValueError(f"x must be mono with shape (time,), got {tuple(x.shape)}")
     rate = check_sample_rate(sample_rate, rate_range=AUDIO_RATE_RANGE)
