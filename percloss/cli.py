@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -257,31 +257,32 @@ def _encode(args: argparse.Namespace) -> int:
     _write_output(Path(args.output))
     if Path(args.output).suffix.lower() != ".pcl":
         raise ValueError(f"output {str(args.output)!r}: name the bitstream with a .pcl suffix")
-    # read, downmix and resample block by block into one float32 signal at the model's rate
+    # read, downmix and resample block by block; the codec frames the blocks as they come (bounded memory)
     read, file, file_rate, length = _audio_reader(args.input)
-    with file:
-        if file_rate != rate:
-            print(f"note: resampled {file_rate} Hz -> {rate} Hz (soxr) for model {info['name']}; "
-                  f"decode restores {file_rate} Hz")
-            stream = _resampler(file_rate, rate)
-        mono = np.empty(math.ceil(length * rate / file_rate) + 16 if file_rate != rate else length, np.float32)
-        filled = 0
+    if file_rate != rate:
+        print(f"note: resampled {file_rate} Hz -> {rate} Hz (soxr) for model {info['name']}; "
+              f"decode restores {file_rate} Hz")
+
+    def blocks() -> Iterator[torch.Tensor]:
+        stream = _resampler(file_rate, rate) if file_rate != rate else None
         for start in range(0, length, BLOCK):
             block = read(start, min(start + BLOCK, length)).numpy()
-            if file_rate != rate:
-                block = stream.resample_chunk(block, last=start + BLOCK >= length)
-            mono[filled : filled + len(block)] = block
-            filled += len(block)
-    x = torch.from_numpy(mono[:filled])
+            if stream is not None:
+                block = stream.resample_chunk(block, last=start + BLOCK >= length).astype(np.float32)
+            samples[0] += len(block)
+            yield torch.from_numpy(block)
+
+    samples = [0]
     timings: dict[str, float] = {}
-    blob = write_bitstream(codec, counts, x, rate, progress=not args.quiet, original_rate=file_rate,
-                           precision=args.precision, timings=timings)
+    with file:
+        blob = write_bitstream(codec, counts, blocks(), rate, progress=not args.quiet, original_rate=file_rate,
+                               precision=args.precision, timings=timings)
     _write_output(Path(args.output), blob)
-    seconds = len(x) / rate
+    seconds = samples[0] / rate
     print(f"{args.output}: {len(blob)} bytes for {seconds:.2f} s at {rate} Hz = "
           f"{len(blob) * 8 / seconds / 1000:.1f} kbit/s (model {info['name']}, {info['trained']})")
     if args.verbose:
-        print("encode: " + _timing_line(len(x) / rate, started, timings, args.precision))
+        print("encode: " + _timing_line(seconds, started, timings, args.precision))
     return 0
 
 

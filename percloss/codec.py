@@ -46,7 +46,7 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,8 @@ __all__ = [
     "saturation_penalty",
     "SATURATION_PREACTIVATION",
     "count_parameters",
+    "frame_stream",
+    "iter_indices",
     "encode_indices",
     "symbol_histogram",
     "decode_indices",
@@ -603,32 +605,83 @@ def _inference(codec: CascadedCodec, precision: str = "float32") -> list[_Infere
     return stages
 
 
+def frame_stream(blocks: Iterable[torch.Tensor], chunk: int = 256,
+                 counter: list[int] | None = None) -> Iterator[torch.Tensor]:
+    """Frames of a signal handed over as consecutive 1-D blocks, ``chunk`` frames ``(chunk, 512)`` at a time:
+    the rows :func:`frame` cuts from the blocks joined, in the same order and numbers, with only one
+    block and one chunk's span in memory. Each block is checked as it comes (:func:`check_signal`: NaN/Inf,
+    dtype, peak); ``counter``, if given, receives the total length in samples once the stream ends.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    span = (chunk - 1) * HOP + FRAME  # samples a full chunk of frames covers
+    buffer = torch.zeros(0)
+    total, emitted = 0, 0
+    for i, block in enumerate(blocks):
+        if isinstance(block, torch.Tensor) and block.dim() == 1 and block.shape[-1] == 0:
+            continue  # a resampler may hand over an empty block
+        check_long_signal(block, f"block {i} of x")
+        if block.dim() != 1:
+            raise ValueError(f"block {i} of x must be mono with shape (time,), got {tuple(block.shape)}")
+        buffer = torch.cat([buffer, block.float()])
+        total += block.shape[-1]
+        while buffer.shape[-1] >= span:
+            yield buffer[:span].unfold(-1, FRAME, HOP)
+            buffer = buffer[chunk * HOP :].clone()  # drop what the next chunk does not need
+            emitted += chunk
+    if total == 0:
+        raise ValueError("x is empty: the stream held no samples")
+    if counter is not None:
+        counter[:] = [total]
+    remaining = _n_frames(total) - emitted
+    if remaining > 0:  # the tail, zero-padded as frame() pads it
+        need = (remaining - 1) * HOP + FRAME
+        yield F.pad(buffer, (0, max(0, need - buffer.shape[-1])))[:need].unfold(-1, FRAME, HOP)
+
+
+def _frame_chunks(x: torch.Tensor | Iterable[torch.Tensor], chunk: int,
+                  counter: list[int] | None = None) -> Iterator[torch.Tensor]:
+    """Chunks of frames of a signal ``(time,)`` or of a stream of blocks (:func:`frame_stream`)."""
+    if not isinstance(x, torch.Tensor):
+        yield from frame_stream(x, chunk, counter)
+        return
+    check_long_signal(x, "x")  # block by block: no temporaries the size of a long signal
+    x = x.float()
+    n_frames = _n_frames(x.shape[-1])
+    if counter is not None:
+        counter[:] = [x.shape[-1]]
+    for start in range(0, n_frames, chunk):
+        yield _frame_block(x, start, min(start + chunk, n_frames))
+
+
 @torch.no_grad()
-def iter_indices(codec: CascadedCodec, x: torch.Tensor, chunk: int = 256,
-                 progress: bool = False, precision: str = "float32") -> Iterator[list[torch.Tensor]]:
+def iter_indices(codec: CascadedCodec, x: torch.Tensor | Iterable[torch.Tensor], chunk: int = 256,
+                 progress: bool = False, precision: str = "float32",
+                 counter: list[int] | None = None) -> Iterator[list[torch.Tensor]]:
     """:func:`encode_indices` a block of ``chunk`` frames at a time: yields ``[(frames, 256)] * n_modules``.
 
-    Only one block of frames and its network activations are in memory at once. The networks run through
-    :class:`_Inference` (the module's numbers, faster); ``precision="bfloat16"`` is opt-in and gives other codes.
+    ``x`` is a signal ``(time,)`` or an iterable of its consecutive mono blocks (any sizes; read from a
+    file as it goes: :func:`frame_stream`) — the same indices either way. Only one block of frames and its
+    network activations are in memory at once. The networks run through :class:`_Inference` (the module's
+    numbers, faster); ``precision="bfloat16"`` is opt-in and gives other codes. ``counter`` receives the
+    signal's length in samples.
     """
     from ._optional import tqdm
 
     codec.eval()
-    check_long_signal(x, "x")  # block by block: no temporaries the size of a long signal
-    x = x.float()
     runners = _inference(codec, precision)
-    n_frames = _n_frames(x.shape[-1])
-    for start in tqdm(range(0, n_frames, chunk), desc="encode", disable=not progress, leave=False):
-        block = _frame_block(x, start, min(start + chunk, n_frames))
-        total = torch.zeros_like(block)
+    total = _n_frames(x.shape[-1]) if isinstance(x, torch.Tensor) else None
+    for block in tqdm(_frame_chunks(x, chunk, counter), desc="encode", total=None if total is None
+                      else math.ceil(total / chunk), disable=not progress, leave=False):
+        total_decoded = torch.zeros_like(block)
         parts = []
         for m, (stage, quantizer) in enumerate(zip(runners, codec.quantizers, strict=True)):
             assert isinstance(quantizer, SoftmaxQuantizer)
             scale = 1.0 if m == 0 else codec.residual_scale
-            idx = quantizer.indices(torch.tanh(stage.preactivation(scale * (block - total))))
+            idx = quantizer.indices(torch.tanh(stage.preactivation(scale * (block - total_decoded))))
             parts.append(idx)
             if m + 1 < len(codec.stages):  # the next module codes the residual
-                total = total + stage.decode(quantizer.centroids[idx]) / scale
+                total_decoded = total_decoded + stage.decode(quantizer.centroids[idx]) / scale
         yield parts
 
 
@@ -707,10 +760,14 @@ def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor] | list[np.n
     return out[:length]
 
 
-def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: torch.Tensor,
+def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor],
+                    x: torch.Tensor | Iterable[torch.Tensor],
                     sample_rate: int, progress: bool = False, original_rate: int | None = None,
                     precision: str = "float32", timings: dict[str, float] | None = None) -> bytes:
     """Range-code a mono signal with ``codec`` (constriction); returns the file's bytes.
+
+    ``x``: the signal ``(time,)``, or an iterable of its consecutive mono blocks (a long file read and
+    resampled as it goes; the same bytes as the whole signal, in memory bounded by a block and the codes).
 
     ``symbol_counts[m]`` is module ``m``'s centroid histogram from training
     (stored with the model); it is the entropy coder's probability model.
@@ -726,20 +783,22 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
     with needs("codec", "The codec's range coder (constriction)"):
         import constriction
 
-    check_long_signal(x, "x")  # block by block: no temporaries the size of a long signal
-    if x.dim() != 1:
-        raise ValueError(f"x must be mono with shape (time,), got {tuple(x.shape)}")
+    if isinstance(x, torch.Tensor):
+        check_long_signal(x, "x")  # block by block: no temporaries the size of a long signal
+        if x.dim() != 1:
+            raise ValueError(f"x must be mono with shape (time,), got {tuple(x.shape)}")
+        if _n_frames(x.shape[-1]) >= 2**32:
+            raise ValueError(f"x is too long for one file: {x.shape[-1]} samples")
     rate = check_sample_rate(sample_rate, rate_range=AUDIO_RATE_RANGE)
     original = (rate if original_rate is None
                 else check_sample_rate(original_rate, "original_rate", rate_range=AUDIO_RATE_RANGE))
     symbol_counts = _check_symbol_counts(codec, symbol_counts)
-    if _n_frames(x.shape[-1]) >= 2**32:
-        raise ValueError(f"x is too long for one file: {x.shape[-1]} samples")
     # indices kept in the smallest integer type (the range coder takes the modules one after the other)
     compact = np.min_scalar_type(int(symbol_counts[0].numel()) - 1)
     blocks: list[list[np.ndarray]] = [[] for _ in codec.stages]
     started = time.perf_counter()
-    for parts in iter_indices(codec, x, progress=progress, precision=precision):
+    length: list[int] = []
+    for parts in iter_indices(codec, x, progress=progress, precision=precision, counter=length):
         for m, idx in enumerate(parts):
             blocks[m].append(idx.numpy().astype(compact))
     coding = time.perf_counter()
@@ -750,7 +809,9 @@ def write_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], x: 
             encoder.encode(block.reshape(-1).astype(np.int32), model)
     payload = encoder.get_compressed().astype("<u4").tobytes()
     n_frames = sum(b.shape[0] for b in blocks[0])
-    header = _HEADER.pack(MAGIC, FORMAT_VERSION, rate, x.shape[-1], len(blocks), n_frames,
+    if n_frames >= 2**32:
+        raise ValueError(f"x is too long for one file: {length[0]} samples")
+    header = _HEADER.pack(MAGIC, FORMAT_VERSION, rate, length[0], len(blocks), n_frames,
                           model_id(codec, symbol_counts), original)
     blob = header + _CRC.pack(zlib.crc32(payload, zlib.crc32(header))) + payload
     if timings is not None:

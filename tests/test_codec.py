@@ -177,6 +177,41 @@ def test_encoding_is_deterministic(small_codec: tuple[CascadedCodec, list[torch.
     assert write_bitstream(again, counts, x, 44100) == write_bitstream(codec, counts, x, 44100)
 
 
+@pytest.mark.parametrize("length", [1, 511, 512, 513, 5 * 480 + 32, 5 * 480 + 33, 20000])
+@pytest.mark.parametrize("block", [1000, 4003, 1 << 20])
+def test_a_stream_of_blocks_codes_to_the_same_bytes_as_the_whole_signal(
+        small_codec: tuple[CascadedCodec, list[torch.Tensor]], length: int, block: int) -> None:
+    """A file read block by block (the CLI's encode) gives the bytes of the whole signal: frames at the
+    chunk edges (5 frames a chunk here: 2432 samples), lengths that end on or just after a frame, blocks
+    that split frames."""
+    from percloss.codec import frame_stream, iter_indices, write_bitstream
+
+    codec, counts = small_codec
+    x = data.load_clip("piano_bach", 44100)[:length]
+    pieces = [x[i : i + block] for i in range(0, length, block)]
+    assert write_bitstream(codec, counts, iter(pieces), 44100) == write_bitstream(codec, counts, x, 44100)
+    for chunk in (1, 5):
+        streamed = torch.cat(list(frame_stream(iter(pieces), chunk)))
+        assert torch.equal(streamed, frame(x))
+        counter: list[int] = []
+        by_stream = [p for parts in iter_indices(codec, iter(pieces), chunk, counter=counter) for p in parts]
+        by_signal = [p for parts in iter_indices(codec, x, chunk) for p in parts]
+        assert counter == [length] and all(torch.equal(a, b) for a, b in zip(by_stream, by_signal, strict=True))
+
+
+def test_a_bad_block_in_a_stream_is_refused_by_index(small_codec: tuple[CascadedCodec, list[torch.Tensor]]) -> None:
+    from percloss.codec import write_bitstream
+
+    codec, counts = small_codec
+    good = torch.zeros(3000)
+    with pytest.raises(ValueError, match="block 1 of x.*NaN"):
+        write_bitstream(codec, counts, iter([good, torch.full((10,), float("nan"))]), 16000)
+    with pytest.raises(ValueError, match="block 0 of x must be mono"):
+        write_bitstream(codec, counts, iter([torch.zeros(2, 3000)]), 16000)
+    with pytest.raises(ValueError, match="x is empty"):
+        write_bitstream(codec, counts, iter([]), 16000)
+
+
 # The file layout (format version 3): magic "PCL", version (u8), sample rate (u32), length in samples (u64),
 # modules (u8), frames (u32), model id (32 bytes), original sample rate (u32), CRC32 of all the above and the
 # payload (u32), payload.
