@@ -151,7 +151,7 @@ def test_prior_page_states_the_numbers_of_its_measures(quick_book: Path) -> None
     """Chapter 1's generated lines ('`perceptual` better on k/n clips (margins a to b dB)') match its CSV."""
     import pandas as pd
 
-    from percloss.experiments.prior_measures import CLAIMS
+    from percloss.experiments.prior_measures import CLAIMS, checkpoint_index
 
     records = pd.read_csv(ROOT / "notebooks" / "prior_results.csv")
     text = _text((quick_book / "notebooks" / "ch01_deep_audio_prior.html").read_text())
@@ -159,13 +159,15 @@ def test_prior_page_states_the_numbers_of_its_measures(quick_book: Path) -> None
     for claim, (key, index, sign) in CLAIMS.items():
         line = re.search(re.escape(claim) + r": ((?:\w+ better on \d+/\d+ clips \(margins [^)]*\)(?:; )?)+)", text)
         assert line, claim
+        digits, unit = (2, "") if key == "estoi" else (1, " dB")
         for loss, k, n, lo, hi in re.findall(r"(\w+) better on (\d+)/(\d+) clips \(margins ([+-][\d.]+) to "
-                                             r"([+-][\d.]+) dB\)", line.group(1)):
-            iteration = sorted(records.iteration.unique())[index]
+                                             r"([+-][\d.]+)" + re.escape(unit) + r"\)", line.group(1)):
+            checkpoints = sorted(records.iteration.unique())
+            iteration = checkpoints[checkpoint_index(index, checkpoints)]
             at = records[records.iteration == iteration].set_index(["clip", "loss"])[key].round(2)  # as tabled
             margin = sign * (at.xs(loss, level="loss") - at.xs("mse", level="loss"))
             assert (int(k), int(n)) == (int((margin > 0).sum()), len(margin)), (claim, loss)
-            assert (lo, hi) == (f"{margin.min():+.1f}", f"{margin.max():+.1f}"), (claim, loss)
+            assert (lo, hi) == (f"{margin.min():+.{digits}f}", f"{margin.max():+.{digits}f}"), (claim, loss)
             checked += 1
     assert checked >= len(CLAIMS) * 2
 

@@ -27,7 +27,7 @@ from typing import Any
 
 __all__ = ["VERDICTS", "COMPARISON_KINDS", "Claim", "verdict", "comparison_verdict", "check_verdict", "claims_frame",
            "write_claims", "read_claims", "Judge", "Interval", "JudgeOutcome", "judge_outcome", "paired_verdict",
-           "VISQOL", "CDPAM", "MUSIC_JUDGES"]
+           "VISQOL", "CDPAM", "MUSIC_JUDGES", "SEED_OUTCOMES", "seed_outcome", "seeds_verdict"]
 
 VERDICTS = ("reproduced", "not reproduced", "mixed", "not tested here")
 
@@ -252,6 +252,68 @@ def paired_verdict(kind: str, intervals: Mapping[str, Interval], judges: Sequenc
         return f"not reproduced: {b} better by the margin or more is not excluded ({margins})"
     names = ", ".join(j.name for j in outside)
     return f"mixed: {a} is within the margin on {', '.join(within)}; not on {names} ({margins})"
+
+
+#: What one unit of a seed-replicated claim (chapter 1: a clip and a measure) shows over the seeds.
+SEED_OUTCOMES = ("holds", "fails", "open")
+
+
+def seed_outcome(per_seed: Sequence[bool]) -> str:
+    """``"holds"`` when a claim's condition (its margin included) holds on every seed, ``"fails"`` when it
+    holds on none, ``"open"`` when the seeds disagree.
+
+    >>> seed_outcome([True, True, True]), seed_outcome([False, False]), seed_outcome([True, False, True])
+    ('holds', 'fails', 'open')
+    """
+    values = [bool(v) for v in per_seed]
+    if not values:
+        raise ValueError("per_seed must hold at least one seed's result")
+    return "holds" if all(values) else "fails" if not any(values) else "open"
+
+
+def seeds_verdict(outcomes: Mapping[str, str], need: str = "all", untested: str | None = None) -> str:
+    """The book's rule for claims judged over seeds (chapter 1): the verdict from each unit's
+    :func:`seed_outcome`.
+
+    - ``need="all"`` (a claim about every unit, e.g. both speech clips): *reproduced* when every unit holds;
+      *not reproduced* when some unit fails; *mixed* otherwise (no unit fails, the seeds leave some open).
+    - ``need="majority"`` ("in general"): *reproduced* when more than half the units hold; *not reproduced*
+      when more than half could not hold even if every open unit did (``holds + open <= n / 2``); *mixed*
+      otherwise: the open units decide.
+
+    >>> seeds_verdict({"speech_male": "holds", "speech_female": "open"})
+    'mixed: holds on speech_male; the seeds disagree on speech_female'
+    >>> seeds_verdict({"a": "holds", "b": "holds", "c": "fails"}, need="majority")
+    'reproduced: holds on 2 of 3 (a, b); fails on c'
+    """
+    if need not in ("all", "majority"):
+        raise ValueError(f"need must be 'all' or 'majority', got {need!r}")
+    if untested is not None:
+        if not untested.strip():
+            raise ValueError("untested must give the reason the claim is not tested")
+        return verdict(None, untested)
+    if not outcomes:
+        raise ValueError("outcomes must hold at least one unit")
+    bad = {k: v for k, v in outcomes.items() if v not in SEED_OUTCOMES}
+    if bad:
+        raise ValueError(f"outcomes must be one of {SEED_OUTCOMES}, got {bad}")
+    by = {o: [k for k, v in outcomes.items() if v == o] for o in SEED_OUTCOMES}
+    n, held, failed, open_ = len(outcomes), by["holds"], by["fails"], by["open"]
+    parts = []
+    if held:
+        parts.append(f"holds on {len(held)} of {n} ({', '.join(held)})" if need == "majority"
+                     else f"holds on {', '.join(held)}")
+    if failed:
+        parts.append(f"fails on {', '.join(failed)}")
+    if open_:
+        parts.append(f"the seeds disagree on {', '.join(open_)}")
+    detail = "; ".join(parts)
+    if need == "all":
+        head = "reproduced" if len(held) == n else "not reproduced" if failed else "mixed"
+    else:
+        head = ("reproduced" if 2 * len(held) > n else "not reproduced" if 2 * (len(held) + len(open_)) <= n
+                else "mixed")
+    return f"{head}: {detail}"
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,10 @@ __all__ = [
     "RecomputeCheck",
     "check_stored_runs",
     "obtain_results",
+    "SEEDS",
+    "SEED_LOSSES",
+    "seed_runs_dir",
+    "obtain_seed_runs",
     "loss_weights",
     "stored_machine",
     "stored_spread",
@@ -501,3 +505,52 @@ def obtain_results(config: PriorConfig, folder: str | os.PathLike[str] | None = 
     if not check:
         return results, None
     return results, check_stored_runs(config, [r for r in results if r.loss in loaded])
+
+
+#: Chapter 1's verdicts: MSE and the 2018 loss on every clip on the post's schedule (1000 iterations, audio every
+#: 250; :meth:`PriorConfig.for_mode` ``"full"``), each fit with these generator and noise seeds.
+SEEDS: tuple[int, ...] = (0, 1, 2)
+SEED_LOSSES: tuple[str, ...] = ("mse", "perceptual")
+
+
+def seed_runs_dir(seed: int) -> Path:
+    """Where seed ``seed``'s stored full-schedule runs live: ``runs/prior/full/seed<seed>``
+    (``scripts/run_prior_stored.py --mode full --seed K`` writes them)."""
+    return paths.prior_runs_dir("full") / f"seed{seed}"
+
+
+def obtain_seed_runs(mode: str, seeds: Sequence[int] = SEEDS, losses: Sequence[str] = SEED_LOSSES, *,
+                     folder: str | os.PathLike[str] | None = None, progress: bool = False, check: bool = True
+                     ) -> tuple[dict[int, list[PriorResult]], RecomputeCheck | None] | None:
+    """The runs chapter 1's verdicts rest on: ``losses`` on every clip on the post's schedule, one list per seed.
+
+    ``standard`` loads them (``folder/seed<k>``, Default :func:`seed_runs_dir`; hashes, schedule, target and
+    weights checked; with ``check``, the start of every run recomputed, :func:`check_stored_runs`) and returns
+    ``None`` when any is not stored; ``full`` fits them here; ``quick`` returns ``None`` (its verdicts stay
+    provisional). The check sums the seeds' checks (``None`` when nothing was loaded).
+    """
+    mode = check_choice(mode, "mode", MODES)
+    if mode == "quick":
+        return None
+    base = PriorConfig.for_mode("full", losses=tuple(losses))
+    runs: dict[int, list[PriorResult]] = {}
+    if mode == "full":
+        for seed in seeds:
+            runs[seed] = run_prior_experiment(replace(base, seed=seed), progress=progress)
+        return runs, None
+    root = Path(folder) if folder is not None else None
+    where = {seed: root / f"seed{seed}" if root is not None else seed_runs_dir(seed) for seed in seeds}
+    if not all((where[seed] / f"{clip}__{loss}.json").is_file() for seed in seeds for clip in base.clips
+               for loss in base.losses):
+        return None
+    checks = []
+    for seed in seeds:
+        config = replace(base, seed=seed)
+        runs[seed] = [r for loss in config.losses for r in load_results(config, loss, config.clips, where[seed])]
+        runs[seed].sort(key=lambda r: (config.clips.index(r.clip), config.losses.index(r.loss)))
+        if check:
+            checks.append(check_stored_runs(config, runs[seed]))
+    if not checks:
+        return runs, None
+    return runs, RecomputeCheck(sum(c.values for c in checks), sum(c.runs for c in checks),
+                                max(c.worst_rel for c in checks), sum(c.seconds for c in checks))
