@@ -23,9 +23,13 @@
 # 11025 Hz (0.74 s), and nothing else. Whatever the generator reproduces first
 # is what the loss rewards first.
 #
-# The post compared the mean squared error (MSE) with a *perceptual loss*: a
-# bank of 512 FIR filters spaced on the Bark scale, half-wave rectification,
-# log compression and optional A-weighting, compared by cosine similarity. Its
+# The post compared the mean squared error (MSE) with a *perceptual loss*: in
+# the post's words, an FIR filter bank with centre frequencies along the Bark
+# scale, half-wave rectification and a logarithmic, decibel-like amplitude
+# scaling. The settings — 512 filters, A-weighting, the cosine distance between
+# feature maps, Adam's learning rate and betas, the generator below — are not in
+# the post's text; they come from the code it links (`audio_loss.py` in
+# JohnVinyard/experiments and zounds' `PerceptualLoss`), read there. Its
 # claim, from listening: the perceptual loss gives crisper mids and highs, less
 # noise, and something intelligible sooner. This chapter reruns the experiment
 # on six clips (four recordings and two renders from sampled instruments; the
@@ -66,15 +70,16 @@ display(
 )
 
 # %% [markdown]
-# The post's clips were a Nixon speech, a Bach partita, the Top Gun theme, a
-# Kevin Gates track and a drum loop; none of them can be redistributed, so
+# The post's clips were a Nixon speech, "a Bach piano piece" (a partita
+# according to the code the post links; its text does not say), a song from the Top Gun
+# soundtrack, a Kevin Gates song and a drum-kit sample; none of them can be redistributed, so
 # each is replaced by a freely licensed clip of the same kind (sources and
 # licences: {doc}`../book/data`):
 #
 # | our clip | what it is | stands in for |
 # |---|---|---|
 # | `speech_male`, `speech_female` | recordings of read speech (CMU ARCTIC) | the Nixon speech |
-# | `piano_bach` | a **render**: Bach's BWV 846 prelude from a score, synthesised with a sampled-piano soundfont | the Bach partita |
+# | `piano_bach` | a **render**: Bach's BWV 846 prelude from a score, synthesised with a sampled-piano soundfont | the Bach piano piece |
 # | `band_sectoid` | a recording of a rock band mix (Fret's on Fire, Sectoid) | the Top Gun theme |
 # | `beat_moh` | a recorded electronic beat (Opsound, G.722-coded) | the Kevin Gates track |
 # | `drums_hydrogen` | a **render**: a drum pattern played by Hydrogen's sampled GM kit | the drum loop |
@@ -159,7 +164,8 @@ torch.testing.assert_close(
 # ## The experiment
 #
 # The generator (`percloss.experiments.prior.UpsamplingGenerator`) is the
-# 2018 one: the 128-d noise vector is read as 128 channels of length 1 and
+# 2018 one, as the linked code defines it (the post says only that the
+# architecture and initialisation scheme are held fixed): the 128-d noise vector is read as 128 channels of length 1 and
 # passes seven stages of nearest-neighbour upsampling (×4 six times, ×2 once)
 # and bias-free 1-D convolutions with kernels 3, 15, 25, 25, 25, 25, 25 and 32
 # channels, LeakyReLU(0.2) between them, Xavier-normal initialisation; Adam

@@ -156,3 +156,44 @@ def test_trends_recompute_the_reports_summary_table_where_it_is_consistent() -> 
     assert agree == 12
     assert sorted(disagree) == [("stoi", "music", "high"), ("stoi", "music", "low"), ("stoi", "speech", "low"),
                                 ("vggish", "speech", "high")]
+
+
+def test_the_compression_reading_of_the_trends_table_fits_14_of_its_16_numbers() -> None:
+    report = sm.report_frame()
+    assert sm.trend_matches(sm.compression_trends(report)) == 14
+    assert sm.trend_matches(sm.trends(report)) == 12
+    row = sm.compression_trends(report).set_index(["metric", "kind"]).loc[("vggish", "speech")]
+    assert (row.highest, row.lowest) == (0.9516, 0.8071)  # Compression Low and Extreme: the printed 0.91 is neither
+
+
+def test_the_report_readings_by_hand_on_its_own_table() -> None:
+    """Each new reading recomputed by hand from the transcribed rows (Results, Quantitative Results)."""
+    report = sm.report_frame()
+    # speech, noise: OpenL3 0.9919 -> 0.9782, STOI 0.999 -> 0.963, VGGish 0.9073 -> 0.8593, PESQ 2.47 -> 1.07
+    ok, kept = sm.keeps_most(report, "speech", ("openl3", "stoi"))
+    assert ok and kept["openl3"] == pytest.approx(0.9782 / 0.9919) and kept["pesq"] == pytest.approx(1.07 / 2.47)
+    assert not sm.keeps_most(report, "speech", ("vggish", "pesq"))[0]
+    assert sm.keeps_most(report, "music", ("openl3", "vggish"))[0]  # 99.1 % and 97.0 % against 92.8 % and 41 %
+    ok, more = sm.music_keeps_more(report)
+    assert ok and "Noise" in more["openl3"] and "Noise" in more["vggish"]
+    # music, compression: both embeddings rise Low -> High (0.9832 -> 0.9893, 0.9563 -> 0.9644), PESQ falls
+    assert sm.bitrate_tracking(report, "speech", ("pesq", "stoi"))[0]
+    assert sm.steps_agree(report, "openl3", "pesq", "music", "Bitrate")
+    assert not sm.steps_agree(report, "openl3", "pesq", "music", "Compression")
+    ok, lowest = sm.lowest_at_extreme_compression(report, "pesq", "music")
+    assert ok and lowest.startswith("1.31")
+    ok, _ = sm.lowest_at_extreme_compression(report, "stoi", "music")  # 0.816 at compression, 0.810 at bitrate
+    assert not ok
+    sub = report[report.kind == "music"]
+    r = sm.kind_correlation(report, "vggish", "pesq", "music")
+    assert r == pytest.approx(stats.pearsonr(sub.vggish, sub.pesq)[0])
+
+
+def test_ordering_support_is_near_one_for_a_clear_order_and_near_zero_for_its_reverse() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal(40)
+    df = pd.DataFrame({"pesq": base, "stoi": rng.standard_normal(40)})
+    df["vggish"] = base + 0.05 * rng.standard_normal(40)  # r(vggish, pesq) ~ 1, r(vggish, stoi) ~ 0
+    df["openl3"] = 0.6 * base + 0.5 * df.stoi + 0.3 * rng.standard_normal(40)
+    assert sm.ordering_support(df, ("vggish", "pesq"), ("vggish", "stoi"), n_boot=300) > 0.9
+    assert sm.ordering_support(df, ("vggish", "stoi"), ("vggish", "pesq"), n_boot=300) == 0.0

@@ -44,6 +44,17 @@ __all__ = [
     "report_frame",
     "REPORT_TRENDS",
     "trends",
+    "compression_trends",
+    "trend_matches",
+    "lowest_at_extreme_compression",
+    "retained",
+    "steps_agree",
+    "kind_correlation",
+    "ordering_support",
+    "keeps_most",
+    "music_keeps_more",
+    "bitrate_tracking",
+    "strong_kind_correlations",
     "report_correlations",
     "replicate_clips",
     "replicate",
@@ -143,6 +154,116 @@ def trends(df: pd.DataFrame, metrics: Sequence[str] = ("openl3", "vggish", "pesq
     return pd.DataFrame(out)
 
 
+def compression_trends(df: pd.DataFrame, metrics: Sequence[str] = ("openl3", "vggish", "pesq", "stoi")
+                       ) -> pd.DataFrame:
+    """The other reading of the report's trends table: each metric's value at Compression Low → Compression
+    Extreme per kind (14 of its 16 printed numbers, against 12 for :func:`trends`' highest → lowest).
+
+    Returns columns ``metric, kind, highest, lowest`` (the Low and the Extreme value), like :func:`trends`.
+    """
+    out = []
+    for m in metrics:
+        for kind, g in df[df.degradation == "Compression"].groupby("kind", sort=False):
+            out.append({"metric": m, "kind": kind, "highest": float(g[g.level == LEVELS[0]][m].iloc[0]),
+                        "lowest": float(g[g.level == LEVELS[-1]][m].iloc[0])})
+    return pd.DataFrame(out)
+
+
+def trend_matches(reading: pd.DataFrame) -> int:
+    """How many of the report's 16 printed trend numbers (:data:`REPORT_TRENDS`) a reading (:func:`trends` or
+    :func:`compression_trends` of :func:`report_frame`) gives when rounded to two decimals.
+
+    >>> trend_matches(trends(report_frame())), trend_matches(compression_trends(report_frame()))
+    (12, 14)
+    """
+    r = reading.set_index(["metric", "kind"])
+    return sum(int(round(float(r.loc[key].highest), 2) == high) + int(round(float(r.loc[key].lowest), 2) == low)
+               for key, (high, low) in REPORT_TRENDS.items())
+
+
+def lowest_at_extreme_compression(df: pd.DataFrame, col: str, kind: str) -> tuple[bool, str]:
+    """Whether ``col``'s value at Compression Extreme is the lowest of ``kind``'s rows, and the text that shows
+    it ("0.94 (lowest: 0.94, Compression Extreme)")."""
+    sub = df[df.kind == kind].reset_index(drop=True)
+    target = float(sub[(sub.degradation == "Compression") & (sub.level == LEVELS[-1])][col].iloc[0])
+    low = sub.loc[sub[col].idxmin()]
+    return bool(target <= sub[col].min()), f"{target:.4g} (lowest: {low[col]:.4g}, {low.degradation} {low.level})"
+
+
+def retained(df: pd.DataFrame, col: str, kind: str, degradation: str) -> float:
+    """The fraction of its Low value ``col`` keeps at Extreme in one (kind, degradation) series."""
+    g = df[(df.kind == kind) & (df.degradation == degradation)].set_index("level")[col]
+    return float(g[LEVELS[-1]] / g[LEVELS[0]])
+
+
+def steps_agree(df: pd.DataFrame, col: str, reference: str, kind: str, degradation: str) -> bool:
+    """Whether ``col`` moves the same way as ``reference`` at each step Low → High → Extreme of one series."""
+    g = df[(df.kind == kind) & (df.degradation == degradation)].set_index("level").loc[list(LEVELS)]
+    a, b = np.sign(np.diff(g[col].to_numpy(float))), np.sign(np.diff(g[reference].to_numpy(float)))
+    return bool(np.array_equal(a, b))
+
+
+def kind_correlation(df: pd.DataFrame, x: str, y: str, kind: str) -> float:
+    """Pearson r of ``x`` and ``y`` over ``kind``'s rows (the report's per-kind heatmaps)."""
+    sub = df[df.kind == kind]
+    return _pearson(sub[x].to_numpy(float), sub[y].to_numpy(float))
+
+
+def ordering_support(df: pd.DataFrame, strongest: tuple[str, str], weakest: tuple[str, str],
+                     n_boot: int = 2000, seed: int = 0) -> float:
+    """The fraction of bootstrap resamples of ``df``'s rows in which the Pearson r of ``strongest`` is the
+    largest of :data:`PAIRS` and that of ``weakest`` the smallest (the report's "VGGish–PESQ strongest,
+    VGGish–STOI weakest"); resamples where a coefficient is undefined count as not supporting it."""
+    rng = np.random.default_rng(seed)
+    values = {c: df[c].to_numpy(float) for c in {c for pair in PAIRS for c in pair}}
+    n, hits = len(df), 0
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = {p: _pearson(values[p[0]][idx], values[p[1]][idx]) for p in PAIRS}
+        if any(not math.isfinite(v) for v in r.values()):
+            continue
+        hits += int(max(r, key=lambda p: r[p]) == strongest and min(r, key=lambda p: r[p]) == weakest)
+    return hits / n_boot
+
+
+def keeps_most(df: pd.DataFrame, kind: str, named: Sequence[str], degradation: str = "Noise"
+               ) -> tuple[bool, dict[str, float]]:
+    """Whether every metric in ``named`` keeps more of its Low value at Extreme (:func:`retained`) than every
+    other of :data:`SCORES` in one series ("OpenL3 and STOI remaining relatively high even at extreme noise"),
+    and each metric's kept fraction."""
+    kept = {c: retained(df, c, kind, degradation) for c in SCORES}
+    rest = [c for c in SCORES if c not in named]
+    return min(kept[c] for c in named) > max(kept[c] for c in rest), kept
+
+
+def music_keeps_more(df: pd.DataFrame, embeddings: Sequence[str] = ("openl3", "vggish")
+                     ) -> tuple[bool, dict[str, list[str]]]:
+    """Whether, for each embedding, music keeps more of its Low value at Extreme than speech under at least one
+    degradation ("the drop is sometimes less pronounced than for speech"), and those degradations."""
+    more = {e: [d for d in REPORT_DEGRADATIONS if retained(df, e, "music", d) > retained(df, e, "speech", d)]
+            for e in embeddings}
+    return all(more.values()), more
+
+
+def bitrate_tracking(df: pd.DataFrame, kind: str, references: Sequence[str],
+                     embeddings: Sequence[str] = ("openl3", "vggish")) -> tuple[bool, dict[tuple[str, str], bool]]:
+    """Whether each embedding moves the same way as each reference measure at both steps of ``kind``'s Bitrate
+    series (:func:`steps_agree`), and each pair's answer."""
+    pairs = {(e, r): steps_agree(df, e, r, kind, "Bitrate") for e in embeddings for r in references}
+    return all(pairs.values()), pairs
+
+
+def strong_kind_correlations(df: pd.DataFrame, pairs: Sequence[tuple[str, str]] = (("openl3", "stoi"),
+                                                                                  ("vggish", "pesq")),
+                             strong: float = 0.7) -> tuple[bool, dict[tuple[str, str, str], float]]:
+    """Whether every pair's per-kind Pearson r (:func:`kind_correlation`, speech and music) is at least
+    ``strong`` (the report's heatmaps: "strong correlations are observed, e.g. OpenL3 similarity with STOI, and
+    VGGish similarity with PESQ"), and the coefficients."""
+    r = {(x, y, k): kind_correlation(df, x, y, k) for x, y in pairs for k in ("speech", "music")}
+    return all(v >= strong for v in r.values()), r
+
+
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     x, y = x - x.mean(), y - y.mean()
     return float((x * y).sum() / math.sqrt((x * x).sum() * (y * y).sum()))
@@ -224,7 +345,7 @@ def replicate(
     openl3_hop: float = 1.0,
     cdpam_seconds: float = 0.5,
     extras: bool = True,
-    normalize_clean: bool = True,
+    normalize_clean: bool = False,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Our 18 rows on the report's design: 2 clips x 3 degradations x 3 levels, in its row order.
@@ -233,10 +354,9 @@ def replicate(
     :func:`percloss.degrade.degrade` at the report's settings (noise sigma 0.002/0.01/0.02;
     resampling by 2/4/6 and back; 12/8/4 bits with the report's quantiser), and every degraded
     signal is peak-normalised afterwards, as the report's code does (``librosa.util.normalize``
-    of the degraded signal). The report's code does not normalise the clean file; with
-    ``normalize_clean`` (default) we peak-normalise it once before degrading, so that sigma is
-    relative to full scale and the level-sensitive measures (NMR, SNR) are not dominated by the
-    gain change of the degraded signal.
+    of the degraded signal). The clean file is used as loaded, as in the report's code; with
+    ``normalize_clean`` (a variant, not the report's design) it is peak-normalised once before
+    degrading, so that sigma is relative to full scale.
 
     Columns: the report's ``kind, degradation, level, openl3, vggish, pesq, stoi`` (``openl3``
     and ``vggish`` the framewise cosine similarity, ``stoi`` ESTOI as the report's code computes
@@ -258,7 +378,7 @@ def replicate(
         openl3_hop: OpenL3 window hop in s (the report used openl3's default, 0.1 s). (Default: 1 s)
         cdpam_seconds: CDPAM on the middle ``cdpam_seconds`` of each pair; 0 skips it. (Default: 0.5 s)
         extras: also score SNR, NMR, ViSQOL and CDPAM. (Default: True)
-        normalize_clean: peak-normalise the clean excerpt first. (Default: True)
+        normalize_clean: peak-normalise the clean excerpt first (a variant). (Default: False, as the report)
         seed: noise seed, seed of NumPy's generator around each ESTOI call (pystoi draws from it),
             and seed of a random-feature control.
     """
