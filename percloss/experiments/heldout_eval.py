@@ -1,0 +1,197 @@
+"""Chapter 4 on the held-out set (``data/heldout``, :func:`percloss.data.heldout_set`): every shipped model and
+the MP3 and Opus ladders on every segment, scored by the primary judges and the diagnostics.
+
+- :func:`evaluate_song` codes one song's segments with every model (a real range-coded file; its size gives
+  the achieved rate) and every anchor rate of the model's sample rate (:data:`LADDERS`), and scores each
+  output: ViSQOL v3 and CDPAM (the primary judges, :data:`percloss.experiments.claims.MUSIC_JUDGES`; CDPAM on
+  the middle :data:`CDPAM_SECONDS` of the segment), NMR, audible-frame fraction, SNR and LSD (diagnostics).
+- :func:`run` does every song, one CSV and one record per song under ``folder/rows/`` (the models' and the
+  file's SHA-256), so a stopped run resumes where it stopped and a changed model is rescored.
+- :func:`anchor_at_rate` interpolates an anchor's ladder at an item's achieved rate; :func:`song_differences`
+  gives per-song paired differences and :func:`song_interval` their cluster-bootstrap interval
+  (:func:`percloss.experiments.stats.cluster_bootstrap_mean`: songs resampled, segments nested).
+
+Script: ``scripts/eval_heldout.py``. Notebook: ``notebooks/ch04_codec.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import anchors, data
+from ..codec import read_bitstream, write_bitstream
+from ..metrics import log_spectral_distance, nmr, snr
+from ..signal import middle
+from .claims import Interval
+from .stats import cluster_bootstrap_mean
+
+__all__ = ["LADDERS", "CDPAM_SECONDS", "COLUMNS", "MEASURES", "evaluate_song", "run", "read_rows",
+           "anchor_at_rate", "song_differences", "song_interval"]
+
+#: The anchors' rates per sample rate (kbit/s): MPEG-1 Layer III rates bracketing the shipped models'
+#: achieved rates on music (54-108 kbit/s); Opus is coded at the same targets.
+LADDERS: dict[int, tuple[int, ...]] = {32000: (48, 56, 64, 80, 96, 112, 128), 44100: (64, 80, 96, 112, 128, 160)}
+#: CDPAM scores the middle of each segment (about 4 s of CPU per second of audio on one thread).
+CDPAM_SECONDS = 2.0
+MEASURES = ("kbps", "visqol", "cdpam", "nmr_db", "audible_fraction", "snr_db", "lsd_db")
+COLUMNS = ("song", "group", "segment", "system", "point", "sample_rate", "target_kbps", *MEASURES)
+
+
+def _score(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> dict[str, float]:
+    from ..cdpam import cdpam_distance
+    from ..scorers import visqol
+
+    x, y = x.double(), y.double()
+    result = nmr(x, y, sample_rate)
+    n = int(CDPAM_SECONDS * sample_rate)
+    return {
+        "visqol": float(visqol(x.numpy(), y.numpy(), sample_rate, "audio")),
+        "cdpam": float(cdpam_distance(middle(x, n), middle(y, n), sample_rate)),
+        "nmr_db": float(result.mean_db),
+        "audible_fraction": float(result.audible_fraction),
+        "snr_db": float(snr(x, y)),
+        "lsd_db": float(log_spectral_distance(x, y, sample_rate)[0]),
+    }
+
+
+def evaluate_song(song: str, group: str, segments_by_rate: dict[int, list[torch.Tensor]],
+                  models: dict[str, tuple[Any, list[torch.Tensor], int]]) -> list[dict[str, Any]]:
+    """Rows for one song: ``models`` maps a name (``"D64"``) to ``(codec, symbol_counts, sample_rate)``;
+    ``segments_by_rate`` the song's segments at each model's rate. Each anchor rate is coded once per
+    segment and sample rate."""
+    rows: list[dict[str, Any]] = []
+    for k in range(len(next(iter(segments_by_rate.values())))):
+        for rate in sorted({r for _, _, r in models.values()}):
+            x = segments_by_rate[rate][k]
+            seconds = len(x) / rate
+            common = {"song": song, "group": group, "segment": k, "sample_rate": rate}
+            for name, (codec, counts, model_rate) in models.items():
+                if model_rate != rate:
+                    continue
+                blob = write_bitstream(codec, counts, x.float(), rate)
+                y, _ = read_bitstream(codec, counts, blob)
+                rows.append({**common, "system": name, "point": name, "target_kbps": float(name[1:]),
+                             "kbps": len(blob) * 8 / seconds / 1000, **_score(x, y, rate)})
+            for kbps in LADDERS[rate]:
+                mp3 = anchors.mp3(x.double().numpy(), rate, kbps)
+                rows.append({**common, "system": "MP3", "point": f"MP3 {kbps}", "target_kbps": float(kbps),
+                             "kbps": mp3.kbps, **_score(x, torch.from_numpy(mp3.audio), rate)})
+                opus = anchors.opus_decode(anchors.opus_encode(x.double().numpy(), rate, kbps), x.double().numpy(),
+                                           rate)
+                rows.append({**common, "system": "Opus", "point": f"Opus {kbps}", "target_kbps": float(kbps),
+                             "kbps": opus.kbps, **_score(x, torch.from_numpy(opus.audio), rate)})
+    return rows
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None,
+        songs: Sequence[str] | None = None, progress: bool = True) -> Path:
+    """Evaluate every held-out song (or ``songs``) with every shipped model (or ``model_names``) into
+    ``folder/rows/<song>.csv`` with its record ``<song>.json`` (models' and file's SHA-256, CDPAM seconds,
+    ladders, machine, seconds). A song recorded for the same models and file is skipped, so processes given
+    different ``songs`` can share a folder, and a stopped run resumes."""
+    from ..modes import machine_description
+    from ..shipped import load_shipped_codec, models_dir, shipped_models
+
+    out = Path(folder)
+    (out / "rows").mkdir(parents=True, exist_ok=True)
+    manifest = data.heldout_manifest()
+    shipped = shipped_models()
+    names = list(model_names) if model_names is not None else sorted(shipped)
+    models = {}
+    for name in names:
+        codec, counts, info = load_shipped_codec(name)
+        models[name] = (codec.eval(), counts, int(info["sample_rate"]))  # type: ignore[call-overload]
+    key = {"models": {n: _sha(models_dir() / shipped[n]["file"]) for n in names}, "cdpam_seconds": CDPAM_SECONDS,
+           "ladders": {str(k): list(v) for k, v in LADDERS.items()}}
+    rates = sorted({r for _, _, r in models.values()})
+    for song in (list(songs) if songs is not None else list(manifest)):
+        info = manifest[song]
+        table, record_path = out / "rows" / f"{song}.csv", out / "rows" / f"{song}.json"
+        if record_path.is_file() and table.is_file():
+            done = json.loads(record_path.read_text())
+            if done["key"] == key and done["file_sha256"] == info["sha256"]:
+                continue
+        started = time.perf_counter()
+        segments = {rate: data.heldout_set(rate)[song] for rate in rates}
+        rows = evaluate_song(song, str(info["group"]), segments, models)
+        with open(table, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        record_path.write_text(json.dumps({
+            "song": song, "key": key, "file_sha256": info["sha256"], "rows": len(rows),
+            "seconds": round(time.perf_counter() - started, 1), "csv_sha256": _sha(table),
+            "machine": machine_description(), "torch_threads": torch.get_num_threads()}, indent=1) + "\n")
+        if progress:
+            print(f"{song}: {len(rows)} rows in {time.perf_counter() - started:.0f} s", flush=True)
+    return out
+
+
+def read_rows(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every stored row (numbers as floats), each song's CSV checked against its record's SHA-256."""
+    rows: list[dict[str, Any]] = []
+    for record_path in sorted((Path(folder) / "rows").glob("*.json")):
+        record = json.loads(record_path.read_text())
+        table = record_path.with_suffix(".csv")
+        if _sha(table) != record["csv_sha256"]:
+            raise ValueError(f"{table} does not match the SHA-256 in {record_path}")
+        with open(table, newline="") as handle:
+            for r in csv.DictReader(handle):
+                rows.append({k: (r[k] if k in ("song", "group", "system", "point") else float(r[k]))
+                             for k in COLUMNS})
+    return rows
+
+
+def anchor_at_rate(rows: Sequence[dict[str, Any]], anchor: str, song: str, segment: int, sample_rate: int,
+                   kbps: float, measure: str) -> float:
+    """``anchor``'s ``measure`` on one segment at ``kbps``, linearly interpolated between the two ladder rows
+    (by their achieved rates) that bracket it; NaN outside the ladder."""
+    ladder = sorted((r["kbps"], r[measure]) for r in rows if r["system"] == anchor and r["song"] == song
+                    and r["segment"] == segment and r["sample_rate"] == sample_rate)
+    for (r0, v0), (r1, v1) in zip(ladder[:-1], ladder[1:], strict=True):
+        if r0 <= kbps <= r1:
+            return float(v0 + (v1 - v0) * (kbps - r0) / (r1 - r0)) if r1 > r0 else float(v0)
+    return math.nan
+
+
+def song_differences(rows: Sequence[dict[str, Any]], a: str, b: str, measure: str) -> dict[str, list[float]]:
+    """Per song, the per-segment paired differences ``a − b`` of ``measure``. ``b`` is a model's name, or
+    ``"MP3"`` / ``"Opus"``: the anchor interpolated at ``a``'s achieved rate on that segment
+    (:func:`anchor_at_rate`). Segments where the anchor's ladder does not reach ``a``'s rate are left out."""
+    ours = {(r["song"], r["segment"]): r for r in rows if r["system"] == a}
+    if not ours:
+        raise ValueError(f"no rows of system {a!r}")
+    theirs = {(r["song"], r["segment"]): r for r in rows if r["system"] == b}
+    out: dict[str, list[float]] = {}
+    for (song, segment), r in ours.items():
+        if b in ("MP3", "Opus"):
+            other = anchor_at_rate(rows, b, song, int(segment), int(r["sample_rate"]), r["kbps"], measure)
+        elif (song, segment) in theirs:
+            other = theirs[song, segment][measure]
+        else:
+            continue
+        if math.isfinite(other) and math.isfinite(r[measure]):
+            out.setdefault(song, []).append(r[measure] - other)
+    return out
+
+
+def song_interval(differences: dict[str, list[float]], resamples: int = 2000, seed: int = 0) -> Interval:
+    """The mean of per-song mean differences with its 95 % cluster-bootstrap interval (songs resampled)."""
+    values = [v for vs in differences.values() for v in vs]
+    clusters = [song for song, vs in differences.items() for _ in vs]
+    r = cluster_bootstrap_mean(values, clusters, resamples=resamples, seed=seed)
+    return Interval(r.mean, min(r.low, r.mean), max(r.high, r.mean))

@@ -1,0 +1,33 @@
+"""Evaluate every shipped codec model and the MP3 / Opus ladders on the held-out set (chapter 4).
+
+Writes ``runs/codec/heldout/rows/<song>.csv`` and ``<song>.json`` (``percloss.experiments.heldout_eval.run``);
+resumes where a stopped run stopped (a song is redone when a model or its file changed). About 27 rows per
+segment (seven models, two ladders at two sample rates), each scored by ViSQOL, CDPAM (middle 2 s), NMR,
+SNR and LSD: roughly 4 minutes per segment on one thread; ``--songs`` splits the set between processes.
+
+Usage: python scripts/eval_heldout.py [--out runs/codec/heldout] [--songs SONG ...] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from percloss import paths
+from percloss.experiments import heldout_eval
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(paths.runs_dir() / "codec" / "heldout"))
+    parser.add_argument("--songs", nargs="*", default=None)
+    parser.add_argument("--models", nargs="*", default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    heldout_eval.run(args.out, args.models, args.songs)
+
+
+if __name__ == "__main__":
+    main()
