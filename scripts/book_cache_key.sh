@@ -7,7 +7,8 @@
 set -euo pipefail
 build=${1:-_build}
 key=$( { find percloss -name '*.py' -o -name 'manifest.json' | sort | xargs sha256sum;
-         sha256sum data/clips/manifest.json data/codec/manifest.json constraints.txt pyproject.toml;
+         sha256sum data/clips/manifest.json data/codec/manifest.json data/heldout/manifest.json constraints.txt \
+           pyproject.toml;
          find runs \( -name '*.json' -o -path 'runs/listening/*.csv' \) | sort | xargs sha256sum;
          echo "mode=${PERCLOSS_MODE:-standard}"; } | sha256sum | cut -c1-16)
 mkdir -p "$build"
