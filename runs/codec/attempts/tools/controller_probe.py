@@ -1,6 +1,6 @@
 """The first steps of a two-module point from scratch under one rate-control variant (CPU, 1 thread).
 
-Usage: python scripts/controller_probe.py VARIANT [--point A79] [--steps 400] [--out DIR]
+Usage: python runs/codec/attempts/tools/controller_probe.py VARIANT [--point A79] [--steps 400] [--out DIR]
 
 VARIANT: ``signed`` (the schedule of ``percloss.codec_runs.RUN``: hard-entropy
 signed controller, re-seeding, saturation penalty), ``multiplicative``

@@ -10,7 +10,7 @@ dead and merged centroids re-seeded, saturated encoder outputs penalised). Write
 training logs and a JSON summary of each module's hard-code entropy,
 centroids in use and share of saturated codes at the start and the end.
 
-Usage: python scripts/collapse_probe.py runs/codec/attempts/gpu-2026-11-30/A79/A79.codec --steps 200
+Usage: python runs/codec/attempts/tools/collapse_probe.py runs/codec/attempts/gpu-2026-11-30/A79/A79.codec --steps 200
        [--target-kbps 79] [--out runs/codec/attempts/collapse-probe] [--corpus-folder data/codec_corpus]
 """
 
