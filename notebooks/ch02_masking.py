@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 from IPython.display import HTML, Markdown, display
 
-from percloss import data, notebook
+from percloss import data, notebook, paths
 from percloss.experiments.masking_demo import MaskingConfig, masked_vs_white
 from percloss.losses import priority_weights
 from percloss.masking import default_hop, model_tables, psychoacoustic_model1
@@ -271,10 +271,9 @@ fig.tight_layout()
 #   at the critical-band grid, one noise masker per band).
 
 # %% tags=["remove-input"]
-from pathlib import Path  # noqa: E402
 
 golden_rows = []
-for path in sorted(Path("../tests/golden").glob("dist10_*.npz")):
+for path in sorted(paths.golden_dir().glob("dist10_*.npz")):
     with np.load(path) as g:
         f, n = int(g["frames"]), int(g["n_fft"])
         xg = torch.as_tensor(g["samples"].astype(np.float64) / 32768)

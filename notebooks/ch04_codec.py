@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 from IPython.display import HTML, Markdown, display
 
-from percloss import data, notebook
+from percloss import data, notebook, paths
 from percloss.codec import CascadedCodec, CodecModule, count_parameters
 from percloss.codec_training import bits_per_code
 from percloss.experiments import codec_study as cs
@@ -545,7 +545,7 @@ display(Markdown(
 # This page pools the files of its own set found in `runs/listening/`.
 
 # %% tags=["remove-input"]
-mushra_results, other_sets = listening.collect_results("../runs/listening", mushra_id)
+mushra_results, other_sets = listening.collect_results(paths.listening_dir(), mushra_id)
 if other_sets:
     display(Markdown("Left out (other sets): " + "; ".join(other_sets) + "."))
 if mushra_results is None:
@@ -655,9 +655,8 @@ display(Markdown(
 # recorded results:
 
 # %% tags=["remove-input"]
-from pathlib import Path  # noqa: E402
 
-bench = Path("../benchmarks/results/codec.md")
+bench = paths.benchmark_results_dir() / "codec.md"
 display(Markdown(bench.read_text() if bench.is_file() else "*(no recorded benchmark results)*"))
 
 # %% tags=["remove-input"]

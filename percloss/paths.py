@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["repository_root", "checkout_folder", "runs_dir", "eval_dir", "prior_runs_dir", "cache_dir"]
+__all__ = ["repository_root", "checkout_folder", "runs_dir", "eval_dir", "prior_runs_dir", "cache_dir",
+           "listening_dir", "heldout_eval_dir", "benchmark_results_dir", "golden_dir"]
 
 #: The source checkout this package was imported from (holds ``runs/``), or ``None`` for an installed package.
 _CHECKOUT = Path(__file__).resolve().parents[1]
@@ -87,3 +88,25 @@ def cache_dir() -> Path:
 def prior_runs_dir(mode: str) -> Path:
     """Chapter 1's stored deep-audio-prior runs of ``mode``: ``runs_dir()/prior/<mode>``."""
     return runs_dir() / "prior" / mode
+
+
+def listening_dir() -> Path:
+    """Listeners' exported MUSHRA and ABX results that the chapters pool: ``runs_dir()/listening``."""
+    return runs_dir() / "listening"
+
+
+def heldout_eval_dir() -> Path:
+    """The held-out set's evaluation rows (``scripts/eval_heldout.py``): ``runs_dir()/codec/heldout``."""
+    return runs_dir() / "codec" / "heldout"
+
+
+def benchmark_results_dir() -> Path:
+    """The benchmarks' result files the chapters quote: ``benchmarks/results`` of the checkout
+    (``$PERCLOSS_BENCHMARKS`` if set)."""
+    return checkout_folder("benchmarks/results", "PERCLOSS_BENCHMARKS", "the benchmark results")
+
+
+def golden_dir() -> Path:
+    """The golden reference outputs (ISO dist10's model 1) the tests and chapter 2 compare with:
+    ``tests/golden`` of the checkout (``$PERCLOSS_GOLDEN`` if set)."""
+    return checkout_folder("tests/golden", "PERCLOSS_GOLDEN", "the golden reference files")

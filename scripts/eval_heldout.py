@@ -20,7 +20,7 @@ from percloss.experiments import heldout_eval
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(paths.runs_dir() / "codec" / "heldout"))
+    parser.add_argument("--out", default=str(paths.heldout_eval_dir()))
     parser.add_argument("--songs", nargs="*", default=None)
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument("--threads", type=int, default=1)

@@ -91,3 +91,19 @@ def test_the_check_finds_what_it_forbids(tmp_path: Path) -> None:
     assert len(found) == 3, found
     assert any("_check_hop" in f for f in found) and any("losses._contract" in f for f in found)
     assert any("cs._fmt" in f for f in found)
+
+
+def _relative_paths(source: str) -> list[str]:
+    """String constants in code that climb out of the chapter's folder (``"../runs"``)."""
+    return [node.value for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("../")]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapters_reach_the_repositorys_folders_through_percloss_paths(path: Path) -> None:
+    assert _relative_paths(path.read_text()) == [], f"{path.name}: use percloss.paths instead"
+
+
+def test_the_path_check_finds_a_relative_path() -> None:
+    assert _relative_paths('x = Path("../runs/listening")\n# "../book/data" in a comment is fine\n') == [
+        "../runs/listening"]
