@@ -57,3 +57,52 @@ def test_a_song_gets_every_model_and_every_anchor_rate_per_segment(monkeypatch: 
     # 34 frames x 256 codes at log2(32) = 5 bits, plus the header: about 44 kbit/s for one second
     assert all(40 < r["kbps"] < 48 for r in d64)
     assert all(abs(r["kbps"] - r["target_kbps"]) < 0.1 * r["target_kbps"] for r in rows if r["system"] != "D64")
+
+
+def _claim_rows(songs: int, c_gain: float) -> list[dict]:
+    """Rows of C64, A64 and an MP3 ladder on ``songs`` songs of two segments; C64 better than A64 by
+    ``c_gain`` ViSQOL and by c_gain / 10 CDPAM, MP3 always 0.5 ViSQOL above C64."""
+    rows = []
+    for s in range(songs):
+        for k in range(2):
+            base = {"song": f"s{s}", "group": f"g{s % 3}", "segment": k, "sample_rate": 32000}
+            jitter = 0.01 * ((s * 7 + k) % 5)
+            for system, visqol, cdpam in (("C64", 4.0 + c_gain + jitter, 0.05 - c_gain / 10),
+                                          ("A64", 4.0 + jitter, 0.05)):
+                rows.append({**base, "system": system, "point": system, "target_kbps": 64.0, "kbps": 66.0,
+                             "visqol": visqol, "cdpam": cdpam, "nmr_db": 0.0})
+            for rate in (56.0, 80.0):
+                rows.append({**base, "system": "MP3", "point": f"MP3 {rate:g}", "target_kbps": rate, "kbps": rate,
+                             "visqol": 4.5 + c_gain + jitter, "cdpam": 0.01, "nmr_db": -10.0})
+    return rows
+
+
+def test_heldout_claims_follow_the_rule_and_wait_for_enough_songs() -> None:
+    from percloss.experiments import codec_study as cs
+
+    specs = [s for s in cs.CLAIMS if (s.a, s.b) in {("C64", "A64"), ("D64", "C64")}]
+    claims = {c.claim: c for c in he.heldout_claims(_claim_rows(12, 0.3), specs)}
+    c_vs_a = claims[specs[0].claim]
+    assert c_vs_a.verdict.startswith("reproduced: ViSQOL, CDPAM favour C64"), c_vs_a.verdict
+    assert "12 songs, 24 segments" in c_vs_a.measured
+    assert claims[specs[1].claim].verdict.startswith("not tested here (D64:")  # no D64 rows
+    few = he.heldout_claims(_claim_rows(5, 0.3), specs[:1])[0]
+    assert few.verdict.startswith("not tested here (5 of the held-out songs evaluated so far; the rule needs 12; "
+                                  "it would give: reproduced")
+    mixed = he.heldout_claims([dict(r, cdpam=0.05) if r["system"] == "C64" else r for r in _claim_rows(12, 0.3)],
+                              specs[:1])[0]
+    assert mixed.verdict.startswith("mixed: ViSQOL favours C64; CDPAM does not")
+
+
+def test_an_mp3_claim_reads_the_ladder_at_the_scaled_achieved_rate() -> None:
+    rows = _claim_rows(3, 0.0)
+    for r in rows:
+        if r["system"] == "MP3":
+            r["visqol"] = 4.0 if r["kbps"] == 56.0 else 5.0  # rises 1/24 per kbit/s
+    same = he.song_differences_scaled(rows, "C64", "MP3", "visqol", 1.0)  # read at 66 kbit/s: 4.4167
+    scaled = he.song_differences_scaled(rows, "C64", "MP3", "visqol", 72 / 64)  # at 74.25 kbit/s: 4.7604
+    c64 = {(r["song"], r["segment"]): r["visqol"] for r in rows if r["system"] == "C64"}
+    assert same["s0"][0] == pytest.approx(c64["s0", 0] - (4.0 + 10 / 24))
+    assert scaled["s0"][0] == pytest.approx(c64["s0", 0] - (4.0 + 18.25 / 24))
+    groups = he.group_differences(rows, "C64", "A64", "visqol")
+    assert set(groups) == {"g0", "g1", "g2"} and all(n == 1 for n, _ in groups.values())

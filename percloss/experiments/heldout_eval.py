@@ -32,11 +32,15 @@ from .. import anchors, data
 from ..codec import read_bitstream, write_bitstream
 from ..metrics import log_spectral_distance, nmr, snr
 from ..signal import middle
-from .claims import Interval
+from .claims import MUSIC_JUDGES, Claim, Interval, paired_verdict, verdict
 from .stats import cluster_bootstrap_mean
 
-__all__ = ["LADDERS", "CDPAM_SECONDS", "COLUMNS", "MEASURES", "evaluate_song", "run", "read_rows",
-           "anchor_at_rate", "song_differences", "song_interval"]
+__all__ = ["LADDERS", "CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "evaluate_song", "run", "read_rows",
+           "anchor_at_rate", "song_differences", "song_differences_scaled", "song_interval", "heldout_claims", "group_differences",
+           "achieved_rates"]
+
+#: The rule's minimum, fixed before the evaluation: verdicts need this many held-out songs evaluated.
+MIN_SONGS = 12
 
 #: The anchors' rates per sample rate (kbit/s): MPEG-1 Layer III rates bracketing the shipped models'
 #: achieved rates on music (54-108 kbit/s); Opus is coded at the same targets.
@@ -195,3 +199,102 @@ def song_interval(differences: dict[str, list[float]], resamples: int = 2000, se
     clusters = [song for song, vs in differences.items() for _ in vs]
     r = cluster_bootstrap_mean(values, clusters, resamples=resamples, seed=seed)
     return Interval(r.mean, min(r.low, r.mean), max(r.high, r.mean))
+
+
+def _side(name: str) -> tuple[str, float]:
+    """A claim side's system and nominal rate: ``"C64"`` -> ``("C64", 64)``, ``"MP3 112 @44k"`` -> ``("MP3", 112)``."""
+    head = name.split(" @")[0]
+    if head.startswith(("MP3 ", "Opus ")):
+        system, rate = head.split(" ")
+        return system, float(rate)
+    return head, float(head[1:])
+
+
+def song_differences_scaled(rows: Sequence[dict[str, Any]], a: str, b: str, measure: str, scale: float
+                            ) -> dict[str, list[float]]:
+    """:func:`song_differences` against an anchor ``b`` read at ``scale`` × ``a``'s achieved rate (a claim that
+    sets D96 against MP3 112 reads MP3 at 112/96 of D96's rate)."""
+    if scale == 1.0 or b not in ("MP3", "Opus"):
+        return song_differences(rows, a, b, measure)
+    # only the rate the anchor is read at moves; a's own measure is unchanged
+    return song_differences([dict(r, kbps=r["kbps"] * scale) if r["system"] == a else r for r in rows], a, b,
+                            measure)
+
+
+def achieved_rates(rows: Sequence[dict[str, Any]], system: str) -> dict[str, float]:
+    """Per song, the mean achieved file rate (kbit/s) of ``system`` over its segments."""
+    by: dict[str, list[float]] = {}
+    for r in rows:
+        if r["system"] == system:
+            by.setdefault(r["song"], []).append(r["kbps"])
+    return {song: sum(v) / len(v) for song, v in by.items()}
+
+
+def group_differences(rows: Sequence[dict[str, Any]], a: str, b: str, measure: str, scale: float = 1.0
+                      ) -> dict[str, tuple[int, float]]:
+    """Per source group: (songs, mean of the per-song mean differences ``a − b``)."""
+    groups = {r["song"]: r["group"] for r in rows}
+    diffs = song_differences_scaled(rows, a, b, measure, scale)
+    out: dict[str, list[float]] = {}
+    for song, values in diffs.items():
+        out.setdefault(groups[song], []).append(sum(values) / len(values))
+    return {g: (len(v), sum(v) / len(v)) for g, v in out.items()}
+
+
+def heldout_claims(rows: Sequence[dict[str, Any]], specs: Sequence[Any] | None = None,
+                   total_songs: int | None = None) -> list[Claim]:
+    """The claims table on the held-out set under the book's one rule
+    (:func:`~percloss.experiments.claims.paired_verdict`, judges :data:`~percloss.experiments.claims.MUSIC_JUDGES`):
+    per claim the song-level interval of ``a − b`` for ViSQOL and CDPAM (and NMR, a diagnostic that never
+    decides), an anchor read at each segment's achieved rate of ``a``. ``specs`` default to
+    :data:`percloss.experiments.codec_study.CLAIMS`. With fewer than :data:`MIN_SONGS` songs evaluated every
+    verdict is *not tested here* and says what the rule would give.
+    """
+    from . import codec_study as cs
+
+    specs = cs.CLAIMS if specs is None else specs
+    songs = sorted({r["song"] for r in rows})
+    systems = {r["system"] for r in rows}
+    short = len(songs) < MIN_SONGS
+    out = []
+    for spec in specs:
+        (a, rate_a), (b, rate_b) = _side(spec.a), _side(spec.b)
+        rule = (f"song-level paired a − b over the held-out set ({len(songs)} songs"
+                + (f" of {total_songs}" if total_songs else "") + ", segments nested; 95 % cluster-bootstrap "
+                "intervals); an anchor is read at each segment's achieved rate of a"
+                + (f" × {rate_b:g}/{rate_a:g}" if b in ("MP3", "Opus") and rate_b != rate_a else "")
+                + "; judges ViSQOL and CDPAM decide (\"better\": both intervals favour a; \"as good\": "
+                "non-inferior at the margins 0.1 and 0.01); NMR is shown, never decides")
+        missing = [n for n in (a, b) if n not in systems]
+        if missing:
+            why = "; ".join(f"{n}: {cs.not_shipped_reason(n)}" if n not in ("MP3", "Opus") else f"{n}: no rows"
+                            for n in missing)
+            out.append(Claim(spec.claim, spec.where, spec.source, rule, "—", verdict(None, why)))
+            continue
+        scale = rate_b / rate_a if b in ("MP3", "Opus") else 1.0
+        intervals = {}
+        parts = []
+        for measure, label in (("visqol", "ViSQOL"), ("cdpam", "CDPAM"), ("nmr_db", "NMR")):
+            diffs = song_differences_scaled(rows, a, b, measure, scale)
+            if len(diffs) < 2:
+                continue
+            iv = song_interval(diffs)
+            intervals[label] = iv
+            digits = 3 if measure == "cdpam" else 2
+            parts.append(f"{label} a − b {iv.estimate:+.{digits}f} [{iv.low:+.{digits}f}, {iv.high:+.{digits}f}] "
+                         f"({len(diffs)} songs, {sum(len(v) for v in diffs.values())} segments)")
+        rates = achieved_rates(rows, a)
+        parts.insert(0, f"{a} at {min(rates.values()):.1f}–{max(rates.values()):.1f} kbit/s per song (mean "
+                        f"{sum(rates.values()) / len(rates):.1f})")
+        if b not in ("MP3", "Opus"):
+            rb = achieved_rates(rows, b)
+            parts.insert(1, f"{b} at {min(rb.values()):.1f}–{max(rb.values()):.1f} kbit/s")
+        if any(j.name not in intervals for j in MUSIC_JUDGES):
+            text = verdict(None, f"{a}'s rates lie outside {b}'s ladder on too many songs")
+        else:
+            text = paired_verdict(spec.kind, intervals, MUSIC_JUDGES, spec.a, spec.b)
+            if short:
+                text = verdict(None, f"{len(songs)} of the held-out songs evaluated so far; the rule needs "
+                                     f"{MIN_SONGS}; it would give: {text}")
+        out.append(Claim(spec.claim, spec.where, spec.source, rule, "; ".join(parts), text))
+    return out
