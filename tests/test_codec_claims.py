@@ -13,6 +13,7 @@ import pytest
 from percloss import shipped
 from percloss.codec import CascadedCodec, CodecModule, count_parameters
 from percloss.codec_runs import POINTS
+from percloss.experiments import codec_claims as cc
 from percloss.experiments import codec_study as cs
 from percloss.experiments.claims import check_verdict, comparison_verdict
 
@@ -28,34 +29,34 @@ def _row(item: str, point: str, system: str, sample_rate: int, kbps: float, spli
 def test_full_mode_pairs_only_systems_at_one_sample_rate() -> None:
     points = cs.CodecStudyConfig.for_mode("full").points
     assert points == cs.WORK_POINTS and len(points) == 10
-    pairs = [(c.a, c.b) for c in cs.CLAIMS] + list(cs.COMPARISONS)
+    pairs = [(c.a, c.b) for c in cc.CLAIMS] + list(cc.COMPARISONS)
     for a, b in pairs:
-        sa, sb = cs.claim_pair(a, b, points)
+        sa, sb = cc.claim_pair(a, b, points)
         assert sa.sample_rate == sb.sample_rate, (a, b)
         if a in HIGH_RATE_MODELS or b in HIGH_RATE_MODELS:
             assert sa.sample_rate == sb.sample_rate == 44100, (a, b)
     partners = {b for a, b in pairs if a in HIGH_RATE_MODELS} | {a for a, b in pairs if b in HIGH_RATE_MODELS}
     assert partners >= {"A168", "C96", "C112", "MP3 112 @44k"}  # the high-bitrate set pairs among itself
-    assert cs.claim_pair("D112", "MP3 112 @44k", points)[1] == cs.System("MP3 112 @44k", "MP3112_44k", 44100,
+    assert cc.claim_pair("D112", "MP3 112 @44k", points)[1] == cc.System("MP3 112 @44k", "MP3112_44k", 44100,
                                                                          112.0, "MP3")
-    assert cs.claim_pair("D64", "MP3 64 @32k", points)[0].key == "D64_32k_1m"
+    assert cc.claim_pair("D64", "MP3 64 @32k", points)[0].key == "D64_32k_1m"
     for high in HIGH_RATE_MODELS:  # the old letter-only pairing set C96 against A79 at 32 kHz
         for low in ("A64", "A79", "B79", "C64", "D64", "MP3 64 @32k", "Opus 64 @32k"):
             with pytest.raises(ValueError, match="different sample rates"):
-                cs.claim_pair(high, low, points)
+                cc.claim_pair(high, low, points)
     with pytest.raises(KeyError):
-        cs.claim_pair("D64", "MP3 64 @16k", points)  # no point at 16 kHz: no such anchor
+        cc.claim_pair("D64", "MP3 64 @16k", points)  # no point at 16 kHz: no such anchor
     with pytest.raises(KeyError):
-        cs.claim_pair("D64", "E64", points)
+        cc.claim_pair("D64", "E64", points)
 
 
 def test_paired_difference_refuses_systems_at_different_sample_rates() -> None:
     rows = [_row(f"s@{6 * i}s", "C96_44k_1m", "C", 44100, 96, nmr_db=-5.0) for i in range(3)]
     rows += [_row(f"s@{6 * i}s", "A79_32k_2m", "A", 32000, 79, nmr_db=-4.0) for i in range(3)]
     with pytest.raises(ValueError, match="different sample rates"):
-        cs.paired_difference(rows, "C96_44k_1m", "A79_32k_2m", "nmr_db")
+        cc.paired_difference(rows, "C96_44k_1m", "A79_32k_2m", "nmr_db")
     rows += [_row(f"s@{6 * i}s", "MP3112_44k", "MP3", 44100, 112, nmr_db=-6.0) for i in range(3)]
-    assert cs.paired_difference(rows, "C96_44k_1m", "MP3112_44k", "nmr_db").mean == pytest.approx(1.0)
+    assert cc.paired_difference(rows, "C96_44k_1m", "MP3112_44k", "nmr_db").mean == pytest.approx(1.0)
 
 
 def _ladder(item: str, sample_rate: int = 32000, system: str = "MP3", cdpam_from: float = 64.0
@@ -79,29 +80,29 @@ def test_interpolated_difference_per_segment_at_the_models_rate() -> None:
     rows += _ladder("s@0s", sample_rate=44100)  # another sample rate: never on the ladder
     rows += [{**r, "nmr_db": 99.0} for r in _ladder("s@0s", system="Opus")]  # another anchor
     rows.append(_row("clip", "D64_32k_1m", "D", 32000, 56.0, split=cs.CLIP, nmr_db=0.0, visqol=1.0))
-    d = cs.interpolated_difference(rows, "D64_32k_1m", "MP3", "nmr_db", split=cs.SEGMENT)
+    d = cc.interpolated_difference(rows, "D64_32k_1m", "MP3", "nmr_db", split=cs.SEGMENT)
     # 56 kbit/s: MP3 -7 dB (half way from 48 to 64), D64 -6: +1; 72 kbit/s: MP3 -11, D64 -12: -1; 90: off the ladder
     assert d.items == 2 and d.mean == pytest.approx(0.0) and d.a_better == 1
     assert (d.low, d.high) == pytest.approx((-1.0, 1.0)) and d.b == "MP3 at D64_32k_1m's rate"
-    vq = cs.interpolated_difference(rows, "D64_32k_1m", "MP3", "visqol", split=cs.SEGMENT)
+    vq = cc.interpolated_difference(rows, "D64_32k_1m", "MP3", "visqol", split=cs.SEGMENT)
     assert vq.mean == pytest.approx(np.mean([3.0 - 3.2, 3.0 - 3.6])) and vq.verdict == "b"
     # CDPAM stored from 64 kbit/s up: at 56 kbit/s one neighbour has none, so only the 72 kbit/s segment counts
-    cd = cs.interpolated_difference(rows, "D64_32k_1m", "MP3", "cdpam", split=cs.SEGMENT)
+    cd = cc.interpolated_difference(rows, "D64_32k_1m", "MP3", "cdpam", split=cs.SEGMENT)
     assert cd.items == 1 and cd.mean == pytest.approx(0.1 - (0.5 - 72 / 200))
     # the claim's ratio of rates: twice a model's 28 kbit/s is 56
     half = [{**r, "kbps": r["kbps"] / 2} if r["point"] == "D64_32k_1m" else r for r in rows]
-    assert cs.interpolated_difference(half, "D64_32k_1m", "MP3", "nmr_db", cs.SEGMENT, scale=2.0).mean == \
+    assert cc.interpolated_difference(half, "D64_32k_1m", "MP3", "nmr_db", cs.SEGMENT, scale=2.0).mean == \
         pytest.approx(0.0)
-    assert cs.interpolated_difference(rows, "D64_32k_1m", "Opus", "nmr_db", cs.SEGMENT).items == 1  # s@0s only
+    assert cc.interpolated_difference(rows, "D64_32k_1m", "Opus", "nmr_db", cs.SEGMENT).items == 1  # s@0s only
     with pytest.raises(ValueError, match="ladder"):
-        cs.interpolated_difference(rows, "D64_32k_1m", "MP3", "nmr_db", split=cs.CLIP)  # no ladder for the clip
+        cc.interpolated_difference(rows, "D64_32k_1m", "MP3", "nmr_db", split=cs.CLIP)  # no ladder for the clip
     with pytest.raises(ValueError, match="anchor"):
-        cs.interpolated_difference(rows, "D64_32k_1m", "AAC", "nmr_db")
+        cc.interpolated_difference(rows, "D64_32k_1m", "AAC", "nmr_db")
     with pytest.raises(ValueError, match="several sample rates"):
-        cs.interpolated_difference(rows + [_row("x", "D64_32k_1m", "D", 44100, 60.0, nmr_db=0.0)], "D64_32k_1m",
+        cc.interpolated_difference(rows + [_row("x", "D64_32k_1m", "D", 44100, 60.0, nmr_db=0.0)], "D64_32k_1m",
                                    "MP3", "nmr_db")
-    assert cs.rate_gap(70.0, 64.0, 64, 64) == pytest.approx(6 / 64)
-    assert cs.rate_gap(96.0, 112.0, 96, 112) == 0.0  # at the claim's own ratio
+    assert cc.rate_gap(70.0, 64.0, 64, 64) == pytest.approx(6 / 64)
+    assert cc.rate_gap(96.0, 112.0, 96, 112) == 0.0  # at the claim's own ratio
 
 
 def _study_rows(d64_kbps: float, noise: float = 0.05) -> list[dict[str, Any]]:
@@ -123,24 +124,24 @@ def _config(mode: str = "standard") -> cs.CodecStudyConfig:
 
 
 def test_an_anchor_at_another_rate_is_interpolated_at_the_models_rate_and_decides() -> None:
-    mp3 = (cs.ClaimSpec("D64 as good as MP3 64", "low", "D64", "MP3 64 @32k", "as good"),)
+    mp3 = (cc.ClaimSpec("D64 as good as MP3 64", "low", "D64", "MP3 64 @32k", "as good"),)
     # D64 at 64 kbit/s: the direct comparison decides (NMR -1 dB, ViSQOL +0.05: D64 better)
-    (at_rate,) = cs.codec_claims(_study_rows(64.0), _config(), claims=mp3)
+    (at_rate,) = cc.codec_claims(_study_rows(64.0), _config(), claims=mp3)
     assert at_rate.verdict == "reproduced" and "interpolated" not in at_rate.measured
     # D64 at 70 kbit/s (9.4 % above MP3 64): against MP3 at 64 D64 still looks better, but against MP3
     # interpolated at 70 kbit/s (NMR -10.5 dB, ViSQOL 3.55) it is worse, and that decides
-    (off,) = cs.codec_claims(_study_rows(70.0), _config(), claims=mp3)
+    (off,) = cc.codec_claims(_study_rows(70.0), _config(), claims=mp3)
     assert "NMR a − b -1.00" in off.measured  # the direct difference is still shown
     assert "file rates 9.4% off the claim's" in off.measured and "MP3 interpolated per segment" in off.measured
     assert "NMR a − b +0.50" in off.measured and "(24 segments)" in off.measured
     assert off.verdict == "not reproduced: the NMR, ViSQOL intervals favour MP3 64 @32k"
     # two models off the claim's rates: no ladder to interpolate a model on, so not tested
-    (models,) = cs.codec_claims(_study_rows(64.0), _config(), claims=(
-        cs.ClaimSpec("C64 better than A64", "low", "C64", "A64", "better"),))
+    (models,) = cc.codec_claims(_study_rows(64.0), _config(), claims=(
+        cc.ClaimSpec("C64 better than A64", "low", "C64", "A64", "better"),))
     assert models.verdict.startswith("not tested here (the file rates are 28.0% off the claim's")
     check_verdict(models.verdict)
     with pytest.raises(ValueError, match="different sample rates"):  # a mis-specified claim never runs
-        cs.codec_claims(_study_rows(64.0), _config(), claims=(cs.ClaimSpec("x", "y", "D64", "MP3 112 @44k",
+        cc.codec_claims(_study_rows(64.0), _config(), claims=(cc.ClaimSpec("x", "y", "D64", "MP3 112 @44k",
                                                                            "as good"),))
 
 
@@ -174,32 +175,32 @@ def test_the_verdict_rule() -> None:
 def test_missing_systems_say_why_and_quick_mode_says_its_own_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shipped, "shipped_models", lambda: {name: {} for name in ("A64", "C64", "D64")})
     rows = _study_rows(64.0)
-    claims = {c.claim.split(":")[0]: c for c in cs.codec_claims(rows, _config())}
-    assert len(claims) == len(cs.CLAIMS)
+    claims = {c.claim.split(":")[0]: c for c in cc.codec_claims(rows, _config())}
+    assert len(claims) == len(cc.CLAIMS)
     assert claims["D64 as good as B79"].verdict == f"not tested here (B79: {cs.not_shipped_reason('B79')})"
     assert claims["D64 as good as B79"].measured == "—"
     assert claims["D112 as good as MP3 112"].verdict.startswith(f"not tested here (D112: {cs.not_shipped_reason('D112')}")
     assert claims["D64 as good as C64 or better"].verdict == "reproduced"
     quick = _config("quick")
-    for c in cs.codec_claims(rows, quick):  # tested or not, nothing of a quick build stands for the work
+    for c in cc.codec_claims(rows, quick):  # tested or not, nothing of a quick build stands for the work
         assert c.verdict == f"not tested here ({cs.quick_reason(quick)})" and "collapsed" not in c.verdict
     assert "untrained" in cs.quick_reason(quick) and str(quick.steps) in cs.quick_reason(quick)
     # each row quotes the page's own sentence it tests: the conjecture for C against A at one rate and size,
     # the complementary losses for D against C, the aim to compete for MP3, the subjective tests otherwise
-    sources = {c.claim.split(":")[0]: c.source for c in cs.codec_claims(rows, quick)}
+    sources = {c.claim.split(":")[0]: c.source for c in cc.codec_claims(rows, quick)}
     quoted = {key: [claim for claim, source in sources.items() if sentence in source]
-              for key, sentence in cs.PAGE_SENTENCES.items()}
+              for key, sentence in cc.PAGE_SENTENCES.items()}
     assert quoted["conjecture"] == ["C64 better than A64"]
     assert quoted["complementary"] == ["D64 as good as C64 or better", "D96 as good as C96 or better"]
     assert quoted["compete"] == [c for c in sources if "MP3" in c] and len(quoted["compete"]) == 3
     assert sorted(quoted["subjective"]) == sorted(c for c in sources if " A79" in c or " B79" in c or "A168" in c)
-    assert sum(len(v) for v in quoted.values()) == len(cs.CLAIMS)  # one sentence per row
+    assert sum(len(v) for v in quoted.values()) == len(cc.CLAIMS)  # one sentence per row
     assert not any("MUSHRA" in source for source in sources.values())
     # the listening panel's missing systems, from the same reasons
     shown = ["reference", "A64", "C64", "D64", "MP3 64 kbit/s", "Opus 64 kbit/s"]
-    assert cs.listening_absent(shown, _config()) == [("A79", cs.not_shipped_reason("A79")), ("B79", cs.not_shipped_reason("B79"))]
-    assert cs.listening_absent(shown, quick) == [("A79", cs.quick_reason(quick)), ("B79", cs.quick_reason(quick))]
-    assert cs.listening_absent([*shown, "A79", "B79"], _config()) == []
+    assert cc.listening_absent(shown, _config()) == [("A79", cs.not_shipped_reason("A79")), ("B79", cs.not_shipped_reason("B79"))]
+    assert cc.listening_absent(shown, quick) == [("A79", cs.quick_reason(quick)), ("B79", cs.quick_reason(quick))]
+    assert cc.listening_absent([*shown, "A79", "B79"], _config()) == []
 
 
 def test_every_point_of_the_work_ships_or_says_why() -> None:

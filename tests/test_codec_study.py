@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from percloss.codec import CascadedCodec, save_codec
+from percloss.experiments import codec_claims as cc
 from percloss.experiments import codec_study as cs
+from percloss.experiments import stats
 
 
 def test_operating_points_of_the_work() -> None:
@@ -125,14 +127,14 @@ def test_standard_evaluation_has_24_held_out_segments_in_the_shipped_excerpts() 
 
 def test_bootstrap_interval_matches_the_normal_theory() -> None:
     values = np.random.default_rng(1).standard_normal(400)
-    mean, low, high = cs.bootstrap_mean(values)
+    mean, low, high = stats.bootstrap_mean(values)
     assert low < mean < high and mean == pytest.approx(values.mean())
     # for a mean of n standard normals the 95 % interval is about ±1.96 / sqrt(n)
     assert (high - low) / 2 == pytest.approx(1.96 * values.std() / np.sqrt(len(values)), rel=0.15)
-    assert cs.bootstrap_mean(np.full(5, 2.5)) == (2.5, 2.5, 2.5)
+    assert stats.bootstrap_mean(np.full(5, 2.5)) == (2.5, 2.5, 2.5)
     for bad in (np.array([]), np.array([1.0, np.nan]), np.ones((2, 2))):
         with pytest.raises(ValueError, match="values"):
-            cs.bootstrap_mean(bad)
+            stats.bootstrap_mean(bad)
 
 
 def _rows(point: str, values: list[float], split: str = "held-out segment") -> list[dict[str, object]]:
@@ -144,21 +146,21 @@ def test_paired_difference_pairs_items_and_reads_the_direction_of_each_measure()
     rng = np.random.default_rng(0)
     base = list(rng.normal(-8, 3, 24))
     rows = _rows("a", [v - 1.0 + 0.1 * rng.standard_normal() for v in base]) + _rows("b", base)
-    nmr = cs.paired_difference(rows, "a", "b", "nmr_db")
+    nmr = cc.paired_difference(rows, "a", "b", "nmr_db")
     assert nmr.items == 24 and nmr.mean == pytest.approx(-1.0, abs=0.1) and nmr.high < 0
     assert nmr.verdict == "a" and nmr.a_better == 24  # lower NMR is better
-    vq = cs.paired_difference(rows, "a", "b", "visqol")  # higher ViSQOL is better: +1 here is a's win too
+    vq = cc.paired_difference(rows, "a", "b", "visqol")  # higher ViSQOL is better: +1 here is a's win too
     assert vq.mean == pytest.approx(1.0, abs=0.1) and vq.verdict == "a"
-    tie = cs.paired_difference(_rows("a", base) + _rows("b", [v + 0.01 * (-1) ** i for i, v in enumerate(base)]),
+    tie = cc.paired_difference(_rows("a", base) + _rows("b", [v + 0.01 * (-1) ** i for i, v in enumerate(base)]),
                                "a", "b", "nmr_db")
     assert tie.low < 0 < tie.high and tie.verdict == "tie"
     # unpaired items are left out; other splits are filtered
     more = rows + _rows("a", [0.0] * 30)[24:] + _rows("b", [5.0], split="shipped clip")
-    assert cs.paired_difference(more, "a", "b", "nmr_db").items == 24
+    assert cc.paired_difference(more, "a", "b", "nmr_db").items == 24
     with pytest.raises(ValueError, match="share no evaluation item"):
-        cs.paired_difference(rows, "a", "b", "nmr_db", split="shipped clip")
+        cc.paired_difference(rows, "a", "b", "nmr_db", split="shipped clip")
     with pytest.raises(ValueError, match="measure"):
-        cs.paired_difference(rows, "a", "b", "pesq")
+        cc.paired_difference(rows, "a", "b", "pesq")
 
 
 def test_a_stored_evaluation_is_used_only_for_the_same_models_and_must_agree(
@@ -209,7 +211,8 @@ def test_stored_cdpam_attaches_only_to_the_same_models(tmp_path: Path) -> None:
     import json
     from types import SimpleNamespace
 
-    from percloss.experiments.codec_study import attach_cdpam, paired_difference
+    from percloss.experiments.codec_claims import paired_difference
+    from percloss.experiments.codec_study import attach_cdpam
 
     table = tmp_path / "cdpam.csv"
     table.write_text("item,point,kbps,cdpam\ns@0s,C64_32k_1m,64.1,0.25\ns@6s,C64_32k_1m,63.9,0.35\n"
@@ -376,7 +379,7 @@ def test_opus_bitstreams_round_trip_and_are_checked(tiny_study: cs.CodecStudy, t
     assert len(tiny_study.opus_streams) == 1  # the listening item's Opus row
     cs.write_evaluation(tiny_study, tmp_path)
     record = json.loads((tmp_path / f"{config.mode}.json").read_text())
-    assert "torch threads" in record["machine"] and len(record["opus_bitstreams"]) == 1
+    assert "torch thread" in record["machine"] and len(record["opus_bitstreams"]) == 1  # "1 torch thread(s)"
     keys = set(tiny_study.opus_streams)
     assert cs._read_opus(tmp_path, config.mode, record, keys) == tiny_study.opus_streams
     (name,) = record["opus_bitstreams"]

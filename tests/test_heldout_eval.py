@@ -78,9 +78,9 @@ def _claim_rows(songs: int, c_gain: float) -> list[dict]:
 
 
 def test_heldout_claims_follow_the_rule_and_wait_for_enough_songs() -> None:
-    from percloss.experiments import codec_study as cs
+    from percloss.experiments import codec_claims as cc
 
-    specs = [s for s in cs.CLAIMS if (s.a, s.b) in {("C64", "A64"), ("D64", "C64")}]
+    specs = [s for s in cc.CLAIMS if (s.a, s.b) in {("C64", "A64"), ("D64", "C64")}]
     claims = {c.claim: c for c in he.heldout_claims(_claim_rows(12, 0.3), specs)}
     c_vs_a = claims[specs[0].claim]
     assert c_vs_a.verdict.startswith("reproduced: ViSQOL, CDPAM favour C64"), c_vs_a.verdict

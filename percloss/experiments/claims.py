@@ -73,7 +73,7 @@ def comparison_verdict(kind: str, outcomes: Mapping[str, str], a: str = "a", b: 
 
     ``outcomes`` maps each measure with an interval (e.g. ``{"NMR": "a", "ViSQOL": "tie"}``) to the system
     its 95 % interval of ``a − b`` favours: ``"a"``, ``"b"``, or ``"tie"`` where the interval holds 0 (the
-    ``verdict`` of :class:`percloss.experiments.codec_study.PairedDifference`). Every available interval
+    ``verdict`` of :class:`percloss.experiments.codec_claims.PairedDifference`). Every available interval
     counts:
 
     - ``"better"``: reproduced when every interval favours ``a``;

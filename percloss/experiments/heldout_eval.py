@@ -247,12 +247,13 @@ def heldout_claims(rows: Sequence[dict[str, Any]], specs: Sequence[Any] | None =
     (:func:`~percloss.experiments.claims.paired_verdict`, judges :data:`~percloss.experiments.claims.MUSIC_JUDGES`):
     per claim the song-level interval of ``a − b`` for ViSQOL and CDPAM (and NMR, a diagnostic that never
     decides), an anchor read at each segment's achieved rate of ``a``. ``specs`` default to
-    :data:`percloss.experiments.codec_study.CLAIMS`. With fewer than :data:`MIN_SONGS` songs evaluated every
+    :data:`percloss.experiments.codec_claims.CLAIMS`. With fewer than :data:`MIN_SONGS` songs evaluated every
     verdict is *not tested here* and says what the rule would give.
     """
+    from . import codec_claims as cc
     from . import codec_study as cs
 
-    specs = cs.CLAIMS if specs is None else specs
+    specs = cc.CLAIMS if specs is None else specs
     songs = sorted({r["song"] for r in rows})
     systems = {r["system"] for r in rows}
     short = len(songs) < MIN_SONGS

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ClusterMean", "cluster_bootstrap_mean"]
+__all__ = ["ClusterMean", "cluster_bootstrap_mean", "bootstrap_mean"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,23 @@ def cluster_bootstrap_mean(values: Sequence[float] | np.ndarray, clusters: Seque
     low, high = np.percentile(draws, [tail, 100 - tail])
     return ClusterMean(float(means.mean()), float(low), float(high), len(means), len(x), level,
                        tuple(round(float(m), 12) for m in means))
+
+
+def bootstrap_mean(values: np.ndarray, resamples: int = 2000, level: float = 0.95, seed: int = 0
+                   ) -> tuple[float, float, float]:
+    """Mean of ``values`` (1-D, finite) and its percentile-bootstrap ``level`` interval over the values.
+
+    Returns:
+        ``(mean, low, high)``.
+
+    Raises:
+        ValueError: if ``values`` is empty or holds a non-finite value.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or len(values) == 0 or not np.isfinite(values).all():
+        raise ValueError(f"values must be a non-empty 1-D array of finite numbers, got {values!r}")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(values.mean()), float(low), float(high)
