@@ -106,3 +106,13 @@ def test_an_mp3_claim_reads_the_ladder_at_the_scaled_achieved_rate() -> None:
     assert scaled["s0"][0] == pytest.approx(c64["s0", 0] - (4.0 + 18.25 / 24))
     groups = he.group_differences(rows, "C64", "A64", "visqol")
     assert set(groups) == {"g0", "g1", "g2"} and all(n == 1 for n, _ in groups.values())
+
+
+def test_a_curve_has_flattened_when_its_last_quarter_moves_less_than_the_tolerance() -> None:
+    falling = [1.0 - 0.001 * i for i in range(100)]  # quarter means: steps 50-74 0.938, steps 75-99 0.913
+    assert he.last_quarter_change(falling) == pytest.approx((0.913 - 0.938) / 0.938)
+    flat = [1.0] * 50 + [0.5] * 50
+    assert he.last_quarter_change(flat) == 0.0
+    with pytest.raises(ValueError, match="at least 8"):
+        he.last_quarter_change([1.0] * 7)
+    assert "A64 at 7500 steps" in he.training_state("A64")

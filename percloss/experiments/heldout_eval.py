@@ -37,10 +37,14 @@ from .stats import cluster_bootstrap_mean
 
 __all__ = ["LADDERS", "CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "evaluate_song", "run", "read_rows",
            "anchor_at_rate", "song_differences", "song_differences_scaled", "song_interval", "heldout_claims", "group_differences",
-           "achieved_rates"]
+           "achieved_rates", "FLAT_TOLERANCE", "last_quarter_change", "training_state"]
 
 #: The rule's minimum, fixed before the evaluation: verdicts need this many held-out songs evaluated.
 MIN_SONGS = 12
+#: A training curve has *flattened* when its own loss's mean over the last quarter of training is within this
+#: fraction of its mean over the quarter before (fixed before the verdicts it qualifies; the shipped models keep
+#: only their last snapshot, so the curve is the training loss, not the judges).
+FLAT_TOLERANCE = 0.02
 
 #: The anchors' rates per sample rate (kbit/s): MPEG-1 Layer III rates bracketing the shipped models'
 #: achieved rates on music (54-108 kbit/s); Opus is coded at the same targets.
@@ -290,6 +294,10 @@ def heldout_claims(rows: Sequence[dict[str, Any]], specs: Sequence[Any] | None =
         if b not in ("MP3", "Opus"):
             rb = achieved_rates(rows, b)
             parts.insert(1, f"{b} at {min(rb.values()):.1f}–{max(rb.values()):.1f} kbit/s")
+        try:
+            parts.append("training: " + "; ".join(training_state(n) for n in (a, b) if n not in ("MP3", "Opus")))
+        except ValueError:  # a model without a shipped log (e.g. constructed rows)
+            pass
         if any(j.name not in intervals for j in MUSIC_JUDGES):
             text = verdict(None, f"{a}'s rates lie outside {b}'s ladder on too many songs")
         else:
@@ -299,3 +307,24 @@ def heldout_claims(rows: Sequence[dict[str, Any]], specs: Sequence[Any] | None =
                                      f"{MIN_SONGS}; it would give: {text}")
         out.append(Claim(spec.claim, spec.where, spec.source, rule, "; ".join(parts), text))
     return out
+
+
+def last_quarter_change(values: Sequence[float]) -> float:
+    """Relative change of the mean of ``values`` from the third quarter to the last (negative: still falling)."""
+    n = len(values)
+    if n < 8:
+        raise ValueError(f"values must hold at least 8 steps, got {n}")
+    third = sum(values[n // 2 : 3 * n // 4]) / len(values[n // 2 : 3 * n // 4])
+    last = sum(values[3 * n // 4 :]) / len(values[3 * n // 4 :])
+    return (last - third) / abs(third)
+
+
+def training_state(name: str) -> str:
+    """``"<name> at <steps> steps, flattened (−0.4 % over the last quarter)"`` or ``"... still falling (−6 %)"``
+    from a shipped model's training log (its own distortion, :data:`FLAT_TOLERANCE`)."""
+    from ..shipped import training_log
+
+    log = training_log(name)
+    change = last_quarter_change([float(r["distortion"]) for r in log])
+    state = "flattened" if abs(change) <= FLAT_TOLERANCE else "still falling" if change < 0 else "rising"
+    return f"{name} at {len(log)} steps, {state} ({change:+.1%} over the last quarter)"
