@@ -58,8 +58,8 @@ WESNOTH_SRC = Source("orchestral (Wesnoth)", "The Battle for Wesnoth composers",
                      "GPL-2+", "Ogg Vorbis", False)
 SINGULARITY_SRC = Source("ambient electronic (Singularity)", "Max McCracken", "Debian singularity-music",
                          "CC-BY-SA-3.0", "Ogg Vorbis", False)
-WARZONE_SRC = Source("electronic (Warzone 2100)", "Warzone 2100 Project", "Debian warzone2100-music", "GPL-2+",
-                     "Opus", False)
+WARZONE_SRC = Source("electronic (Warzone 2100)", "Martin Severn (Warzone 2100 original soundtrack, 1999)",
+                     "Debian warzone2100-music", "GPL-2+", "Opus", False)
 VOCADITO = Source("singing (vocadito stems)", "vocadito dataset (Bittner et al.)",
                   "PyPI sdist basic-pitch==0.4.0: tests/resources", "CC-BY-4.0", "", False)
 HYDROGEN = Source("drums (Hydrogen render)", "Hydrogen GM kit demo songs", "Debian hydrogen + hydrogen-data",
