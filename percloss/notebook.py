@@ -310,7 +310,8 @@ def rerun_note(chapter: str, seconds: float, mode: str, device: str) -> str:
     )
 
 
-_VERDICT_CLASS = (("not tested here", "pl-untested"), ("not reproduced", "pl-not"), ("reproduced", "pl-yes"))
+_VERDICT_CLASS = (("not tested here", "pl-untested"), ("not reproduced", "pl-not"), ("mixed", "pl-mixed"),
+                  ("reproduced", "pl-yes"))
 
 
 def claims_html(claims: Any, csv_path: str | None = None) -> str:

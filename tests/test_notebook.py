@@ -114,3 +114,16 @@ def test_players_embed_wav_where_flac_frames_cannot_name_the_rate() -> None:
     assert 'type="audio/wav"' in audio_tag(x, 11025)
     with pytest.raises(ValueError, match="rate"):
         audio_data_uri(x, "11025")  # type: ignore[arg-type]
+
+
+def test_a_claims_table_shows_every_verdict_of_the_rule_with_its_own_class(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from percloss import notebook
+    from percloss.experiments.claims import VERDICTS, Claim, read_claims
+
+    verdicts = ["reproduced: a", "not reproduced: b", "mixed: the seeds disagree on c", "not tested here (d)"]
+    assert {v.split(":")[0].split(" (")[0] for v in verdicts} == set(VERDICTS)
+    claims = [Claim(f"claim {i}", "w", "s", "m", "x", v) for i, v in enumerate(verdicts)]
+    html = notebook.claims_html(claims, csv_path=str(tmp_path / "c.csv"))
+    assert [c.verdict for c in read_claims(tmp_path / "c.csv")] == verdicts
+    for cls in ("pl-yes", "pl-not", "pl-mixed", "pl-untested"):
+        assert html.count(f'class="{cls}"') == 1, cls
