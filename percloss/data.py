@@ -27,6 +27,7 @@ from ._checks import AUDIO_RATE_RANGE, check_sample_rate
 from ._optional import needs
 
 __all__ = ["clips_dir", "codec_corpus_dir", "codec_corpus", "heldout_dir", "heldout_manifest", "heldout_set",
+           "training_corpus_manifest", "training_corpus",
            "choose_segments", "HELDOUT_SEGMENTS", "HELDOUT_SEGMENT_SECONDS", "HELDOUT_SILENCE_DB", "list_clips", "clip_info", "load_clip", "excerpt", "read_audio", "load_wav", "resample"]
 
 MIN_RATE, MAX_RATE = AUDIO_RATE_RANGE
@@ -148,6 +149,40 @@ def heldout_set(sample_rate: int) -> dict[str, list[torch.Tensor]]:
         length = int(round(info["segment_seconds"] * rate))
         pieces = [x[k * length:(k + 1) * length] for k in range(len(info["segment_starts_seconds"]))]
         out[name] = [torch.from_numpy(resample(p, rate, sample_rate).astype(np.float32)) for p in pieces]
+    return out
+
+
+def training_corpus_manifest() -> dict[str, dict[str, Any]]:
+    """The broad training corpus's manifest (``data/corpus/manifest.json``, shipped): per song its group, source,
+    licence, whether the source is lossy or a render, its duration and its FLAC's SHA-256
+    (``scripts/build_training_corpus.sh`` builds the audio, about 1 GB, into ``data/corpus/audio``)."""
+    return _manifest_file(codec_corpus_dir().parent / "corpus" / "manifest.json",
+                          "run scripts/build_training_corpus.sh")
+
+
+def training_corpus(sample_rate: int, folder: str | os.PathLike[str] | None = None,
+                    groups: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+    """The broad training corpus's songs (or those of ``groups``) as mono float32 at ``sample_rate``, each file
+    checked against its SHA-256. ``folder``: where the audio was built (Default: ``data/corpus/audio``).
+
+    Raises:
+        FileNotFoundError: the audio is not built (naming the script that builds it).
+        ValueError: a file whose SHA-256 differs from the manifest's.
+    """
+    import hashlib
+
+    source = Path(folder) if folder is not None else codec_corpus_dir().parent / "corpus" / "audio"
+    out = {}
+    for name, info in training_corpus_manifest().items():
+        if groups is not None and info["group"] not in groups:
+            continue
+        path = source / info["file"]
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is not built: run scripts/build_training_corpus.sh")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != info["sha256"]:
+            raise ValueError(f"{path} does not match the SHA-256 in the corpus manifest; rebuild it with "
+                             "scripts/build_training_corpus.sh")
+        out[name] = load_wav(path, sample_rate)[0]
     return out
 
 
