@@ -116,3 +116,12 @@ def test_a_curve_has_flattened_when_its_last_quarter_moves_less_than_the_toleran
     with pytest.raises(ValueError, match="at least 8"):
         he.last_quarter_change([1.0] * 7)
     assert "A64 at 7500 steps" in he.training_state("A64")
+
+
+def test_one_evaluated_song_gives_means_without_intervals_and_no_verdict() -> None:
+    from percloss.experiments import codec_claims as cc
+
+    spec = next(s for s in cc.CLAIMS if (s.a, s.b) == ("C64", "A64"))
+    claim = he.heldout_claims(_claim_rows(1, 0.3), [spec])[0]
+    assert claim.verdict == "not tested here (1 of the held-out songs evaluated so far; the rule needs 12)"
+    assert "ViSQOL a − b +0.30 (1 song, 2 segments; no interval)" in claim.measured
