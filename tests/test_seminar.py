@@ -10,7 +10,7 @@ from scipy import stats
 
 from percloss import data
 from percloss.cdpam import cdpam_distance
-from percloss.degrade import degrade, peak_normalize
+from percloss.degrade import degrade
 from percloss.embeddings import find_weights, load_embedding
 from percloss.experiments import seminar as sm
 
@@ -77,7 +77,7 @@ def test_replicate_follows_the_reports_design(quick: pd.DataFrame) -> None:
     speech, music = sm.replicate_clips()
     assert (speech, music) == (data.list_clips("speech")[0], data.list_clips("music")[0])
     assert list(quick["clip"]) == [speech] * 9 + [music] * 9
-    assert quick.attrs["seconds"] == 2.5
+    assert quick.attrs["seconds"] == 2.5 and quick.attrs["normalize_clean"] is False  # the report: clean as loaded
     assert quick[["openl3", "vggish", "cdpam"]].isna().all().all()
     assert set(quick.openl3_weights) == {"not computed"}
 
@@ -133,7 +133,7 @@ def test_replicate_with_embeddings_and_cdpam_labels_its_weights() -> None:
         assert comp.loc[4, "cdpam"] > comp.loc[12, "cdpam"]
         # batched with the clean embedding shared: the same as cdpam_distance on one pair
         speech = sm.replicate_clips()[0]
-        clean = peak_normalize(data.load_clip(speech, sm.RATE).double().numpy()[: 2 * sm.RATE])
+        clean = data.load_clip(speech, sm.RATE).double().numpy()[: 2 * sm.RATE]  # as loaded: the report's design
         degraded = degrade(clean, "bitdepth", 4, sm.RATE)
         seg = slice((2 * sm.RATE - sm.RATE // 4) // 2, (2 * sm.RATE - sm.RATE // 4) // 2 + sm.RATE // 4)
         one = cdpam_distance(torch.from_numpy(clean[seg]).float(), torch.from_numpy(degraded[seg]).float(), sm.RATE)
