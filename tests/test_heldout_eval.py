@@ -125,3 +125,15 @@ def test_one_evaluated_song_gives_means_without_intervals_and_no_verdict() -> No
     claim = he.heldout_claims(_claim_rows(1, 0.3), [spec])[0]
     assert claim.verdict == "not tested here (1 of the held-out songs evaluated so far; the rule needs 12)"
     assert "ViSQOL a − b +0.30 (1 song, 2 segments; no interval)" in claim.measured
+
+
+def test_the_mechanism_row_shows_the_audible_frames_and_never_decides() -> None:
+    rows = []
+    for s in range(3):
+        for system, fraction in (("D64", 0.10 + 0.01 * s), ("C64", 0.20)):
+            rows.append({"song": f"s{s}", "group": "g", "segment": 0, "sample_rate": 32000, "system": system,
+                         "point": system, "target_kbps": 64.0, "kbps": 64.0, "audible_fraction": fraction})
+    row = he.mechanism_row(rows, "D64", "C64")
+    assert row.measured.startswith("a − b -0.090 [") and "(3 songs)" in row.measured
+    assert row.verdict.startswith("not tested here (a diagnostic: model 1 judges")
+    assert he.mechanism_row(rows, "D96", "C96").verdict.endswith("D96 or C96 has no rows)")

@@ -37,7 +37,7 @@ from .stats import cluster_bootstrap_mean
 
 __all__ = ["LADDERS", "CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "evaluate_song", "run", "read_rows",
            "anchor_at_rate", "song_differences", "song_differences_scaled", "song_interval", "heldout_claims", "group_differences",
-           "achieved_rates", "FLAT_TOLERANCE", "last_quarter_change", "training_state"]
+           "achieved_rates", "mechanism_row", "FLAT_TOLERANCE", "last_quarter_change", "training_state"]
 
 #: The rule's minimum, fixed before the evaluation: verdicts need this many held-out songs evaluated.
 MIN_SONGS = 12
@@ -310,7 +310,32 @@ def heldout_claims(rows: Sequence[dict[str, Any]], specs: Sequence[Any] | None =
         elif not decided:
             text = verdict(None, f"{a}'s rates lie outside {b}'s ladder on all but one song or none")
         out.append(Claim(spec.claim, spec.where, spec.source, rule, "; ".join(parts), text))
+    out += [mechanism_row(rows, d, c) for d, c in (("D64", "C64"), ("D96", "C96"))]
     return out
+
+
+def mechanism_row(rows: Sequence[dict[str, Any]], d: str, c: str) -> Claim:
+    """The diagnostic row of the noise-modulation mechanism: the share of frames whose coding noise exceeds
+    model 1's mask (NMR's audible-frame fraction), ``d − c``, song-level interval. Model 1 judges a model
+    trained on model-1 terms, so the row never gives a verdict."""
+    from . import codec_claims as cc
+
+    claim = f"{d}'s noise-modulation term leaves fewer frames with noise above the mask than {c} (the mechanism)"
+    source = f"\"{cc.PAGE_SENTENCES['complementary']}\""
+    measure = ("audible-frame fraction (model 1's NMR: frames with noise above the mask), song-level a − b with "
+               "a cluster-bootstrap interval; a diagnostic, never a verdict")
+    why = "a diagnostic: model 1 judges a model trained on model-1 terms, a consistency check and not evidence"
+    if not {d, c} <= {r["system"] for r in rows}:
+        return Claim(claim, "the work's page, on the two losses", source, measure, "—",
+                     verdict(None, f"{why}; {d} or {c} has no rows"))
+    diffs = song_differences(rows, d, c, "audible_fraction")
+    if len(diffs) < 2:
+        values = [v for vs in diffs.values() for v in vs]
+        measured = f"a − b {sum(values) / len(values):+.3f} ({len(diffs)} song; no interval)"
+    else:
+        iv = song_interval(diffs)
+        measured = f"a − b {iv.estimate:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}] ({len(diffs)} songs)"
+    return Claim(claim, "the work's page, on the two losses", source, measure, measured, verdict(None, why))
 
 
 def last_quarter_change(values: Sequence[float]) -> float:
