@@ -59,14 +59,14 @@ torch.manual_seed(CONFIG.seed)
 display(Markdown(
     f"**Run record.** mode `{MODE}` · evaluation on {describe_device(torch.device('cpu'))} · seed {CONFIG.seed} · "
     f"operating points: {', '.join(p.label + f' at {p.sample_rate / 1000:g} kHz' for p in CONFIG.points)} · "
-    f"schedule{' of the shipped models' if CONFIG.use_shipped else ''}: {CONFIG.steps} Adam steps, "
-    f"lr {CONFIG.lr:g}, batch {CONFIG.batch} × {CONFIG.segment_frames} "
+    f"schedule{' of the shipped models' if CONFIG.use_shipped else ''}: {CONFIG.schedule.steps} Adam steps, "
+    f"lr {CONFIG.schedule.lr:g}, batch {CONFIG.schedule.batch} × {CONFIG.schedule.segment_frames} "
     f"frames · evaluation: {len(CONFIG.eval_items)} items × {CONFIG.eval_seconds:g} s · torch {torch.__version__}"
 ))
 if MODE == "quick":
     display(Markdown(
         "> **Warning — quick mode.** Each model saw "
-        f"{CONFIG.steps} training steps. The models are **untrained**; the page only shows that the "
+        f"{CONFIG.schedule.steps} training steps. The models are **untrained**; the page only shows that the "
         "pipeline (training, real bitstream, anchors, measures) runs end to end. Build in `standard` "
         "mode for results."
     ))
@@ -226,7 +226,8 @@ if curves:
     ax1.legend()
     ax2.legend(fontsize=8)
     where = "shipped training logs" if CONFIG.use_shipped else "this build"
-    fig.suptitle(f"{where}; seed {CONFIG.seed}, {CONFIG.steps} steps of {CONFIG.batch} × {CONFIG.segment_frames} "
+    run = CONFIG.schedule
+    fig.suptitle(f"{where}; seed {run.seed}, {run.steps} steps of {run.batch} × {run.segment_frames} "
                  f"frames (mode {MODE})", fontsize=9)
     plt.tight_layout()
     plt.show()
@@ -339,7 +340,7 @@ for sr in sorted(set(rows.sample_rate)):
         ax.set(xlabel="kbit/s (file size)", title=title)
     axes[0].legend(fontsize=8, ncol=2)
     fig.suptitle(f"{sr / 1000:g} kHz: anchors (mean per rate), models (every item small, mean large); mode {MODE}, "
-                 f"CPU evaluation, seed {CONFIG.seed}, {CONFIG.steps} training steps", fontsize=9)
+                 f"CPU evaluation, seed {CONFIG.seed}, {CONFIG.schedule.steps} training steps", fontsize=9)
     plt.tight_layout()
     plt.show()
 

@@ -388,7 +388,7 @@ def _check_writable_dir(path: Path, flag: str) -> None:
 def _train_codec(args: argparse.Namespace) -> int:
     import torch
 
-    from .codec_runs import describe, run_point
+    from .codec_runs import RUN, describe, train_point
 
     if args.threads is not None:
         if args.threads < 1:
@@ -422,8 +422,8 @@ def _train_codec(args: argparse.Namespace) -> int:
     for flag, folder in (("--state-dir", args.state_dir), ("--snapshot-dir", args.snapshot_dir)):
         if folder is not None:
             _check_writable_dir(Path(folder), flag)
-    run_point(args.point, args.hours, states=args.state_dir, snapshots=args.snapshot_dir, corpus_folder=corpus,
-              device=device, report_every=args.report_every)
+    train_point(args.point, RUN, args.state_dir, hours=args.hours, snapshots=args.snapshot_dir,
+                corpus_folder=corpus, device=device, report_every=args.report_every)
     return 0
 
 

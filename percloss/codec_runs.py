@@ -32,7 +32,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -45,10 +44,11 @@ import torch
 from . import data
 from ._checks import check_choice
 from .codec import HOP, CascadedCodec, save_codec, symbol_histogram
-from .codec_training import TrainLog, TrainSettings, train_codec
+from .codec_training import TrainLog, TrainSettings, stop_requests, train_codec
+from .modes import MODES, current_mode
 
 __all__ = ["RunPoint", "RunConfig", "POINTS", "LOW_BITRATE", "HIGH_BITRATE", "RUN", "state_dir", "snapshot_path",
-           "schedule_text", "run_point"]
+           "schedule_text", "train_point", "read_log", "shared_state_path"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,15 @@ class RunPoint:
     n_modules: int
     init_from: str | None = None
     precision: str | None = None  # None: the schedule's
+
+    @property
+    def key(self) -> str:
+        """Name, rate and modules in one word (``A64_32k_1m``): a point's rows in the evaluation tables."""
+        return f"{self.model}{self.kbps:g}_{self.sample_rate // 1000}k_{self.n_modules}m"
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} {self.kbps:g} kbit/s ({self.n_modules} module{'s' if self.n_modules > 1 else ''})"
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,19 @@ class RunConfig:
     # remedy (runs/codec/attempts/README.md); A79 went on in fp32 (its RunPoint.precision), with it. B79
     # finished without it.
     multi_module_clip_relative: float | None = 3.0
+
+    @classmethod
+    def for_mode(cls, mode: str | None = None) -> RunConfig:
+        """The schedule of a run mode: ``quick`` 8 tiny steps (a pipeline check); ``standard`` :data:`RUN`,
+        the shipped models' schedule; ``full`` the work's (batch 128, lr 2e-4) for 20000 steps. Quick and
+        full train in float32 with the whole training material in the entropy coder's histogram (full) or
+        1 s per song (quick)."""
+        mode = current_mode() if mode is None else check_choice(mode, "mode", MODES)
+        if mode == "quick":
+            return cls(steps=8, batch=2, segment_frames=4, lr=1e-3, precision="fp32", histogram_seconds=1.0)
+        if mode == "standard":
+            return RUN
+        return cls(steps=20000, batch=128, segment_frames=8, lr=2e-4, precision="fp32", histogram_seconds=None)
 
     @property
     def audio_seconds_per_step(self) -> float:
@@ -172,34 +194,51 @@ def _state_from_snapshot(snapshot: Path, target: Path, n_modules: int, lr: float
     torch.save(state, target)
 
 
-def _steps_done(state_file: Path) -> int:
+def shared_state_path(states: Path, name: str) -> Path:
+    """The full training state of C point ``name`` at :attr:`RunConfig.shared_steps`, where a D point starts
+    (beside its weights-only ``shared`` snapshot when states and snapshots share a folder)."""
+    return states / name / "shared-state.pt"
+
+
+def read_log(state_file: Path) -> TrainLog | None:
+    """The training log kept in a state or snapshot file, or ``None`` when there is no such file."""
     if not state_file.is_file():
-        return 0
-    return len(torch.load(state_file, map_location="cpu", weights_only=True)["log"]["distortion"])
+        return None
+    return TrainLog(**torch.load(state_file, map_location="cpu", weights_only=True)["log"])
 
 
-def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None = None,
-              snapshots: str | os.PathLike[str] = "runs/codec", config: RunConfig = RUN,
-              corpus_folder: str | os.PathLike[str] | None = None, report_every: int = 50,
-              device: str | torch.device = "cpu",
-              print_fn: Callable[[str], object] = _PRINT) -> TrainLog | None:
-    """Train point ``name`` for at most ``hours`` of wall time (resuming where it stopped).
+def _steps_done(state_file: Path) -> int:
+    log = read_log(state_file)
+    return 0 if log is None else log.steps
 
-    ``corpus_folder``: whole songs from ``scripts/build_codec_corpus.sh --full``
-    (Default: the shipped 20 s excerpts); ``snapshots/<point>/run.json``
-    records the corpus, and resuming on another corpus raises ``ValueError``.
-    ``device``: where the codec trains (and its symbol histogram is counted);
-    the codec is initialised on the CPU, so every device starts from the same weights.
-    Returns the training log, or ``None`` when nothing could run (D64 waiting
-    for C64's shared steps).
+
+def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | os.PathLike[str] | None = None, *,
+                hours: float | None = None, snapshots: str | os.PathLike[str] | None = None,
+                corpus_folder: str | os.PathLike[str] | None = None, report_every: int = 50,
+                device: str | torch.device = "cpu", print_fn: Callable[[str], object] = _PRINT) -> TrainLog | None:
+    """Train ``point`` (a :class:`RunPoint`, or the name of one of :data:`POINTS`) under ``config`` up to its
+    steps, resuming where it stopped: the one trainer of the command line, the launcher and full mode.
+
+    ``workdir``: the resumable states (:func:`state_dir`); ``snapshots`` (Default: ``workdir``): weights-only
+    snapshots, the training-log CSV and the exported ``<point>/<point>.codec``. ``hours``: wall-time budget
+    (Default: none). A fine-tuned point (``init_from``) starts from its source's state after
+    :attr:`RunConfig.shared_steps`; a C point writes that state when it passes it. ``corpus_folder``: whole
+    songs from ``scripts/build_codec_corpus.sh --full`` (Default: the shipped 20 s excerpts);
+    ``snapshots/<point>/run.json`` records the corpus, and resuming on another corpus raises ``ValueError``.
+    ``device``: where the codec trains (and its symbol histogram is counted); the codec is initialised on
+    the CPU, so every device starts from the same weights. SIGTERM and Ctrl-C stop it after saving.
+
+    Returns the point's training log so far, or ``None`` when nothing could run (a fine-tuned point whose
+    source has not reached its shared steps).
     """
-    name = check_choice(name, "point", tuple(POINTS))
-    if not (isinstance(hours, (int, float)) and math.isfinite(hours) and hours > 0):
+    if isinstance(point, str):
+        point = POINTS[check_choice(point, "point", tuple(POINTS))]
+    if hours is not None and not (isinstance(hours, (int, float)) and math.isfinite(hours) and hours > 0):
         raise ValueError(f"hours must be a positive number, got {hours!r}")
-    say = print_fn
-    point = POINTS[name]
-    snap_root = Path(snapshots)
-    folder = state_dir(states) / name
+    say, name = print_fn, point.name
+    states = state_dir(workdir)
+    snap_root = Path(snapshots) if snapshots is not None else states
+    folder = states / name
     state = folder / "state.pt"
     csv_path = snap_root / name / "log.csv"
     snapshot = snapshot_path(snap_root, name)
@@ -207,7 +246,7 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
         _state_from_snapshot(snapshot, state, point.n_modules, config.lr)
         say(f"{name}: resuming from the snapshot {snapshot} (fresh Adam moments)")
     if point.init_from is not None and not state.is_file():
-        source_state = state_dir(states) / point.init_from / "shared.pt"
+        source_state = shared_state_path(states, point.init_from)
         source_snapshot = snapshot_path(snap_root, point.init_from, "shared")
         if source_state.is_file():
             folder.mkdir(parents=True, exist_ok=True)
@@ -242,16 +281,9 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
     settings = config.settings(point)
     kw: dict[str, Any] = dict(checkpoint=state, save_every=10**9, save_every_seconds=config.save_every_seconds,
                               log_csv=csv_path, progress=False)
-    budget = hours * 3600.0
+    budget = math.inf if hours is None else hours * 3600.0
     start = time.monotonic()
-    stop = {"signal": False}
-
-    def request_stop(signum: int, _frame: object) -> None:
-        stop["signal"] = True
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    log: TrainLog | None = None
-    try:
+    with stop_requests() as stop:
         done = _steps_done(state)
         while done < config.steps and not stop["signal"]:
             left = budget - (time.monotonic() - start)
@@ -259,20 +291,21 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
                 break
             target = min(config.steps, done + report_every)
             if point.model == "C" and done < config.shared_steps:
-                target = min(target, config.shared_steps)  # D64 starts from exactly this step
+                target = min(target, config.shared_steps)  # a D point starts from exactly this step
             torch.manual_seed(config.seed)
             codec = CascadedCodec(point.n_modules).to(device)
             log = train_codec(codec, signals, point.sample_rate, point.model, settings, steps=target,
-                              max_seconds=left, **kw)
+                              max_seconds=None if math.isinf(left) else left, **kw)
             if log.steps < target:  # stopped by the time budget or a signal: train_codec saved
                 _write_snapshot(state, snapshot)
                 break
             done = log.steps
             if point.model == "C" and done == config.shared_steps:
-                shutil.copyfile(state, folder / "shared.tmp")
-                os.replace(folder / "shared.tmp", folder / "shared.pt")  # a D process may be waiting for it
+                shared = shared_state_path(states, name)
+                shutil.copyfile(state, shared.with_suffix(".tmp"))
+                os.replace(shared.with_suffix(".tmp"), shared)  # a D process may be waiting for it
                 _write_snapshot(state, snapshot_path(snap_root, name, "shared"))
-                say(f"{name}: reached {done} steps; D64 can start from here")
+                say(f"{name}: reached {done} steps; a point fine-tuned from {name} can start from here")
             hs = log.entropy_bits[-1]
             kbps = sum(hs) * 256 * point.sample_rate / HOP / 1000
             say(f"{name}: step {done}/{config.steps}, distortion {log.distortion[-1]:.4g}, "
@@ -280,15 +313,12 @@ def run_point(name: str, hours: float, *, states: str | os.PathLike[str] | None 
                 f"{log.wall_seconds[-1] / 60:.1f} min of training")
             if done % (report_every * 10) == 0:
                 _write_snapshot(state, snapshot)
-        if state.is_file():
-            _write_snapshot(state, snapshot)
-        if _steps_done(state) >= config.steps:
-            _export(point, state, snap_root, signals, config, device)
-            say(f"{name}: finished {config.steps} steps; exported {snap_root / name / (name + '.codec')}")
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return log
+    if state.is_file():
+        _write_snapshot(state, snapshot)
+    if _steps_done(state) >= config.steps:
+        _export(point, state, snap_root, signals, config, device)
+        say(f"{name}: finished {config.steps} steps; exported {snap_root / name / (name + '.codec')}")
+    return read_log(state)
 
 
 def schedule_text(point: RunPoint, config: RunConfig = RUN, snapshots: str | os.PathLike[str] = "runs/codec") -> str:

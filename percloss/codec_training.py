@@ -69,8 +69,9 @@ from .losses import (
 )
 
 __all__ = ["CodecLoss", "KINDS", "PRECISIONS", "LOG_COLUMNS", "bits_per_code", "TrainLog", "sample_segments",
-           "reseed_codec", "RATE_ENTROPIES", "RATE_CONTROLS", "update_rate_weights_signed", "anneal_floor", "apply_anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights", "rate_term",
-           "train_codec", "TrainSettings"]
+           "reseed_codec", "RATE_ENTROPIES", "RATE_CONTROLS", "update_rate_weights_signed", "anneal_floor",
+           "apply_anneal_floor", "RATE_WEIGHT_RANGE", "update_rate_weights", "rate_term", "train_codec",
+           "TrainSettings", "stop_requests"]
 
 KINDS = ("A", "B", "C", "D")
 
@@ -407,7 +408,7 @@ def _resume(path: Path, config: dict[str, object], kind: str, codec: CascadedCod
 
 
 @contextmanager
-def _stop_requests() -> Iterator[dict[str, bool]]:
+def stop_requests() -> Iterator[dict[str, bool]]:
     """While active, SIGTERM/SIGINT set ``["signal"]`` of the yielded flags instead of stopping the
     process (main thread only); the previous handlers come back on exit."""
     stop = {"signal": False}
@@ -606,7 +607,7 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
                    save_every_seconds)
     wall0 = log.wall_seconds[-1] if log.wall_seconds else 0.0
     grad_norms: list[float] = []
-    with _stop_requests() as stop:
+    with stop_requests() as stop:
         start = saver.last_save = time.monotonic()
         codec.train()
         for step in tqdm(range(log.steps, s.steps), desc=f"codec {kind}", disable=not progress, leave=False,

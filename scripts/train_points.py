@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from percloss.codec_runs import POINTS, state_dir
+from percloss.codec_runs import POINTS, shared_state_path, state_dir
 
 FAIL_FAST_SECONDS = 120.0  # a process that dies this early is a setup error: stop everything
 
@@ -67,7 +67,7 @@ def main() -> int:
         time.sleep(2.0)
         for name in list(waiting):
             source = POINTS[name].init_from
-            if (states / str(source) / "shared.pt").is_file() and deadline - time.monotonic() > 30:
+            if shared_state_path(states, str(source)).is_file() and deadline - time.monotonic() > 30:
                 waiting.remove(name)
                 launch(name)
         for name, (proc, started) in list(running.items()):

@@ -119,7 +119,7 @@ def _study_rows(d64_kbps: float, noise: float = 0.05) -> list[dict[str, Any]]:
 
 
 def _config(mode: str = "standard") -> cs.CodecStudyConfig:
-    points = tuple(cs.OperatingPoint(m, 32000, 64, 1) for m in "ACD")
+    points = tuple(POINTS[f"{m}64"] for m in "ACD")
     return replace(cs.CodecStudyConfig.for_mode(mode), points=points)
 
 
@@ -184,7 +184,7 @@ def test_missing_systems_say_why_and_quick_mode_says_its_own_reason(monkeypatch:
     quick = _config("quick")
     for c in cc.codec_claims(rows, quick):  # tested or not, nothing of a quick build stands for the work
         assert c.verdict == f"not tested here ({cs.quick_reason(quick)})" and "collapsed" not in c.verdict
-    assert "untrained" in cs.quick_reason(quick) and str(quick.steps) in cs.quick_reason(quick)
+    assert "untrained" in cs.quick_reason(quick) and str(quick.schedule.steps) in cs.quick_reason(quick)
     # each row quotes the page's own sentence it tests: the conjecture for C against A at one rate and size,
     # the complementary losses for D against C, the aim to compete for MP3, the subjective tests otherwise
     sources = {c.claim.split(":")[0]: c.source for c in cc.codec_claims(rows, quick)}

@@ -9,7 +9,7 @@ import torch
 
 from percloss.cli import main
 from percloss.codec import load_codec
-from percloss.codec_runs import POINTS, RUN, RunConfig, run_point
+from percloss.codec_runs import POINTS, RUN, RunConfig, train_point
 
 TINY = RunConfig(steps=8, batch=2, segment_frames=2, save_every_seconds=1.0, histogram_seconds=1.0)
 
@@ -28,10 +28,10 @@ def test_the_works_low_bitrate_points_share_one_budget() -> None:
 
 def test_c64_then_d64_fine_tuned_from_c64s_shared_steps(tmp_path: Path) -> None:
     quiet: list[str] = []
-    run_point("C64", 0.05, states=tmp_path / "s", snapshots=tmp_path / "r", config=TINY, report_every=2,
+    train_point("C64", TINY, tmp_path / "s", hours=0.05, snapshots=tmp_path / "r", report_every=2,
               print_fn=quiet.append)
-    assert any("D64 can start" in line for line in quiet)
-    log = run_point("D64", 0.05, states=tmp_path / "s", snapshots=tmp_path / "r", config=TINY, report_every=2,
+    assert any("C64: reached 6 steps; a point fine-tuned from C64 can start" in line for line in quiet)
+    log = train_point("D64", TINY, tmp_path / "s", hours=0.05, snapshots=tmp_path / "r", report_every=2,
                     print_fn=quiet.append)
     assert log is not None and log.kind == ["C"] * TINY.shared_steps + ["D"] * (TINY.steps - TINY.shared_steps)
     c_rows = (tmp_path / "r" / "C64" / "log.csv").read_text().splitlines()
@@ -45,19 +45,19 @@ def test_c64_then_d64_fine_tuned_from_c64s_shared_steps(tmp_path: Path) -> None:
 def test_a_run_resumes_on_a_new_machine_from_its_snapshot(tmp_path: Path) -> None:
     half = RunConfig(steps=8, batch=2, segment_frames=2, histogram_seconds=1.0)
     lines: list[str] = []
-    run_point("A64", 0.05, states=tmp_path / "s1", snapshots=tmp_path / "r",
-              config=RunConfig(steps=4, batch=2, segment_frames=2, histogram_seconds=1.0), print_fn=lines.append)
+    train_point("A64", RunConfig(steps=4, batch=2, segment_frames=2, histogram_seconds=1.0), tmp_path / "s1",
+                hours=0.05, snapshots=tmp_path / "r", print_fn=lines.append)
     snapshot = torch.load(tmp_path / "r" / "A64" / "snapshot.pt", weights_only=True)
     assert "optimizer" not in snapshot and len(snapshot["log"]["distortion"]) == 4
     # a fresh state folder (another machine): the run continues from the snapshot
-    log = run_point("A64", 0.05, states=tmp_path / "s2", snapshots=tmp_path / "r", config=half, print_fn=lines.append)
+    log = train_point("A64", half, tmp_path / "s2", hours=0.05, snapshots=tmp_path / "r", print_fn=lines.append)
     assert any("resuming from the snapshot" in line for line in lines)
     assert log is not None and log.steps == 8 and log.distortion[:4] == snapshot["log"]["distortion"]
 
 
 def test_d64_waits_for_c64(tmp_path: Path) -> None:
     lines: list[str] = []
-    assert run_point("D64", 0.01, states=tmp_path / "s", snapshots=tmp_path / "r", config=TINY,
+    assert train_point("D64", TINY, tmp_path / "s", hours=0.01, snapshots=tmp_path / "r",
                      print_fn=lines.append) is None
     assert "waiting for C64" in lines[0]
 
@@ -74,12 +74,12 @@ def test_train_codec_command_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_resuming_on_another_corpus_is_refused(tmp_path: Path) -> None:
     cfg = RunConfig(steps=2, batch=2, segment_frames=2, histogram_seconds=1.0)
-    run_point("A64", 0.05, states=tmp_path / "s", snapshots=tmp_path / "r", config=cfg, print_fn=lambda _: None)
+    train_point("A64", cfg, tmp_path / "s", hours=0.05, snapshots=tmp_path / "r", print_fn=lambda _: None)
     record = tmp_path / "r" / "A64" / "run.json"
     assert '"metal_madness": 20.0' in record.read_text()
     record.write_text(record.read_text().replace('"metal_madness": 20.0', '"metal_madness": 144.0'))
     with pytest.raises(ValueError, match="corpus"):
-        run_point("A64", 0.05, states=tmp_path / "s", snapshots=tmp_path / "r", config=cfg, print_fn=lambda _: None)
+        train_point("A64", cfg, tmp_path / "s", hours=0.05, snapshots=tmp_path / "r", print_fn=lambda _: None)
 
 
 @pytest.mark.cuda
@@ -87,8 +87,8 @@ def test_resuming_on_another_corpus_is_refused(tmp_path: Path) -> None:
 def test_a_point_trains_on_cuda_from_the_same_start(tmp_path: Path) -> None:
     """The codec is initialised on the CPU and the segments are drawn there: a CUDA run starts where a CPU run does."""
     cfg = RunConfig(steps=2, batch=2, segment_frames=2, precision="fp32", histogram_seconds=1.0)
-    logs = {dev: run_point("C64", 0.05, states=tmp_path / dev / "s", snapshots=tmp_path / dev / "r", config=cfg,
-                           device=dev, print_fn=lambda _: None) for dev in ("cpu", "cuda")}
+    logs = {dev: train_point("C64", cfg, tmp_path / dev / "s", hours=0.05, snapshots=tmp_path / dev / "r",
+                             device=dev, print_fn=lambda _: None) for dev in ("cpu", "cuda")}
     cpu, gpu = logs["cpu"], logs["cuda"]
     assert cpu is not None and gpu is not None
     assert gpu.distortion[0] == pytest.approx(cpu.distortion[0], rel=1e-4)

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from percloss.codec import CascadedCodec, save_codec
+from percloss.codec_runs import POINTS, RUN, RunConfig, RunPoint
 from percloss.experiments import codec_claims as cc
 from percloss.experiments import codec_study as cs
 from percloss.experiments import stats
@@ -24,23 +25,25 @@ def test_operating_points_of_the_work() -> None:
 
 def test_modes_scale_up() -> None:
     q, s, f = (cs.CodecStudyConfig.for_mode(m) for m in ("quick", "standard", "full"))
-    assert q.steps < s.steps < f.steps and len(f.points) == 10
-    assert f.lr == 2e-4 and f.batch == 128  # the work's schedule
+    assert q.schedule.steps < s.schedule.steps < f.schedule.steps and len(f.points) == 10
+    assert f.schedule.lr == 2e-4 and f.schedule.batch == 128  # the work's schedule
+    assert s.schedule == RUN  # standard mode's schedule is the shipped models' one
     assert not q.use_shipped and not f.use_shipped  # quick and full train; standard loads what ships
     assert s.use_shipped and s.points == cs.shipped_points() and {"C64", "D64"} <= {p.name for p in s.points}
 
 
 def test_standard_mode_never_trains(tmp_path: Path) -> None:
-    config = replace(cs.CodecStudyConfig.for_mode("standard"), points=(cs.OperatingPoint("A", 44100, 168, 2),))
+    config = replace(cs.CodecStudyConfig.for_mode("standard"), points=(POINTS["A168"],))
     with pytest.raises(ValueError, match="no shipped model for A168"):
         cs.obtain_model(config.points[0], config, tmp_path)
 
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> cs.CodecStudy:
-    config = replace(cs.CodecStudyConfig.for_mode("quick"), points=(
-        cs.OperatingPoint("C", 16000, 32, 1), cs.OperatingPoint("D", 16000, 32, 1)), steps=4,
-        eval_items=("speech_male",), eval_seconds=1.0, listen_items=("speech_male",), listen_seconds=0.5)
+    quick = cs.CodecStudyConfig.for_mode("quick")
+    config = replace(quick, points=(RunPoint("C32", "C", 16000, 32, 1), RunPoint("D32", "D", 16000, 32, 1, "C32")),
+                     schedule=replace(quick.schedule, steps=4),
+                     eval_items=("speech_male",), eval_seconds=1.0, listen_items=("speech_male",), listen_seconds=0.5)
     return cs.run_study(config, tmp_path_factory.mktemp("codec"), progress=False)
 
 
@@ -71,7 +74,7 @@ def test_finished_checkpoints_are_reused(tiny_study: cs.CodecStudy, tmp_path: Pa
 
 def test_shipped_checkpoints_are_hash_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PERCLOSS_MODELS", str(tmp_path))
-    point = cs.OperatingPoint("A", 32000, 64, 1)
+    point = POINTS["A64"]
     assert cs.shipped_checkpoint(point) is None
     sha = save_codec(tmp_path / "a.codec", CascadedCodec(1), [torch.ones(32)], 32000, point.name, "test")
     entry = {"file": "a.codec", "sha256": sha, "sample_rate": 32000, "n_modules": 1, "log": "a.csv"}
@@ -240,12 +243,12 @@ def test_update_evaluation_codes_only_new_or_changed_models(tmp_path: Path, monk
     import dataclasses
     import json
 
-    a, b, c = (cs.OperatingPoint(m, 32000, 64, 1) for m in "ACD")
-    config = cs.CodecStudyConfig((a, b), 8, 2, 4, 1e-3, ("s@0s", "s@6s"), 2.0, (), 2.0, anchor_kbps=(48,),
-                                 mode="standard")
+    a, b, c = (RunPoint(f"{m}64", m, 32000, 64, 1) for m in "ACD")
+    config = cs.CodecStudyConfig((a, b), RunConfig(steps=8, batch=2, segment_frames=4, lr=1e-3),
+                                 ("s@0s", "s@6s"), 2.0, (), 2.0, anchor_kbps=(48,), mode="standard")
     sha = {a.key: "a1", b.key: "b1", c.key: "c1"}
 
-    def fake_model(p: cs.OperatingPoint, *args: object, **kw: object) -> cs.TrainedModel:
+    def fake_model(p: RunPoint, *args: object, **kw: object) -> cs.TrainedModel:
         return cs.TrainedModel(p, None, [], "fake", sha[p.key], None, 0.0)  # type: ignore[arg-type]
 
     calls: list[tuple[str, str]] = []
@@ -398,21 +401,23 @@ def test_opus_bitstreams_round_trip_and_are_checked(tiny_study: cs.CodecStudy, t
 
 def test_full_mode_trains_two_module_points_with_the_one_schedule(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Full mode's trainer takes its settings from RunConfig.settings: a two-module point gets the
-    hard-entropy signed rate control, the saturation penalty and relative clipping without which the
-    two-module runs collapsed; a one-module point keeps the plain schedule."""
-    from percloss.codec_runs import RUN
+    """Full mode trains through the one trainer (codec_runs.train_point) with the one schedule's settings
+    (RunConfig.settings): a two-module point gets the hard-entropy signed rate control, the saturation
+    penalty and relative clipping without which the two-module runs collapsed; a one-module point keeps the
+    plain schedule."""
+    from percloss import codec_runs
 
     config = cs.CodecStudyConfig.for_mode("full")
+    assert config.schedule == RunConfig.for_mode("full")
     two = next(p for p in config.points if p.n_modules == 2)
     one = next(p for p in config.points if p.n_modules == 1)
-    s2, s1 = cs.training_settings(two, config), cs.training_settings(one, config)
+    s2, s1 = config.schedule.settings(two), config.schedule.settings(one)
     assert (s2.rate_entropy, s2.rate_control) == (RUN.multi_module_rate_entropy, RUN.multi_module_rate_control)
     assert s2.saturation_weight == RUN.multi_module_saturation_weight > 0
     assert s2.clip_relative == RUN.multi_module_clip_relative is not None
     assert (s1.rate_entropy, s1.saturation_weight, s1.clip_relative) == ("soft", 0.0, None)
     for s, p in ((s1, one), (s2, two)):
-        assert (s.steps, s.batch, s.lr, s.seed) == (config.steps, config.batch, config.lr, config.seed)
+        assert (s.steps, s.batch, s.lr, s.seed) == (20000, 128, 2e-4, config.seed)
         assert s.target_kbps == pytest.approx(p.kbps / p.n_modules)
     seen = []
 
@@ -420,8 +425,30 @@ def test_full_mode_trains_two_module_points_with_the_one_schedule(tmp_path: Path
         seen.append(settings)
         raise RuntimeError("stop")
 
-    monkeypatch.setattr(cs, "train_codec", capture)
-    monkeypatch.setattr(cs, "_train_signals", lambda point, config: [torch.zeros(32000)])
-    with pytest.raises(RuntimeError, match="stop"):
-        cs._train(two, config, tmp_path, progress=False)
-    assert seen == [s2]
+    monkeypatch.setattr(codec_runs, "train_codec", capture)
+    monkeypatch.setattr(codec_runs.data, "codec_corpus", lambda split, rate, folder=None: {"s": torch.zeros(32000)})
+    for point, settings in ((two, s2), (one, s1)):
+        with pytest.raises(RuntimeError, match="stop"):
+            cs._train(point, config, tmp_path, progress=False)
+        assert seen[-1] == settings
+
+
+def test_one_trainer_path() -> None:
+    """The study, the command line and the launcher train through codec_runs.train_point and nothing else:
+    no other module calls train_codec, and none keeps a second point type or stop-signal handler."""
+    import ast
+
+    root = Path(cs.__file__).resolve().parents[2]
+    callers, handlers = set(), set()
+    for path in [*(root / "percloss").rglob("*.py"), *(root / "scripts").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name == "train_codec":
+                    callers.add(path.name)
+                if name == "signal" and isinstance(node.func, ast.Attribute):
+                    handlers.add(path.name)
+    assert callers == {"codec_runs.py"}
+    assert handlers == {"codec_training.py"}  # stop_requests, the one stop-signal context manager
+    assert not hasattr(cs, "OperatingPoint") and not hasattr(cs, "training_settings")
+    assert all(isinstance(p, RunPoint) for p in cs.WORK_POINTS + cs.QUICK_POINTS)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_choice
+from ..codec_runs import RunPoint
 from .claims import Claim, comparison_verdict
 from .codec_study import (
     ANCHORS,
@@ -26,7 +27,6 @@ from .codec_study import (
     SEGMENT,
     WORK_POINTS,
     CodecStudyConfig,
-    OperatingPoint,
     quick_reason,
     why_absent,
 )
@@ -114,7 +114,7 @@ class System:
     anchor: str | None = None  # "MP3" or "Opus" for an anchor
 
 
-def resolve_system(name: str, points: tuple[OperatingPoint, ...] = WORK_POINTS) -> System:
+def resolve_system(name: str, points: tuple[RunPoint, ...] = WORK_POINTS) -> System:
     """The :class:`System` named ``name`` among ``points`` (the first point of that name), or an anchor
     ``"<MP3|Opus> <kbit/s> @<kHz>k"`` at one of their sample rates (``@32k``: 32000, ``@44k``: 44100).
 
@@ -134,7 +134,7 @@ def resolve_system(name: str, points: tuple[OperatingPoint, ...] = WORK_POINTS) 
     raise KeyError(f"{name!r}: not among the points {[p.name for p in points]}")
 
 
-def claim_pair(a: str, b: str, points: tuple[OperatingPoint, ...] = WORK_POINTS) -> tuple[System, System]:
+def claim_pair(a: str, b: str, points: tuple[RunPoint, ...] = WORK_POINTS) -> tuple[System, System]:
     """Systems ``a`` and ``b`` (:func:`resolve_system`) for a paired comparison, refused unless they share a
     sample rate.
 

@@ -35,9 +35,8 @@ import csv
 import hashlib
 import json
 import os
-import shutil
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,20 +50,18 @@ from ..codec import (
     count_parameters,
     load_codec,
     read_bitstream,
-    save_codec,
-    symbol_histogram,
     write_bitstream,
 )
-from ..codec_runs import POINTS, RUN, RunConfig, RunPoint
-from ..codec_training import TrainLog, TrainSettings, train_codec
+from ..codec_runs import POINTS, RUN, RunConfig, RunPoint, read_log, train_point
+from ..codec_training import TrainLog
 from ..metrics import log_spectral_distance, nmr, snr
 from ..modes import MODES, current_mode, machine_description
 from ..paths import cache_dir, eval_dir, repository_root, runs_dir
 from ..scorers import visqol
 from .stats import bootstrap_mean
 
-__all__ = ["OperatingPoint", "WORK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
-           "checkpoint_path", "eval_signal", "training_settings", "shipped_points", "summary", "anchor_at",
+__all__ = ["WORK_POINTS", "QUICK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
+           "checkpoint_path", "eval_signal", "shipped_points", "summary", "anchor_at",
            "segments", "attach_cdpam", "write_evaluation", "update_evaluation", "check_agreement",
            "stored_evaluation", "agreement_summary", "agreement_tolerance", "NEURAL_TOLERANCE", "EXACT_TOLERANCE",
            "MPEG1_BITRATES", "mp3_bitrate_for", "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason",
@@ -83,35 +80,13 @@ def _shown(path: Path) -> Path:
 _STORED = object()  # run_study's default: the stored evaluations of eval_dir()
 
 
-@dataclass(frozen=True)
-class OperatingPoint:
-    """One trained model: loss ``model``, ``kbps`` in total over ``n_modules`` cascaded modules."""
-
-    model: str
-    sample_rate: int
-    kbps: float
-    n_modules: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.model}{self.kbps:g}_{self.sample_rate // 1000}k_{self.n_modules}m"
-
-    @property
-    def name(self) -> str:
-        """The work's name of the point (``A64``, ``C112``, ...): the shipped model's name."""
-        return f"{self.model}{self.kbps:g}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.model} {self.kbps:g} kbit/s ({self.n_modules} module{'s' if self.n_modules > 1 else ''})"
-
-
 # The work's operating points (Zhen et al. 2020: the models of its page's decoded sample sets): the long runs' list.
-WORK_POINTS = tuple(OperatingPoint(p.model, p.sample_rate, p.kbps, p.n_modules) for p in POINTS.values())
-STANDARD_POINTS = tuple(OperatingPoint(m, 32000, 64, 1) for m in "ABCD")
+WORK_POINTS = tuple(POINTS.values())
+# Quick mode's tiny models: the four losses at one point (B64 is not one of the work's points).
+QUICK_POINTS = tuple(POINTS.get(f"{m}64") or RunPoint(f"{m}64", m, 32000, 64, 1) for m in "ABCD")
 
 
-def shipped_points() -> tuple[OperatingPoint, ...]:
+def shipped_points() -> tuple[RunPoint, ...]:
     """The work's points whose trained models ship with the package (:mod:`percloss.shipped`), in the work's order."""
     names = set(shipped.shipped_models())
     return tuple(p for p in WORK_POINTS if p.name in names)
@@ -135,21 +110,15 @@ def mp3_bitrate_for(kbps: float) -> int:
 
 @dataclass
 class CodecStudyConfig:
-    """Operating points, schedule and evaluation set of one run."""
+    """Operating points, training schedule and evaluation set of one run."""
 
-    points: tuple[OperatingPoint, ...]
-    steps: int
-    batch: int
-    segment_frames: int
-    lr: float
+    points: tuple[RunPoint, ...]
+    schedule: RunConfig  # how a point is trained (:meth:`percloss.codec_runs.RunConfig.settings`)
     eval_items: tuple[str, ...]
     eval_seconds: float
     listen_items: tuple[str, ...]
     listen_seconds: float
     anchor_kbps: tuple[float, ...] = ()  # MP3/Opus also at these rates (rate-quality curves)
-    histogram_seconds: float | None = 10.0  # per training song, for the entropy coder's model (None: all)
-    finetune_fraction: float = 0.25
-    seed: int = 0
     mode: str = "custom"
     use_shipped: bool = True
     corpus_folder: str | None = None
@@ -160,39 +129,40 @@ class CodecStudyConfig:
         """``quick``: 8 steps per model (pipeline check, untrained); ``standard``: the models that ship
         with the package (:func:`shipped_points`; no training; their schedule is
         :data:`percloss.codec_runs.RUN`); ``full``: the work's ten points trained here, batch 128, lr 2e-4
-        (the work's), 20000 steps, whole songs if ``data/codec_corpus`` exists."""
+        (the work's), 20000 steps, whole songs if ``data/codec_corpus`` exists. The schedule of each is
+        :meth:`percloss.codec_runs.RunConfig.for_mode`."""
         mode = current_mode() if mode is None else check_choice(mode, "mode", MODES)
+        schedule = RunConfig.for_mode(mode)
         songs = ("escape_from_chaosland", "mutilated_mime")
         clips = tuple(data.list_clips())
         held_out = segments(songs, 12, 6.0)  # 2 x 72 s excerpts: 24 segments of 6 s
         listen = tuple(f"{song}@{t}s" for song in songs for t in (0, 36))  # four held-out segments
         if mode == "quick":
-            return cls(STANDARD_POINTS, 8, 2, 4, 1e-3, ("mutilated_mime@0s", "piano_bach"), 2.0,
-                       ("mutilated_mime@0s", "piano_bach"), 2.0, histogram_seconds=1.0, mode=mode, use_shipped=False)
+            return cls(QUICK_POINTS, schedule, ("mutilated_mime@0s", "piano_bach"), 2.0,
+                       ("mutilated_mime@0s", "piano_bach"), 2.0, mode=mode, use_shipped=False)
         if mode == "standard":
-            run = RUN
-            return cls(shipped_points(), run.steps, run.batch, run.segment_frames, run.lr, held_out + clips, 6.0,
-                       listen, 4.0, anchor_kbps=(48, 64, 80, 112), histogram_seconds=run.histogram_seconds,
-                       finetune_fraction=run.finetune_fraction, seed=run.seed, mode=mode)
+            return cls(shipped_points(), schedule, held_out + clips, 6.0, listen, 4.0, anchor_kbps=(48, 64, 80, 112),
+                       mode=mode)
         full = data.clips_dir().parent / "codec_corpus"  # beside the clips ($PERCLOSS_DATA)
-        return cls(WORK_POINTS, 20000, 128, 8, 2e-4, held_out + clips, 6.0, listen, 4.0, histogram_seconds=None,
-                   anchor_kbps=(48, 64, 80, 96, 112, 128, 160),
-                   mode=mode, use_shipped=False,
+        return cls(WORK_POINTS, schedule, held_out + clips, 6.0, listen, 4.0,
+                   anchor_kbps=(48, 64, 80, 96, 112, 128, 160), mode=mode, use_shipped=False,
                    corpus_folder=str(full) if full.is_dir() else None)
+
+    @property
+    def seed(self) -> int:
+        return self.schedule.seed
 
     def fingerprint(self) -> str:
         """Short hash of the training settings (names the checkpoint folder)."""
-        keys = ("steps", "batch", "segment_frames", "lr", "finetune_fraction", "seed", "corpus_folder",
-                "histogram_seconds")
-        record: dict[str, Any] = {k: getattr(self, k) for k in keys}
-        record["procedure"] = TRAINING_PROCEDURE
+        record: dict[str, Any] = {**asdict(self.schedule), "corpus_folder": self.corpus_folder,
+                                  "procedure": TRAINING_PROCEDURE}
         text = json.dumps(record, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 @dataclass
 class TrainedModel:
-    point: OperatingPoint
+    point: RunPoint
     codec: CascadedCodec
     counts: list[torch.Tensor]
     source: str  # how the parameters were obtained
@@ -216,15 +186,15 @@ class CodecStudy:
     stored_record: dict[str, Any] = field(default_factory=dict)  # the loaded stored evaluation's record
 
 
-def checkpoint_path(study: CodecStudy, point: OperatingPoint) -> str:
+def checkpoint_path(study: CodecStudy, point: RunPoint) -> str:
     """How to name ``point``'s model to ``python -m percloss encode --model``: its shipped name, or its file."""
     if study.config.use_shipped and shipped_checkpoint(point) is not None:
         return point.name
-    path = (study.folder / f"{point.key}.codec").resolve()
+    path = (study.folder / point.name / f"{point.name}.codec").resolve()
     return str(_shown(path))
 
 
-def _shipped_entry(point: OperatingPoint) -> dict[str, Any] | None:
+def _shipped_entry(point: RunPoint) -> dict[str, Any] | None:
     """The manifest entry of ``point``'s shipped model (same name, rate and modules), or ``None``."""
     entry = shipped.shipped_models().get(point.name)
     if entry is None or (entry["sample_rate"], entry["n_modules"]) != (point.sample_rate, point.n_modules):
@@ -232,7 +202,7 @@ def _shipped_entry(point: OperatingPoint) -> dict[str, Any] | None:
     return entry
 
 
-def shipped_checkpoint(point: OperatingPoint) -> Path | None:
+def shipped_checkpoint(point: RunPoint) -> Path | None:
     """The shipped checkpoint of ``point`` (:mod:`percloss.shipped`), its SHA-256 verified; ``None`` if none ships.
 
     Raises:
@@ -245,54 +215,31 @@ def shipped_checkpoint(point: OperatingPoint) -> Path | None:
     return shipped.models_dir() / entry["file"]
 
 
-def _train_signals(point: OperatingPoint, config: CodecStudyConfig) -> list[torch.Tensor]:
-    return list(data.codec_corpus("train", point.sample_rate, config.corpus_folder).values())
-
-
-def training_settings(point: OperatingPoint, config: CodecStudyConfig) -> TrainSettings:
-    """The :class:`~percloss.codec_training.TrainSettings` a study trains ``point`` with: this study's
-    schedule (steps, batch, segments, lr, seed; float32) under :meth:`percloss.codec_runs.RunConfig.settings`,
-    the one place that adds what points of more than one module need (hard-entropy, signed rate
-    control, the saturation penalty, relative clipping: without them the two-module runs collapsed)."""
-    schedule = RunConfig(steps=config.steps, batch=config.batch, segment_frames=config.segment_frames, lr=config.lr,
-                         precision="fp32", seed=config.seed, finetune_fraction=config.finetune_fraction)
-    return schedule.settings(RunPoint(point.name, point.model, point.sample_rate, point.kbps, point.n_modules))
-
-
-def _train(point: OperatingPoint, config: CodecStudyConfig, workdir: Path, progress: bool) -> TrainedModel:
-    final = workdir / f"{point.key}.codec"
-    state = workdir / f"{point.key}.state"
-    signals = _train_signals(point, config)
-    shared_steps = round(config.steps * (1 - config.finetune_fraction))
-    schedule = (f"{config.mode} mode: {config.steps} Adam steps (lr {config.lr:g}) of {config.batch} x "
-                f"{config.segment_frames} frames, seed {config.seed}")
-    if point.model == "D":
-        schedule += f"; fine-tuned from model C after {shared_steps} steps"
+def _train(point: RunPoint, config: CodecStudyConfig, workdir: Path, progress: bool) -> TrainedModel:
+    """Train ``point`` in ``workdir`` with :func:`percloss.codec_runs.train_point` under ``config.schedule``
+    (a fine-tuned point's source first, when its shared state is not there yet); a finished model is reused."""
+    final = workdir / point.name / f"{point.name}.codec"
     if final.is_file():
         codec, counts, info = load_codec(final)
-        log = TrainLog(**torch.load(state, map_location="cpu", weights_only=True)["log"]) if state.is_file() else None
         return TrainedModel(point, codec, counts, f"{info['trained']} (checkpoint reused)", str(info["sha256"]),
-                            log, 0.0)
-    settings = training_settings(point, config)
-    kw: dict[str, Any] = dict(save_every=50, progress=progress)
+                            read_log(workdir / point.name / "state.pt"), 0.0)
+    kw: dict[str, Any] = dict(corpus_folder=config.corpus_folder, print_fn=print if progress else _quiet)
     start = time.perf_counter()
-    if point.model in ("C", "D"):  # C's first steps, shared by the C and D of this operating point
-        shared = workdir / f"{replace(point, model='C').key}.shared"
-        torch.manual_seed(config.seed)
-        train_codec(CascadedCodec(point.n_modules), signals, point.sample_rate, "C", settings, steps=shared_steps,
-                    checkpoint=shared, **kw)
-        if not state.is_file():
-            shutil.copyfile(shared, state)
-    torch.manual_seed(config.seed)
-    codec = CascadedCodec(point.n_modules)
-    log = train_codec(codec, signals, point.sample_rate, point.model, settings, checkpoint=state, **kw)
-    n = None if config.histogram_seconds is None else int(config.histogram_seconds * point.sample_rate)
-    counts = symbol_histogram(codec, [s[:n] for s in signals])
-    sha = save_codec(final, codec, counts, point.sample_rate, point.key, schedule)
-    return TrainedModel(point, codec, counts, schedule, sha, log, time.perf_counter() - start)
+    log = train_point(point, config.schedule, workdir, **kw)
+    if log is None:  # fine-tuned from a point whose shared steps are not there yet
+        source = next((p for p in config.points if p.name == point.init_from), None) or POINTS[str(point.init_from)]
+        train_point(source, config.schedule, workdir, **kw)
+        log = train_point(point, config.schedule, workdir, **kw)
+    codec, counts, info = load_codec(final)
+    return TrainedModel(point, codec, counts, str(info["trained"]), str(info["sha256"]), log,
+                        time.perf_counter() - start)
 
 
-def obtain_model(point: OperatingPoint, config: CodecStudyConfig, workdir: Path,
+def _quiet(_line: str) -> None:
+    pass
+
+
+def obtain_model(point: RunPoint, config: CodecStudyConfig, workdir: Path,
                  progress: bool = True) -> TrainedModel:
     """A shipped model for ``point`` (hash-verified) when allowed and present, else train (or resume)."""
     entry = _shipped_entry(point) if config.use_shipped else None
@@ -839,7 +786,7 @@ def not_shipped_reason(name: str) -> str:
 
 def quick_reason(config: CodecStudyConfig) -> str:
     """Why nothing of a quick build stands for the work's models."""
-    return (f"quick mode trains tiny models for {config.steps} steps, untrained: a pipeline check, "
+    return (f"quick mode trains tiny models for {config.schedule.steps} steps, untrained: a pipeline check, "
             "not the work's models")
 
 
@@ -869,8 +816,7 @@ def operating_points_table(config: CodecStudyConfig) -> list[dict[str, Any]]:
     (steps, device) and held-out file rate from the shipped manifest, and what a build of ``config`` does with it."""
     counted: dict[int, int] = {}
     out = []
-    for run_point in POINTS.values():
-        point = OperatingPoint(run_point.model, run_point.sample_rate, run_point.kbps, run_point.n_modules)
+    for point in POINTS.values():
         if point.n_modules not in counted:
             counted[point.n_modules] = count_parameters(CascadedCodec(point.n_modules))
         entry = _shipped_entry(point)
