@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -10,8 +13,41 @@ import torch
 
 from ._checks import AUDIO_RATE_RANGE, check_sample_rate
 
-__all__ = ["audio_tag", "audio_data_uri", "flac_data_uri", "listening_panel", "listening_panel_html", "mushra_panel_html",
-           "masking_widget_html", "rerun_note", "claims_html"]
+__all__ = ["audio_tag", "audio_player", "audio_data_uri", "flac_data_uri", "listening_panel", "listening_panel_html",
+           "mushra_panel_html", "masking_widget_html", "rerun_note", "claims_html", "Chapter", "begin_chapter"]
+
+#: Figure settings every chapter uses.
+FIGURE_STYLE = {"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True}
+
+
+@dataclass
+class Chapter:
+    """One execution of a chapter: its source, run mode and start time (:func:`begin_chapter`)."""
+
+    source: str  # relative to the repository root: ``notebooks/ch01_....py``
+    mode: str
+    start: float = field(default_factory=time.perf_counter)
+
+    def elapsed(self) -> float:
+        """Wall seconds since the chapter began."""
+        return time.perf_counter() - self.start
+
+    def closing_note(self, device: str) -> str:
+        """:func:`rerun_note` for this chapter, with its wall time so far."""
+        return rerun_note(self.source, self.elapsed(), self.mode, device)
+
+
+def begin_chapter(source: str) -> Chapter:
+    """The prologue of every chapter: the figure style, torch threads sized to this machine
+    (:func:`percloss.modes.configure_threads`), the run mode (``$PERCLOSS_MODE``) and the start of its clock."""
+    import matplotlib.pyplot as plt
+
+    from .modes import configure_threads, current_mode
+
+    plt.rcParams.update(FIGURE_STYLE)
+    configure_threads()
+    return Chapter(source, current_mode())
+
 
 
 def _checked_audio(x: torch.Tensor | np.ndarray, rate: int) -> np.ndarray:
@@ -84,6 +120,12 @@ def audio_tag(x: torch.Tensor | np.ndarray, rate: int, width: int = 170) -> str:
     return (f'<audio controls="controls" style="width: {width}px">'
             f'<source src="{uri}" type="{kind}" />'
             "Your browser does not support the audio element.</audio>")
+
+
+def audio_player(rate: int, width: int = 170) -> Callable[[torch.Tensor | np.ndarray], str]:
+    """:func:`audio_tag` at one ``rate`` and ``width``: a chapter's ``audio_tag = audio_player(SR)``."""
+    check_sample_rate(rate, "rate", rate_range=AUDIO_RATE_RANGE)
+    return partial(audio_tag, rate=rate, width=width)
 
 
 def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, name: str, abx: bool = True,
