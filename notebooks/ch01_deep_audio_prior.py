@@ -51,13 +51,11 @@ from percloss import data, notebook
 from percloss.experiments import prior
 from percloss.filterbank import center_frequencies, fir_filterbank, hz_to_bark
 from percloss.losses import perceptual_features
-from percloss.modes import configure_threads, current_mode, default_device, describe_device
+from percloss.modes import default_device, describe_device
 from percloss.weighting import a_weighting_db
 
-plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
-configure_threads()
-CHAPTER_START = time.perf_counter()
-MODE = current_mode()
+CHAPTER = notebook.begin_chapter("notebooks/ch01_deep_audio_prior.py")
+MODE = CHAPTER.mode
 DEVICE = default_device()
 CONFIG = prior.PriorConfig.for_mode(MODE)
 SR = CONFIG.sample_rate
@@ -324,8 +322,7 @@ display(Markdown(
 
 
 # %% tags=["remove-input"]
-def audio_tag(x: np.ndarray) -> str:
-    return notebook.audio_tag(x, SR, 150)
+audio_tag = notebook.audio_player(SR, 150)
 
 
 by_key = {(r.clip, r.loss): r for r in results}
@@ -579,5 +576,4 @@ def show(clip: str, loss: str, iteration: int) -> None:
 display(notebook.listening_panel(show, {"clip": clip_w, "loss": loss_w, "iteration": ckpt_w}))
 
 # %% tags=["remove-input"]
-display(Markdown(notebook.rerun_note("notebooks/ch01_deep_audio_prior.py", time.perf_counter() - CHAPTER_START, MODE,
-                                         describe_device(DEVICE))))
+display(Markdown(CHAPTER.closing_note(describe_device(DEVICE))))

@@ -44,12 +44,10 @@ from percloss.experiments.masking_demo import MaskingConfig, masked_vs_white
 from percloss.losses import priority_weights
 from percloss.masking import default_hop, model_tables, psychoacoustic_model1
 from percloss.metrics import nmr
-from percloss.modes import configure_threads, current_mode, default_device, describe_device
+from percloss.modes import default_device, describe_device
 
-plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
-configure_threads()
-CHAPTER_START = time.perf_counter()
-MODE = current_mode()
+CHAPTER = notebook.begin_chapter("notebooks/ch02_masking.py")
+MODE = CHAPTER.mode
 DEVICE = default_device()
 CONFIG = MaskingConfig.for_mode(MODE)
 SR = CONFIG.sample_rate
@@ -329,8 +327,7 @@ table = pd.DataFrame(rows).set_index(["clip", "noise"])
 display(table.round({"SNR (dB)": 2, "MSE": 6, "NMR (dB)": 1, "frames with audible noise (%)": 1, "peak |y|": 2}))
 
 
-def audio_tag(x: torch.Tensor | np.ndarray, width: int = 170) -> str:
-    return notebook.audio_tag(x, SR, width)
+audio_tag = notebook.audio_player(SR)
 
 
 # %% [markdown]
@@ -598,11 +595,10 @@ def show(freq: float, level: int, noise_level: int) -> None:
            title=f"NMR {float(r.mean_db):.1f} dB, noise audible in {100 * float(r.audible_fraction):.0f} % of frames")
     ax.legend(fontsize=7)
     plt.show()
-    display(HTML(audio_tag(tone + noise, 300)))
+    display(HTML(notebook.audio_tag(tone + noise, SR, 300)))
 
 
 display(notebook.listening_panel(show, {"freq": freq_w, "level": level_w, "noise_level": noise_w}))
 
 # %% tags=["remove-input"]
-display(Markdown(notebook.rerun_note("notebooks/ch02_masking.py", time.perf_counter() - CHAPTER_START, MODE,
-                                         describe_device(DEVICE))))
+display(Markdown(CHAPTER.closing_note(describe_device(DEVICE))))

@@ -47,13 +47,11 @@ from percloss.codec_training import bits_per_code
 from percloss.experiments import codec_claims as cc
 from percloss.experiments import codec_study as cs
 from percloss.experiments import stats
-from percloss.modes import configure_threads, current_mode, describe_device
+from percloss.modes import describe_device
 from percloss.shipped import DEFAULT_MODEL
 
-plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
-configure_threads()
-CHAPTER_START = time.perf_counter()
-MODE = current_mode()
+CHAPTER = notebook.begin_chapter("notebooks/ch04_codec.py")
+MODE = CHAPTER.mode
 CONFIG = cs.CodecStudyConfig.for_mode(MODE)
 torch.manual_seed(CONFIG.seed)
 display(Markdown(
@@ -171,44 +169,17 @@ WALL = time.perf_counter() - start
 rows = pd.DataFrame(study.rows)
 
 
-def describe_model(m: cs.TrainedModel) -> str:
-    r = m.record
-    if not r:
-        return (f"- **{m.point.label}**: {m.source}; training wall time in this build {m.seconds / 60:.1f} min; "
-                f"checkpoint SHA-256 `{m.sha256[:16]}…`")
-    return (f"- **{m.point.name}** ({r['n_modules']} module(s), {r['parameters']:,} parameters, "
-            f"{r['sample_rate'] / 1000:g} kHz): {r['steps']} steps, {r['audio_seen_hours']:g} h of training audio, "
-            f"trained on {r.get('device', 'cpu')} in {r['wall_hours'] * 60:.0f} min of training time; "
-            f"file bitrate on the two whole held-out songs {r['file_kbps_heldout']:.2f} kbit/s "
-            f"(target {r['target_kbps']:g}); SHA-256 `{r['sha256'][:16]}…`, code commit `{r['code_commit'][:10]}`")
-
-
 display(Markdown(
     f"{'Loaded' if CONFIG.use_shipped else 'Trained'} {len(study.models)} models; {len(rows)} item × system "
     f"rows, {study.evaluation}; {WALL / 60:.1f} min in this build (mode `{MODE}`, CPU). Every row is in "
     "`codec_results.csv`.\n\n"
-    + "\n".join(describe_model(m) for m in study.models.values())
+    + "\n".join(cs.describe_model(m) for m in study.models.values())
 ))
 if study.live_rows:
     display(Markdown(cs.agreement_summary(study)))
 
 
-def training_curve(m: cs.TrainedModel) -> pd.DataFrame | None:
-    """Step, own distortion and per-module entropy of a model's training (shipped log or this build's)."""
-    column = "hard_entropy_bits" if m.point.n_modules > 1 else "entropy_bits"  # what the controller followed
-    if m.log_csv is not None:
-        log = pd.read_csv(m.log_csv, dtype={column: str})
-        entropy = np.array([[float(v) for v in e.split(";")] for e in log[column]])
-        return pd.DataFrame({"step": log["step"], "distortion": log["distortion"],
-                             **{f"H{i + 1}": entropy[:, i] for i in range(entropy.shape[1])}})
-    if m.log is None or not m.log.steps:
-        return None
-    entropy = np.asarray(m.log.hard_entropy_bits if m.point.n_modules > 1 else m.log.entropy_bits)
-    return pd.DataFrame({"step": np.arange(1, m.log.steps + 1), "distortion": m.log.distortion,
-                         **{f"H{i + 1}": entropy[:, i] for i in range(entropy.shape[1])}})
-
-
-curves = {m.point.name: (m, c) for m in study.models.values() if (c := training_curve(m)) is not None}
+curves = {m.point.name: (m, pd.DataFrame(c)) for m in study.models.values() if (c := cs.training_curve(m)) is not None}
 if curves:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
     for name, (m, c) in curves.items():
@@ -369,48 +340,8 @@ display(per_item.round(1))
 
 # %% tags=["remove-input"]
 POINTS_HERE = (*CONFIG.points, *cs.WORK_POINTS)  # this build's points first, then the work's
-PRESENT = set(rows[rows.split == cs.SEGMENT].point)
 n_segments = rows[rows.split == cs.SEGMENT].item.nunique()
-
-
-def fmt(d: cc.PairedDifference) -> str:
-    digits = 3 if d.measure == "cdpam" else 2
-    return f"{d.mean:+.{digits}f} [{d.low:+.{digits}f}, {d.high:+.{digits}f}]"
-
-
-def has(key: str, col: str) -> bool:
-    """Whether the held-out segments of row key ``key`` carry ``col`` (CDPAM: stored scores only)."""
-    return any(r["point"] == key and r["split"] == cs.SEGMENT and col in r for r in study.rows)
-
-
-lines = []
-for a, b in cc.COMPARISONS:
-    sa, sb = cc.claim_pair(a, b, POINTS_HERE)  # refuses two systems at different sample rates
-    if sa.key not in PRESENT or sb.key not in PRESENT:
-        continue
-    parts = []
-    for col, name in (("nmr_db", "NMR dB"), ("visqol", "ViSQOL"), ("snr_db", "SNR dB"), ("cdpam", "CDPAM")):
-        if has(sa.key, col) and has(sb.key, col):
-            d = cc.paired_difference(study.rows, sa.key, sb.key, col, split=cs.SEGMENT)
-            parts.append(f"{name} {fmt(d)}, {a} better on {d.a_better}/{d.items}")
-    lines.append(f"- **{a} − {b}** ({cc.mean_rate(study.rows, sa.key):.1f} vs {cc.mean_rate(study.rows, sb.key):.1f} "
-                 "kbit/s): " + "; ".join(parts) + ".")
-for m in study.models.values():
-    key, own = m.point.key, rows[(rows.point == m.point.key) & (rows.split == cs.SEGMENT)]
-    parts = []
-    for anchor in cs.ANCHORS:
-        found = []
-        for col, name in (("nmr_db", "NMR dB"), ("visqol", "ViSQOL"), ("cdpam", "CDPAM")):
-            try:
-                d = cc.interpolated_difference(study.rows, key, anchor, col, split=cs.SEGMENT)
-            except ValueError:  # outside the anchor's ladder, or no stored scores at both neighbours
-                continue
-            found.append(f"{name} {fmt(d)} on {d.items} segments")
-        parts.append(f"− {anchor} at the same rate (interpolated per segment): " + ", ".join(found) if found
-                     else f"outside {anchor}'s ladder")
-    lines.append(f"- **{m.point.name} at its own {own.kbps.mean():.1f} kbit/s** (file, mean over the held-out "
-                 f"segments): NMR {own.nmr_db.mean():+.1f} dB, ViSQOL {own.visqol.mean():.2f}; "
-                 + "; ".join(parts) + ".")
+lines = cc.held_out_differences(study.rows, POINTS_HERE, tuple(m.point for m in study.models.values()))
 display(Markdown(f"Over the {n_segments} held-out segments (mode `{MODE}`):\n\n" + "\n".join(lines)))
 if MODE == "quick":
     display(Markdown("*Quick mode: these comparisons are between untrained models and mean nothing.*"))
@@ -540,11 +471,8 @@ else:
 # in the browser, with no kernel.
 
 # %% tags=["remove-input"]
-def audio_tag(x: np.ndarray, rate: int) -> str:
-    return notebook.audio_tag(np.clip(x, -1.0, 1.0), rate)  # a decoder's output may overshoot full scale
-
-
 rate = CONFIG.points[0].sample_rate
+audio_tag = notebook.audio_player(rate, clip=True)  # a decoder's output may overshoot full scale
 NAMES = {m.point.label: m.point.name for m in study.models.values()}
 
 
@@ -699,7 +627,7 @@ second_w = widgets.Dropdown(options=list(study.listening[items[0]]), value="refe
 def hear(item: str, first: str, second: str) -> None:
     audio = study.listening[item]
     if first in audio and second in audio:
-        display(HTML(f"{first}: {audio_tag(audio[first], rate)} &nbsp; {second}: {audio_tag(audio[second], rate)}"))
+        display(HTML(f"{first}: {audio_tag(audio[first])} &nbsp; {second}: {audio_tag(audio[second])}"))
 
 
 display(notebook.listening_panel(hear, {"item": item_w, "first": first_w, "second": second_w}))
@@ -736,5 +664,4 @@ bench = paths.benchmark_results_dir() / "codec.md"
 display(Markdown(bench.read_text() if bench.is_file() else "*(no recorded benchmark results)*"))
 
 # %% tags=["remove-input"]
-display(Markdown(notebook.rerun_note("notebooks/ch04_codec.py", time.perf_counter() - CHAPTER_START, MODE,
-                                         describe_device(torch.device('cpu')))))
+display(Markdown(CHAPTER.closing_note(describe_device(torch.device('cpu')))))

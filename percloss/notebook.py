@@ -17,7 +17,7 @@ __all__ = ["audio_tag", "audio_player", "audio_data_uri", "flac_data_uri", "list
            "mushra_panel_html", "masking_widget_html", "rerun_note", "claims_html", "Chapter", "begin_chapter"]
 
 #: Figure settings every chapter uses.
-FIGURE_STYLE = {"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True}
+FIGURE_STYLE: dict[str, Any] = {"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True}
 
 
 @dataclass
@@ -44,7 +44,7 @@ def begin_chapter(source: str) -> Chapter:
 
     from .modes import configure_threads, current_mode
 
-    plt.rcParams.update(FIGURE_STYLE)
+    plt.rcParams.update(FIGURE_STYLE)  # type: ignore[arg-type]
     configure_threads()
     return Chapter(source, current_mode())
 
@@ -122,10 +122,17 @@ def audio_tag(x: torch.Tensor | np.ndarray, rate: int, width: int = 170) -> str:
             "Your browser does not support the audio element.</audio>")
 
 
-def audio_player(rate: int, width: int = 170) -> Callable[[torch.Tensor | np.ndarray], str]:
-    """:func:`audio_tag` at one ``rate`` and ``width``: a chapter's ``audio_tag = audio_player(SR)``."""
+def audio_player(rate: int, width: int = 170, clip: bool = False) -> Callable[[torch.Tensor | np.ndarray], str]:
+    """:func:`audio_tag` at one ``rate`` and ``width``: a chapter's ``audio_tag = audio_player(SR)``.
+    ``clip``: clip samples to [-1, 1] first (a decoder's output may overshoot full scale) instead of refusing them."""
     check_sample_rate(rate, "rate", rate_range=AUDIO_RATE_RANGE)
-    return partial(audio_tag, rate=rate, width=width)
+    if not clip:
+        return partial(audio_tag, rate=rate, width=width)
+
+    def clipped(x: torch.Tensor | np.ndarray) -> str:
+        return audio_tag(np.clip(np.asarray(x), -1.0, 1.0), rate, width)
+
+    return clipped
 
 
 def listening_panel_html(items: dict[str, dict[str, np.ndarray]], rate: int, name: str, abx: bool = True,

@@ -19,11 +19,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .codec import CascadedCodec, load_codec
+from .codec_training import TrainLog
 
-__all__ = ["DEFAULT_MODEL", "models_dir", "shipped_models", "load_shipped_codec", "resolve_codec", "training_log"]
+__all__ = ["DEFAULT_MODEL", "models_dir", "shipped_models", "load_shipped_codec", "resolve_codec", "training_log",
+           "read_log_csv", "training_curve"]
 
 #: The model ``encode``/``decode`` use by default: model D of Zhen et al. at 64 kbit/s, 32 kHz.
 DEFAULT_MODEL = "D64"
@@ -62,9 +65,37 @@ def training_log(name: str) -> list[dict[str, str]]:
     models = shipped_models()
     if name not in models:
         raise ValueError(f"no shipped codec model {name!r}; shipped: {', '.join(sorted(models))}")
-    path = models_dir() / models[name]["log"]
+    return read_log_csv(models_dir() / models[name]["log"])
+
+
+def read_log_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """A training-log CSV (:data:`percloss.codec_training.LOG_COLUMNS`; gzipped when it ends in ``.gz``)."""
+    path = Path(path)
     with (gzip.open(path, "rt", newline="") if path.suffix == ".gz" else path.open(newline="")) as handle:
         return list(csv.DictReader(handle))
+
+
+def training_curve(log: str | os.PathLike[str] | TrainLog, n_modules: int) -> dict[str, np.ndarray]:
+    """A codec's training curve from its log (a training-log CSV or a :class:`~percloss.codec_training.TrainLog`):
+    ``step``, ``distortion`` (its own loss) and ``H1``, ``H2``, ... the bits per code of each module that the
+    rate controller followed (the soft entropy for one module, the hard codes' for more).
+
+    Raises:
+        ValueError: if the log has no steps.
+    """
+    column = "hard_entropy_bits" if n_modules > 1 else "entropy_bits"
+    if isinstance(log, TrainLog):
+        step = np.arange(1, log.steps + 1)
+        distortion = np.asarray(log.distortion, dtype=float)
+        entropy = np.asarray(getattr(log, column), dtype=float)
+    else:
+        rows = read_log_csv(log)
+        step = np.array([int(r["step"]) for r in rows])
+        distortion = np.array([float(r["distortion"]) for r in rows])
+        entropy = np.array([[float(v) for v in r[column].split(";")] for r in rows])
+    if len(step) == 0:
+        raise ValueError(f"the training log {log if not isinstance(log, TrainLog) else '(TrainLog)'} has no steps")
+    return {"step": step, "distortion": distortion, **{f"H{i + 1}": entropy[:, i] for i in range(entropy.shape[1])}}
 
 
 def load_shipped_codec(name: str) -> tuple[CascadedCodec, list[torch.Tensor], dict[str, object]]:

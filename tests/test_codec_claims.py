@@ -243,3 +243,21 @@ def test_a_run_under_way_is_named_with_its_progress(tmp_path: Path, monkeypatch:
     (tmp_path / "codec" / "A168" / "log.csv").write_text("step,kind\n" + "".join(f"{i},A\n" for i in range(1, 11)))
     assert cs.not_shipped_reason("A168") == (cs.NOT_SHIPPED["A168"] + "; a new run under the two-module schedule had "
                                             "reached step 10 of 7500 (`runs/codec/A168/`, resumable)")
+
+
+def test_held_out_differences_pair_systems_and_read_anchors_at_each_models_rate() -> None:
+    """Hand-computed: the MP3 ladder reads NMR -5 - (k - 48)/4 dB and ViSQOL 3 + (k - 48)/40 at k kbit/s, so A64
+    at 50 kbit/s (NMR -7, ViSQOL 3.2) stands -1.5 dB and +0.15 from MP3 at 50, and D64 at 70 (-10, 3.45) +0.5 dB
+    and -0.10 from MP3 at 70; pairs are a − b with how often a was better (lower NMR, higher ViSQOL)."""
+    config = _config()
+    lines = cc.held_out_differences(_study_rows(70.0, noise=0.0), (*config.points, *cs.WORK_POINTS), config.points)
+    assert lines[0] == ("- **C64 − A64** (64.0 vs 50.0 kbit/s): NMR dB -1.00 [-1.00, -1.00], C64 better on 24/24; "
+                        "ViSQOL +0.10 [+0.10, +0.10], C64 better on 24/24.")
+    a64 = next(line for line in lines if line.startswith("- **A64 at its own 50.0 kbit/s**"))
+    assert "NMR dB -1.50 [-1.50, -1.50] on 24 segments, ViSQOL +0.15 [+0.15, +0.15]" in a64
+    assert a64.endswith("outside Opus's ladder.")  # no Opus rows at all
+    d64 = next(line for line in lines if line.startswith("- **D64 at its own 70.0 kbit/s**"))
+    assert "NMR -10.0 dB, ViSQOL 3.45" in d64 and "NMR dB +0.50 [+0.50, +0.50] on 24 segments" in d64
+    assert "ViSQOL -0.10 [-0.10, -0.10]" in d64
+    # a pair whose systems have no rows is left out
+    assert not any(line.startswith("- **B79") for line in lines)

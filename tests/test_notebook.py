@@ -127,3 +127,36 @@ def test_a_claims_table_shows_every_verdict_of_the_rule_with_its_own_class(tmp_p
     assert [c.verdict for c in read_claims(tmp_path / "c.csv")] == verdicts
     for cls in ("pl-yes", "pl-not", "pl-mixed", "pl-untested"):
         assert html.count(f'class="{cls}"') == 1, cls
+
+
+def _decoded(html: str) -> np.ndarray:
+    payload = re.search(r"data:audio/(?:flac|wav);base64,([A-Za-z0-9+/=]+)", html)
+    assert payload is not None
+    return sf.read(io.BytesIO(base64.b64decode(payload.group(1))))[0]
+
+
+def test_audio_player_fixes_rate_and_width_and_clips_only_when_asked() -> None:
+    from percloss.notebook import audio_player
+
+    x = np.array([0.0, 1.5, -1.7, 0.5] * 200)
+    with pytest.raises(ValueError, match="within"):
+        audio_player(8000)(x)  # refused, as audio_tag refuses
+    html = audio_player(8000, 99, clip=True)(torch.from_numpy(x))
+    assert 'style="width: 99px"' in html
+    np.testing.assert_allclose(_decoded(html), np.clip(x, -1, 1), atol=2 / 32767)
+    with pytest.raises(ValueError, match="rate"):
+        audio_player(0)
+
+
+def test_begin_chapter_reads_the_mode_and_closes_with_its_wall_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from percloss.notebook import begin_chapter
+
+    monkeypatch.setenv("PERCLOSS_MODE", "quick")
+    chapter = begin_chapter("notebooks/ch09_test.py")
+    assert chapter.mode == "quick" and 0 <= chapter.elapsed() < 60
+    chapter.start -= 125.0  # as if it had run 125 s
+    note = chapter.closing_note("cpu (2 threads)")
+    assert "ch09_test.ipynb" in note and "mode `quick` on cpu (2 threads) in **2.1 min**" in note
+    monkeypatch.setenv("PERCLOSS_MODE", "fastest")
+    with pytest.raises(ValueError, match="PERCLOSS_MODE"):
+        begin_chapter("notebooks/ch09_test.py")

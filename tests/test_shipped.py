@@ -47,3 +47,28 @@ def test_default_model_round_trips_a_44k_stereo_file(tmp_path: Path, capsys: pyt
     n = min(len(y), len(mono))
     snr = 10 * np.log10(np.sum(mono[:n] ** 2) / np.sum((mono[:n] - y[:n]) ** 2))
     assert snr > 5.0, snr  # a trained codec, not noise
+
+
+def test_training_curve_reads_a_log_csv_and_a_train_log_alike(tmp_path: Path) -> None:
+    """The curve of a CSV log and of the TrainLog it was written from agree; a two-module log's curve
+    follows the hard codes' entropy, a one-module log's the soft one; an empty log is refused."""
+    import gzip
+
+    from percloss.codec_training import TrainLog
+    from percloss.shipped import training_curve
+
+    rows = "step,distortion,entropy_bits,hard_entropy_bits\n1,2.5,1.0;2.0,1.5;2.5\n2,1.25,1.1;2.1,1.6;2.6\n"
+    (tmp_path / "log.csv").write_text(rows)
+    with gzip.open(tmp_path / "log.csv.gz", "wt") as handle:
+        handle.write(rows)
+    two = training_curve(tmp_path / "log.csv", 2)
+    assert list(two) == ["step", "distortion", "H1", "H2"]
+    np.testing.assert_array_equal(two["H2"], [2.5, 2.6])  # hard, for two modules
+    np.testing.assert_array_equal(training_curve(tmp_path / "log.csv.gz", 1)["H1"], [1.0, 1.1])  # soft, for one
+    log = TrainLog(distortion=[2.5, 1.25], entropy_bits=[[1.0, 2.0], [1.1, 2.1]],
+                   hard_entropy_bits=[[1.5, 2.5], [1.6, 2.6]])
+    from_log = training_curve(log, 2)
+    for key, value in two.items():
+        np.testing.assert_array_equal(from_log[key], value)
+    with pytest.raises(ValueError, match="no steps"):
+        training_curve(TrainLog(), 1)

@@ -35,7 +35,7 @@ from .stats import bootstrap_mean
 __all__ = ["PairedDifference", "LOWER_IS_BETTER", "paired_difference", "System", "resolve_system", "claim_pair",
            "rate_gap", "interpolated_difference", "PAGE_SENTENCES", "CLAIM_SOURCE", "ClaimSpec", "CLAIMS",
            "COMPARISONS", "LISTENING_SYSTEMS", "CLAIM_MEASURES", "listening_absent", "claim_rule", "mean_rate",
-           "codec_claims"]
+           "codec_claims", "held_out_differences"]
 
 
 @dataclass(frozen=True)
@@ -365,3 +365,41 @@ def codec_claims(rows: list[dict[str, Any]], config: CodecStudyConfig, split: st
     mode no claim is tested (the numbers are still shown).
     """
     return [_claim(spec, rows, config, split) for spec in claims]
+
+
+def held_out_differences(rows: list[dict[str, Any]], points: tuple[RunPoint, ...], models: tuple[RunPoint, ...],
+                         split: str = SEGMENT) -> list[str]:
+    """Markdown bullets of the paired differences over ``split``'s items: each of :data:`COMPARISONS` whose
+    two systems have rows (NMR, ViSQOL, SNR and, where stored, CDPAM, with 95 % intervals and how often a
+    was better), then each of ``models`` at its own file rate against each anchor read at that rate
+    (interpolated per item on the anchor's ladder). ``points``: where the comparisons' names are looked up."""
+    present = {r["point"] for r in rows if r["split"] == split}
+    lines = []
+    for a, b in COMPARISONS:
+        sa, sb = claim_pair(a, b, points)  # refuses two systems at different sample rates
+        if sa.key not in present or sb.key not in present:
+            continue
+        parts = []
+        for col, name in (("nmr_db", "NMR dB"), ("visqol", "ViSQOL"), ("snr_db", "SNR dB"), ("cdpam", "CDPAM")):
+            if _has(rows, sa.key, col, split) and _has(rows, sb.key, col, split):
+                d = paired_difference(rows, sa.key, sb.key, col, split=split)
+                parts.append(f"{name} {_fmt(d)}, {a} better on {d.a_better}/{d.items}")
+        lines.append(f"- **{a} − {b}** ({mean_rate(rows, sa.key, split):.1f} vs {mean_rate(rows, sb.key, split):.1f} "
+                     "kbit/s): " + "; ".join(parts) + ".")
+    for point in models:
+        own = [r for r in rows if r["point"] == point.key and r["split"] == split]
+        parts = []
+        for anchor in ANCHORS:
+            found = []
+            for col, name in (("nmr_db", "NMR dB"), ("visqol", "ViSQOL"), ("cdpam", "CDPAM")):
+                try:
+                    d = interpolated_difference(rows, point.key, anchor, col, split=split)
+                except ValueError:  # outside the anchor's ladder, or no stored scores at both neighbours
+                    continue
+                found.append(f"{name} {_fmt(d)} on {d.items} segments")
+            parts.append(f"− {anchor} at the same rate (interpolated per segment): " + ", ".join(found) if found
+                         else f"outside {anchor}'s ladder")
+        lines.append(f"- **{point.name} at its own {np.mean([r['kbps'] for r in own]):.1f} kbit/s** (file, mean over "
+                     f"the held-out segments): NMR {np.mean([r['nmr_db'] for r in own]):+.1f} dB, ViSQOL "
+                     f"{np.mean([r['visqol'] for r in own]):.2f}; " + "; ".join(parts) + ".")
+    return lines

@@ -61,7 +61,7 @@ from ..scorers import visqol
 from .stats import bootstrap_mean
 
 __all__ = ["WORK_POINTS", "QUICK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
-           "checkpoint_path", "eval_signal", "shipped_points", "summary", "anchor_at",
+           "checkpoint_path", "eval_signal", "shipped_points", "describe_model", "training_curve", "summary", "anchor_at",
            "segments", "attach_cdpam", "write_evaluation", "update_evaluation", "check_agreement",
            "stored_evaluation", "agreement_summary", "agreement_tolerance", "NEURAL_TOLERANCE", "EXACT_TOLERANCE",
            "MPEG1_BITRATES", "mp3_bitrate_for", "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason",
@@ -184,6 +184,30 @@ class CodecStudy:
     opus_streams: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (item, point) -> Ogg Opus file
     live_rows: list[dict[str, Any]] = field(default_factory=list)  # rows recoded to check a stored evaluation
     stored_record: dict[str, Any] = field(default_factory=dict)  # the loaded stored evaluation's record
+
+
+def describe_model(model: TrainedModel) -> str:
+    """A Markdown bullet on how ``model`` was obtained: a shipped model's manifest (modules, parameters, steps,
+    training audio, device and time, held-out file rate, SHA-256, code commit), else its training in this run."""
+    r = model.record
+    if not r:
+        return (f"- **{model.point.label}**: {model.source}; training wall time in this build "
+                f"{model.seconds / 60:.1f} min; checkpoint SHA-256 `{model.sha256[:16]}…`")
+    return (f"- **{model.point.name}** ({r['n_modules']} module(s), {r['parameters']:,} parameters, "
+            f"{r['sample_rate'] / 1000:g} kHz): {r['steps']} steps, {r['audio_seen_hours']:g} h of training audio, "
+            f"trained on {r.get('device', 'cpu')} in {r['wall_hours'] * 60:.0f} min of training time; "
+            f"file bitrate on the two whole held-out songs {r['file_kbps_heldout']:.2f} kbit/s "
+            f"(target {r['target_kbps']:g}); SHA-256 `{r['sha256'][:16]}…`, code commit `{r['code_commit'][:10]}`")
+
+
+def training_curve(model: TrainedModel) -> dict[str, np.ndarray] | None:
+    """``model``'s training curve (:func:`percloss.shipped.training_curve`) from its shipped log or this run's,
+    or ``None`` when it has neither."""
+    if model.log_csv is not None:
+        return shipped.training_curve(model.log_csv, model.point.n_modules)
+    if model.log is None or not model.log.steps:
+        return None
+    return shipped.training_curve(model.log, model.point.n_modules)
 
 
 def checkpoint_path(study: CodecStudy, point: RunPoint) -> str:
