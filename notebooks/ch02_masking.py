@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 from IPython.display import HTML, Markdown, display
 
-from percloss import data, notebook, paths
+from percloss import data, notebook
 from percloss.experiments.masking_demo import MaskingConfig, masked_vs_white
 from percloss.losses import priority_weights
 from percloss.masking import default_hop, model_tables, psychoacoustic_model1
@@ -247,7 +247,7 @@ fig.tight_layout()
 # `percloss.masking` processes every frame at once with masks and tensor
 # operations; nothing loops over frames. It is checked two ways.
 #
-# - **Against the ISO reference encoder.** `tests/golden/` holds the
+# - **Against the ISO reference encoder.** `data/golden/` holds the
 #   per-step outputs of psychoacoustic model 1 and the analysis filterbank of
 #   the ISO/IEC 11172-3 reference software ("dist10"), built from its public
 #   sources with a small driver, on two clips at 44.1 and 32 kHz, Layers I and
@@ -269,25 +269,9 @@ fig.tight_layout()
 #   at the critical-band grid, one noise masker per band).
 
 # %% tags=["remove-input"]
+from percloss.experiments import dist10  # noqa: E402
 
-golden_rows = []
-for path in sorted(paths.golden_dir().glob("dist10_*.npz")):
-    with np.load(path) as g:
-        f, n = int(g["frames"]), int(g["n_fft"])
-        xg = torch.as_tensor(g["samples"].astype(np.float64) / 32768)
-        ag = psychoacoustic_model1(xg, int(g["sample_rate"]), n)
-        d_thr = np.abs(ag.global_threshold_db[:f].numpy() - g["global_threshold_db"])
-        d_spec = np.abs(ag.spectrum_db[:f, : n // 2].numpy() - g["spectrum_db"])[g["spectrum_db"] > -100]
-        same = sum(sorted(torch.nonzero(ag.tonal[m]).flatten().tolist())
-                   == sorted(g["tonal_lines"][m][g["tonal_lines"][m] >= 0].tolist()) for m in range(f))
-        golden_rows.append({
-            "case": path.stem.removeprefix("dist10_"), "frames": f,
-            "spectrum max |diff| (dB)": float(d_spec.max()),
-            "threshold median |diff| (dB)": float(np.median(d_thr)),
-            "threshold max |diff| (dB)": float(d_thr.max()),
-            "grid points within 0.01 dB (%)": 100 * float((d_thr <= 0.01).mean()),
-            "frames with dist10's tonal maskers": f"{same}/{f}",
-        })
+golden_rows = [dist10.agreement(case).row() for case in dist10.cases()]
 golden = pd.DataFrame(golden_rows).set_index("case")
 display(golden.style.format({"spectrum max |diff| (dB)": "{:.1e}", "threshold median |diff| (dB)": "{:.1e}",
                              "threshold max |diff| (dB)": "{:.2f}", "grid points within 0.01 dB (%)": "{:.1f}"}))

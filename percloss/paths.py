@@ -108,5 +108,5 @@ def benchmark_results_dir() -> Path:
 
 def golden_dir() -> Path:
     """The golden reference outputs (ISO dist10's model 1) the tests and chapter 2 compare with:
-    ``tests/golden`` of the checkout (``$PERCLOSS_GOLDEN`` if set)."""
-    return checkout_folder("tests/golden", "PERCLOSS_GOLDEN", "the golden reference files")
+    ``data/golden`` of the checkout (``$PERCLOSS_GOLDEN`` if set)."""
+    return checkout_folder("data/golden", "PERCLOSS_GOLDEN", "the golden reference files")

@@ -5,7 +5,7 @@ Python loops over lines and maskers, float64. It shares only the tables
 (checked separately against the standard's printed values). The subband level
 of the SMR is the spectrum's maximum (``spl="spectrum"``); the scalefactor term
 has its own loop reference, :func:`scalefactor_term`. The independent golden
-reference built from the ISO encoder is in ``tests/golden/``.
+reference built from the ISO encoder is in ``data/golden/``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Model 1 against an independent golden reference: the ISO reference encoder (dist10).
 
-``tests/golden/`` holds the per-step outputs of dist10's psychoacoustic model 1
+``data/golden/`` holds the per-step outputs of dist10's psychoacoustic model 1
 (``tonal.c``) and analysis filterbank (``encode.c``), built and run by
-``tests/golden/build_dist10_golden.sh`` on two shipped clips at 44.1 and 32 kHz,
+``data/golden/build_dist10_golden.sh`` on two shipped clips at 44.1 and 32 kHz,
 Layers I and II (6 frames each). Where dist10 departs from Annex D the
 departure was switched off on the reference side before the outputs were
-stored (S1-S5 in ``tests/golden/README.md``). Two departures cannot be
+stored (S1-S5 in ``data/golden/README.md``). Two departures cannot be
 switched off without rewriting dist10's tonal labelling, so the steps after
 them are compared with dist10's own inputs, step by step:
 
@@ -29,29 +29,20 @@ import pytest
 import torch
 
 from percloss import iso_tables
+from percloss.experiments import dist10
 from percloss.masking import (
     _scalefactor_blocks,
     decimate_maskers,
     model_tables,
     polyphase_analysis,
-    psychoacoustic_model1,
     scalefactor_index,
     spectrum_db,
     subband_smr,
     threshold_from_maskers,
 )
 
-GOLDEN = Path(__file__).parent / "golden"
-CASES = sorted(p.name for p in GOLDEN.glob("dist10_*.npz"))
-
-
-def load(name: str) -> dict[str, np.ndarray]:
-    with np.load(GOLDEN / name) as d:
-        return {k: d[k] for k in d.files}
-
-
-def signal(g: dict[str, np.ndarray]) -> torch.Tensor:
-    return torch.as_tensor(g["samples"].astype(np.float64) / 32768.0)
+CASES = dist10.cases()
+load, signal = dist10.load_case, dist10.case_signal
 
 
 def test_golden_files_are_present() -> None:
@@ -152,20 +143,20 @@ def test_end_to_end_agreement_is_reported() -> None:
     Differences come from the two unswitched departures above; the bound
     guards against regressions, and the numbers are printed (``pytest -s``).
     """
-    diffs, smr_diffs, same_tonal, frames = [], [], 0, 0
-    for case in CASES:
-        g = load(case)
-        n, f = int(g["n_fft"]), int(g["frames"])
-        a = psychoacoustic_model1(signal(g), int(g["sample_rate"]), n)
-        diffs.append(np.abs(a.global_threshold_db[:f].numpy() - g["global_threshold_db"]).ravel())
-        smr_diffs.append(np.abs(a.smr_db[:f].numpy() - g["smr_db"]).ravel())
-        for m in range(f):
-            ref = g["tonal_lines"][m]
-            same_tonal += sorted(torch.nonzero(a.tonal[m]).flatten().tolist()) == sorted(ref[ref >= 0].tolist())
-            frames += 1
+    found = [dist10.agreement(case) for case in CASES]  # what chapter 2 shows
+    diffs = [a.threshold_diff_db.ravel() for a in found]
+    smr_diffs = [a.smr_diff_db.ravel() for a in found]
+    same_tonal, frames = sum(a.same_tonal_frames for a in found), sum(a.frames for a in found)
     d, s = np.concatenate(diffs), np.concatenate(smr_diffs)
     print(f"\nend to end vs dist10 (S1-S5), {frames} frames: global threshold |diff| median {np.median(d):.2e} dB,"
           f" 95th percentile {np.percentile(d, 95):.2f} dB, max {d.max():.2f} dB; grid points within 0.01 dB:"
           f" {100 * (d <= 0.01).mean():.1f} %; SMR |diff| median {np.median(s):.2e} dB, max {s.max():.2f} dB;"
           f" frames with identical tonal maskers: {same_tonal}/{frames}")
     assert np.median(d) <= 0.01
+
+
+def test_the_golden_cases_are_named_and_an_unknown_one_is_refused(tmp_path: Path) -> None:
+    assert CASES[0] == "band_sectoid_32000_l1" and all(c.endswith(("_l1", "_l2")) for c in CASES)
+    with pytest.raises(ValueError, match="no golden case 'nope'.*band_sectoid_32000_l1"):
+        dist10.load_case("nope")
+    assert dist10.cases(tmp_path) == []  # another folder: its own cases

@@ -1,9 +1,9 @@
-"""Write the dist10 golden reference files of tests/golden/ (see README.md there).
+"""Write the dist10 golden reference files of data/golden/ (see README.md there).
 
 Called by ``build_dist10_golden.sh``, which builds the driver binaries; run by
 hand only with the same arguments::
 
-    python tests/golden/make_golden.py --build BUILD --tables TABLES --commit SHA \
+    python data/golden/make_golden.py --build BUILD --tables TABLES --commit SHA \
         [--mirror PATH] [--tarball-sha256 HEX] [--ablation]
 
 ``BUILD`` holds the binaries ``d10_golden``, ``d10_native`` and ``d10_shipped``

@@ -6,7 +6,7 @@
  *
  * This file contains no dist10 code: it only calls dist10's functions.
  * It is compiled and linked by build_dist10_golden.sh against a (patched)
- * copy of tonal.c, encode.c and common.c; see tests/golden/README.md.
+ * copy of tonal.c, encode.c and common.c; see data/golden/README.md.
  *
  * Usage
  *   dist10_driver TABLES_DIR tables

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Rebuild the dist10 golden reference in tests/golden/ (see README.md there).
+# Rebuild the dist10 golden reference in data/golden/ (see README.md there).
 #
-#   bash tests/golden/build_dist10_golden.sh [MIRROR_GIT_DIR] [--ablation]
+#   bash data/golden/build_dist10_golden.sh [MIRROR_GIT_DIR] [--ablation]
 #
 # MIRROR_GIT_DIR is a bare git clone of github.com/joncampbell123/iso-dist10
 # (default: the snapshot at /work/.mirror/joncampbell123+iso-dist10/repo).
