@@ -13,7 +13,7 @@ encoder; the time-averaged "acoustic" half of its 1024 channels is
 unit-normalised, and a small learned network turns the two embeddings into a
 non-negative distance (0 for identical inputs). Other sample rates are
 resampled to 22.05 kHz differentiably with
-:func:`~percloss.embeddings.fft_resample` (band-limited, treats the signal as
+:func:`~percloss.signal.resample_differentiable` (band-limited, treats the signal as
 periodic). The network is frozen and cached once per device; it runs in
 float32 on the device of the inputs.
 """
@@ -36,8 +36,8 @@ from torch import nn
 
 from ._checks import check_same_shape, check_sample_rate, check_signal
 from ._memory import check_memory
-from .embeddings import fft_resample_unchecked
 from .losses import check_reduction, reduce
+from .signal import resample_differentiable_unchecked
 
 __all__ = [
     "acoustic_embedding",
@@ -210,7 +210,7 @@ def acoustic_embedding(model: nn.Module, x: torch.Tensor, sample_rate: int) -> t
     """Unit-norm acoustic embeddings, ``(batch, time) -> (batch, 512)``."""
     x = x.float()  # the network's dtype (and FFTs of half-precision tensors need not exist)
     if sample_rate != CDPAM_SAMPLE_RATE:
-        x = fft_resample_unchecked(x, sample_rate, CDPAM_SAMPLE_RATE)  # validated by the entry point
+        x = resample_differentiable_unchecked(x, sample_rate, CDPAM_SAMPLE_RATE)  # validated by the entry point
     encoder = cast(nn.Module, model.base_encoder)
     _, acoustic, _ = encoder(x.mul(_INT16_SCALE).unsqueeze(1))
     return F.normalize(acoustic, dim=1)
@@ -244,7 +244,7 @@ def cdpam_distance(
         reference: clean signals, ``(time,)`` or ``(batch, time)``, floating point.
         test: signals to judge, same shape, dtype and device as ``reference``.
         sample_rate: rate of both in Hz (a positive integer); other rates than
-            22050 are resampled with :func:`~percloss.embeddings.fft_resample`.
+            22050 are resampled with :func:`~percloss.signal.resample_differentiable`.
         weights: CDPAM checkpoint, see :func:`load_cdpam`. (Default: the wheel's)
 
     Shape:

@@ -4,8 +4,8 @@ Clips live in ``data/clips/`` (see its ``SOURCES.md``), described by
 ``manifest.json``. ``PERCLOSS_DATA`` points elsewhere if set (and
 ``PERCLOSS_CORPUS`` the codec corpus, :func:`codec_corpus_dir`); an installed
 package, outside a checkout, has no clips and needs them set (the error says so).
-Resampling uses soxr (``VHQ``), a band-limited polyphase resampler (the
-``codec`` and ``metrics`` extras bring it).
+Resampling is :func:`percloss.signal.resample_audio` (soxr ``VHQ``, a band-limited polyphase
+resampler; the ``codec`` and ``metrics`` extras bring it).
 
 Notebook: every chapter; the clips are listed in ``book/data.md``.
 """
@@ -24,11 +24,11 @@ import torch
 
 from . import paths
 from ._checks import AUDIO_RATE_RANGE, check_sample_rate
-from ._optional import needs
+from .signal import resample_audio
 
 __all__ = ["clips_dir", "codec_corpus_dir", "codec_corpus", "heldout_dir", "heldout_manifest", "heldout_set",
            "training_corpus_manifest", "training_corpus",
-           "choose_segments", "HELDOUT_SEGMENTS", "HELDOUT_SEGMENT_SECONDS", "HELDOUT_SILENCE_DB", "list_clips", "clip_info", "load_clip", "excerpt", "read_audio", "load_wav", "resample"]
+           "choose_segments", "HELDOUT_SEGMENTS", "HELDOUT_SEGMENT_SECONDS", "HELDOUT_SILENCE_DB", "list_clips", "clip_info", "load_clip", "excerpt", "read_audio", "load_wav"]
 
 MIN_RATE, MAX_RATE = AUDIO_RATE_RANGE
 
@@ -148,7 +148,7 @@ def heldout_set(sample_rate: int) -> dict[str, list[torch.Tensor]]:
         x = frames.mean(axis=1)
         length = int(round(info["segment_seconds"] * rate))
         pieces = [x[k * length:(k + 1) * length] for k in range(len(info["segment_starts_seconds"]))]
-        out[name] = [torch.from_numpy(resample(p, rate, sample_rate).astype(np.float32)) for p in pieces]
+        out[name] = [torch.from_numpy(resample_audio(p, rate, sample_rate).astype(np.float32)) for p in pieces]
     return out
 
 
@@ -218,27 +218,6 @@ def clip_info(name: str) -> dict[str, Any]:
     return dict(manifest[name])
 
 
-def resample(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
-    """Band-limited resampling of a 1-D float signal (soxr, very high quality).
-
-    Shape:
-        ``(time,) -> (round(time * new_rate / orig_rate),)``
-
-    >>> resample(np.ones(16000), 16000, 8000).shape
-    (8000,)
-    """
-    orig_rate = check_sample_rate(orig_rate, "orig_rate", rate_range=AUDIO_RATE_RANGE)
-    new_rate = check_sample_rate(new_rate, "new_rate", rate_range=AUDIO_RATE_RANGE)
-    if np.ndim(x) != 1:
-        raise ValueError(f"x must be mono with shape (time,), got shape {np.shape(x)}")
-    if orig_rate == new_rate:
-        return x
-    with needs(("codec", "metrics"), "Resampling (soxr)"):
-        import soxr
-    out: np.ndarray = soxr.resample(np.ascontiguousarray(x, dtype=np.float64), orig_rate, new_rate, quality="VHQ")
-    return out
-
-
 def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """Read an audio file as it is: ``((time, channels) float64 in [-1, 1], sample rate)``.
 
@@ -270,7 +249,7 @@ def load_wav(path: str | os.PathLike[str], sample_rate: int | None = None) -> tu
     x, rate = read_audio(path)
     mono = x.mean(axis=1)
     if sample_rate is not None:
-        mono = resample(mono, int(rate), check_sample_rate(sample_rate, rate_range=AUDIO_RATE_RANGE))
+        mono = resample_audio(mono, int(rate), check_sample_rate(sample_rate, rate_range=AUDIO_RATE_RANGE))
         rate = sample_rate
     return torch.from_numpy(mono.astype(np.float32)), int(rate)
 

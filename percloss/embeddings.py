@@ -39,6 +39,7 @@ from torch import nn
 
 from ._checks import check_choice, check_sample_rate, check_signal
 from .filterbank import mel_triangles
+from .signal import resample_audio
 
 __all__ = [
     "WeightSpec",
@@ -59,8 +60,6 @@ __all__ = [
     "Embedding",
     "load_embedding",
     "embedding_similarity",
-    "fft_resample",
-    "fft_resample_unchecked",
 ]
 
 
@@ -239,9 +238,7 @@ def vggish_examples(x: torch.Tensor, sample_rate: int = 16000) -> torch.Tensor:
     if x.dim() != 1:
         raise ValueError(f"x must be mono with shape (time,), got {tuple(x.shape)}")
     if rate != 16000:
-        from .data import resample
-
-        x = torch.from_numpy(resample(x.detach().cpu().double().numpy(), rate, 16000)).to(x)
+        x = torch.from_numpy(resample_audio(x.detach().cpu().double().numpy(), rate, 16000)).to(x)
     n_needed = 400 + 95 * 160
     if x.shape[-1] < n_needed:
         raise ValueError(f"x must hold at least {n_needed} samples at 16 kHz (0.975 s), got {x.shape[-1]}")
@@ -274,9 +271,7 @@ def openl3_frames(x: torch.Tensor, sample_rate: int = 48000, hop_seconds: float 
     if not 0 < hop_seconds <= 10:
         raise ValueError(f"hop_seconds must be in (0, 10], got {hop_seconds!r}")
     if rate != 48000:
-        from .data import resample
-
-        x = torch.from_numpy(resample(x.detach().cpu().double().numpy(), rate, 48000)).to(x)
+        x = torch.from_numpy(resample_audio(x.detach().cpu().double().numpy(), rate, 48000)).to(x)
     x = torch.nn.functional.pad(x, (24000, 24000))
     windows = x.unfold(-1, 48000, max(1, int(round(hop_seconds * 48000))))  # (W, 48000)
     window = torch.hann_window(2048, periodic=True, dtype=x.dtype, device=x.device)
@@ -479,28 +474,3 @@ def embedding_similarity(reference: torch.Tensor, degraded: torch.Tensor) -> dic
 
     r, d = reference.double(), degraded.double()
     return {"framewise": float(cos(r, d).mean()), "mean": float(cos(r.mean(0), d.mean(0)))}
-
-
-def fft_resample(x: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """Differentiable band-limited resampling by zero-padding/truncating the spectrum.
-
-    ``(..., time) -> (..., round(time * new_rate / orig_rate))``. Exact for
-    periodic signals; used where gradients must flow (losses), not for audio files.
-    """
-    check_signal(x, "x")
-    return fft_resample_unchecked(x, orig_rate, new_rate)
-
-
-def fft_resample_unchecked(x: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """:func:`fft_resample` without validating ``x`` (for losses that validated it already)."""
-    n_in = x.shape[-1]
-    n_out = int(round(n_in * new_rate / orig_rate))
-    if n_out == n_in:
-        return x
-    spec = torch.fft.rfft(x)
-    bins = n_out // 2 + 1
-    if bins <= spec.shape[-1]:
-        spec = spec[..., :bins]
-    else:
-        spec = torch.nn.functional.pad(spec, (0, bins - spec.shape[-1]))
-    return torch.fft.irfft(spec, n=n_out) * (n_out / n_in)

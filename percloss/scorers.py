@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_mono_array, check_sample_rate
+from .signal import resample_audio
 
 __all__ = ["pesq_wb", "estoi", "dnsmos", "visqol", "VISQOL_MIN_SAMPLES", "VISQOL_MIN_PEAK_DB", "VISQOL_MAX_PEAK"]
 
@@ -131,8 +132,6 @@ def visqol(reference: object, degraded: object, sample_rate: int, mode: str = "a
     """
     import numpy as np
 
-    from .data import resample
-
     rate = check_sample_rate(sample_rate)
     if mode not in ("audio", "speech"):
         raise ValueError(f"mode must be 'audio' or 'speech', got {mode!r}")
@@ -161,7 +160,7 @@ def visqol(reference: object, degraded: object, sample_rate: int, mode: str = "a
     if not np.any(deg):
         raise ValueError("degraded is silent: ViSQOL scales it to the reference's level, which silence has none of")
     if rate != target:
-        ref, deg = resample(ref, rate, target), resample(deg, rate, target)
+        ref, deg = resample_audio(ref, rate, target), resample_audio(deg, rate, target)
     if mode not in _VISQOL:
         import logging
 

@@ -1,4 +1,11 @@
-"""Small signal utilities shared by the library and the chapters."""
+"""Small signal utilities shared by the library and the chapters, and the two resamplers.
+
+- :func:`resample_audio` -- audio as it is heard or scored: band-limited polyphase resampling with soxr
+  (``VHQ``), numpy in and out, no gradient. The clip loaders (:mod:`percloss.data`), the CLI, the
+  scorers and the embeddings' front ends use it; it needs soxr (the ``codec`` and ``metrics`` extras).
+- :func:`resample_differentiable` -- a signal on its way into a network inside a loss: band-limited by
+  zero-padding or truncating the spectrum, torch in and out, gradients flow (VGGish and CDPAM losses).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,18 @@ from typing import TypeVar, overload
 import numpy as np
 import torch
 
-from ._checks import check_integer, check_real, check_same_shape, check_signal
+from ._checks import (
+    AUDIO_RATE_RANGE,
+    check_integer,
+    check_real,
+    check_same_shape,
+    check_sample_rate,
+    check_signal,
+)
+from ._optional import needs
 
-__all__ = ["peak_normalize", "middle", "stft_power_db", "floored_db_pair"]
+__all__ = ["peak_normalize", "middle", "stft_power_db", "floored_db_pair", "resample_audio",
+           "resample_differentiable", "resample_differentiable_unchecked"]
 
 @overload
 def peak_normalize(x: torch.Tensor, peak: float = ...) -> torch.Tensor: ...
@@ -87,3 +103,51 @@ def middle(x: _Signal, length: int) -> _Signal:
     length = min(len(x), check_integer(length, "length", lo=0))
     start = (len(x) - length) // 2
     return x[start : start + length]
+
+
+def resample_audio(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
+    """Band-limited resampling of a 1-D float signal (soxr, very high quality): for audio that is
+    listened to, stored or scored; not differentiable (:func:`resample_differentiable` is).
+
+    Shape:
+        ``(time,) -> (round(time * new_rate / orig_rate),)``
+
+    >>> resample_audio(np.ones(16000), 16000, 8000).shape
+    (8000,)
+    """
+    orig_rate = check_sample_rate(orig_rate, "orig_rate", rate_range=AUDIO_RATE_RANGE)
+    new_rate = check_sample_rate(new_rate, "new_rate", rate_range=AUDIO_RATE_RANGE)
+    if np.ndim(x) != 1:
+        raise ValueError(f"x must be mono with shape (time,), got shape {np.shape(x)}")
+    if orig_rate == new_rate:
+        return x
+    with needs(("codec", "metrics"), "Resampling (soxr)"):
+        import soxr
+    out: np.ndarray = soxr.resample(np.ascontiguousarray(x, dtype=np.float64), orig_rate, new_rate, quality="VHQ")
+    return out
+
+
+def resample_differentiable(x: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
+    """Differentiable band-limited resampling by zero-padding/truncating the spectrum.
+
+    ``(..., time) -> (..., round(time * new_rate / orig_rate))``. Exact for
+    periodic signals; used where gradients must flow (losses), not for audio files
+    (:func:`resample_audio`).
+    """
+    check_signal(x, "x")
+    return resample_differentiable_unchecked(x, orig_rate, new_rate)
+
+
+def resample_differentiable_unchecked(x: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
+    """:func:`resample_differentiable` without validating ``x`` (for losses that validated it already)."""
+    n_in = x.shape[-1]
+    n_out = int(round(n_in * new_rate / orig_rate))
+    if n_out == n_in:
+        return x
+    spec = torch.fft.rfft(x)
+    bins = n_out // 2 + 1
+    if bins <= spec.shape[-1]:
+        spec = spec[..., :bins]
+    else:
+        spec = torch.nn.functional.pad(spec, (0, bins - spec.shape[-1]))
+    return torch.fft.irfft(spec, n=n_out) * (n_out / n_in)

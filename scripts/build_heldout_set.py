@@ -29,7 +29,8 @@ from build_clips import read_audio, render_drums, sdist_member  # noqa: E402
 from build_codec_corpus import ROOT as FOF_ROOT  # noqa: E402
 from build_codec_corpus import band_mix  # noqa: E402
 
-from percloss.data import HELDOUT_SEGMENT_SECONDS, choose_segments, resample  # noqa: E402
+from percloss.data import HELDOUT_SEGMENT_SECONDS, choose_segments  # noqa: E402
+from percloss.signal import resample_audio  # noqa: E402
 
 RATE = 44100
 PEAK = 10 ** (-1 / 20)  # -1 dBFS
@@ -76,7 +77,7 @@ def first_long_songs(folder: Path, pattern: str, count: int) -> list[Path]:
 
 def mono_44k(path: Path) -> np.ndarray:
     x, rate = read_audio(path)
-    return resample(x, rate, RATE) if rate != RATE else x
+    return resample_audio(x, rate, RATE) if rate != RATE else x
 
 
 def slug(text: str) -> str:
@@ -100,10 +101,10 @@ def songs(work: Path) -> list[tuple[str, str, Source, str, np.ndarray]]:
     for stem in ("vocadito_10", "vocadito_14"):
         x, rate = read_audio(sdist_member(work, "basic-pitch", f"tests/resources/{stem}.wav"))
         out.append((stem, stem.replace("_", " "), VOCADITO, f"tests/resources/{stem}.wav",
-                    resample(x, rate, RATE) if rate != RATE else x))
+                    resample_audio(x, rate, RATE) if rate != RATE else x))
     x, rate = render_drums(work, HYDROGEN_JAZZY)
     out.append(("hydrogen_gm_kit_jazzy", "GM kit Jazzy (render)", HYDROGEN, str(HYDROGEN_JAZZY),
-                resample(x, rate, RATE) if rate != RATE else x))
+                resample_audio(x, rate, RATE) if rate != RATE else x))
     return out
 
 

@@ -38,7 +38,7 @@ from build_heldout_set import (  # noqa: E402
     slug,
 )
 
-from percloss.data import resample  # noqa: E402
+from percloss.signal import resample_audio  # noqa: E402
 
 PEAK = 10 ** (-1 / 20)
 MIN_SECONDS = 60.0
@@ -106,7 +106,7 @@ def main() -> None:
             assert rate == RATE
         elif render:
             x, rate = render_drums(args.work, path)
-            mix = resample(x, rate, RATE) if rate != RATE else x
+            mix = resample_audio(x, rate, RATE) if rate != RATE else x
         else:
             mix = mono_44k(path)
         mix = mix * (PEAK / np.abs(mix).max())

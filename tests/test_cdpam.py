@@ -22,7 +22,8 @@ from percloss.cdpam import (
     cdpam_weights_path,
     load_cdpam,
 )
-from percloss.data import excerpt, resample
+from percloss.data import excerpt
+from percloss.signal import resample_audio
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("cdpam") is None,
@@ -92,7 +93,7 @@ def test_matches_the_cdpam_package_forward(speech: torch.Tensor) -> None:
 
 def test_gradient_is_finite_and_nonzero(speech: torch.Tensor) -> None:
     """Through the resampler too: input at 44.1 kHz."""
-    x = torch.from_numpy(resample(speech.double().numpy(), RATE, 44100)).float()
+    x = torch.from_numpy(resample_audio(speech.double().numpy(), RATE, 44100)).float()
     y = noisy(x, 20.0).requires_grad_(True)
     d = cdpam_distance(x, y, 44100)
     d.backward()
@@ -110,7 +111,7 @@ def test_44k_input_gives_the_22k_distance() -> None:
     y = x + 0.02 * n / n.pow(2).mean().sqrt()
 
     def up(s: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(resample(s.numpy(), RATE, 44100)).float()
+        return torch.from_numpy(resample_audio(s.numpy(), RATE, 44100)).float()
 
     with torch.no_grad():
         d22 = float(cdpam_distance(x.float(), y.float(), RATE))

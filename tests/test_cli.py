@@ -247,7 +247,8 @@ def test_encode_decode_stream_in_blocks(tmp_path: Path, monkeypatch: pytest.Monk
 
     from percloss import cli
     from percloss.codec import CascadedCodec, read_bitstream, save_codec, write_bitstream
-    from percloss.data import load_clip, read_audio, resample
+    from percloss.data import load_clip, read_audio
+    from percloss.signal import resample_audio
 
     torch.manual_seed(0)
     codec = CascadedCodec(2).eval()
@@ -263,13 +264,13 @@ def test_encode_decode_stream_in_blocks(tmp_path: Path, monkeypatch: pytest.Monk
     assert main(["encode", str(wav), str(pcl), "--model", str(model), "--quiet"]) == 0
     audio, _ = read_audio(wav)
     mono = audio.mean(axis=1).astype(np.float32).astype(np.float64)  # the reader's float32 downmix
-    x = torch.from_numpy(resample(mono, 22050, 16000).astype(np.float32))
+    x = torch.from_numpy(resample_audio(mono, 22050, 16000).astype(np.float32))
     expected_blob = write_bitstream(codec, counts, x, 16000, original_rate=22050)
     assert pcl.read_bytes() == expected_blob
     assert main(["decode", str(pcl), str(out), "--model", str(model), "--quiet"]) == 0
     decoded, rate = sf.read(str(out), dtype="int16")
     y, _ = read_bitstream(codec, counts, expected_blob)
-    whole = np.clip(resample(y.clamp(-1, 1).double().numpy(), 16000, 22050), -1.0, 1.0)
+    whole = np.clip(resample_audio(y.clamp(-1, 1).double().numpy(), 16000, 22050), -1.0, 1.0)
     reference = tmp_path / "ref.wav"
     sf.write(str(reference), whole, 22050, subtype="PCM_16")
     assert rate == 22050

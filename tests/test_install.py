@@ -163,7 +163,7 @@ def test_every_import_of_an_extras_package_names_its_extra() -> None:
 
 
 def _calls() -> list[tuple[str, str, object]]:
-    from percloss import anchors, codec, degrade, scorers
+    from percloss import anchors, codec, degrade, scorers, signal
 
     speech = 0.1 * np.sin(np.arange(48000) * 0.05)
     return [
@@ -176,8 +176,8 @@ def _calls() -> list[tuple[str, str, object]]:
         ("lameenc", "codec", lambda: anchors.mp3(speech, 48000, 64)),
         ("soxr", "codec", lambda: anchors.opus_encode(speech, 16000, 32)),
         ("pyroomacoustics", "degrade", lambda: degrade._rir.__wrapped__(16000, 0.3)),  # type: ignore[attr-defined]
-        ("soxr", "codec", lambda: data.resample(speech, 48000, 16000)),
-        ("soxr", "metrics", lambda: data.resample(speech, 48000, 16000)),
+        ("soxr", "codec", lambda: signal.resample_audio(speech, 48000, 16000)),
+        ("soxr", "metrics", lambda: signal.resample_audio(speech, 48000, 16000)),
     ]
 
 

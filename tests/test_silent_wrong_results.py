@@ -9,7 +9,7 @@ import torch
 from percloss import anchors, data
 from percloss.filterbank import mel_triangles
 from percloss.metrics import log_spectral_distance
-from percloss.signal import middle
+from percloss.signal import middle, resample_audio
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,8 @@ def speech() -> torch.Tensor:
 def test_resample_refuses_anything_but_mono() -> None:
     stereo = np.random.default_rng(0).standard_normal((2, 1000))
     with pytest.raises(ValueError, match=r"x must be mono with shape \(time,\)"):
-        data.resample(stereo, 16000, 8000)  # once: resampled along the wrong axis, returned (1, 1000)
-    assert data.resample(stereo[0], 16000, 8000).shape == (500,)
+        resample_audio(stereo, 16000, 8000)  # once: resampled along the wrong axis, returned (1, 1000)
+    assert resample_audio(stereo[0], 16000, 8000).shape == (500,)
 
 
 def test_mp3_refuses_rates_lame_does_not_code() -> None:

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from .._checks import check_sample_rate
-from ..embeddings import fft_resample_unchecked, load_embedding, vggish_examples_unchecked
+from ..embeddings import load_embedding, vggish_examples_unchecked
+from ..signal import resample_differentiable_unchecked
 from ._contract import check_pair, check_reduction, reduce_elements
 from .filterbank import cosine_distance
 
@@ -31,7 +32,7 @@ _HOP = 96 * 160
 
 def _embed(network: nn.Module, x: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """VGGish embeddings of every signal, ``(..., time) -> (signals, examples, 128)``."""
-    y = fft_resample_unchecked(x, sample_rate, _VGGISH_RATE) if sample_rate != _VGGISH_RATE else x
+    y = resample_differentiable_unchecked(x, sample_rate, _VGGISH_RATE) if sample_rate != _VGGISH_RATE else x
     length = max(_NEED, _NEED + _HOP * ((y.shape[-1] - _NEED + _HOP - 1) // _HOP))
     y = torch.nn.functional.pad(y, (0, length - y.shape[-1]))
     flat = y.reshape(-1, y.shape[-1]).float()
@@ -75,7 +76,7 @@ class EmbeddingDistanceLoss(nn.Module):
     """``1 - cos`` between VGGish embeddings of input and target (mean over examples).
 
     The report's "perceptual metric" used as a training loss. Signals are
-    resampled to 16 kHz differentiably (:func:`~percloss.embeddings.fft_resample`)
+    resampled to 16 kHz differentiably (:func:`~percloss.signal.resample_differentiable`)
     and zero-padded to whole 0.96 s examples. The network is frozen;
     :attr:`weights` says whether it is pretrained or the random-feature
     control. Functional form: :func:`embedding_distance_loss`.
