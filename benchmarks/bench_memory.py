@@ -32,7 +32,7 @@ LOSSES = {
     "priority": "PriorityWeightedLoss(44100)",
     "noise_modulation": "NoiseModulationLoss(44100)",
     "embedding": "EmbeddingDistanceLoss(44100)",
-    "cdpam": "__import__('percloss.cdpam', fromlist=['CDPAMLoss']).CDPAMLoss(44100)",
+    "cdpam": "__import__('percloss.losses', fromlist=['CDPAMLoss']).CDPAMLoss(44100)",
 }
 
 CHILD = r"""

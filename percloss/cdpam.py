@@ -1,21 +1,23 @@
-"""CDPAM, the pretrained neural perceptual audio distance of Manocha et al. (2021).
+"""CDPAM, the pretrained neural perceptual audio distance of Manocha et al. (2021): weights, network, embedding.
 
 "CDPAM: Contrastive learning for perceptual audio similarity" (ICASSP 2021).
 The network and its trained weights come from the PyPI package ``cdpam``
 (MIT licence), an optional dependency: ``pip install 'percloss[cdpam]'``.
 Only the weights file inside the installed wheel is used (no download), after
-its SHA-256 is checked against :data:`CDPAM_WEIGHTS_SHA256`.
+its SHA-256 is checked against :data:`CDPAM_WEIGHTS_SHA256`; ``cdpam`` itself
+is imported only when the network is loaded, so importing this module needs
+nothing of the extra.
 
-The distance follows ``cdpam.CDPAM.forward``: each signal, at 22.05 kHz and
-scaled to the int16 range (``x * 32768``, as ``cdpam.load_audio`` does, less
-its rounding, which would stop gradients), goes through the 16-layer conv
-encoder; the time-averaged "acoustic" half of its 1024 channels is
-unit-normalised, and a small learned network turns the two embeddings into a
-non-negative distance (0 for identical inputs). Other sample rates are
-resampled to 22.05 kHz differentiably with
-:func:`~percloss.signal.resample_differentiable` (band-limited, treats the signal as
-periodic). The network is frozen and cached once per device; it runs in
-float32 on the device of the inputs.
+This module loads (:func:`load_cdpam`, cached once per device, frozen) and
+embeds (:func:`acoustic_embedding`: a signal at 22.05 kHz, scaled to the int16
+range as ``cdpam.load_audio`` does less its rounding, through the 16-layer conv
+encoder, the time-averaged "acoustic" half of its 1024 channels
+unit-normalised; other rates are resampled differentiably with
+:func:`~percloss.signal.resample_differentiable`). The distance and the loss
+built on it are :func:`percloss.losses.cdpam_distance` and
+:class:`percloss.losses.CDPAMLoss` (:mod:`percloss.losses.cdpam`); this module
+sits below the losses and imports none of them. ``percloss.cdpam.cdpam_distance``
+and ``percloss.cdpam.CDPAMLoss``, their former home, still resolve (on first access).
 """
 
 from __future__ import annotations
@@ -28,15 +30,13 @@ import os
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_same_shape, check_sample_rate, check_signal
-from ._memory import check_memory
-from .losses import check_reduction, reduce
+from ._checks import check_sample_rate
 from .signal import resample_differentiable_unchecked
 
 __all__ = [
@@ -48,8 +48,6 @@ __all__ = [
     "cdpam_weights_path",
     "load_cdpam",
     "cdpam_min_length",
-    "cdpam_distance",
-    "CDPAMLoss",
 ]
 
 #: The ``cdpam`` release whose weights are pinned below.
@@ -172,42 +170,12 @@ def cdpam_min_length(sample_rate: int) -> int:
     return math.ceil(CDPAM_RECEPTIVE_FIELD * rate / CDPAM_SAMPLE_RATE)
 
 
-#: The largest peak :func:`cdpam_distance` accepts: CDPAM was trained on audio in [-1, 1], and its distance
-#: collapses outside (int16-scaled copies of a pair 0.68 apart scored 0.0066); overs of a decoder pass.
-FULL_SCALE_LIMIT = 2.0
-
-
-# Working memory of the network's activations for both signals, forward + backward, per second of audio
-# (it runs at 22.05 kHz whatever the input's rate): benchmarks/bench_memory.py measured 313 MB per second
-# (2 s -> 1.09 GB, 8 s -> 2.96 GB at 44.1 kHz); 330 leaves a margin.
-BYTES_PER_SECOND = 330 * 10**6
-
-
-def _check_inputs(
-    reference: torch.Tensor, test: torch.Tensor, sample_rate: object, names: tuple[str, str],
-    full_scale: bool = False,
-) -> int:
-    rate = check_sample_rate(sample_rate)
-    need = cdpam_min_length(rate)
-    for x, name in zip((reference, test), names, strict=True):
-        check_signal(x, name, min_length=need)
-        if x.dim() > 2:
-            raise ValueError(f"{name} must have shape (time,) or (batch, time), got {tuple(x.shape)}")
-        peak = float(x.detach().abs().max())
-        if full_scale and peak > FULL_SCALE_LIMIT:
-            raise ValueError(f"{name}'s peak is {peak:g}: CDPAM takes audio at full scale 1.0 (up to "
-                             f"{FULL_SCALE_LIMIT:g} accepted); PCM-scaled audio? divide int16 samples by 32768")
-    check_same_shape(reference, test, *names)
-    seconds = reference.shape[-1] / rate * (reference.shape[0] if reference.dim() == 2 else 1)
-    if seconds * BYTES_PER_SECOND > 256 * 2**20:
-        check_memory(seconds * BYTES_PER_SECOND, f"CDPAM on {names[0]} and {names[1]} of shape "
-                     f"{tuple(reference.shape)} at {rate} Hz", reference.device,
-                     hint="score shorter segments (CDPAM was trained on clips of a few seconds) and average")
-    return rate
-
-
 def acoustic_embedding(model: nn.Module, x: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """Unit-norm acoustic embeddings, ``(batch, time) -> (batch, 512)``."""
+    """Unit-norm acoustic embeddings of validated signals (no checks), ``(batch, time) -> (batch, 512)``.
+
+    ``model`` is :func:`load_cdpam`'s network; ``x`` holds float signals in ``[-1, 1]`` at ``sample_rate``
+    of at least :func:`cdpam_min_length` samples (:func:`percloss.losses.cdpam_distance` checks them).
+    """
     x = x.float()  # the network's dtype (and FFTs of half-precision tensors need not exist)
     if sample_rate != CDPAM_SAMPLE_RATE:
         x = resample_differentiable_unchecked(x, sample_rate, CDPAM_SAMPLE_RATE)  # validated by the entry point
@@ -216,84 +184,13 @@ def acoustic_embedding(model: nn.Module, x: torch.Tensor, sample_rate: int) -> t
     return F.normalize(acoustic, dim=1)
 
 
-def _distance(
-    reference: torch.Tensor,
-    test: torch.Tensor,
-    sample_rate: int,
-    weights: str | os.PathLike[str] | None,
-) -> torch.Tensor:
-    model = load_cdpam(test.device, weights)
-    ref, tst = reference.reshape(-1, reference.shape[-1]), test.reshape(-1, test.shape[-1])
-    head = cast(nn.Module, model.model_dist)
-    dist = head(acoustic_embedding(model, ref, sample_rate), acoustic_embedding(model, tst, sample_rate))
-    return dist.reshape(test.shape[:-1]).to(test.dtype)
+# moved to percloss.losses.cdpam; resolved there on first access, so that this module imports no loss
+_MOVED = ("cdpam_distance", "CDPAMLoss", "FULL_SCALE_LIMIT", "BYTES_PER_SECOND")
 
 
-def cdpam_distance(
-    reference: torch.Tensor,
-    test: torch.Tensor,
-    sample_rate: int,
-    weights: str | os.PathLike[str] | None = None,
-) -> torch.Tensor:
-    """CDPAM distance between ``reference`` and ``test`` (0 when they are equal; larger is worse).
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from .losses import cdpam as moved
 
-    Differentiable with respect to both signals (the network is frozen), so it
-    can serve as a training loss. Signals are in ``[-1, 1]`` full scale.
-
-    Args:
-        reference: clean signals, ``(time,)`` or ``(batch, time)``, floating point.
-        test: signals to judge, same shape, dtype and device as ``reference``.
-        sample_rate: rate of both in Hz (a positive integer); other rates than
-            22050 are resampled with :func:`~percloss.signal.resample_differentiable`.
-        weights: CDPAM checkpoint, see :func:`load_cdpam`. (Default: the wheel's)
-
-    Shape:
-        ``(time,), (time,) -> ()`` or ``(batch, time), (batch, time) -> (batch,)``;
-        ``time >= cdpam_min_length(sample_rate)`` (841 samples at 22.05 kHz).
-
-    Raises:
-        ImportError: if ``cdpam`` is not installed.
-        ValueError: for NaN/Inf, non-float dtypes, mismatched shapes, a sample
-            rate that is not a positive integer, too-short signals, or a peak
-            above :data:`FULL_SCALE_LIMIT` (PCM-scaled audio).
-    """
-    rate = _check_inputs(reference, test, sample_rate, ("reference", "test"), full_scale=True)
-    return _distance(reference, test, rate, weights)
-
-
-class CDPAMLoss(nn.Module):
-    """CDPAM distance as a loss, ``forward(input, target)`` (see :func:`cdpam_distance`).
-
-    The network is not a submodule: it is loaded lazily, cached per device and
-    run on the device of ``input``, so it never enters this module's
-    ``state_dict`` and ``.to()`` has nothing to move.
-
-    Args:
-        sample_rate: rate of the signals in Hz.
-        reduction: ``"none"``, ``"mean"`` or ``"sum"``. (Default: ``"mean"``)
-        weights: CDPAM checkpoint, see :func:`load_cdpam`. (Default: the wheel's)
-
-    Shape:
-        ``(time,) or (batch, time)``, same for target ``-> ()``, or ``(batch,)``
-        with ``reduction="none"``; ``time >= cdpam_min_length(sample_rate)``.
-
-    Memory: the network's activations for both signals, forward and backward,
-    take about 313 MB per second of audio (it runs at 22.05 kHz whatever the
-    input's rate; ``benchmarks/results/memory.md``); an input whose estimate
-    exceeds the memory available is refused before allocating.
-    """
-
-    def __init__(
-        self,
-        sample_rate: int,
-        reduction: str = "mean",
-        weights: str | os.PathLike[str] | None = None,
-    ) -> None:
-        super().__init__()
-        self.sample_rate = check_sample_rate(sample_rate)
-        self.reduction = check_reduction(reduction)
-        self.weights = weights
-
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _check_inputs(target, input, self.sample_rate, ("target", "input"))
-        return reduce(_distance(target, input, self.sample_rate, self.weights), self.reduction)
+        return getattr(moved, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""CDPAM (percloss.cdpam) with the real weights of the cdpam==0.0.6 wheel.
+"""CDPAM (percloss.cdpam, percloss.losses.cdpam) with the real weights of the cdpam==0.0.6 wheel.
 
 Clips are 0.25-0.5 s so that the file runs in well under a minute on one core.
 """
@@ -15,14 +15,9 @@ import pytest
 import torch
 
 import percloss.cdpam as pc
-from percloss.cdpam import (
-    CDPAMLoss,
-    cdpam_distance,
-    cdpam_min_length,
-    cdpam_weights_path,
-    load_cdpam,
-)
+from percloss.cdpam import cdpam_min_length, cdpam_weights_path, load_cdpam
 from percloss.data import excerpt
+from percloss.losses import CDPAMLoss, cdpam_distance
 from percloss.signal import resample_audio
 
 pytestmark = pytest.mark.skipif(
@@ -209,3 +204,16 @@ def test_runs_on_the_device_of_the_inputs(speech: torch.Tensor) -> None:
         gpu = cdpam_distance(ref.cuda(), test.cuda(), RATE)
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-3, atol=1e-5)
+
+
+def test_the_distance_and_the_loss_live_in_the_losses_and_keep_their_old_names() -> None:
+    """``percloss.cdpam`` loads and embeds; the distance and the loss moved to ``percloss.losses.cdpam``,
+    and their former names resolve to the very same objects."""
+    import percloss.losses.cdpam as lc
+
+    assert CDPAMLoss.__module__ == cdpam_distance.__module__ == "percloss.losses.cdpam"
+    assert pc.CDPAMLoss is CDPAMLoss and pc.cdpam_distance is cdpam_distance
+    assert pc.FULL_SCALE_LIMIT == lc.FULL_SCALE_LIMIT and pc.BYTES_PER_SECOND == lc.BYTES_PER_SECOND
+    assert "CDPAMLoss" not in pc.__all__ and not hasattr(pc, "check_reduction")
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        pc.nothing  # noqa: B018

@@ -107,3 +107,106 @@ def test_chapters_reach_the_repositorys_folders_through_percloss_paths(path: Pat
 def test_the_path_check_finds_a_relative_path() -> None:
     assert _relative_paths('x = Path("../runs/listening")\n# "../book/data" in a comment is fine\n') == [
         "../runs/listening"]
+
+
+# ------------------------------------------------------------------ the losses sit on the modules below them
+
+#: What ``percloss.losses`` may import: the shared checks, signal processing, model 1, the filterbanks and
+#: weightings, and the network loaders (VGGish/OpenL3, CDPAM). Everything else -- the experiments, the codec
+#: and its training, the clip loaders, the scorers, the CLI -- sits above the losses (it uses them).
+BELOW_LOSSES = frozenset({
+    "percloss._checks", "percloss._memory", "percloss._optional", "percloss.signal", "percloss.masking",
+    "percloss.iso_tables", "percloss.filterbank", "percloss.weighting", "percloss.embeddings", "percloss.cdpam",
+})
+
+
+def percloss_imports(source: str, module: str, is_package: bool = False,
+                     module_level: bool = False) -> list[tuple[int, str]]:
+    """``(line, module)`` for each percloss module that ``source`` (the module ``module``) imports, relative
+    imports made absolute and ``from pkg import sub`` read as ``pkg.sub`` where ``sub`` is a module; inside
+    functions too unless ``module_level``."""
+    tree = ast.parse(source)
+    nodes = tree.body if module_level else list(ast.walk(tree))
+    package = module if is_package else module.rpartition(".")[0]
+    found = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "percloss"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "percloss":
+                continue
+            for alias in node.names:
+                sub = ROOT.joinpath(*target.split("."), alias.name)
+                is_module = sub.with_suffix(".py").is_file() or (sub / "__init__.py").is_file()
+                found.append((node.lineno, f"{target}.{alias.name}" if is_module else target))
+    return found
+
+
+def _layer(module: str) -> str:
+    """The unit of layering: ``percloss.losses`` as a whole, else the top-level module (``percloss.masking``)."""
+    return ".".join(module.split(".")[:2])
+
+
+def upward_imports(source: str, module: str, is_package: bool = False) -> list[str]:
+    """Imports of a ``percloss.losses`` module that reach outside the package and outside :data:`BELOW_LOSSES`."""
+    return [f"{line}: {name}" for line, name in percloss_imports(source, module, is_package)
+            if _layer(name) not in BELOW_LOSSES | {"percloss.losses"}]
+
+
+LOSS_MODULES = sorted((ROOT / "percloss" / "losses").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", LOSS_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_losses_import_only_the_modules_below_them(path: Path) -> None:
+    """No upward import, not even one deferred into a function (a ``__getattr__`` reaching back to
+    ``percloss.cdpam``'s loss, as the package once had, or an import of the experiments)."""
+    assert upward_imports(path.read_text(), _module_name(path), path.name == "__init__.py") == []
+
+
+@pytest.mark.parametrize("module", sorted(BELOW_LOSSES))
+def test_the_modules_below_the_losses_stay_below_them(module: str) -> None:
+    """When imported they import neither ``percloss.losses`` (a cycle) nor anything outside
+    :data:`BELOW_LOSSES`. (``percloss.cdpam.CDPAMLoss``, the loss's former name, resolves on first access.)"""
+    path = ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    imported = {_layer(name) for _, name in percloss_imports(path.read_text(), module, module_level=True)}
+    assert imported <= BELOW_LOSSES, f"{module} imports {sorted(imported - BELOW_LOSSES)}"
+
+
+def test_the_layer_check_finds_an_upward_import() -> None:
+    probe = (
+        "from ..experiments.prior import LOSSES\n"  # the chapters' code
+        "from .. import codec_training\n"  # the codec, above the losses
+        "import percloss.data\n"  # the clip loader
+        "from ..masking import model_tables\n"  # below: allowed
+        "from .._checks import check_signal\n"
+        "from ..cdpam import load_cdpam\n"  # the network loader: allowed
+        "from .masking import soft_level_db\n"  # the package's own
+        "from . import spectral\n"
+        "def later():\n"
+        "    from ..experiments import prior\n"  # deferred, still upward
+    )
+    found = upward_imports(probe, "percloss.losses.probe")
+    assert found == ["1: percloss.experiments.prior", "2: percloss.codec_training", "3: percloss.data",
+                     "10: percloss.experiments.prior"], found
+    below = "from ._checks import check_signal\nfrom .losses import reduce\ndef f():\n    from . import data\n"
+    assert {_layer(n) for _, n in percloss_imports(below, "percloss.cdpam", module_level=True)} == {
+        "percloss._checks", "percloss.losses"}
+
+
+def test_the_losses_import_without_the_cdpam_package() -> None:
+    """The ``cdpam`` extra is needed to compute a CDPAM distance, not to import the losses."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; sys.modules['cdpam'] = None; sys.modules['cdpam.models'] = None\n"
+            "import percloss.losses as losses\n"
+            "loss = losses.CDPAMLoss(22050)\n"
+            "try:\n    loss(torch.zeros(2000), torch.zeros(2000))\n"
+            "except ImportError as err:\n    print(err)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert "pip install 'percloss[cdpam]'" in out.stdout, out.stderr

@@ -211,7 +211,7 @@ def test_whole_spectrum_losses_refuse_before_allocating(monkeypatch, make):
 def test_cdpam_refuses_before_loading_what_will_not_fit(monkeypatch):
     """CDPAM's activations take about 313 MB per second: 20 s is refused under a 1 GB limit, before the
     network is loaded."""
-    from percloss import cdpam
+    from percloss.losses import cdpam
 
     def no_loading(*args, **kwargs):
         raise AssertionError("the network was loaded before the memory check")

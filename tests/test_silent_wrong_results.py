@@ -89,7 +89,7 @@ def test_mel_loss_with_more_bands_than_lines_warns_as_librosa_does() -> None:
 def test_cdpam_refuses_pcm_scaled_audio(speech: torch.Tensor) -> None:
     """CDPAM assumes [-1, 1]: int16-scaled audio once gave 0.0066 for a pair that scores 0.68 in range."""
     pytest.importorskip("cdpam")
-    from percloss.cdpam import cdpam_distance
+    from percloss.losses import cdpam_distance
 
     x = speech.float()[:22050]
     with pytest.raises(ValueError, match=r"test's peak is [0-9.]+: CDPAM takes audio at full scale"):

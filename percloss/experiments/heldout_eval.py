@@ -56,7 +56,7 @@ COLUMNS = ("song", "group", "segment", "system", "point", "sample_rate", "target
 
 
 def _score(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> dict[str, float]:
-    from ..cdpam import cdpam_distance
+    from ..losses import cdpam_distance
     from ..scorers import visqol
 
     x, y = x.double(), y.double()

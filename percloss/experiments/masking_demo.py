@@ -143,7 +143,7 @@ def independent_judges(x: torch.Tensor, mixes: dict[str, torch.Tensor], sample_r
     Returns:
         ``{name: {"visqol": ..., "cdpam": ...}}``.
     """
-    from ..cdpam import cdpam_distance
+    from ..losses import cdpam_distance
     from ..scorers import visqol
 
     check_signal(x, "x")

@@ -137,7 +137,7 @@ def _masked(sample_rate: int) -> nn.Module:
 
 
 def _cdpam(sample_rate: int) -> nn.Module:
-    from ..cdpam import CDPAMLoss  # needs the cdpam extra
+    from ..losses import CDPAMLoss  # needs the cdpam extra
 
     return CDPAMLoss(sample_rate)
 

@@ -19,18 +19,22 @@ once, at the public entry (:mod:`percloss.losses._contract`).
   :class:`PriorityWeightedLoss`, :class:`NoiseModulationLoss` (Zhen et al. 2020),
   :class:`MaskedFilterbankLoss`, with :func:`priority_weights` and :func:`soft_level_db`.
 - :mod:`~percloss.losses.embedding` -- :class:`EmbeddingDistanceLoss` (VGGish).
-- ``CDPAMLoss`` -- :class:`percloss.cdpam.CDPAMLoss` (functional form
-  :func:`percloss.cdpam.cdpam_distance`), imported on first access since it
-  needs the ``cdpam`` extra at call time.
+- :mod:`~percloss.losses.cdpam` -- :class:`CDPAMLoss` / :func:`cdpam_distance`, the
+  pretrained CDPAM network (loaded by :mod:`percloss.cdpam`; the ``cdpam`` extra
+  is needed when a distance is computed, not to import the losses).
+
+The package imports only the modules below it (:mod:`percloss.signal`,
+:mod:`percloss.masking`, :mod:`percloss.filterbank`, the network loaders
+:mod:`percloss.embeddings` and :mod:`percloss.cdpam`, ...), none of which imports it at import
+time (``tests/test_layers.py`` checks both).
 
 The codec's combination of these terms is :class:`percloss.codec_training.CodecLoss`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._contract import REDUCTIONS, check_pair, check_reduction, reduce, reduce_elements
+from .cdpam import CDPAMLoss, cdpam_distance
 from .embedding import EmbeddingDistanceLoss, embedding_distance_loss
 from .filterbank import (
     MSELoss,
@@ -93,13 +97,6 @@ __all__ = [
     # embeddings
     "embedding_distance_loss",
     "EmbeddingDistanceLoss",
+    "cdpam_distance",
     "CDPAMLoss",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "CDPAMLoss":  # percloss.cdpam imports this package: resolved on first access
-        from ..cdpam import CDPAMLoss
-
-        return CDPAMLoss
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,9 +3,8 @@
 Functional form :func:`embedding_distance_loss`; module
 :class:`EmbeddingDistanceLoss` (holds the frozen network and a cache of the
 last target's embeddings). The pretrained CDPAM distance as a loss is
-:class:`percloss.cdpam.CDPAMLoss` (functional form
-:func:`percloss.cdpam.cdpam_distance`), also reachable as
-``percloss.losses.CDPAMLoss``.
+:class:`~percloss.losses.cdpam.CDPAMLoss` (functional form
+:func:`~percloss.losses.cdpam.cdpam_distance`), beside this module.
 
 Notebook: ``notebooks/ch01_deep_audio_prior.py``.
 """
