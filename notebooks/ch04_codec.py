@@ -45,6 +45,7 @@ from percloss import data, notebook, paths
 from percloss.codec import CascadedCodec, CodecModule, count_parameters
 from percloss.codec_training import bits_per_code
 from percloss.experiments import codec_claims as cc
+from percloss.experiments import codec_evaluation as ce
 from percloss.experiments import codec_study as cs
 from percloss.experiments import stats
 from percloss.modes import describe_device
@@ -164,7 +165,7 @@ display(manifest[["title", "artist", "split", "offset_seconds", "seconds", "song
 
 # %% tags=["remove-input"]
 start = time.perf_counter()
-study = cs.run_study(CONFIG, progress=False, csv_path="codec_results.csv")
+study = ce.run_study(CONFIG, progress=False, csv_path="codec_results.csv")
 WALL = time.perf_counter() - start
 rows = pd.DataFrame(study.rows)
 
@@ -176,7 +177,7 @@ display(Markdown(
     + "\n".join(cs.describe_model(m) for m in study.models.values())
 ))
 if study.live_rows:
-    display(Markdown(cs.agreement_summary(study)))
+    display(Markdown(ce.agreement_summary(study)))
 
 
 curves = {m.point.name: (m, pd.DataFrame(c)) for m in study.models.values() if (c := cs.training_curve(m)) is not None}
@@ -240,12 +241,12 @@ display(Markdown(f"{sum(points_table.shipped == 'yes')} of {len(points_table)} p
 # {cite}`manocha2021cdpam` for the shipped models and the anchors at their
 # rates (0 for identical signals, larger is worse; a network trained on
 # listeners' judgements, slow on a CPU, so its scores are stored:
-# `scripts/eval_codec_cdpam.py`, the time they took in the build record above).
+# `python -m percloss eval-codec --cdpam`, the time they took in the build record above).
 
 # %% tags=["remove-input"]
 from percloss.masking import ISO_FULL_SCALE_SINE_DB  # noqa: E402
 
-CDPAM_SECONDS = cs.cdpam_seconds()
+CDPAM_SECONDS = ce.cdpam_seconds()
 display(Markdown(
     "**Calibration and spans.** NMR's masking threshold is model 1's under the standard's level calibration, "
     f"`\"iso\"`: a full-scale sine reads {ISO_FULL_SCALE_SINE_DB:.2f} dB SPL. Every measure but CDPAM covers "
@@ -367,7 +368,7 @@ if MODE == "quick":
 # interval of the paired difference favours it on every measure with an
 # interval: NMR, ViSQOL and, where its stored scores cover both systems, CDPAM
 # {cite}`manocha2021cdpam` (a distance learned from listeners' judgements;
-# `scripts/eval_codec_cdpam.py`); a claim that it is **as good** is
+# `python -m percloss eval-codec --cdpam`); a claim that it is **as good** is
 # *reproduced* when no interval favours the other system. Otherwise it is *not
 # reproduced*; a claim whose systems are not in this build is *not tested
 # here*, with the reason. Where the two file rates are further from the rates

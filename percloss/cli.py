@@ -427,6 +427,44 @@ def _train_codec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_codec(args: argparse.Namespace) -> int:
+    import time
+
+    from .experiments import codec_evaluation as ce
+    from .experiments import codec_study as cs
+    from .modes import configure_threads
+
+    if args.seconds <= 0:
+        raise ValueError(f"--seconds must be positive, got {args.seconds}")
+    if args.out is not None:
+        _check_writable_dir(Path(args.out), "--out")
+    configure_threads()
+    config = cs.CodecStudyConfig.for_mode("standard")
+    start = time.perf_counter()
+    if args.cdpam:
+        table, scored = ce.score_cdpam(config, args.out, args.seconds, args.update)
+        print(f"CDPAM of {', '.join(scored) or 'nothing new'} in {(time.perf_counter() - start) / 60:.1f} min -> {table}")
+    elif args.update:
+        table, evaluated = ce.update_evaluation(config, args.out)
+        print(f"evaluated {', '.join(evaluated) or 'nothing new'} in {(time.perf_counter() - start) / 60:.1f} min "
+              f"-> {table}")
+    else:
+        study = ce.run_study(config, progress=False, stored=None)
+        wall = time.perf_counter() - start
+        table = ce.write_evaluation(study, args.out, wall)
+        print(f"{len(study.rows)} rows in {wall / 60:.1f} min -> {table}")
+    return 0
+
+
+def _ship_codec(args: argparse.Namespace) -> int:
+    import json
+
+    from .shipped import ship_run
+
+    print(json.dumps(ship_run(args.point, args.runs, args.corpus_folder, args.out), indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``percloss`` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m percloss", description="Perceptual audio measures.")
@@ -477,6 +515,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whole songs of the codec corpus (Default: data/codec_corpus; 'excerpts': the shipped ones)")
     t.add_argument("--list", action="store_true", help="print the points and the schedule")
     t.set_defaults(run=_train_codec)
+    v = sub.add_parser("eval-codec", help="compute the codec chapter's stored evaluation of the shipped models")
+    v.add_argument("--update", action="store_true",
+                   help="evaluate only the models that are new or changed since the stored evaluation (by SHA-256)")
+    v.add_argument("--cdpam", action="store_true",
+                   help="score the held-out segments by CDPAM (slow on a CPU) instead of the other measures")
+    v.add_argument("--seconds", type=float, default=2.0,
+                   help="with --cdpam: the middle of each segment CDPAM scores (Default: 2)")
+    v.add_argument("--out", help="folder of the stored evaluation (Default: $PERCLOSS_RUNS/codec/eval)")
+    v.set_defaults(run=_eval_codec)
+    s_ = sub.add_parser("ship-codec", help="ship a finished training run into the package (checkpoint, log, manifest)")
+    s_.add_argument("point", choices=("A64", "A79", "B79", "C64", "D64", "A168", "C96", "C112", "D96", "D112"))
+    s_.add_argument("--runs", help="the training runs' folder (Default: the repository's runs/codec)")
+    s_.add_argument("--corpus-folder", help="whole held-out songs to measure the bitrate on (Default: the excerpts)")
+    s_.add_argument("--out", help="the package's model folder (Default: percloss/models or $PERCLOSS_MODELS)")
+    s_.set_defaults(run=_ship_codec)
     d = sub.add_parser("decode", help="decode a .pcl file to WAV")
     d.add_argument("input")
     d.add_argument("output")

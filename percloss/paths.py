@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 __all__ = ["repository_root", "checkout_folder", "runs_dir", "eval_dir", "prior_runs_dir", "cache_dir",
-           "listening_dir", "heldout_eval_dir", "benchmark_results_dir", "golden_dir"]
+           "listening_dir", "heldout_eval_dir", "benchmark_results_dir", "golden_dir", "shown_path"]
 
 #: The source checkout this package was imported from (holds ``runs/``), or ``None`` for an installed package.
 _CHECKOUT = Path(__file__).resolve().parents[1]
@@ -70,12 +70,12 @@ def runs_dir() -> Path:
 
 
 def eval_dir() -> Path:
-    """Stored evaluations of the shipped models (``scripts/eval_codec_study.py``): ``runs_dir()/codec/eval``."""
+    """Stored evaluations of the shipped models (``python -m percloss eval-codec``): ``runs_dir()/codec/eval``."""
     return runs_dir() / "codec" / "eval"
 
 
 def cache_dir() -> Path:
-    """Where the codec chapter (``codec_study.run_study``) trains and codes: ``$PERCLOSS_CACHE/codec``, else the repository's
+    """Where the codec chapter (``codec_evaluation.run_study``) trains and codes: ``$PERCLOSS_CACHE/codec``, else the repository's
     ``_build/percloss_cache/codec``, else ``~/.cache/percloss/codec``."""
     env = os.environ.get("PERCLOSS_CACHE")
     if env:
@@ -110,3 +110,9 @@ def golden_dir() -> Path:
     """The golden reference outputs (ISO dist10's model 1) the tests and chapter 2 compare with:
     ``data/golden`` of the checkout (``$PERCLOSS_GOLDEN`` if set)."""
     return checkout_folder("data/golden", "PERCLOSS_GOLDEN", "the golden reference files")
+
+
+def shown_path(path: Path) -> Path:
+    """``path`` relative to the repository when inside it (for messages and pages), else as is."""
+    root = repository_root()
+    return path.relative_to(root) if root is not None and path.is_relative_to(root) else path

@@ -26,7 +26,7 @@ from .codec import CascadedCodec, load_codec
 from .codec_training import TrainLog
 
 __all__ = ["DEFAULT_MODEL", "models_dir", "shipped_models", "load_shipped_codec", "resolve_codec", "training_log",
-           "read_log_csv", "training_curve"]
+           "read_log_csv", "training_curve", "ship_run", "SHIP_RATE_TOLERANCE"]
 
 #: The model ``encode``/``decode`` use by default: model D of Zhen et al. at 64 kbit/s, 32 kHz.
 DEFAULT_MODEL = "D64"
@@ -125,3 +125,79 @@ def resolve_codec(model: str) -> tuple[CascadedCodec, list[torch.Tensor], dict[s
     if path.suffix or os.sep in model or path.is_file():
         return load_codec(path)
     return load_shipped_codec(model)
+
+
+#: A model ships when its file bitrate on the held-out songs is within this fraction of its point's target.
+SHIP_RATE_TOLERANCE = 0.03
+
+
+def ship_run(name: str, runs: str | os.PathLike[str] | None = None, corpus_folder: str | os.PathLike[str] | None = None,
+             out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Ship the finished training run of point ``name`` into the package: copy the checkpoint it exported
+    (``runs/<name>/<name>.codec``) and its gzipped training log into ``out`` (Default: :func:`models_dir`) and
+    write its manifest entry (point, sample rate, modules, parameters, steps, audio seen, wall time, final loss
+    terms, achieved file bitrate on the held-out songs, SHA-256, code commit, device). ``runs`` defaults to the
+    repository's ``runs/codec``; ``corpus_folder``: whole held-out songs (Default: the shipped excerpts).
+    Returns the entry.
+
+    Raises:
+        ValueError: if ``name`` is no point, the run has not finished, or its held-out file bitrate is more
+            than :data:`SHIP_RATE_TOLERANCE` from the target (the model does not ship).
+    """
+    import shutil
+    import subprocess
+
+    from . import data
+    from ._checks import check_choice
+    from .codec import count_parameters, write_bitstream
+    from .codec_runs import POINTS, RUN
+    from .paths import repository_root, runs_dir
+
+    point = POINTS[check_choice(name, "name", tuple(POINTS))]
+    run = (Path(runs) if runs is not None else runs_dir() / "codec") / name
+    checkpoint, log_csv = run / f"{name}.codec", run / "log.csv"
+    if not checkpoint.is_file():
+        raise ValueError(f"{checkpoint} does not exist: the run of {name} has not finished")
+    codec, counts, info = load_codec(checkpoint)
+    rows = read_log_csv(log_csv)
+    tail = rows[-100:]
+    terms = {k: sum(float(r[k]) for r in tail) / len(tail)
+             for k in ("distortion", "mse", "mel_weighted", "priority", "noise_modulation") if tail[0][k] != ""}
+    bits = seconds = 0.0
+    per_song = {}
+    with torch.inference_mode():
+        for song, x in data.codec_corpus("heldout", point.sample_rate, corpus_folder).items():
+            blob = write_bitstream(codec, counts, x, point.sample_rate)
+            per_song[song] = round(len(blob) * 8 / (len(x) / point.sample_rate) / 1000, 2)
+            bits += len(blob) * 8
+            seconds += len(x) / point.sample_rate
+    kbps = bits / seconds / 1000
+    if abs(kbps - point.kbps) > SHIP_RATE_TOLERANCE * point.kbps:
+        raise ValueError(f"{name} does not ship: its file bitrate on the held-out songs is {kbps:.2f} kbit/s "
+                         f"({per_song}), more than {SHIP_RATE_TOLERANCE:.0%} from the target {point.kbps:g}")
+    folder = Path(out) if out is not None else models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(checkpoint, folder / f"{name}.codec")
+    with log_csv.open("rb") as src, gzip.GzipFile(folder / f"{name}.log.csv.gz", "wb", mtime=0) as dst:
+        shutil.copyfileobj(src, dst)
+    root = repository_root()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip() \
+        if root is not None else ""
+    record = run / "run.json"
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest[name] = {
+        "file": f"{name}.codec", "log": f"{name}.log.csv.gz",
+        "sha256": hashlib.sha256((folder / f"{name}.codec").read_bytes()).hexdigest(),
+        "model": point.model, "sample_rate": point.sample_rate, "target_kbps": point.kbps,
+        "n_modules": point.n_modules, "parameters": count_parameters(codec), "steps": len(rows),
+        "audio_seen_hours": round(len(rows) * RUN.seconds_per_step(point.sample_rate) / 3600, 3),
+        "wall_hours": round(float(rows[-1]["wall_s"]) / 3600, 3), "trained": info["trained"],
+        "final_terms_mean_last_100_steps": {k: round(v, 6) for k, v in terms.items()},
+        "file_kbps_heldout": round(kbps, 2), "file_kbps_per_song": per_song,
+        "heldout_corpus": "whole songs" if corpus_folder else "shipped excerpts", "code_commit": commit,
+        # runs before the record named a device trained on the CPU
+        "device": str(json.loads(record.read_text()).get("device", "cpu")) if record.is_file() else "cpu",
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return dict(manifest[name])

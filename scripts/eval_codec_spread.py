@@ -1,7 +1,7 @@
 """Measure how far the codec chapter's live rows move between processors and torch kernel paths.
 
 The chapter's standard mode loads the stored evaluation and recodes its
-listening items to check it (``codec_study.check_agreement``). This script
+listening items to check it (``codec_evaluation.check_agreement``). This script
 recodes those items once per kernel path, each in its own process: this CPU's
 defaults, oneDNN (the convolutions) held to SSE4.1 (``ONEDNN_MAX_CPU_ISA``),
 and torch's own kernels without SIMD (``ATEN_CPU_CAPABILITY=default``). It
@@ -9,7 +9,7 @@ writes the largest difference per measure and kind of system (neural codec,
 MP3, Opus decoded from the stored bitstreams) between each path and the stored
 rows, which the processor named in the stored record wrote, and between the
 paths, to ``runs/codec/eval/spread.json``. The agreement tolerances
-(``codec_study.NEURAL_TOLERANCE``) are set from it.
+(``codec_evaluation.NEURAL_TOLERANCE``) are set from it.
 
 Usage: python scripts/eval_codec_spread.py [--paths default ONEDNN_MAX_CPU_ISA=SSE41 ATEN_CPU_CAPABILITY=default]
 """
@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from percloss.experiments import codec_evaluation as ce
 from percloss.experiments import codec_study as cs
 from percloss.modes import (
     configure_threads,
@@ -32,13 +33,14 @@ from percloss.modes import (
     kernel_path_environment,
     machine_description,
 )
+from percloss.paths import eval_dir
 
 
 def live_rows(out: str) -> None:
     """Recode the standard mode's listening items (Opus from the stored bitstreams) and write the rows."""
     configure_threads()
     config = cs.CodecStudyConfig.for_mode("standard")
-    study = cs.run_study(config, progress=False, check=False)
+    study = ce.run_study(config, progress=False, check=False)
     json.dump({"machine": machine_description(), "rows": study.live_rows}, open(out, "w"))
 
 
@@ -74,9 +76,9 @@ def main() -> None:
         live_rows(args.live_rows)
         return
     config = cs.CodecStudyConfig.for_mode("standard")
-    folder = cs.eval_dir()
+    folder = eval_dir()
     record = json.loads((folder / "standard.json").read_text())
-    _, stored = cs.stored_evaluation(config, folder)
+    _, stored = ce.stored_evaluation(config, folder)
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for path in args.paths:

@@ -14,6 +14,7 @@ from percloss import shipped
 from percloss.codec import CascadedCodec, CodecModule, count_parameters
 from percloss.codec_runs import POINTS
 from percloss.experiments import codec_claims as cc
+from percloss.experiments import codec_evaluation as ce
 from percloss.experiments import codec_study as cs
 from percloss.experiments.claims import check_verdict, comparison_verdict
 
@@ -231,9 +232,9 @@ def test_every_point_of_the_work_ships_or_says_why() -> None:
 
 
 def test_stored_cdpam_span(tmp_path: Path) -> None:
-    assert cs.cdpam_seconds(tmp_path) is None
+    assert ce.cdpam_seconds(tmp_path) is None
     (tmp_path / "cdpam.json").write_text('{"cdpam_seconds": 2.0}')
-    assert cs.cdpam_seconds(tmp_path) == 2.0
+    assert ce.cdpam_seconds(tmp_path) == 2.0
 
 
 def test_a_run_under_way_is_named_with_its_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

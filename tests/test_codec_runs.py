@@ -115,3 +115,46 @@ def test_a_point_may_train_in_its_own_precision_and_its_checkpoint_says_how_it_w
 
     info = load_shipped_codec("A79")[2]
     assert str(info["trained"]).endswith("steps 6117-7500 in fp32 with the relative clipping")
+
+
+def test_a_finished_run_ships_only_within_its_rate_tolerance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """ship_run (``ship-codec``) measures the file rate on the held-out songs (here 1-s stand-ins, for speed)
+    and refuses a model off its target by more than the tolerance (nothing written); within it, the
+    checkpoint, log and manifest entry are written and the entry's SHA-256 is the copied file's."""
+    import hashlib
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from percloss import data, shipped
+
+    cfg = RunConfig(steps=2, batch=2, segment_frames=2, histogram_seconds=1.0)
+    train_point("A64", cfg, tmp_path / "s", snapshots=tmp_path / "r", print_fn=lambda _: None)
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    manifest = json.loads((data.codec_corpus_dir() / "manifest.json").read_text())
+    for info in manifest.values():
+        if info["split"] == "heldout":
+            noise = 0.1 * np.random.default_rng(0).standard_normal(32000)
+            sf.write(songs / info["file"], noise, 32000, subtype="PCM_16")
+    assert main(["ship-codec", "C64", "--runs", str(tmp_path / "r"), "--out", str(tmp_path / "m")]) == 2
+    assert "has not finished" in capsys.readouterr().err
+    monkeypatch.setattr(shipped, "SHIP_RATE_TOLERANCE", 0.0)
+    with pytest.raises(ValueError, match="A64 does not ship: its file bitrate on the held-out songs is"):
+        shipped.ship_run("A64", tmp_path / "r", songs, out=tmp_path / "m")
+    assert not (tmp_path / "m" / "manifest.json").exists()
+    monkeypatch.setattr(shipped, "SHIP_RATE_TOLERANCE", 1e9)
+    entry = shipped.ship_run("A64", tmp_path / "r", songs, out=tmp_path / "m")
+    assert entry["steps"] == 2 and entry["sample_rate"] == 32000 and entry["heldout_corpus"] == "whole songs"
+    assert entry["sha256"] == hashlib.sha256((tmp_path / "m" / "A64.codec").read_bytes()).hexdigest()
+    assert json.loads((tmp_path / "m" / "manifest.json").read_text())["A64"] == entry
+    assert len(shipped.read_log_csv(tmp_path / "m" / "A64.log.csv.gz")) == 2
+
+
+def test_eval_codec_command_line_refuses_bad_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval-codec", "--cdpam", "--seconds", "0"]) == 2
+    assert "--seconds must be positive" in capsys.readouterr().err
+    assert main(["eval-codec", "--update", "--out", str(tmp_path)]) == 2  # nothing stored there to update
+    assert "no stored standard evaluation" in capsys.readouterr().err

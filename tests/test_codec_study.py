@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from percloss import paths
 from percloss.codec import CascadedCodec, save_codec
 from percloss.codec_runs import POINTS, RUN, RunConfig, RunPoint
 from percloss.experiments import codec_claims as cc
+from percloss.experiments import codec_evaluation as ce
 from percloss.experiments import codec_study as cs
 from percloss.experiments import stats
 
@@ -44,7 +46,7 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> cs.CodecStudy:
     config = replace(quick, points=(RunPoint("C32", "C", 16000, 32, 1), RunPoint("D32", "D", 16000, 32, 1, "C32")),
                      schedule=replace(quick.schedule, steps=4),
                      eval_items=("speech_male",), eval_seconds=1.0, listen_items=("speech_male",), listen_seconds=0.5)
-    return cs.run_study(config, tmp_path_factory.mktemp("codec"), progress=False)
+    return ce.run_study(config, tmp_path_factory.mktemp("codec"), progress=False)
 
 
 def test_d_is_c_fine_tuned_with_equal_steps(tiny_study: cs.CodecStudy) -> None:
@@ -169,22 +171,22 @@ def test_paired_difference_pairs_items_and_reads_the_direction_of_each_measure()
 def test_a_stored_evaluation_is_used_only_for_the_same_models_and_must_agree(
         tiny_study: cs.CodecStudy, tmp_path: Path) -> None:
     config, models = tiny_study.config, tiny_study.models
-    cs.write_evaluation(tiny_study, tmp_path)
-    stored = cs._stored_rows(config, models, tmp_path)
+    ce.write_evaluation(tiny_study, tmp_path)
+    stored = ce._stored_rows(config, models, tmp_path)
     assert stored is not None and len(stored) == len(tiny_study.rows)
-    cs.check_agreement(tiny_study.rows, stored)  # the round trip through CSV is exact enough
+    ce.check_agreement(tiny_study.rows, stored)  # the round trip through CSV is exact enough
     first = next(iter(models))
     other = {**models, first: replace(models[first], sha256="0" * 64)}
-    assert cs._stored_rows(config, other, tmp_path) is None  # other weights: recompute
-    assert cs._stored_rows(replace(config, eval_seconds=2.0), models, tmp_path) is None
+    assert ce._stored_rows(config, other, tmp_path) is None  # other weights: recompute
+    assert ce._stored_rows(replace(config, eval_seconds=2.0), models, tmp_path) is None
     changed = [dict(r) for r in tiny_study.rows]
     changed[0]["nmr_db"] += 0.1
     with pytest.raises(ValueError, match="disagrees"):
-        cs.check_agreement(changed, stored)
+        ce.check_agreement(changed, stored)
     table = tmp_path / f"{config.mode}.csv"
     table.write_text(table.read_text().replace(",", ";", 1))
     with pytest.raises(ValueError, match="SHA-256"):
-        cs._stored_rows(config, models, tmp_path)
+        ce._stored_rows(config, models, tmp_path)
 
 
 def test_locations_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,21 +194,19 @@ def test_locations_come_from_the_environment(tmp_path: Path, monkeypatch: pytest
     the variable."""
     monkeypatch.delenv("PERCLOSS_RUNS", raising=False)
     monkeypatch.delenv("PERCLOSS_CACHE", raising=False)
-    root = cs.repository_root()
-    assert root is not None and cs.runs_dir() == root / "runs"
-    assert cs.eval_dir() == root / "runs" / "codec" / "eval"
-    assert cs.cache_dir() == root / "_build" / "percloss_cache" / "codec"
+    root = paths.repository_root()
+    assert root is not None and paths.runs_dir() == root / "runs"
+    assert paths.eval_dir() == root / "runs" / "codec" / "eval"
+    assert paths.cache_dir() == root / "_build" / "percloss_cache" / "codec"
     monkeypatch.setenv("PERCLOSS_RUNS", str(tmp_path / "r"))
     monkeypatch.setenv("PERCLOSS_CACHE", str(tmp_path / "c"))
-    assert cs.eval_dir() == tmp_path / "r" / "codec" / "eval" and cs.cache_dir() == tmp_path / "c" / "codec"
+    assert paths.eval_dir() == tmp_path / "r" / "codec" / "eval" and paths.cache_dir() == tmp_path / "c" / "codec"
     monkeypatch.delenv("PERCLOSS_RUNS")
     monkeypatch.delenv("PERCLOSS_CACHE")
-    from percloss import paths
-
     monkeypatch.setattr(paths, "_CHECKOUT", tmp_path / "site-packages")  # an installed package: no runs/ beside it
     with pytest.raises(FileNotFoundError, match="PERCLOSS_RUNS"):
-        cs.runs_dir()
-    assert cs.cache_dir() == Path.home() / ".cache" / "percloss" / "codec"
+        paths.runs_dir()
+    assert paths.cache_dir() == Path.home() / ".cache" / "percloss" / "codec"
 
 
 def test_stored_cdpam_attaches_only_to_the_same_models(tmp_path: Path) -> None:
@@ -215,7 +215,7 @@ def test_stored_cdpam_attaches_only_to_the_same_models(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
     from percloss.experiments.codec_claims import paired_difference
-    from percloss.experiments.codec_study import attach_cdpam
+    from percloss.experiments.codec_evaluation import attach_cdpam
 
     table = tmp_path / "cdpam.csv"
     table.write_text("item,point,kbps,cdpam\ns@0s,C64_32k_1m,64.1,0.25\ns@6s,C64_32k_1m,63.9,0.35\n"
@@ -269,35 +269,35 @@ def test_update_evaluation_codes_only_new_or_changed_models(tmp_path: Path, monk
         return rows, {}
 
     monkeypatch.setattr(cs, "obtain_model", fake_model)
-    monkeypatch.setattr(cs, "_evaluate", fake_evaluate)
+    monkeypatch.setattr(cs, "evaluate", fake_evaluate)
     rows, _ = fake_evaluate(config, {}, config.eval_items)
     study = cs.CodecStudy(config, {p.key: fake_model(p) for p in config.points}, rows)
-    cs.write_evaluation(study, tmp_path)
+    ce.write_evaluation(study, tmp_path)
     first = {(r["item"], r["point"]): r["nmr_db"] for r in rows}
     calls.clear()
 
     grown = dataclasses.replace(config, points=(a, b, c))  # a new model: only its rows are coded
-    table, evaluated = cs.update_evaluation(grown, tmp_path)
+    table, evaluated = ce.update_evaluation(grown, tmp_path)
     assert evaluated == ["D64"] and set(calls) == {("s@0s", c.key), ("s@6s", c.key)}
-    stored = cs._stored_rows(grown, {p.key: fake_model(p) for p in grown.points}, tmp_path)
+    stored = ce._stored_rows(grown, {p.key: fake_model(p) for p in grown.points}, tmp_path)
     assert stored is not None and len(stored) == len(rows) + 2
     assert all(first[(r["item"], r["point"])] == r["nmr_db"] for r in stored if (r["item"], r["point"]) in first)
 
     calls.clear()
     sha[b.key] = "b2"  # C64 changed and D64 left the shipped set
-    table, evaluated = cs.update_evaluation(config, tmp_path)
+    table, evaluated = ce.update_evaluation(config, tmp_path)
     assert evaluated == ["C64"] and set(calls) == {("s@0s", b.key), ("s@6s", b.key)}
     record = json.loads((tmp_path / "standard.json").read_text())
     assert record["models"] == {"A64": "a1", "C64": "b2"} and [u["points"] for u in record["updates"]] == [
         ["D64"], ["C64"]]
-    stored = cs._stored_rows(config, {p.key: fake_model(p) for p in config.points}, tmp_path)
+    stored = ce._stored_rows(config, {p.key: fake_model(p) for p in config.points}, tmp_path)
     assert stored is not None and not any(r["point"] == c.key for r in stored)
     with pytest.raises(ValueError, match="other items"):
-        cs.update_evaluation(dataclasses.replace(config, eval_items=("s@0s",)), tmp_path)
+        ce.update_evaluation(dataclasses.replace(config, eval_items=("s@0s",)), tmp_path)
 
 
 def _spread() -> dict:
-    path = cs.eval_dir() / "spread.json"
+    path = paths.eval_dir() / "spread.json"
     return json.loads(path.read_text())
 
 
@@ -307,7 +307,7 @@ def test_agreement_tolerances_are_set_from_the_measured_cross_processor_spread()
     spread = _spread()
     comparisons = [*spread["vs_stored"].values(), *spread["between_paths"].values()]
     assert len(spread["paths"]) >= 3 and len(comparisons) >= 6
-    for measure, (atol, rtol) in cs.NEURAL_TOLERANCE.items():
+    for measure, (atol, rtol) in ce.NEURAL_TOLERANCE.items():
         worst_abs = max(c["neural"][measure]["abs"] for c in comparisons)
         worst_rel = max(c["neural"][measure]["rel"] for c in comparisons)
         allowed = atol if atol > 0 else rtol
@@ -317,14 +317,14 @@ def test_agreement_tolerances_are_set_from_the_measured_cross_processor_spread()
     for c in comparisons:
         for anchor in ("MP3", "Opus"):
             for measure in cs.MEASURES:
-                atol, rtol = cs.EXACT_TOLERANCE
+                atol, rtol = ce.EXACT_TOLERANCE
                 w = c[anchor][measure]
                 assert w["abs"] <= atol or w["rel"] <= rtol, (anchor, measure, w)
 
 
 def _stored_standard() -> tuple[cs.CodecStudyConfig, list[dict]]:
     config = cs.CodecStudyConfig.for_mode("standard")
-    return config, cs.stored_evaluation(config)[1]
+    return config, ce.stored_evaluation(config)[1]
 
 
 def test_the_agreement_check_passes_a_cross_machine_difference_and_fails_a_real_change() -> None:
@@ -336,9 +336,9 @@ def test_the_agreement_check_passes_a_cross_machine_difference_and_fails_a_real_
     for i, r in enumerate(moved):  # every neural value moved by the largest cross-processor difference measured
         if r["modules"] > 0:
             for k in cs.MEASURES:
-                r[k] = r[k] + (-1) ** i * (measured[k]["abs"] if cs.NEURAL_TOLERANCE[k][0] > 0 else
+                r[k] = r[k] + (-1) ** i * (measured[k]["abs"] if ce.NEURAL_TOLERANCE[k][0] > 0 else
                                             measured[k]["rel"] * abs(r[k]))
-    cs.check_agreement(moved, stored)
+    ce.check_agreement(moved, stored)
     real_changes = [  # (system, measure, how much): another model or a changed measure moves rows this far
         ("C", "visqol", -0.01), ("D", "kbps", 0.01 * 64), ("A", "snr_db", 0.05), ("C", "nmr_db", -0.05),
         ("D", "audible_fraction", 0.05), ("A", "lsd_db", 0.02), ("MP3", "snr_db", 1e-4), ("Opus", "kbps", 0.008),
@@ -348,10 +348,10 @@ def test_the_agreement_check_passes_a_cross_machine_difference_and_fails_a_real_
         row = next(r for r in changed if r["system"] == system)
         row[measure] += delta
         with pytest.raises(ValueError) as caught:
-            cs.check_agreement(changed, stored)
+            ce.check_agreement(changed, stored)
         text = str(caught.value)
         assert f"{row['item']}, {row['point']}, {measure}" in text, text  # names the row and the measure
-        assert "stored vs" in text and cs.REBUILD_COMMAND in text  # both values and the command
+        assert "stored vs" in text and ce.REBUILD_COMMAND in text  # both values and the command
 
 
 def test_the_build_decodes_the_stored_opus_bitstreams_of_its_listening_rows() -> None:
@@ -360,9 +360,9 @@ def test_the_build_decodes_the_stored_opus_bitstreams_of_its_listening_rows() ->
     from percloss import data
 
     config, stored = _stored_standard()
-    record = cs.stored_evaluation(config)[0]
+    record = ce.stored_evaluation(config)[0]
     keys = {(r["item"], r["point"]) for r in stored if r["system"] == "Opus" and r["item"] in config.listen_items}
-    streams = cs._read_opus(cs.eval_dir(), "standard", record, keys)
+    streams = ce._read_opus(paths.eval_dir(), "standard", record, keys)
     assert set(streams) == keys and len(keys) == len(config.listen_items) * 10
     index = {(r["item"], r["point"]): r for r in stored}
     songs = data.codec_corpus("heldout", 32000)
@@ -380,19 +380,19 @@ def test_the_build_decodes_the_stored_opus_bitstreams_of_its_listening_rows() ->
 def test_opus_bitstreams_round_trip_and_are_checked(tiny_study: cs.CodecStudy, tmp_path: Path) -> None:
     config = tiny_study.config
     assert len(tiny_study.opus_streams) == 1  # the listening item's Opus row
-    cs.write_evaluation(tiny_study, tmp_path)
+    ce.write_evaluation(tiny_study, tmp_path)
     record = json.loads((tmp_path / f"{config.mode}.json").read_text())
     assert "torch thread" in record["machine"] and len(record["opus_bitstreams"]) == 1  # "1 torch thread(s)"
     keys = set(tiny_study.opus_streams)
-    assert cs._read_opus(tmp_path, config.mode, record, keys) == tiny_study.opus_streams
+    assert ce._read_opus(tmp_path, config.mode, record, keys) == tiny_study.opus_streams
     (name,) = record["opus_bitstreams"]
     path = tmp_path / f"opus-{config.mode}" / name
     path.write_bytes(path.read_bytes()[:-1] + b"\0")
     with pytest.raises(ValueError, match="SHA-256"):
-        cs._read_opus(tmp_path, config.mode, record, keys)
+        ce._read_opus(tmp_path, config.mode, record, keys)
     path.unlink()
     with pytest.raises(ValueError, match="missing"):
-        cs._read_opus(tmp_path, config.mode, record, keys)
+        ce._read_opus(tmp_path, config.mode, record, keys)
     key = next(iter(keys))
     x = torch.zeros(16000, dtype=torch.float64)
     with pytest.raises(ValueError, match="another setting"):  # a bitstream made for 32 kbit/s offered as 64

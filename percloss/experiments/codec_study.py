@@ -31,10 +31,8 @@ Notebook: ``notebooks/ch04_codec.py``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,31 +53,20 @@ from ..codec import (
 from ..codec_runs import POINTS, RUN, RunConfig, RunPoint, read_log, train_point
 from ..codec_training import TrainLog
 from ..metrics import log_spectral_distance, nmr, snr
-from ..modes import MODES, current_mode, machine_description
-from ..paths import cache_dir, eval_dir, repository_root, runs_dir
+from ..modes import MODES, current_mode
+from ..paths import runs_dir, shown_path
 from ..scorers import visqol
 from .stats import bootstrap_mean
 
-__all__ = ["WORK_POINTS", "QUICK_POINTS", "CodecStudyConfig", "CodecStudy", "run_study", "shipped_checkpoint",
-           "checkpoint_path", "eval_signal", "shipped_points", "describe_model", "training_curve", "summary", "anchor_at",
-           "segments", "attach_cdpam", "write_evaluation", "update_evaluation", "check_agreement",
-           "stored_evaluation", "agreement_summary", "agreement_tolerance", "NEURAL_TOLERANCE", "EXACT_TOLERANCE",
-           "MPEG1_BITRATES", "mp3_bitrate_for", "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason",
-           "why_absent", "in_this_build", "operating_points_table", "RATE_TOLERANCE", "cdpam_seconds", "ANCHORS",
-           "ATTEMPTS_RECORD", "quick_reason"]
+__all__ = ["WORK_POINTS", "QUICK_POINTS", "CodecStudyConfig", "CodecStudy", "TrainedModel", "obtain_model",
+           "evaluate", "shipped_checkpoint", "checkpoint_path", "eval_signal", "shipped_points", "describe_model",
+           "training_curve", "summary", "anchor_at", "segments", "MEASURES", "MPEG1_BITRATES", "mp3_bitrate_for",
+           "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason", "why_absent", "in_this_build",
+           "operating_points_table", "RATE_TOLERANCE", "ANCHORS", "ATTEMPTS_RECORD", "quick_reason"]
 
 # Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
 TRAINING_PROCEDURE = 4  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration; 4: the output convolution by FFT while training on a CPU
 MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-def _shown(path: Path) -> Path:
-    """``path`` relative to the repository when inside it (for messages and pages), else as is."""
-    root = repository_root()
-    return path.relative_to(root) if root is not None and path.is_relative_to(root) else path
-
-
-_STORED = object()  # run_study's default: the stored evaluations of eval_dir()
-
-
 # The work's operating points (Zhen et al. 2020: the models of its page's decoded sample sets): the long runs' list.
 WORK_POINTS = tuple(POINTS.values())
 # Quick mode's tiny models: the four losses at one point (B64 is not one of the work's points).
@@ -215,7 +202,7 @@ def checkpoint_path(study: CodecStudy, point: RunPoint) -> str:
     if study.config.use_shipped and shipped_checkpoint(point) is not None:
         return point.name
     path = (study.folder / point.name / f"{point.name}.codec").resolve()
-    return str(_shown(path))
+    return str(shown_path(path))
 
 
 def _shipped_entry(point: RunPoint) -> dict[str, Any] | None:
@@ -328,7 +315,7 @@ def _opus_coded(x: torch.Tensor, sample_rate: int, kbps: float, key: tuple[str, 
     return coded
 
 
-def _evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: tuple[str, ...],
+def evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: tuple[str, ...],
               done: frozenset[tuple[str, str]] = frozenset(),
               opus_streams: dict[tuple[str, str], bytes] | None = None,
               ) -> tuple[list[dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
@@ -379,329 +366,6 @@ def _evaluate(config: CodecStudyConfig, models: dict[str, TrainedModel], items: 
     return rows, listening
 
 
-def _record_key(config: CodecStudyConfig, models: dict[str, TrainedModel]) -> dict[str, Any]:
-    """What a stored evaluation must match to stand for this one: models (by hash) and evaluation settings."""
-    return {"models": {m.point.name: m.sha256 for m in models.values()}, "items": list(config.eval_items),
-            "eval_seconds": config.eval_seconds, "anchor_kbps": list(config.anchor_kbps)}
-
-
-def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _listening_opus_keys(config: CodecStudyConfig, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """``(item, point)`` of the Opus rows of ``config``'s listening items: the ones a build recodes, whose
-    bitstreams the stored evaluation keeps."""
-    return {(r["item"], r["point"]) for r in rows if r["system"] == "Opus" and r["item"] in config.listen_items}
-
-
-def _opus_folder(folder: Path, mode: str) -> Path:
-    return folder / f"opus-{mode}"
-
-
-def _opus_name(key: tuple[str, str]) -> str:
-    return f"{key[0]}__{key[1]}.opus"
-
-
-def _write_opus(folder: Path, mode: str, streams: dict[tuple[str, str], bytes]) -> dict[str, str]:
-    """Store ``streams`` as ``opus-<mode>/<item>__<point>.opus`` in ``folder``; their SHA-256 by file name."""
-    out = _opus_folder(folder, mode)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.opus"):
-        stale.unlink()
-    hashes = {}
-    for key in sorted(streams):
-        (out / _opus_name(key)).write_bytes(streams[key])
-        hashes[_opus_name(key)] = hashlib.sha256(streams[key]).hexdigest()
-    return hashes
-
-
-def _read_opus(folder: Path, mode: str, record: dict[str, Any], keys: set[tuple[str, str]]
-               ) -> dict[tuple[str, str], bytes]:
-    """The stored Opus bitstreams of ``keys`` that ``record`` lists, each checked against its SHA-256.
-
-    Raises:
-        ValueError: if a listed file is missing or its hash differs.
-    """
-    listed: dict[str, str] = record.get("opus_bitstreams", {})
-    streams = {}
-    for key in keys:
-        name = _opus_name(key)
-        if name not in listed:
-            continue
-        path = _opus_folder(folder, mode) / name
-        if not path.is_file():
-            raise ValueError(f"the stored evaluation lists the Opus bitstream {path}, which is missing")
-        blob = path.read_bytes()
-        if hashlib.sha256(blob).hexdigest() != listed[name]:
-            raise ValueError(f"{path} does not match the SHA-256 in the stored evaluation's record")
-        streams[key] = blob
-    return streams
-
-
-def write_evaluation(study: CodecStudy, folder: str | os.PathLike[str] | None = None, wall_s: float = 0.0,
-                     machine: str = "") -> Path:
-    """Store ``study``'s rows as ``<mode>.csv`` with ``<mode>.json`` (what they were computed from, the
-    CSV's SHA-256, the machine) and the listening items' Opus bitstreams in ``opus-<mode>/`` in ``folder``
-    (Default: :func:`eval_dir`), for :func:`run_study` to load instead of recomputing."""
-    out = Path(folder) if folder is not None else eval_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    table = out / f"{study.config.mode}.csv"
-    _write_rows(table, study.rows)
-    record = {**_record_key(study.config, study.models), "csv_sha256": hashlib.sha256(table.read_bytes()).hexdigest(),
-              "wall_seconds": round(wall_s, 1), "machine": machine or machine_description(),
-              "opus_bitstreams": _write_opus(out, study.config.mode, study.opus_streams)}
-    (out / f"{study.config.mode}.json").write_text(json.dumps(record, indent=1) + "\n")
-    return table
-
-
-def _read_stored(config: CodecStudyConfig, folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    """The stored evaluation of ``config.mode`` in ``folder``: its record and rows (``None`` if absent).
-
-    Raises:
-        ValueError: if the stored table's SHA-256 differs from its record's.
-    """
-    table, record_file = folder / f"{config.mode}.csv", folder / f"{config.mode}.json"
-    if not (table.is_file() and record_file.is_file()):
-        return None
-    record: dict[str, Any] = json.loads(record_file.read_text())
-    if hashlib.sha256(table.read_bytes()).hexdigest() != record["csv_sha256"]:
-        raise ValueError(f"{table} does not match the SHA-256 in {record_file}")
-    with open(table, newline="") as handle:
-        rows: list[dict[str, Any]] = list(csv.DictReader(handle))
-    for r in rows:
-        for k in ("sample_rate", "modules"):
-            r[k] = int(r[k])
-        for k in ("target_kbps", *MEASURES):
-            r[k] = float(r[k])
-    return record, rows
-
-
-def stored_evaluation(config: CodecStudyConfig, folder: str | os.PathLike[str] | None = None
-                      ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The record and rows of the stored evaluation of ``config.mode`` in ``folder`` (Default: :func:`eval_dir`).
-
-    Raises:
-        FileNotFoundError: if there is none.
-        ValueError: if its table's SHA-256 differs from its record's.
-    """
-    out = Path(folder) if folder is not None else eval_dir()
-    stored = _read_stored(config, out)
-    if stored is None:
-        raise FileNotFoundError(f"no stored {config.mode} evaluation in {out} ({REBUILD_COMMAND.split(' --')[0]})")
-    return stored
-
-
-def _matching_stored(config: CodecStudyConfig, models: dict[str, TrainedModel], folder: Path
-                     ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    """The stored evaluation's record and rows when it was computed from exactly these models and settings,
-    else ``None``.
-
-    Raises:
-        ValueError: if the stored table's SHA-256 differs from its record's.
-    """
-    stored = _read_stored(config, folder)
-    if stored is None:
-        return None
-    record, _ = stored
-    key = _record_key(config, models)
-    return stored if {k: record.get(k) for k in key} == key else None
-
-
-def _stored_rows(config: CodecStudyConfig, models: dict[str, TrainedModel], folder: Path
-                 ) -> list[dict[str, Any]] | None:
-    """The rows of :func:`_matching_stored`, or ``None``."""
-    stored = _matching_stored(config, models, folder)
-    return None if stored is None else stored[1]
-
-
-def update_evaluation(config: CodecStudyConfig, folder: str | os.PathLike[str] | None = None,
-                      workdir: str | os.PathLike[str] | None = None, machine: str = "",
-                      progress: bool = False) -> tuple[Path, list[str]]:
-    """Bring the stored evaluation in ``folder`` (Default: :func:`eval_dir`) up to ``config``'s models:
-    evaluate only the models that are new or changed (by SHA-256) and the anchor rows not stored yet, keep
-    the other stored rows, drop those of models no longer in ``config``. Returns the table and the points
-    evaluated in this call. The record lists each update (points, wall seconds, machine).
-
-    Raises:
-        ValueError: if there is no stored evaluation, or it was made with other items, duration or anchors
-            (then recompute it whole: ``scripts/eval_codec_study.py``).
-    """
-    out = Path(folder) if folder is not None else eval_dir()
-    stored = _read_stored(config, out)
-    if stored is None:
-        raise ValueError(f"no stored {config.mode} evaluation in {out}: compute it whole first")
-    record, rows = stored
-    start = time.perf_counter()
-    base = Path(workdir) if workdir is not None else cache_dir()
-    models = {p.key: obtain_model(p, config, base / f"{config.mode}-{config.fingerprint()}", progress)
-              for p in config.points}
-    key = _record_key(config, models)
-    changed = [k for k in ("items", "eval_seconds", "anchor_kbps") if record.get(k) != key[k]]
-    if changed:
-        raise ValueError(f"the stored evaluation was made with other {', '.join(changed)}: recompute it whole")
-    same = {m.point.key for m in models.values() if record["models"].get(m.point.name) == m.sha256}
-    streams = _read_opus(out, config.mode, record, _listening_opus_keys(config, rows))
-    # A listening item's Opus row without its bitstream is coded again (and its bitstream stored): the build
-    # decodes those bitstreams, since libopus encodes differently on other processors.
-    done = frozenset((r["item"], r["point"]) for r in rows if r["point"] in same or r["modules"] == 0
-                     if r["system"] != "Opus" or (r["item"], r["point"]) in streams
-                     or r["item"] not in config.listen_items)
-    new, _ = _evaluate(config, models, config.eval_items, done, streams)
-    table = out / f"{config.mode}.csv"
-    with open(table, newline="") as handle:  # the kept rows exactly as stored
-        kept = [r for r in csv.DictReader(handle) if (r["item"], r["point"]) in done]
-    order = {item: i for i, item in enumerate(config.eval_items)}
-    merged = sorted(kept + new, key=lambda r: order[r["item"]])  # stable: stored order, new rows after
-    _write_rows(table, merged)
-    evaluated = sorted(m.point.name for m in models.values() if m.point.key not in same)
-    updates = [*record.get("updates", []), {"points": evaluated, "rows": len(new),
-                                            "wall_seconds": round(time.perf_counter() - start, 1),
-                                            "machine": machine or machine_description()}]
-    record = {**record, **key, "csv_sha256": hashlib.sha256(table.read_bytes()).hexdigest(), "updates": updates,
-              "opus_bitstreams": _write_opus(out, config.mode, streams)}
-    (out / f"{config.mode}.json").write_text(json.dumps(record, indent=1) + "\n")
-    return table, evaluated
-
-
-#: How far a row recoded in this build may stand from its stored row and still agree: per measure, an absolute
-#: and a relative tolerance (either suffices). The neural codecs' rows change with the processor's arithmetic
-#: (oneDNN and torch pick SIMD kernels per CPU; a latent that lands on a rounding boundary takes the other code,
-#: and the bitstream changes by a few bytes): each tolerance is 20x the largest spread measured between the stored
-#: rows' processor and this one's kernel paths, rounded up to one digit (``runs/codec/eval/spread.json``, written
-#: by ``scripts/eval_codec_spread.py``: kbit/s 7.9e-5 relative, SNR 4.8e-4 dB, LSD 1.0e-4 dB, NMR 2.7e-4 dB,
-#: audible-frame fraction 0.0015 (one frame), ViSQOL 3.0e-5). A real change (another model, a changed measure, a
-#: shifted segment) moves them by far more (``tests/test_codec_study.py``).
-NEURAL_TOLERANCE: dict[str, tuple[float, float]] = {
-    "kbps": (0.0, 2e-3),
-    "snr_db": (0.01, 0.0),
-    "lsd_db": (0.003, 0.0),
-    "nmr_db": (0.006, 0.0),
-    "audible_fraction": (0.03, 0.0),
-    "visqol": (7e-4, 0.0),
-}
-#: MP3 (LAME) and Opus decoded from the stored bitstreams gave the same numbers on every processor measured:
-#: they are held to the last digits.
-EXACT_TOLERANCE: tuple[float, float] = (1e-9, 1e-6)
-REBUILD_COMMAND = "python scripts/eval_codec_study.py --update"
-
-
-def agreement_tolerance(row: dict[str, Any], measure: str) -> tuple[float, float]:
-    """``(absolute, relative)`` tolerance of ``measure`` for ``row``: :data:`NEURAL_TOLERANCE` for a neural
-    codec's row, :data:`EXACT_TOLERANCE` for an anchor's."""
-    return EXACT_TOLERANCE if row["modules"] == 0 else NEURAL_TOLERANCE[measure]
-
-
-def check_agreement(live: list[dict[str, Any]], stored: list[dict[str, Any]]) -> None:
-    """Every live row agrees with its stored row (same item, point) within :func:`agreement_tolerance`.
-
-    Raises:
-        ValueError: naming every disagreeing row and measure with both values and the tolerance, and the
-            command that rebuilds the stored evaluation.
-    """
-    index = {(r["item"], r["point"]): r for r in stored}
-    problems = []
-    for r in live:
-        s = index.get((r["item"], r["point"]))
-        if s is None:
-            problems.append(f"{r['item']}, {r['point']}: no stored row")
-            continue
-        for k in MEASURES:
-            atol, rtol = agreement_tolerance(r, k)
-            if not abs(float(r[k]) - float(s[k])) <= max(atol, rtol * abs(float(s[k]))):
-                problems.append(f"{r['item']}, {r['point']}, {k}: {float(s[k])!r} stored vs {float(r[k])!r} now "
-                                f"(tolerance {atol:g} absolute or {rtol:g} relative)")
-    if problems:
-        shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
-        raise ValueError(f"the stored evaluation disagrees with this build on {len(problems)} value(s):\n  {shown}\n"
-                         f"If the models or the measures changed on purpose, rebuild it: {REBUILD_COMMAND}")
-
-
-def agreement_summary(study: CodecStudy) -> str:
-    """Markdown: how the rows recoded in this build compare with the stored evaluation it loaded: the machines,
-    the largest difference per measure of the neural rows against its tolerance, and the anchors; ``""`` when
-    the rows were computed in this build."""
-    if not study.live_rows:
-        return ""
-    record = study.stored_record
-    index = {(r["item"], r["point"]): r for r in study.rows}
-    neural = [r for r in study.live_rows if r["modules"] > 0]
-    anchor = [r for r in study.live_rows if r["modules"] == 0]
-    parts = []
-    for k in MEASURES:
-        atol, rtol = NEURAL_TOLERANCE[k]
-        diffs = [abs(float(r[k]) - float(index[(r["item"], r["point"])][k])) for r in neural]
-        rel = [d / max(abs(float(index[(r["item"], r["point"])][k])), 1e-12) for d, r in zip(diffs, neural, strict=True)]
-        shown = f"{max(diffs, default=0):.2g} (tolerance {atol:g})" if atol > 0 else \
-            f"{max(rel, default=0):.2g} relative (tolerance {rtol:g})"
-        parts.append(f"{k} {shown}")
-    exact = max((abs(float(r[k]) - float(index[(r["item"], r["point"])][k])) for r in anchor for k in MEASURES),
-                default=0.0)
-    machine = record.get("machine") or "a machine it does not name"
-    if "torch kernels" not in machine:  # written before records named the CPU model
-        machine += " (CPU model not recorded)"
-    return (f"**Stored vs this build.** The stored evaluation was computed on {machine}; "
-            f"this build runs on {machine_description()}. It recoded {len(neural)} neural-codec rows and "
-            f"{len(anchor)} anchor rows (MP3 encoded here, Opus decoded from the {len(record.get('opus_bitstreams', {}))} "
-            f"bitstreams stored with the evaluation, since libopus's encoder takes processor-specific paths). "
-            f"Largest difference of the neural rows: {'; '.join(parts)}. The tolerances are 20× the spread "
-            f"measured between processors and kernel paths (`runs/codec/eval/spread.json`); the anchors' rows "
-            f"are held to the last digits (largest difference here {exact:.1g}).")
-
-
-def run_study(config: CodecStudyConfig | None = None, workdir: str | os.PathLike[str] | None = None,
-              progress: bool = True, csv_path: str | os.PathLike[str] | None = None,
-              stored: str | os.PathLike[str] | None | object = _STORED, check: bool = True) -> CodecStudy:
-    """Train (or load) every operating point, code the evaluation set, measure models and anchors.
-
-    With shipped models, an evaluation stored in ``stored`` (:func:`write_evaluation`) that was computed
-    from the same models (SHA-256) and settings is loaded instead of recomputed; the listening items are
-    still coded in this build and must agree with it (:func:`check_agreement`; ``check=False`` only records
-    them in ``live_rows``), Opus decoded from the stored bitstreams. ``stored`` defaults to :func:`eval_dir`
-    (``$PERCLOSS_RUNS``); ``stored=None`` recomputes everything. ``workdir`` defaults to :func:`cache_dir`.
-    """
-    config = CodecStudyConfig.for_mode() if config is None else config
-    base = Path(workdir) if workdir is not None else cache_dir()
-    if stored is _STORED:
-        stored = eval_dir() if config.use_shipped else None
-    assert stored is None or isinstance(stored, (str, os.PathLike))
-    folder = base / f"{config.mode}-{config.fingerprint()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    models = {p.key: obtain_model(p, config, folder, progress) for p in config.points}
-    found = _matching_stored(config, models, Path(stored)) if stored is not None and config.use_shipped else None
-    opus_streams: dict[tuple[str, str], bytes] = {}
-    live: list[dict[str, Any]] = []
-    record: dict[str, Any] = {}
-    if found is None:
-        rows, listening = _evaluate(config, models, config.eval_items, opus_streams=opus_streams)
-        source = "computed in this build"
-    else:
-        record, rows = found
-        listen_items = tuple(i for i in config.eval_items if i in config.listen_items)
-        keys = _listening_opus_keys(config, rows)
-        opus_streams = _read_opus(Path(stored or ""), config.mode, record, keys)
-        if keys - set(opus_streams):
-            raise ValueError(f"the stored evaluation has no Opus bitstream for {len(keys - set(opus_streams))} of "
-                             f"its listening rows (libopus encodes differently on other processors, so the build "
-                             f"decodes stored ones): {REBUILD_COMMAND}")
-        live, listening = _evaluate(config, models, listen_items, opus_streams=opus_streams)
-        if check:
-            check_agreement(live, rows)
-        table = Path(stored or "") / f"{config.mode}.csv"
-        shown = _shown(table.resolve())
-        source = (f"loaded from the stored evaluation `{shown}` (same models by SHA-256); "
-                  f"its {len({r['item'] for r in live})} listening items recoded in this build and checked against it")
-        cdpam = attach_cdpam(rows, models, Path(stored or ""))
-        if cdpam is not None:
-            source += f"; {cdpam}"
-    if csv_path is not None:
-        _write_rows(Path(csv_path), rows)
-    return CodecStudy(config, models, rows, listening, folder, source, opus_streams, live, record)
-
-
 MEASURES = ("kbps", "snr_db", "lsd_db", "nmr_db", "audible_fraction", "visqol")
 
 
@@ -739,37 +403,6 @@ def anchor_at(study: CodecStudy, anchor: str, sample_rate: int, kbps: float, mea
     if not rates or not rates[0] <= kbps <= rates[-1]:
         return float("nan")
     return float(np.interp(kbps, rates, [r[measure] for r in table]))
-
-
-def attach_cdpam(rows: list[dict[str, Any]], models: dict[str, TrainedModel], folder: str | os.PathLike[str]
-                 ) -> str | None:
-    """Add the stored CDPAM distances (``scripts/eval_codec_cdpam.py``: ``cdpam.csv`` and ``cdpam.json`` in
-    ``folder``) to ``rows`` as ``"cdpam"``, in place, when they were computed from exactly these models
-    (SHA-256); return what was attached, or ``None`` (no file, or other models).
-
-    Raises:
-        ValueError: if the table's SHA-256 differs from its record's.
-    """
-    table, record_file = Path(folder) / "cdpam.csv", Path(folder) / "cdpam.json"
-    if not (table.is_file() and record_file.is_file()):
-        return None
-    record = json.loads(record_file.read_text())
-    if hashlib.sha256(table.read_bytes()).hexdigest() != record["table_sha256"]:
-        raise ValueError(f"{table} does not match the SHA-256 in {record_file}")
-    if any(models.get(key) is None or models[key].sha256 != entry["sha256"]
-           for key, entry in record["models"].items()):
-        return None
-    with open(table, newline="") as handle:
-        scores = {(r["item"], r["point"]): float(r["cdpam"]) for r in csv.DictReader(handle)}
-    hits = 0
-    for r in rows:
-        value = scores.get((r["item"], r["point"]))
-        if value is not None:
-            r["cdpam"] = value
-            hits += 1
-    return (f"CDPAM for {hits} rows ({len({p for _, p in scores})} systems, the held-out segments) from "
-            f"`{_shown(table.resolve())}` (same models by SHA-256; {record['wall_s'] / 60:.0f} min on "
-            f"{record['machine']})")
 
 
 SEGMENT = "held-out segment"  # the split of the held-out segments (:func:`eval_signal`)
@@ -853,15 +486,3 @@ def operating_points_table(config: CodecStudyConfig) -> list[dict[str, Any]]:
             "in this build": in_this_build(point.name, config),
         })
     return out
-
-
-def cdpam_seconds(folder: str | os.PathLike[str] | None = None) -> float | None:
-    """How many seconds in the middle of each segment the stored CDPAM scores cover (``cdpam.json`` in
-    ``folder``, default :func:`eval_dir`), or ``None`` where none are stored."""
-    try:
-        record_file = (Path(folder) if folder is not None else eval_dir()) / "cdpam.json"
-    except FileNotFoundError:
-        return None
-    if not record_file.is_file():
-        return None
-    return float(json.loads(record_file.read_text())["cdpam_seconds"])
