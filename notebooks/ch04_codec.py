@@ -438,22 +438,17 @@ else:
                      f"({len(HELDOUT_ROWS)} rows; {', '.join(HELDOUT_SONGS)})."))
     if not HELDOUT_READY:
         display(HTML(notebook.claims_html(heldout_table)))
-    groups = sorted({r["group"] for r in HELDOUT_ROWS})
-    pairs = [("C64", "A64", 1.0), ("D64", "C64", 1.0), ("D64", "MP3", 1.0), ("D64", "Opus", 1.0),
-             ("D96", "MP3", 112 / 96)]
-    systems = {r["system"] for r in HELDOUT_ROWS}
-    per_group = []
-    for a, b, scale in pairs:
-        if a not in systems or b not in systems:
-            continue
-        for measure, label in (("visqol", "ViSQOL"), ("cdpam", "CDPAM")):
-            by = he.group_differences(HELDOUT_ROWS, a, b, measure, scale)
-            per_group.append({"a − b": f"{a} − {b}" + (f" at {scale * 96:g}/96 of D96's rate" if scale != 1 else ""),
-                              "judge": label, **{g: f"{by[g][1]:+.3f} ({by[g][0]})" if g in by else "—"
-                                                 for g in groups}})
-    display(Markdown("Per source group: mean of the per-song mean differences (songs in the group); ViSQOL higher "
+    pairs = he.claim_pairs(HELDOUT_ROWS) + [(m, "Opus", 1.0) for m in ("D64", "D96")
+                                            if {m, "Opus"} <= {r["system"] for r in HELDOUT_ROWS}]
+    by_group = pd.DataFrame(he.group_table(HELDOUT_ROWS, pairs)).set_index(["a − b", "judge"])
+    display(Markdown("Per source group: mean of the per-song mean differences (number of songs); ViSQOL higher "
                      "and CDPAM lower is better for a."))
-    display(pd.DataFrame(per_group).set_index(["a − b", "judge"]))
+    display(by_group.map(lambda v: "—" if v is None else f"{v[0]:+.3f} ({v[1]})"))
+    by_song = pd.DataFrame(he.song_table(HELDOUT_ROWS, pairs)).set_index(["a − b", "judge"])
+    display(Markdown("Per song: the paired differences behind each verdict (mean over the song's segments; "
+                     "the verdicts' intervals resample these songs). — : no segment within the anchor's ladder."))
+    display(by_song.T.map(lambda v: "—" if pd.isna(v) else f"{v:+.3f}"))
+    systems = {r["system"] for r in HELDOUT_ROWS}
     rates = pd.DataFrame({s: he.achieved_rates(HELDOUT_ROWS, s) for s in sorted(systems - {"MP3", "Opus"})}).round(1)
     display(Markdown("Achieved file rates per song (kbit/s, mean over its segments): the rate of a trained "
                      "entropy model drifts with the material, so every comparison with an anchor is made at "

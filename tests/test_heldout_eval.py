@@ -137,3 +137,27 @@ def test_the_mechanism_row_shows_the_audible_frames_and_never_decides() -> None:
     assert row.measured.startswith("a − b -0.090 [") and "(3 songs)" in row.measured
     assert row.verdict.startswith("not tested here (a diagnostic: model 1 judges")
     assert he.mechanism_row(rows, "D96", "C96").verdict.endswith("D96 or C96 has no rows)")
+
+
+def test_the_per_song_and_per_group_tables_hold_the_differences_behind_the_verdicts() -> None:
+    """C64 − A64 is +0.3 ViSQOL and -0.03 CDPAM on every segment (the jitter is shared), so every song's and
+    every group's mean is that; a claim whose side has no rows has no column; one song out of the anchor's
+    ladder is None in the song table and absent from its group's mean."""
+    from percloss.experiments import codec_claims as cc
+
+    rows = _claim_rows(4, 0.3)
+    specs = [s for s in cc.CLAIMS if (s.a, s.b) in {("C64", "A64"), ("D64", "C64")}]
+    assert he.claim_pairs(rows, specs) == [("C64", "A64", 1.0)]  # D64 has no rows
+    table = {(r["a − b"], r["judge"]): r for r in he.song_table(rows, [("C64", "A64", 1.0), ("C64", "MP3", 1.0)])}
+    visqol = table["C64 − A64", "ViSQOL"]
+    assert [visqol[f"s{s}"] for s in range(4)] == [pytest.approx(0.3)] * 4
+    assert table["C64 − A64", "CDPAM"]["s2"] == pytest.approx(-0.03)
+    # against MP3 at C64's 66 kbit/s: 0.5 below on every segment, whatever the song
+    assert table["C64 − MP3", "ViSQOL"]["s1"] == pytest.approx(-0.5)
+    moved = [dict(r, kbps=90.0) if r["song"] == "s0" and r["system"] == "C64" else r for r in rows]
+    song_row = next(r for r in he.song_table(moved, [("C64", "MP3", 1.0)]) if r["judge"] == "ViSQOL")
+    assert song_row["s0"] is None and song_row["s3"] == pytest.approx(-0.5)
+    groups = {(r["a − b"], r["judge"]): r for r in he.group_table(moved, [("C64", "MP3", 1.0)])}
+    assert groups["C64 − MP3", "ViSQOL"]["g0"] == (pytest.approx(-0.5), 1)  # s3 only: s0 is out of reach
+    assert groups["C64 − MP3", "ViSQOL"]["g1"] == (pytest.approx(-0.5), 1)
+    assert he.song_table(rows, [("C64", "MP3", 112 / 96)])[0]["a − b"] == "C64 − MP3 (read at 1.17 × C64's rate)"

@@ -37,7 +37,8 @@ from .stats import cluster_bootstrap_mean
 
 __all__ = ["LADDERS", "CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "evaluate_song", "run", "read_rows",
            "anchor_at_rate", "song_differences", "song_differences_scaled", "song_interval", "heldout_claims", "group_differences",
-           "achieved_rates", "mechanism_row", "FLAT_TOLERANCE", "last_quarter_change", "training_state"]
+           "achieved_rates", "mechanism_row", "FLAT_TOLERANCE", "last_quarter_change", "training_state",
+           "claim_pairs", "song_table", "group_table"]
 
 #: The rule's minimum, fixed before the evaluation: verdicts need this many held-out songs evaluated.
 MIN_SONGS = 12
@@ -357,3 +358,52 @@ def training_state(name: str) -> str:
     change = last_quarter_change([float(r["distortion"]) for r in log])
     state = "flattened" if abs(change) <= FLAT_TOLERANCE else "still falling" if change < 0 else "rising"
     return f"{name} at {len(log)} steps, {state} ({change:+.1%} over the last quarter)"
+
+
+def claim_pairs(rows: Sequence[dict[str, Any]], specs: Sequence[Any] | None = None) -> list[tuple[str, str, float]]:
+    """``(a, b, scale)`` of each claim (Default: :data:`percloss.experiments.codec_claims.CLAIMS`) whose two sides
+    have rows, once each: an anchor ``b`` is read at ``scale`` × ``a``'s achieved rate."""
+    from . import codec_claims as cc
+
+    systems = {r["system"] for r in rows}
+    out: list[tuple[str, str, float]] = []
+    for spec in cc.CLAIMS if specs is None else specs:
+        (a, rate_a), (b, rate_b) = _side(spec.a), _side(spec.b)
+        pair = (a, b, rate_b / rate_a if b in ("MP3", "Opus") else 1.0)
+        if a in systems and b in systems and pair not in out:
+            out.append(pair)
+    return out
+
+
+def _pair_label(a: str, b: str, scale: float) -> str:
+    return f"{a} − {b}" + (f" (read at {scale:.3g} × {a}'s rate)" if scale != 1.0 else "")
+
+
+def song_table(rows: Sequence[dict[str, Any]], pairs: Sequence[tuple[str, str, float]] | None = None
+               ) -> list[dict[str, Any]]:
+    """The per-song paired differences behind each verdict: for each of ``pairs`` ``(a, b, scale)`` (Default:
+    :func:`claim_pairs`) and each primary judge, one row with every song's mean ``a − b`` over its segments
+    (``None`` where a song has no segment in reach of the anchor's ladder); the song-level interval of the
+    verdict resamples these."""
+    songs = sorted({r["song"] for r in rows})
+    out = []
+    for a, b, scale in claim_pairs(rows) if pairs is None else pairs:
+        for measure, label in (("visqol", "ViSQOL"), ("cdpam", "CDPAM")):
+            diffs = song_differences_scaled(rows, a, b, measure, scale)
+            out.append({"a − b": _pair_label(a, b, scale), "judge": label,
+                        **{song: (sum(diffs[song]) / len(diffs[song]) if song in diffs else None) for song in songs}})
+    return out
+
+
+def group_table(rows: Sequence[dict[str, Any]], pairs: Sequence[tuple[str, str, float]] | None = None
+                ) -> list[dict[str, Any]]:
+    """Per source group, for each of ``pairs`` (Default: :func:`claim_pairs`) and each primary judge: the mean of the per-song
+    mean differences ``a − b`` and the number of songs (:func:`group_differences`)."""
+    groups = sorted({r["group"] for r in rows})
+    out = []
+    for a, b, scale in claim_pairs(rows) if pairs is None else pairs:
+        for measure, label in (("visqol", "ViSQOL"), ("cdpam", "CDPAM")):
+            by = group_differences(rows, a, b, measure, scale)
+            out.append({"a − b": _pair_label(a, b, scale), "judge": label,
+                        **{g: (by[g][1], by[g][0]) if g in by else None for g in groups}})
+    return out
