@@ -345,46 +345,9 @@ display(judge_table.round(3))
 # important. With both noises at equal energy:
 
 # %% tags=["remove-input"]
-from percloss.experiments.claims import MUSIC_JUDGES, Claim, Interval, paired_verdict, verdict  # noqa: E402
+from percloss.experiments.masking_demo import masking_claims  # noqa: E402
 
-shaped_t, white_t = table.xs("shaped", level="noise"), table.xs("white", level="noise")
-per_clip = "; ".join(f"{name}: ViSQOL {j['shaped']['visqol']:.2f} vs {j['white']['visqol']:.2f}, "
-                     f"CDPAM {j['shaped']['cdpam']:.3f} vs {j['white']['cdpam']:.3f}" for name, j in judges.items())
-snr_gap = float((shaped_t["SNR (dB)"] - white_t["SNR (dB)"]).abs().max())
-# each judge's shaped - white per clip; its range over the clips is the interval the rule reads
-SHAPED_VS_WHITE = {}
-for judge, key in (("ViSQOL", "visqol"), ("CDPAM", "cdpam")):
-    gaps = [j["shaped"][key] - j["white"][key] for j in judges.values()]
-    SHAPED_VS_WHITE[judge] = Interval(float(np.mean(gaps)), min(gaps), max(gaps))
-if not snr_gap < 1e-6:
-    raise RuntimeError(f"the shaped and white mixes should have equal SNR by construction; they differ by {snr_gap:g} dB")
-MASKING_CLAIMS = [
-    Claim("A sound component under the global masking threshold is inaudible",
-          "page, the paragraph on its figure (\"the sound component under the curve is inaudible\")", "—",
-          f"noise {CONFIG.margin_db:g} dB under each clip's threshold: model-1 NMR (circular), ViSQOL and CDPAM "
-          "of the mix (0 = identical for CDPAM, ≈4.73 for ViSQOL)",
-          f"NMR {shaped_t['NMR (dB)'].min():.1f} to {shaped_t['NMR (dB)'].max():.1f} dB; ViSQOL "
-          f"{min(j['shaped']['visqol'] for j in judges.values()):.2f}–"
-          f"{max(j['shaped']['visqol'] for j in judges.values()):.2f}; CDPAM "
-          f"{min(j['shaped']['cdpam'] for j in judges.values()):.3f}–"
-          f"{max(j['shaped']['cdpam'] for j in judges.values()):.3f}",
-          verdict(None, "inaudibility needs listeners; the ABX panel below is that test")),
-    Claim("At equal error energy, error under the threshold matters less than error above it "
-          "(\"why bother trying to reduce the error that's inaudible\")",
-          "page, the paragraph beginning \"We think the cost function can be better defined\"", "—",
-          "shaped vs white noise of equal energy, judged by the book's rule (`claims.paired_verdict`, \"better\"): "
-          "each judge's range of shaped − white over the clips must favour the shaped mix (ViSQOL higher, CDPAM "
-          "lower on every clip); both judges: reproduced, one: mixed, none: not reproduced",
-          per_clip, paired_verdict("better", SHAPED_VS_WHITE, MUSIC_JUDGES, "shaped", "white")),
-    Claim("A plain error measure weighs every frequency band the same (it cannot tell the two noises apart)",
-          "page, the paragraph beginning \"In this project\" (\"every frequency subband is equally important\")",
-          "—", "SNR of the two mixes per clip; holds when equal",
-          f"largest SNR difference {snr_gap:.1e} dB; NMR differs by "
-          f"{(white_t['NMR (dB)'] - shaped_t['NMR (dB)']).min():.1f}–"
-          f"{(white_t['NMR (dB)'] - shaped_t['NMR (dB)']).max():.1f} dB",
-          verdict(None, "a demonstration, not a test: the two mixes are built with equal error energy, so their "
-                        "SNR is equal by construction")),
-]
+MASKING_CLAIMS = masking_claims(results, judges, CONFIG.margin_db)
 display(HTML(notebook.claims_html(MASKING_CLAIMS, csv_path="claims_ch02.csv")))
 display(Markdown(
     f"Mode `{MODE}`, {len(judges)} clip(s), {CONFIG.seconds:g} s each, seed {CONFIG.seed}. ViSQOL sees up to 24 kHz "

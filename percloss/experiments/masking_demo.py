@@ -29,8 +29,9 @@ from ..masking import (
 from ..metrics import nmr, snr
 from ..modes import MODES, current_mode
 from ..signal import middle
+from .claims import MUSIC_JUDGES, Claim, Interval, paired_verdict, verdict
 
-__all__ = ["MaskingConfig", "noise_under_threshold", "white_noise_like", "masked_vs_white", "independent_judges",
+__all__ = ["masking_claims", "MaskingConfig", "noise_under_threshold", "white_noise_like", "masked_vs_white", "independent_judges",
            "ToneThresholdGrid", "tone_threshold", "tone_threshold_grid", "interpolate_threshold"]
 
 
@@ -268,3 +269,54 @@ def interpolate_threshold(grid: ToneThresholdGrid, tone_hz: float, tone_db: floa
     m = grid.masking_db
     part = ((1 - wf) * ((1 - wl) * m[i, j] + wl * m[i, j + 1]) + wf * ((1 - wl) * m[i + 1, j] + wl * m[i + 1, j + 1]))
     return 10 * np.log10(np.power(10.0, grid.threshold_in_quiet / 10) + np.power(10.0, part / 10))
+
+
+def masking_claims(results: dict[str, dict[str, Any]], judges: dict[str, dict[str, dict[str, float]]],
+                   margin_db: float) -> list[Claim]:
+    """Chapter 2's claims table: the work's two masking premises and the premise of a plain error measure,
+    from each clip's :func:`masked_vs_white` ``results`` and :func:`independent_judges` ``judges`` (clip ->
+    ``"shaped"``/``"white"`` -> ``"visqol"``/``"cdpam"``). "Error under the threshold matters less" is
+    judged by the book's rule (:func:`~percloss.experiments.claims.paired_verdict`, "better"): each judge's
+    range of shaped − white over the clips is its interval. Inaudibility needs listeners, and equal SNR
+    holds by construction, so those rows are not tested here.
+
+    Raises:
+        RuntimeError: if the two mixes of a clip do not have equal SNR (they are built with equal error energy).
+    """
+    metric = {kind: {name: r[f"{kind}_metrics"] for name, r in results.items()} for kind in ("shaped", "white")}
+    snr_gap = max(abs(metric["shaped"][n]["SNR (dB)"] - metric["white"][n]["SNR (dB)"]) for n in results)
+    if not snr_gap < 1e-6:
+        raise RuntimeError(f"the shaped and white mixes should have equal SNR by construction; they differ by "
+                           f"{snr_gap:g} dB")
+    intervals = {}
+    for judge, key in (("ViSQOL", "visqol"), ("CDPAM", "cdpam")):
+        gaps = [j["shaped"][key] - j["white"][key] for j in judges.values()]
+        intervals[judge] = Interval(float(np.mean(gaps)), min(gaps), max(gaps))
+    per_clip = "; ".join(f"{name}: ViSQOL {j['shaped']['visqol']:.2f} vs {j['white']['visqol']:.2f}, "
+                         f"CDPAM {j['shaped']['cdpam']:.3f} vs {j['white']['cdpam']:.3f}" for name, j in judges.items())
+    shaped_nmr = [m["NMR (dB)"] for m in metric["shaped"].values()]
+    nmr_gap = [metric["white"][n]["NMR (dB)"] - metric["shaped"][n]["NMR (dB)"] for n in results]
+    visqol = [j["shaped"]["visqol"] for j in judges.values()]
+    cdpam = [j["shaped"]["cdpam"] for j in judges.values()]
+    return [
+        Claim("A sound component under the global masking threshold is inaudible",
+              "page, the paragraph on its figure (\"the sound component under the curve is inaudible\")", "—",
+              f"noise {margin_db:g} dB under each clip's threshold: model-1 NMR (circular), ViSQOL and CDPAM "
+              "of the mix (0 = identical for CDPAM, ≈4.73 for ViSQOL)",
+              f"NMR {min(shaped_nmr):.1f} to {max(shaped_nmr):.1f} dB; ViSQOL {min(visqol):.2f}–{max(visqol):.2f}; "
+              f"CDPAM {min(cdpam):.3f}–{max(cdpam):.3f}",
+              verdict(None, "inaudibility needs listeners; the ABX panel below is that test")),
+        Claim("At equal error energy, error under the threshold matters less than error above it "
+              "(\"why bother trying to reduce the error that's inaudible\")",
+              "page, the paragraph beginning \"We think the cost function can be better defined\"", "—",
+              "shaped vs white noise of equal energy, judged by the book's rule (`claims.paired_verdict`, "
+              "\"better\"): each judge's range of shaped − white over the clips must favour the shaped mix (ViSQOL "
+              "higher, CDPAM lower on every clip); both judges: reproduced, one: mixed, none: not reproduced",
+              per_clip, paired_verdict("better", intervals, MUSIC_JUDGES, "shaped", "white")),
+        Claim("A plain error measure weighs every frequency band the same (it cannot tell the two noises apart)",
+              "page, the paragraph beginning \"In this project\" (\"every frequency subband is equally important\")",
+              "—", "SNR of the two mixes per clip; holds when equal",
+              f"largest SNR difference {snr_gap:.1e} dB; NMR differs by {min(nmr_gap):.1f}–{max(nmr_gap):.1f} dB",
+              verdict(None, "a demonstration, not a test: the two mixes are built with equal error energy, so their "
+                            "SNR is equal by construction")),
+    ]
