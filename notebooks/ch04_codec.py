@@ -47,7 +47,6 @@ from percloss.codec_training import bits_per_code
 from percloss.experiments import codec_claims as cc
 from percloss.experiments import codec_evaluation as ce
 from percloss.experiments import codec_study as cs
-from percloss.experiments import stats
 from percloss.modes import describe_device
 from percloss.shipped import DEFAULT_MODEL
 
@@ -257,37 +256,15 @@ display(Markdown(
 ))
 
 # %% tags=["remove-input"]
-labels = {"kbps": "kbit/s (file)", "snr_db": "SNR dB", "lsd_db": "LSD dB", "nmr_db": "NMR dB",
-          "audible_fraction": "audible frames", "visqol": "ViSQOL"}
-
-
-def means_table(split: str) -> pd.DataFrame:
-    """Each system's means over the items of ``split`` with percentile-bootstrap 95 % intervals."""
-    means = pd.DataFrame(cs.summary(study, split=split, intervals=True))
-    table = means[["sample_rate", "target_kbps", "system", "items"]].copy()
-    for k, label in labels.items():
-        digits = 3 if k == "audible_fraction" else 2
-        table[label] = [f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-                        for m, lo, hi in zip(means[k], means[f"{k}_low"], means[f"{k}_high"], strict=True)]
-    return table.set_index(["sample_rate", "target_kbps", "system"])
-
-
 for split, what in ((cs.SEGMENT, "the held-out segments (the items of every comparison below)"),
                     (cs.CLIP, "the shipped clips, a second group (the book's clips, none of them in training)")):
     if split in set(rows.split):
         n_items = rows[rows.split == split].item.nunique()
         display(Markdown(f"Means over {what}: {n_items} items, percentile-bootstrap 95 % intervals over the "
                          f"items (mode `{MODE}`):"))
-        display(means_table(split))
-scored = [r for r in study.rows if "cdpam" in r and r["split"] == "held-out segment"]
-if scored:
-    cdpam_rows = []
-    for point in dict.fromkeys(r["point"] for r in scored):
-        values = np.array([r["cdpam"] for r in scored if r["point"] == point])
-        mean, low, high = stats.bootstrap_mean(values)
-        kbps = np.mean([r["kbps"] for r in study.rows if r["point"] == point and r["split"] == "held-out segment"])
-        cdpam_rows.append({"point": point, "kbit/s (file)": round(float(kbps), 2), "segments": len(values),
-                           "CDPAM [95 %]": f"{mean:.3f} [{low:.3f}, {high:.3f}]"})
+        display(pd.DataFrame(cs.means_table(study, split)).set_index(["sample_rate", "target_kbps", "system"]))
+cdpam_rows = cs.cdpam_table(study)
+if cdpam_rows:
     display(Markdown("CDPAM distance over the held-out segments (lower is better), stored scores:"))
     display(pd.DataFrame(cdpam_rows).set_index("point"))
 

@@ -452,3 +452,22 @@ def test_one_trainer_path() -> None:
     assert handlers == {"codec_training.py"}  # stop_requests, the one stop-signal context manager
     assert not hasattr(cs, "OperatingPoint") and not hasattr(cs, "training_settings")
     assert all(isinstance(p, RunPoint) for p in cs.WORK_POINTS + cs.QUICK_POINTS)
+
+
+def test_means_and_cdpam_tables_format_each_systems_mean_and_interval() -> None:
+    """Constant measures give the constant as mean and both interval ends; CDPAM only where stored."""
+    config = replace(cs.CodecStudyConfig.for_mode("standard"), points=(POINTS["D64"],))
+    rows = []
+    for i in range(4):
+        base = {"item": f"s@{6 * i}s", "split": cs.SEGMENT, "sample_rate": 32000, "target_kbps": 64.0}
+        rows.append({**base, "system": "D", "point": "D64_32k_1m", "modules": 1, "kbps": 66.0, "snr_db": 10.0,
+                     "lsd_db": 5.0, "nmr_db": -3.0, "audible_fraction": 0.25, "visqol": 3.5, "cdpam": 0.125})
+        rows.append({**base, "system": "MP3", "point": "MP364_32k", "modules": 0, "kbps": 64.0 + i, "snr_db": 12.0,
+                     "lsd_db": 4.0, "nmr_db": -9.0, "audible_fraction": 0.0, "visqol": 4.5})
+    study = cs.CodecStudy(config, {}, rows)
+    table = {r["system"]: r for r in cs.means_table(study, cs.SEGMENT)}
+    assert table["D"]["ViSQOL"] == "3.50 [3.50, 3.50]" and table["D"]["audible frames"] == "0.250 [0.250, 0.250]"
+    assert table["D"]["items"] == 4 and table["MP3"]["kbit/s (file)"].startswith("65.50 [")
+    assert cs.means_table(study, cs.CLIP) == []
+    assert cs.cdpam_table(study) == [{"point": "D64_32k_1m", "kbit/s (file)": 66.0, "segments": 4,
+                                      "CDPAM [95 %]": "0.125 [0.125, 0.125]"}]

@@ -60,7 +60,7 @@ from .stats import bootstrap_mean
 
 __all__ = ["WORK_POINTS", "QUICK_POINTS", "CodecStudyConfig", "CodecStudy", "TrainedModel", "obtain_model",
            "evaluate", "shipped_checkpoint", "checkpoint_path", "eval_signal", "shipped_points", "describe_model",
-           "training_curve", "summary", "anchor_at", "segments", "MEASURES", "MPEG1_BITRATES", "mp3_bitrate_for",
+           "training_curve", "summary", "means_table", "cdpam_table", "anchor_at", "segments", "MEASURES", "MPEG1_BITRATES", "mp3_bitrate_for",
            "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason", "why_absent", "in_this_build",
            "operating_points_table", "RATE_TOLERANCE", "ANCHORS", "ATTEMPTS_RECORD", "quick_reason"]
 
@@ -387,6 +387,38 @@ def summary(study: CodecStudy, split: str | None = None, intervals: bool = False
                 _, entry[f"{k}_low"], entry[f"{k}_high"] = bootstrap_mean(values)
         entry["items"] = len(rs)
         out.append(entry)
+    return out
+
+
+#: The measures of :func:`means_table` and their column labels.
+MEASURE_LABELS = {"kbps": "kbit/s (file)", "snr_db": "SNR dB", "lsd_db": "LSD dB", "nmr_db": "NMR dB",
+                  "audible_fraction": "audible frames", "visqol": "ViSQOL"}
+
+
+def means_table(study: CodecStudy, split: str) -> list[dict[str, Any]]:
+    """Each system's mean of each measure over the items of ``split`` with its percentile-bootstrap 95 %
+    interval, formatted (``"3.41 [3.30, 3.52]"``): one row per sample rate, target rate and system."""
+    out = []
+    for entry in summary(study, split=split, intervals=True):
+        row = {k: entry[k] for k in ("sample_rate", "target_kbps", "system", "items")}
+        for k, label in MEASURE_LABELS.items():
+            digits = 3 if k == "audible_fraction" else 2
+            row[label] = f"{entry[k]:.{digits}f} [{entry[k + '_low']:.{digits}f}, {entry[k + '_high']:.{digits}f}]"
+        out.append(row)
+    return out
+
+
+def cdpam_table(study: CodecStudy) -> list[dict[str, Any]]:
+    """Each system's mean CDPAM distance over the held-out segments that carry a stored score, with its
+    percentile-bootstrap 95 % interval and mean file rate (empty when no score is attached)."""
+    scored = [r for r in study.rows if "cdpam" in r and r["split"] == SEGMENT]
+    out = []
+    for point in dict.fromkeys(r["point"] for r in scored):
+        values = np.array([r["cdpam"] for r in scored if r["point"] == point])
+        mean, low, high = bootstrap_mean(values)
+        kbps = np.mean([r["kbps"] for r in study.rows if r["point"] == point and r["split"] == SEGMENT])
+        out.append({"point": point, "kbit/s (file)": round(float(kbps), 2), "segments": len(values),
+                    "CDPAM [95 %]": f"{mean:.3f} [{low:.3f}, {high:.3f}]"})
     return out
 
 
