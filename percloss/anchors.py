@@ -31,13 +31,30 @@ import scipy.signal as sps
 
 from ._checks import check_integer, check_mono_array, check_sample_rate
 
-__all__ = ["Coded", "mp3", "opus", "opus_encode", "opus_decode", "align"]
+__all__ = ["Coded", "mp3", "opus", "opus_encode", "opus_decode", "align", "ANCHORS", "MPEG1_BITRATES",
+           "mp3_bitrate_for", "LADDERS"]
 
 MAX_LAG = 4096
 MP3_RATE_RANGE = (8000, 48000)  # MPEG-1/2/2.5 Layer III sample rates
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 #: How close :func:`opus` brings the file bitrate to the one asked for (a fraction of it).
 OPUS_RATE_TOLERANCE = 0.03
+#: The anchors the codec chapter sets its models against.
+ANCHORS = ("MP3", "Opus")
+#: The bitrates of MPEG-1 Layer III (kbit/s).
+MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+#: The rates (kbit/s) at which the held-out evaluation codes every segment with each anchor, per sample rate:
+#: a model is compared with an anchor read between the two rungs that bracket its achieved rate.
+LADDERS: dict[int, tuple[int, ...]] = {32000: (48, 56, 64, 80, 96, 112, 128), 44100: (64, 80, 96, 112, 128, 160)}
+
+
+def mp3_bitrate_for(kbps: float) -> int:
+    """The MPEG-1 Layer III bitrate nearest ``kbps`` (LAME runs at constant rate).
+
+    >>> mp3_bitrate_for(79)
+    80
+    """
+    return min(MPEG1_BITRATES, key=lambda b: abs(b - kbps))
 
 
 @dataclass(frozen=True)

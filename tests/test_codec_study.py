@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from percloss import paths
+from percloss.anchors import mp3_bitrate_for
 from percloss.codec import CascadedCodec, save_codec
 from percloss.codec_runs import POINTS, RUN, RunConfig, RunPoint
 from percloss.experiments import codec_claims as cc
@@ -22,7 +23,7 @@ from percloss.experiments import stats
 def test_operating_points_of_the_work() -> None:
     keys = {p.key for p in cs.WORK_POINTS}
     assert len(cs.WORK_POINTS) == 10 and "D112_44k_2m" in keys and "A64_32k_1m" in keys
-    assert cs.mp3_bitrate_for(64) == 64 and cs.mp3_bitrate_for(79) == 80 and cs.mp3_bitrate_for(168) == 160
+    assert mp3_bitrate_for(64) == 64 and mp3_bitrate_for(79) == 80 and mp3_bitrate_for(168) == 160
 
 
 def test_modes_scale_up() -> None:

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_choice
+from ..anchors import ANCHORS
 from ..codec_runs import RunPoint
 from .claims import Claim, comparison_verdict
 from .codec_study import (
-    ANCHORS,
     RATE_TOLERANCE,
     SEGMENT,
     WORK_POINTS,

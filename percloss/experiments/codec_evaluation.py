@@ -465,7 +465,7 @@ def score_cdpam(config: CodecStudyConfig, folder: str | os.PathLike[str] | None 
                                        seconds))
             say(f"{p.name}: {len(items)} segments, {time.perf_counter() - start:.0f} s")
         for kbps in sorted({*(p.kbps for p in points), *((112,) if rate == 44100 else ())}):
-            target = cs.mp3_bitrate_for(kbps)
+            target = anchors.mp3_bitrate_for(kbps)
             key = f"MP3{target:g}_{rate // 1000}k"
             for item in items:
                 if (item, key) in done:

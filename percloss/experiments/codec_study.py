@@ -43,6 +43,7 @@ import torch
 
 from .. import anchors, data, shipped
 from .._checks import check_choice
+from ..anchors import mp3_bitrate_for
 from ..codec import (
     CascadedCodec,
     count_parameters,
@@ -60,13 +61,12 @@ from .stats import bootstrap_mean
 
 __all__ = ["WORK_POINTS", "QUICK_POINTS", "CodecStudyConfig", "CodecStudy", "TrainedModel", "obtain_model",
            "evaluate", "shipped_checkpoint", "checkpoint_path", "eval_signal", "shipped_points", "describe_model",
-           "training_curve", "summary", "means_table", "cdpam_table", "anchor_at", "segments", "MEASURES", "MPEG1_BITRATES", "mp3_bitrate_for",
+           "training_curve", "summary", "means_table", "cdpam_table", "anchor_at", "segments", "MEASURES",
            "SEGMENT", "CLIP", "NOT_SHIPPED", "not_shipped_reason", "why_absent", "in_this_build",
-           "operating_points_table", "RATE_TOLERANCE", "ANCHORS", "ATTEMPTS_RECORD", "quick_reason"]
+           "operating_points_table", "RATE_TOLERANCE", "ATTEMPTS_RECORD", "quick_reason"]
 
 # Bumped whenever train_codec's procedure changes, so that cached checkpoints of an older one are not reused.
 TRAINING_PROCEDURE = 4  # 2: straight-through hard quantisation, annealed sharpness, clipped gradients; 3: model A = MSE alone, masking terms on the standard's calibration; 4: the output convolution by FFT while training on a CPU
-MPEG1_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 # The work's operating points (Zhen et al. 2020: the models of its page's decoded sample sets): the long runs' list.
 WORK_POINTS = tuple(POINTS.values())
 # Quick mode's tiny models: the four losses at one point (B64 is not one of the work's points).
@@ -88,11 +88,6 @@ def segments(songs: tuple[str, ...], count: int, seconds: float) -> tuple[str, .
     ('mutilated_mime@0s', 'mutilated_mime@6s', 'mutilated_mime@12s')
     """
     return tuple(f"{song}@{k * seconds:g}s" for song in songs for k in range(count))
-
-
-def mp3_bitrate_for(kbps: float) -> int:
-    """The MPEG-1 Layer III bitrate nearest ``kbps`` (LAME runs at constant rate)."""
-    return min(MPEG1_BITRATES, key=lambda b: abs(b - kbps))
 
 
 @dataclass
@@ -439,7 +434,6 @@ def anchor_at(study: CodecStudy, anchor: str, sample_rate: int, kbps: float, mea
 
 SEGMENT = "held-out segment"  # the split of the held-out segments (:func:`eval_signal`)
 CLIP = "shipped clip"  # the split of the book's clips
-ANCHORS = ("MP3", "Opus")
 #: Largest relative gap between two systems' file rates and the rates a claim sets them at, beyond which an
 #: anchor is interpolated at the model's own rate (:func:`codec_claims`).
 RATE_TOLERANCE = 0.03

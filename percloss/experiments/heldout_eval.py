@@ -2,7 +2,7 @@
 the MP3 and Opus ladders on every segment, scored by the primary judges and the diagnostics.
 
 - :func:`evaluate_song` codes one song's segments with every model (a real range-coded file; its size gives
-  the achieved rate) and every anchor rate of the model's sample rate (:data:`LADDERS`), and scores each
+  the achieved rate) and every anchor rate of the model's sample rate (:data:`percloss.anchors.LADDERS`), and scores each
   output: ViSQOL v3 and CDPAM (the primary judges, :data:`percloss.experiments.claims.MUSIC_JUDGES`; CDPAM on
   the middle :data:`CDPAM_SECONDS` of the segment), NMR, audible-frame fraction, SNR and LSD (diagnostics).
 - :func:`run` does every song, one CSV and one record per song under ``folder/rows/`` (the models' and the
@@ -29,13 +29,14 @@ from typing import Any
 import torch
 
 from .. import anchors, data
+from ..anchors import LADDERS
 from ..codec import read_bitstream, write_bitstream
 from ..metrics import log_spectral_distance, nmr, snr
 from ..signal import middle
 from .claims import MUSIC_JUDGES, Claim, Interval, paired_verdict, verdict
 from .stats import cluster_bootstrap_mean
 
-__all__ = ["LADDERS", "CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "evaluate_song", "run", "read_rows",
+__all__ = ["CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "evaluate_song", "run", "read_rows",
            "anchor_at_rate", "song_differences", "song_differences_scaled", "song_interval", "heldout_claims", "group_differences",
            "achieved_rates", "mechanism_row", "FLAT_TOLERANCE", "last_quarter_change", "training_state",
            "claim_pairs", "song_table", "group_table"]
@@ -49,7 +50,6 @@ FLAT_TOLERANCE = 0.02
 
 #: The anchors' rates per sample rate (kbit/s): MPEG-1 Layer III rates bracketing the shipped models'
 #: achieved rates on music (54-108 kbit/s); Opus is coded at the same targets.
-LADDERS: dict[int, tuple[int, ...]] = {32000: (48, 56, 64, 80, 96, 112, 128), 44100: (64, 80, 96, 112, 128, 160)}
 #: CDPAM scores the middle of each segment (about 4 s of CPU per second of audio on one thread).
 CDPAM_SECONDS = 2.0
 MEASURES = ("kbps", "visqol", "cdpam", "nmr_db", "audible_fraction", "snr_db", "lsd_db")
