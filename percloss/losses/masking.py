@@ -130,6 +130,55 @@ def _level(x: torch.Tensor, offset_db: torch.Tensor, s: _Settings) -> torch.Tens
     return calibrated_spectrum_db(x, s.n_fft, s.hop, s.calibration, offset_db)[0]
 
 
+class _MaskingLoss(nn.Module):
+    """What the three modules share: model 1's settings (validated by the subclass, in the order of its
+    arguments), the reduction, model 1's constants as a submodule, and a :meth:`forward` that checks the
+    pair and the memory before :meth:`forward_unchecked`. ``filterbank``, when given, is registered before
+    the constants, so that the submodules keep their order (``named_modules``, ``state_dict``)."""
+
+    def __init__(self, settings: _Settings, reduction: str, filterbank: FilterBank | None = None) -> None:
+        super().__init__()
+        self._settings = settings
+        self.sample_rate, self.n_fft, self.hop = settings.sample_rate, settings.n_fft, settings.hop
+        self.calibration = settings.calibration
+        self.reduction = check_reduction(reduction)
+        if filterbank is not None:
+            self.filterbank = filterbank
+        self.model1 = ModelConstants(settings.tables)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        check_pair(input, target, self.n_fft)
+        _check_memory(input, self._settings, type(self).__name__)
+        return self.forward_unchecked(input, target)
+
+    def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class _ZhenLoss(_MaskingLoss):
+    """The two terms of Zhen et al.: the target's analysis (:meth:`analyse_target`) can be computed once
+    and passed to :meth:`forward_unchecked` of both; lines above :attr:`upper_line` are ignored."""
+
+    def __init__(self, settings: _Settings, reduction: str) -> None:
+        super().__init__(settings, reduction)
+        self.upper_line = settings.tables.upper_line
+
+    def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor,
+                          analysis: TargetAnalysis | None = None) -> torch.Tensor:
+        """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`);
+        ``analysis``: :meth:`analyse_target` of ``target`` under the same settings, when the caller has it."""
+        if analysis is None:
+            analysis = self.analyse_target(target)
+        return self._loss(input, target, analysis)
+
+    def _loss(self, input: torch.Tensor, target: torch.Tensor, analysis: TargetAnalysis) -> torch.Tensor:
+        raise NotImplementedError
+
+    def analyse_target(self, target: torch.Tensor) -> TargetAnalysis:
+        """The target's level spectrum, threshold and calibration offset (no gradient), for reuse."""
+        return _target(target, self._settings, self.model1)
+
+
 # ------------------------------------------------------------- priority-weighted
 
 
@@ -171,7 +220,7 @@ def priority_weighted_loss(
     return _priority_weighted(input, target, s, reduction)
 
 
-class PriorityWeightedLoss(nn.Module):
+class PriorityWeightedLoss(_ZhenLoss):
     """Per-line squared log-spectral error weighted by ``log10(P_x / M + 1)``.
 
     ``mean_{frames, lines} w_f * ((L_in - L_tg) / 10)^2`` with levels ``L``
@@ -211,30 +260,10 @@ class PriorityWeightedLoss(nn.Module):
         reduction: str = "mean",
         calibration: str = "iso",
     ) -> None:
-        super().__init__()
-        self._settings = _Settings(sample_rate, n_fft, hop, "standard", calibration)
-        self.sample_rate, self.n_fft, self.hop = self._settings.sample_rate, self._settings.n_fft, self._settings.hop
-        self.calibration = self._settings.calibration
-        self.upper_line = self._settings.tables.upper_line
-        self.reduction = check_reduction(reduction)
-        self.model1 = ModelConstants(self._settings.tables)
+        super().__init__(_Settings(sample_rate, n_fft, hop, "standard", calibration), reduction)
 
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        check_pair(input, target, self.n_fft)
-        _check_memory(input, self._settings, type(self).__name__)
-        return self.forward_unchecked(input, target)
-
-    def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor,
-                          analysis: TargetAnalysis | None = None) -> torch.Tensor:
-        """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`);
-        ``analysis``: :meth:`analyse_target` of ``target`` under the same settings, when the caller has it."""
-        if analysis is None:
-            analysis = self.analyse_target(target)
+    def _loss(self, input: torch.Tensor, target: torch.Tensor, analysis: TargetAnalysis) -> torch.Tensor:
         return _priority_weighted(input, target, self._settings, self.reduction, analysis)
-
-    def analyse_target(self, target: torch.Tensor) -> TargetAnalysis:
-        """The target's level spectrum, threshold and calibration offset (no gradient), for reuse."""
-        return _target(target, self._settings, self.model1)
 
 
 # ------------------------------------------------------------- noise modulation
@@ -279,7 +308,7 @@ def noise_modulation_loss(
     return _noise_modulation(input, target, s, aggregate, reduction)
 
 
-class NoiseModulationLoss(nn.Module):
+class NoiseModulationLoss(_ZhenLoss):
     """Error power above the target's mask, ``relu(P_err / M - 1)`` per line.
 
     ``aggregate="max"`` takes the largest value over lines in each frame (the
@@ -323,31 +352,13 @@ class NoiseModulationLoss(nn.Module):
         reduction: str = "mean",
         calibration: str = "iso",
     ) -> None:
-        super().__init__()
-        self._settings = _Settings(sample_rate, n_fft, hop, "standard", calibration)
-        self.sample_rate, self.n_fft, self.hop = self._settings.sample_rate, self._settings.n_fft, self._settings.hop
-        self.calibration = self._settings.calibration
-        self.upper_line = self._settings.tables.upper_line
-        self.aggregate = check_choice(aggregate, "aggregate", AGGREGATES)
-        self.reduction = check_reduction(reduction)
-        self.model1 = ModelConstants(self._settings.tables)
+        settings = _Settings(sample_rate, n_fft, hop, "standard", calibration)
+        aggregate = check_choice(aggregate, "aggregate", AGGREGATES)  # checked before the reduction, as always
+        super().__init__(settings, reduction)
+        self.aggregate = aggregate
 
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        check_pair(input, target, self.n_fft)
-        _check_memory(input, self._settings, type(self).__name__)
-        return self.forward_unchecked(input, target)
-
-    def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor,
-                          analysis: TargetAnalysis | None = None) -> torch.Tensor:
-        """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`);
-        ``analysis``: :meth:`analyse_target` of ``target`` under the same settings, when the caller has it."""
-        if analysis is None:
-            analysis = self.analyse_target(target)
+    def _loss(self, input: torch.Tensor, target: torch.Tensor, analysis: TargetAnalysis) -> torch.Tensor:
         return _noise_modulation(input, target, self._settings, self.aggregate, self.reduction, analysis)
-
-    def analyse_target(self, target: torch.Tensor) -> TargetAnalysis:
-        """The target's level spectrum, threshold and calibration offset (no gradient), for reuse."""
-        return _target(target, self._settings, self.model1)
 
 
 # ------------------------------------------------------------ masked filterbank
@@ -454,7 +465,7 @@ def masked_filterbank_loss(
                               window.to(input.device), reduction, chunk_frames=chunk_frames)
 
 
-class MaskedFilterbankLoss(nn.Module):
+class MaskedFilterbankLoss(_MaskingLoss):
     """Noise-to-mask ratio of the error in Bark-filterbank bands, ``mean log(1 + E/M)``.
 
     The error ``input - target`` goes through chapter 1's filterbank; its
@@ -520,23 +531,15 @@ class MaskedFilterbankLoss(nn.Module):
         calibration: str = "iso",
         chunk_frames: int | None = None,
     ) -> None:
-        super().__init__()
-        self._settings = _Settings(sample_rate, n_fft, hop, "half", calibration)
-        self.chunk_frames = None if chunk_frames is None else check_integer(chunk_frames, "chunk_frames", lo=1)
-        self.sample_rate, self.n_fft, self.hop = self._settings.sample_rate, self._settings.n_fft, self._settings.hop
-        self.calibration = self._settings.calibration
-        self.reduction = check_reduction(reduction)
-        self.filterbank = FilterBank(sample_rate, n_bands, n_taps, f_min, f_max, scale)
+        settings = _Settings(sample_rate, n_fft, hop, "half", calibration)
+        chunk_frames = None if chunk_frames is None else check_integer(chunk_frames, "chunk_frames", lo=1)
+        reduction = check_reduction(reduction)  # before the filterbank's arguments, as always
+        super().__init__(settings, reduction, FilterBank(sample_rate, n_bands, n_taps, f_min, f_max, scale))
+        self.chunk_frames = chunk_frames
         lines, factor = _band_tables(self.filterbank, self.n_fft, self.sample_rate)
         self.register_buffer("band_to_line", lines)
         self.register_buffer("line_to_band_factor", factor)
         self.register_buffer("frame_window", torch.hann_window(self.n_fft, periodic=True))
-        self.model1 = ModelConstants(self._settings.tables)
-
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        check_pair(input, target, self.n_fft)
-        _check_memory(input, self._settings, type(self).__name__)
-        return self.forward_unchecked(input, target)
 
     def forward_unchecked(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` on a pair the caller validated (:func:`~percloss.losses.check_pair`)."""
