@@ -43,19 +43,18 @@ import pandas as pd
 import torch
 from IPython.display import HTML, Markdown, display
 
-from percloss import data, notebook
+from percloss import notebook
 from percloss.degrade import DEGRADATIONS, degrade
 from percloss.experiments import quality_study as qs
 from percloss.experiments import seminar as sm
-from percloss.modes import configure_threads, current_mode, describe_device
+from percloss.modes import describe_device
 
-plt.rcParams.update({"figure.dpi": 90, "figure.figsize": (9, 3.2), "axes.grid": True})
-configure_threads()
-CHAPTER_START = time.perf_counter()
-MODE = current_mode()
+chapter = notebook.begin_chapter("notebooks/ch03_quality_metrics.py")
+MODE = chapter.mode
+DEVICE = describe_device(torch.device("cpu"))
 CONFIG = qs.StudyConfig.for_mode(MODE)
 display(Markdown(
-    f"**Run record.** mode `{MODE}` · device {describe_device(torch.device('cpu'))} · seed {CONFIG.seed} · "
+    f"**Run record.** mode `{MODE}` · device {DEVICE} · seed {CONFIG.seed} · "
     f"clips: {', '.join(CONFIG.clips)} ({CONFIG.seconds:g} s each, 16 kHz) · "
     f"degradations: {', '.join(CONFIG.degradations)} · OpenL3 window hop {CONFIG.openl3_hop:g} s · "
     f"torch {torch.__version__}"
@@ -119,7 +118,7 @@ if len(unscored):
         + ". They are left out of every PESQ statistic."
     ))
 PRETRAINED = {e.name: e.pretrained for e in embedders}
-LABEL = {name: f"{name} ({'pretrained' if ok else 'random-feature control'})" for name, ok in PRETRAINED.items()}
+LABEL = qs.embedding_labels(PRETRAINED)
 
 # %% [markdown]
 # ```{important}
@@ -144,11 +143,7 @@ LABEL = {name: f"{name} ({'pretrained' if ok else 'random-feature control'})" fo
 # pooled; DNSMOS over speech only).
 
 # %% tags=["remove-input"]
-METRICS = {
-    "pesq": "PESQ", "estoi": "ESTOI", "visqol": "ViSQOL", "dnsmos_ovrl": "DNSMOS ovrl", "nmr_db": "NMR (dB)",
-    "snr_db": "SNR (dB)", "vggish_framewise": LABEL["vggish"] + " cos", "openl3_framewise": LABEL["openl3"] + " cos",
-    "cdpam": "CDPAM distance (pretrained)",
-}
+METRICS = qs.metric_names(PRETRAINED)
 summary = table.groupby(["degradation", "level_index"], sort=False)[list(METRICS)].mean().rename(columns=METRICS)
 display(summary.round(3))
 
@@ -215,26 +210,7 @@ fig.colorbar(im, ax=axes, shrink=0.8)
 # one music file and the three original degradations.
 
 # %% tags=["remove-input"]
-corr_rows = []
-for emb in ("openl3", "vggish"):
-    for variant in ("framewise", "mean"):
-        for other in ("pesq", "estoi", "visqol", "nmr_db"):
-            r = qs.correlations(table, f"{emb}_{variant}", other)
-            corr_rows.append({
-                "embedding": f"{LABEL[emb]}, {variant}", "vs": METRICS[other], "n": r["n"],
-                "Pearson": f"{r['pearson']:.3f} [{r['pearson_lo']:.2f}, {r['pearson_hi']:.2f}]",
-                "Spearman": f"{r['spearman']:.3f} [{r['spearman_lo']:.2f}, {r['spearman_hi']:.2f}]",
-                "report (Pearson)": qs.REPORT_CORRELATIONS.get((emb, other), np.nan),
-            })
-for other in ("pesq", "estoi", "visqol", "nmr_db"):  # the pretrained metric: a distance, so negative is agreement
-    r = qs.correlations(table, "cdpam", other)
-    corr_rows.append({
-        "embedding": "CDPAM distance (pretrained)", "vs": METRICS[other], "n": r["n"],
-        "Pearson": f"{r['pearson']:.3f} [{r['pearson_lo']:.2f}, {r['pearson_hi']:.2f}]",
-        "Spearman": f"{r['spearman']:.3f} [{r['spearman_lo']:.2f}, {r['spearman_hi']:.2f}]",
-        "report (Pearson)": np.nan,
-    })
-display(pd.DataFrame(corr_rows).set_index(["embedding", "vs"]))
+display(qs.correlation_table(table, PRETRAINED))
 display(Markdown("CDPAM is a distance (0 for identical signals): agreement with PESQ, ESTOI and ViSQOL shows as "
                  "a *negative* coefficient, with NMR as a positive one. It is the only pretrained neural "
                  f"measure in this table on this build; it scores the middle {CONFIG.cdpam_seconds:g} s of each "
@@ -250,61 +226,7 @@ for other in ("estoi", "visqol", "nmr_db"):
 
 # %% tags=["remove-input"]
 REPORT = sm.report_frame()
-
-
-def ci(r: dict, name: str = "pearson") -> str:
-    return f"{r[name]:.2f} [{r[name + '_lo']:.2f}, {r[name + '_hi']:.2f}]"
-
-
-def pearson(x: str, y: str) -> dict:
-    return qs.correlations(table, x, y)
-
-
-cos_cols = ["vggish_framewise", "openl3_framewise"]
-bullets = [
-    f"*Embedding weights:* {', '.join(LABEL.values())}. Over this build's {len(table)} pairs the framewise cosine "
-    f"similarities lie between {table[cos_cols].min().min():.4f} and {table[cos_cols].max().max():.4f}. The "
-    f"report's pretrained OpenL3 similarities lie between {REPORT.openl3.min():.4f} and {REPORT.openl3.max():.4f} "
-    f"(mean {REPORT.openl3.mean():.4f} over its {len(REPORT)} rows), its VGGish ones between "
-    f"{REPORT.vggish.min():.4f} and {REPORT.vggish.max():.4f}. Values near 1 for every degradation are what ReLU "
-    "features give: they are non-negative, so any two embeddings point in similar directions."
-]
-for emb in ("vggish", "openl3"):
-    r = {o: pearson(f"{emb}_framewise", o) for o in ("pesq", "estoi", "visqol")}
-    text = (f"*{LABEL[emb]}*, framewise cosine: Pearson with PESQ {ci(r['pesq'])} (Spearman "
-            f"{ci(r['pesq'], 'spearman')}), with ESTOI {ci(r['estoi'])} (Spearman {ci(r['estoi'], 'spearman')}), "
-            f"with ViSQOL {ci(r['visqol'])}. The report, with pretrained weights on its own "
-            f"{len(REPORT)} pairs: {qs.REPORT_CORRELATIONS[(emb, 'pesq')]:.3f} with PESQ and "
-            f"{qs.REPORT_CORRELATIONS[(emb, 'estoi')]:.3f} with STOI.")
-    if not PRETRAINED[emb]:
-        text += (" With random weights these coefficients describe what the architecture and its log-mel front "
-                 "end do on our pairs; they say nothing about what training adds, and they cannot confirm or "
-                 "refute the report's values: that takes the pretrained weights on the same pairs.")
-    bullets.append(text)
-which = []
-for emb in ("vggish", "openl3"):
-    f_p, m_p = pearson(f"{emb}_framewise", "pesq")["pearson"], pearson(f"{emb}_mean", "pesq")["pearson"]
-    f_v, m_v = pearson(f"{emb}_framewise", "visqol")["pearson"], pearson(f"{emb}_mean", "visqol")["pearson"]
-    which.append(f"{LABEL[emb]}: framewise {f_p:.2f} vs mean {m_p:.2f} with PESQ, {f_v:.2f} vs {m_v:.2f} "
-                 "with ViSQOL")
-bullets.append("*Which cosine?* The report does not say how it turned a sequence of embeddings into one "
-               "similarity. Pearson coefficients of the two definitions: " + "; ".join(which) + ".")
-est = {o: pearson("pesq", o)["pearson"] for o in ("estoi", "nmr_db", "visqol")}
-bullets.append(f"*The established measures among themselves* (Pearson): PESQ vs ESTOI {est['estoi']:.2f}, "
-               f"PESQ vs NMR {est['nmr_db']:.2f}, PESQ vs ViSQOL {est['visqol']:.2f}.")
-if {"reverb", "clipping"} <= set(CONFIG.degradations):
-    rv = table[table.degradation == "reverb"].groupby("level_index")[["pesq", "estoi", "nmr_db"]].mean()
-    rv_cos = table.loc[table.degradation == "reverb", cos_cols].min().min()
-    neg = table[table.degradation.isin(["reverb", "clipping"])].snr_db
-    bullets.append(
-        f"*Reverberation and clipping* separate the measures most: under reverberation the mean PESQ goes from "
-        f"{rv.pesq.iloc[0]:.2f} to {rv.pesq.iloc[-1]:.2f} and ESTOI from {rv.estoi.iloc[0]:.2f} to "
-        f"{rv.estoi.iloc[-1]:.2f} (mildest to most severe level), NMR from {rv.nmr_db.iloc[0]:.1f} to "
-        f"{rv.nmr_db.iloc[-1]:.1f} dB, while the embedding cosines stay at or above {rv_cos:.4f}. SNR is negative "
-        f"for {(neg < 0).sum()} of the {len(neg)} reverberation and clipping pairs: each degraded signal is "
-        "peak-normalised again (a signal clipped at a tenth of its peak is scaled up tenfold) and reverberation "
-        "adds a tail the reference does not have, so SNR says little about these two.")
-display(Markdown("\n".join(f"- {b}" for b in bullets)))
+display(Markdown("\n".join(f"- {b}" for b in qs.findings(table, PRETRAINED, REPORT))))
 
 # %% [markdown]
 # PESQ, ViSQOL, DNSMOS and NMR are deterministic given the signals (DNSMOS
@@ -336,7 +258,7 @@ start = time.perf_counter()
 ours = sm.replicate(**SEM_KW)
 SEM_WALL = time.perf_counter() - start
 speech_clip, music_clip = ours.attrs["clips"]
-SEM_W = {m: ours[f"{m}_weights"].iloc[0] for m in ("openl3", "vggish")}
+SEM_W = sm.embedding_weights(ours)
 settings = "; ".join(f"{name} ({kind}) {', '.join(f'{v:g}' for v in vals)}"
                      for name, (kind, vals) in sm.REPORT_DEGRADATIONS.items())
 display(Markdown(
@@ -349,8 +271,7 @@ display(Markdown(
     f"{len(ours)} rows in {SEM_WALL:.0f} s (metrics {ours.attrs['timings_s']['metrics']:.0f} s, embeddings "
     f"{ours.attrs['timings_s']['embeddings']:.0f} s, CDPAM {ours.attrs['timings_s']['cdpam']:.0f} s)."
 ))
-KEYS = ["kind", "degradation", "level"]
-SEM_COLS = {"openl3": "OpenL3 cos", "vggish": "VGGish cos", "pesq": "PESQ", "stoi": "STOI (ESTOI)"}
+SEM_COLS = sm.SCORE_NAMES
 start = time.perf_counter()
 variant = sm.replicate(**SEM_KW, normalize_clean=True, extras=False)
 VARIANT_WALL = time.perf_counter() - start
@@ -358,34 +279,19 @@ variant_gap = {c: float((variant[c] - ours[c]).abs().max()) for c in SEM_COLS}
 display(Markdown(
     "**Variant, not the report's design: the clean excerpt peak-normalised before degrading** (so that the "
     "noise's sigma is relative to full scale; the clips here peak at "
-    + ", ".join(f"`{c}` {float(np.abs(data.load_clip(c, sm.RATE).numpy()[: int(ours.attrs['seconds'] * sm.RATE)]).max()):.2f}"
+    + ", ".join(f"`{c}` {np.abs(qs.clean_excerpt(c, ours.attrs['seconds'], from_offset=False, normalize=False)).max():.2f}"
                 for c in ours.attrs["clips"])
     + f"). Largest change of any of the 18 rows against the run above ({VARIANT_WALL:.0f} s): "
     + "; ".join(f"{SEM_COLS[c]} {v:.4f}" for c, v in variant_gap.items()) + "."
 ))
 
-
-def who(col: str) -> tuple[str, str]:
-    if col in SEM_W:
-        return "report (pretrained)", f"ours ({SEM_W[col]})"
-    return "report", "ours"
-
-
-side = {}
-for col, name in SEM_COLS.items():
-    rep_label, our_label = who(col)
-    side[(name, rep_label)] = REPORT[col].to_numpy()
-    side[(name, our_label)] = ours[col].to_numpy()
-for col, name in {"visqol": "ViSQOL", "nmr_db": "NMR (dB)", "cdpam": "CDPAM distance"}.items():
-    side[("ours only", name)] = ours[col].to_numpy()
-assert (ours[KEYS].to_numpy() == REPORT[KEYS].to_numpy()).all()  # same rows, same order
-side_by_side = pd.DataFrame(side, index=pd.MultiIndex.from_frame(REPORT[KEYS]))
-display(side_by_side.round(4))
+SIDE = sm.side_labels(SEM_W)
+display(sm.side_by_side(ours).round(4))
 
 # %% tags=["remove-input"]
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
 for ax, (col, name) in zip(axes, SEM_COLS.items(), strict=True):
-    rep_label, our_label = who(col)
+    rep_label, our_label = SIDE[col]
     for kind, marker in (("speech", "o"), ("music", "^")):
         k = REPORT.kind == kind
         ax.scatter(REPORT.loc[k, col], ours.loc[k, col], marker=marker, s=18, label=kind)
@@ -405,15 +311,7 @@ fig.tight_layout()
 
 # %% tags=["remove-input"]
 sem_corr = sm.correlations(ours)
-corr_side = pd.DataFrame([{
-    "pair": f"{'OpenL3' if r.x == 'openl3' else 'VGGish'} cos vs {'PESQ' if r.y == 'pesq' else 'STOI'}",
-    "report, printed (pretrained)": f"{r.report:.3f}",
-    "report, recomputed from its table": f"{r.report_recomputed:.3f}",
-    "ours: embedding weights": SEM_W[r.x],
-    "ours, Pearson [95 % CI]": f"{r.pearson:.3f} [{r.pearson_lo:.2f}, {r.pearson_hi:.2f}]",
-    "ours, Spearman [95 % CI]": f"{r.spearman:.3f} [{r.spearman_lo:.2f}, {r.spearman_hi:.2f}]",
-} for r in sem_corr.itertuples()]).set_index("pair")
-display(corr_side)
+display(sm.correlation_side(sem_corr, SEM_W))
 
 # %% [markdown]
 # ### The report's figures, ours beside them
@@ -432,7 +330,7 @@ for i, kind in enumerate(("speech", "music")):
     rep, our = REPORT[REPORT.kind == kind], ours[ours.kind == kind]
     for j, col in enumerate(bar_metrics):
         ax = axes[i, j]
-        rep_label, our_label = who(col)
+        rep_label, our_label = SIDE[col]
         x = np.arange(len(rep))
         ax.bar(x - 0.2, rep[col], 0.4, label=rep_label, color="0.6")
         ax.bar(x + 0.2, our[col].to_numpy(), 0.4, label=our_label, color="C0")
@@ -490,26 +388,9 @@ fig.tight_layout()
 plt.show()
 
 # %% tags=["remove-input"]
-ours_trends = sm.trends(ours).set_index(["metric", "kind"])
-rep_trends = sm.trends(REPORT).set_index(["metric", "kind"])
-rep_compression = sm.compression_trends(REPORT).set_index(["metric", "kind"])
-ours_compression = sm.compression_trends(ours).set_index(["metric", "kind"])
-trend_rows = []
-for (metric, kind), (high, low) in sm.REPORT_TRENDS.items():
-    r, o = rep_trends.loc[(metric, kind)], ours_trends.loc[(metric, kind)]
-    rc, oc = rep_compression.loc[(metric, kind)], ours_compression.loc[(metric, kind)]
-    trend_rows.append({"metric": SEM_COLS[metric], "kind": kind, "report, printed": f"{high:.2f} → {low:.2f}",
-                       "report's table, highest → lowest": f"{r.highest:.2f} → {r.lowest:.2f}",
-                       "report's table, Compression Low → Extreme": f"{rc.highest:.2f} → {rc.lowest:.2f}",
-                       "ours, highest → lowest": f"{o.highest:.2f} → {o.lowest:.2f}",
-                       "ours, Compression Low → Extreme": f"{oc.highest:.2f} → {oc.lowest:.2f}",
-                       "ours: weights": SEM_W.get(metric, "")})
-trend_table = pd.DataFrame(trend_rows).set_index(["metric", "kind"])
-display(trend_table)
-MATCH_RANGE, MATCH_COMPRESSION = sm.trend_matches(rep_trends.reset_index()), sm.trend_matches(rep_compression.reset_index())
-mismatch = [f"{m} {k}" for m, k in sm.REPORT_TRENDS
-            if (round(rep_compression.loc[(m, k)].highest, 2), round(rep_compression.loc[(m, k)].lowest, 2))
-            != sm.REPORT_TRENDS[(m, k)]]
+display(sm.trend_table(ours))
+MATCH_RANGE, MATCH_COMPRESSION = sm.trend_matches(sm.trends(REPORT)), sm.trend_matches(sm.compression_trends(REPORT))
+mismatch = [f"{m} {k}" for m, k in sm.trend_mismatches(sm.compression_trends(REPORT))]
 display(Markdown(
     "The report's trends table says \"Range (Low → Extreme)\" without saying over what. Two readings of its "
     f"own results table: each metric's highest → lowest value over the kind's nine rows gives {MATCH_RANGE} of "
@@ -526,179 +407,7 @@ display(Markdown(
 # listeners cannot be tested without listening data).
 
 # %% tags=["remove-input"]
-PRE = {m: w == "pretrained" for m, w in SEM_W.items()}
-
-
-def falls(df: pd.DataFrame, col: str) -> list[str]:
-    """The (kind, degradation) series in which ``col`` does not fall (or stay) from Low to Extreme."""
-    bad = []
-    for (kind, deg), g in df.groupby(["kind", "degradation"], sort=False):
-        v = g[col].to_numpy()
-        if np.any(np.diff(v) > 0):
-            bad.append(f"{kind} {deg} ({' → '.join(f'{x:.4g}' for x in v)})")
-    return bad
-
-
-def n_series(df: pd.DataFrame) -> int:
-    return df.groupby(["kind", "degradation"]).ngroups
-
-
-def describe_falls(df: pd.DataFrame, cols: list[str]) -> str:
-    parts = []
-    for col in cols:
-        bad = falls(df, col)
-        parts.append(f"{SEM_COLS[col]}: falls in {n_series(df) - len(bad)} of {n_series(df)} series"
-                     + (f"; not in {', '.join(bad)}" if bad else ""))
-    return "; ".join(parts)
-
-
-from percloss.experiments.claims import Claim  # noqa: E402
-
-FALLS = "per (kind, degradation) series, Low → Extreme; holds when no series rises"
-claims: list[Claim] = []
-# 1. the classical measures fall with severity
-ok = not any(falls(ours, c) for c in ("pesq", "stoi"))
-claims.append(Claim("PESQ and STOI decline with increasing degradation (Low → Extreme)",
-                    "Results, 2. Visualizations (a); Comparative Analysis", describe_falls(REPORT, ["pesq", "stoi"]),
-                    FALLS, describe_falls(ours, ["pesq", "stoi"]), "reproduced" if ok else "not reproduced"))
-# 2. the embedding similarities fall with severity
-emb_cols = ["openl3", "vggish"]
-if all(PRE.values()):
-    ok = not any(falls(ours, c) for c in emb_cols)
-    verdict = "reproduced" if ok else "not reproduced"
-else:
-    verdict = "not tested here (random-feature control)"
-claims.append(Claim("OpenL3 and VGGish similarities decrease as degradation increases",
-                    "Comparative Analysis, speech and music observations", describe_falls(REPORT, emb_cols), FALLS,
-                    describe_falls(ours, emb_cols) + f" [{', '.join(f'{m}: {w}' for m, w in SEM_W.items())}]",
-                    verdict))
-# 3. severe compression gives the lowest scores (speech; and music, in the report's music analysis)
-for kind, where in (("speech", "Comparative Analysis, 1. Speech, Analysis"),
-                    ("music", "Comparative Analysis, 2. Music, Analysis")):
-    rep = {c: sm.lowest_at_extreme_compression(REPORT, c, kind) for c in SEM_COLS}
-    our = {c: sm.lowest_at_extreme_compression(ours, c, kind) for c in SEM_COLS}
-    tested = [c for c in SEM_COLS if c not in PRE or PRE[c]]
-    held = [SEM_COLS[c] for c in tested if our[c][0]]
-    failed = [SEM_COLS[c] for c in tested if not our[c][0]]
-    verdict = (f"reproduced for {', '.join(held)}" if not failed else
-               f"not reproduced: holds for {', '.join(held) or 'none'}, not for {', '.join(failed)}")
-    if len(tested) < len(SEM_COLS):
-        verdict += "; not tested here for the embeddings (random-feature control)"
-    claims.append(Claim(f"{kind.capitalize()}: severe ({sm.REPORT_DEGRADATIONS['Compression'][1][-1]:g}-bit) "
-                        f"compression leads to the lowest scores across all metrics", where,
-                        "; ".join(f"{SEM_COLS[c]} {'yes' if v[0] else 'no'}: {v[1]}" for c, v in rep.items()),
-                        f"each metric's value at Compression Extreme against its lowest {kind} value",
-                        "; ".join(f"{SEM_COLS[c]} {'yes' if v[0] else 'no'}: {v[1]}" for c, v in our.items()),
-                        verdict))
-# 3b. under extreme noise some metrics keep more of their value than the others
-CONTROL = "not tested here (random-feature control)"
-TESTABLE = all(PRE.values())
-
-
-def holds_text(ok: bool) -> str:
-    return "holds" if ok else "does not hold"
-
-
-def control_or(ok: bool) -> str:
-    return ("reproduced" if ok else "not reproduced") if TESTABLE else CONTROL
-
-
-for kind, high, where in (("speech", ("openl3", "stoi"), "Comparative Analysis, 1. Speech, Analysis (Noise)"),
-                          ("music", ("openl3", "vggish"), "Comparative Analysis, 2. Music, Analysis (Noise)")):
-    (rep_ok, rep_kept), (our_ok, our_kept) = sm.keeps_most(REPORT, kind, high), sm.keeps_most(ours, kind, high)
-    claims.append(Claim(f"{kind.capitalize()}, noise: {' and '.join(SEM_COLS[c] for c in high)} remain relatively "
-                        "high even at extreme noise", where,
-                        "kept at Extreme (of Low): " + ", ".join(f"{SEM_COLS[c]} {v:.1%}" for c, v in rep_kept.items())
-                        + f" ({holds_text(rep_ok)} in its table)",
-                        "the fraction of its Low value each metric keeps at Noise Extreme; holds when both named "
-                        "metrics keep more than every other (this book's reading of \"relatively\")",
-                        ", ".join(f"{SEM_COLS[c]} {v:.1%}" for c, v in our_kept.items()), control_or(our_ok)))
-# 3c. the embeddings drop less for music, "sometimes"
-(rep_ok, rep_more), (our_ok, our_more) = sm.music_keeps_more(REPORT), sm.music_keeps_more(ours)
-claims.append(Claim("OpenL3 and VGGish scores for music also decrease, though the drop is sometimes less "
-                    "pronounced than for speech", "Comparative Analysis, 2. Music, Observations",
-                    "; ".join(f"{SEM_COLS[e]}: music keeps more under {', '.join(d) or 'none'}"
-                              for e, d in rep_more.items()) + f" ({holds_text(rep_ok)} in its table)",
-                    "per degradation, the fraction of its Low value each embedding keeps at Extreme, music against "
-                    "speech; holds when, for each embedding, music keeps more under at least one degradation",
-                    "; ".join(f"{SEM_COLS[e]}: music keeps more under {', '.join(d) or 'none'}"
-                              for e, d in our_more.items()), control_or(our_ok)))
-# 3d. under bitrate reduction the embeddings track the classical measures
-for kind, refs, where in (("speech", ("pesq", "stoi"), "Comparative Analysis, 1. Speech, Analysis (Bitrate)"),
-                          ("music", ("pesq",), "Comparative Analysis, 2. Music, Analysis (Bitrate)")):
-    (rep_ok, rep_pairs), (our_ok, our_pairs) = (sm.bitrate_tracking(REPORT, kind, refs),
-                                                sm.bitrate_tracking(ours, kind, refs))
-    claims.append(Claim(f"{kind.capitalize()}, bitrate: OpenL3 and VGGish closely track "
-                        f"{' and '.join(SEM_COLS[r] for r in refs)}", where,
-                        ", ".join(f"{SEM_COLS[e]} with {SEM_COLS[r]} {'yes' if v else 'no'}"
-                                  for (e, r), v in rep_pairs.items()) + f" ({holds_text(rep_ok)} in its table)",
-                        "the Bitrate series Low → High → Extreme: each embedding moves the same way as each named "
-                        "measure at both steps (this book's reading of \"closely tracking\": three points allow no "
-                        "more)", ", ".join(f"{SEM_COLS[e]} with {SEM_COLS[r]} {'yes' if v else 'no'}"
-                                          for (e, r), v in our_pairs.items()), control_or(our_ok)))
-# 3e. the heatmaps: strong per-kind correlations
-(rep_ok, rep_r), (our_ok, our_r) = sm.strong_kind_correlations(REPORT), sm.strong_kind_correlations(ours)
-claims.append(Claim("Strong correlations in the per-kind heatmaps, e.g. OpenL3 with STOI and VGGish with PESQ",
-                    "Results, 2. Visualizations (c)",
-                    ", ".join(f"{SEM_COLS[x]}–{SEM_COLS[y]} {k} {v:.2f}" for (x, y, k), v in rep_r.items())
-                    + f" ({holds_text(rep_ok)} in its table)",
-                    "Pearson r over each kind's nine rows; holds when all four are at least 0.7 (the usual lower "
-                    "bound of a strong correlation)",
-                    ", ".join(f"{SEM_COLS[x]}–{SEM_COLS[y]} {k} {v:.2f}" for (x, y, k), v in our_r.items()),
-                    control_or(our_ok)))
-# 4. STOI lower for music
-rep_m = REPORT.groupby("kind").stoi.mean()
-our_m = ours.groupby("kind").stoi.mean()
-claims.append(Claim("STOI values for music are generally lower than for speech",
-                    "Comparative Analysis, 2. Music, Perceptual Metrics",
-                    f"mean STOI speech {rep_m['speech']:.3f}, music {rep_m['music']:.3f}",
-                    "mean STOI over all pairs; holds when music's is lower",
-                    f"mean STOI speech {our_m['speech']:.3f}, music {our_m['music']:.3f}",
-                    "reproduced" if our_m["music"] < our_m["speech"] else "not reproduced"))
-# 5. the printed coefficients follow from the printed table
-gap = max(abs(r.report - r.report_recomputed) for r in sem_corr.itertuples())
-printed = ", ".join(f"{r.report:.3f}" for r in sem_corr.itertuples())
-claims.append(Claim(f"Pearson coefficients {printed} (OpenL3–PESQ, OpenL3–STOI, VGGish–PESQ, VGGish–STOI), "
-                    "computed from its table", "Conclusion; correlation table", printed,
-                    "the coefficients recomputed from the report's printed table; holds within 0.0015 (rounding)",
-                    "recomputed: " + ", ".join(f"{r.report_recomputed:.3f}" for r in sem_corr.itertuples())
-                    + f" (largest difference {gap:.4f})",
-                    "reproduced (arithmetic)" if gap < 0.0015 else "not reproduced"))
-# 6. the same coefficients on new clips
-inside = [bool(r.pearson_lo <= r.report <= r.pearson_hi) for r in sem_corr.itertuples()]
-ours_txt = ", ".join(f"{r.pearson:.3f} [{r.pearson_lo:.2f}, {r.pearson_hi:.2f}]" for r in sem_corr.itertuples())
-if not all(PRE.values()):
-    ours_txt = "random-feature control, not VGGish/OpenL3: " + ours_txt
-if all(PRE.values()):
-    verdict = ("reproduced" if all(inside) else
-               f"not reproduced: the report's value lies outside our interval for {len(inside) - sum(inside)} "
-               f"of {len(inside)} pairs")
-else:
-    verdict = "not tested here (random-feature control)"
-claims.append(Claim("Strong correlation between the neural similarities and PESQ/STOI (the four coefficients)",
-                    "Comparative Insights, Correlation; Conclusion",
-                    ", ".join(f"{r.report:.3f}" for r in sem_corr.itertuples()),
-                    "Pearson r on this build's table with 95 % intervals; holds when every reported value lies "
-                    "inside our interval", ours_txt, verdict))
-# 6b. the ordering the conclusion names
-STRONGEST, WEAKEST = ("vggish", "pesq"), ("vggish", "stoi")
-support = sm.ordering_support(ours, STRONGEST, WEAKEST)
-rep_r = sm.report_correlations()
-rep_order = max(rep_r, key=rep_r.get) == STRONGEST and min(rep_r, key=rep_r.get) == WEAKEST
-claims.append(Claim("VGGish–PESQ is the strongest of the four correlations and VGGish–STOI the weakest",
-                    "Conclusion; correlation table", f"its printed coefficients put them so: "
-                    f"{'yes' if rep_order else 'no'}",
-                    "the share of 2000 bootstrap resamples of the 18 rows in which the order holds; reproduced at "
-                    "95 % or more, not reproduced at 5 % or less, mixed between",
-                    ("random-feature control, not VGGish/OpenL3: " if not all(PRE.values()) else "")
-                    + f"the order holds in {support:.1%} of resamples",
-                    CONTROL if not TESTABLE else "reproduced" if support >= 0.95
-                    else "not reproduced" if support <= 0.05 else "mixed"))
-# 7. what needs listeners
-claims.append(Claim("Neural metrics perform comparably to PESQ and STOI, discriminate better for music and "
-                    "generalise to non-speech audio", "Comparative Insights, Benchmarking and Generalization",
-                    "no listener ratings in the report", "agreement with listener ratings", "no listener ratings here",
-                    "not tested here (needs subjective scores)"))
+claims = sm.report_claims(ours, sem_corr)
 display(HTML(notebook.claims_html(claims, csv_path="claims_ch03.csv")))
 
 # %% [markdown]
@@ -712,10 +421,7 @@ display(HTML(notebook.claims_html(claims, csv_path="claims_ch03.csv")))
 # clean against the mildest degradation.
 
 # %% tags=["remove-input"]
-def audio_tag(x: np.ndarray) -> str:
-    return notebook.audio_tag(x, qs.RATE)
-
-
+audio_tag = notebook.audio_player(qs.RATE)
 PANEL_SECONDS = min(3.0, CONFIG.seconds)
 panel_clips = list(dict.fromkeys([next((c for c in CONFIG.clips if c.startswith("speech")), CONFIG.clips[0]),
                                   next((c for c in CONFIG.clips if not c.startswith("speech")), CONFIG.clips[-1])]))
@@ -756,5 +462,5 @@ def show_pair(clip: str, degradation: str, level_index: int) -> None:
 display(notebook.listening_panel(show_pair, {"clip": clip_w, "degradation": deg_w, "level_index": lvl_w}))
 
 # %% tags=["remove-input"]
-display(Markdown(notebook.rerun_note("notebooks/ch03_quality_metrics.py", time.perf_counter() - CHAPTER_START, MODE,
-                                         describe_device(torch.device('cpu')))))
+# the device now: in quick mode the study scores in this process, on one thread
+display(Markdown(chapter.closing_note(describe_device(torch.device("cpu")))))

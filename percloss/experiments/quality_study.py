@@ -4,7 +4,8 @@ Every clip (16 kHz mono, peak-normalised) is degraded by every degradation of
 :data:`percloss.degrade.DEGRADATIONS` at every level; each (clean, degraded)
 pair is scored by every metric. The result is one row per pair, written to
 ``all_metrics.csv``; :func:`correlations` gives Pearson and Spearman
-coefficients with bootstrap 95 % intervals.
+coefficients with bootstrap 95 % intervals, :func:`correlation_table` the
+chapter's table of them and :func:`findings` its summary of this build.
 
 Notebook: ``notebooks/ch03_quality_metrics.py``.
 """
@@ -12,12 +13,13 @@ Notebook: ``notebooks/ch03_quality_metrics.py``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -31,8 +33,11 @@ from ..modes import MODES, current_mode
 from ..scorers import dnsmos, estoi, pesq_wb, visqol
 from ..signal import middle
 
-__all__ = ["StudyConfig", "REPORT_CORRELATIONS", "clean_excerpt", "score_pair", "run_study", "correlations", "cdpam_scores"]
+__all__ = ["RATE", "StudyConfig", "REPORT_CORRELATIONS", "clean_excerpt", "score_pair", "run_study", "correlations",
+           "cdpam_scores", "pearson", "weights_label", "embedding_labels", "metric_names", "correlation_table",
+           "findings"]
 
+#: The sample rate of every signal of chapter 3 (this study and :mod:`percloss.experiments.seminar`).
 RATE = 16000
 
 #: Pearson correlations published in the TU Ilmenau report (speech + music, 3 degradations x 3 levels).
@@ -73,13 +78,22 @@ class StudyConfig:
         return cls(tuple(data.list_clips()), 8.0, every, openl3_hop=0.1, cdpam_seconds=8.0, mode=mode)
 
 
-def clean_excerpt(name: str, seconds: float) -> np.ndarray:
-    """``seconds`` of clip ``name`` at 16 kHz from its excerpt offset, peak-normalised (float64): the study's
-    clean signal."""
+def clean_excerpt(name: str, seconds: float | None, *, from_offset: bool = True, normalize: bool = True
+                  ) -> np.ndarray:
+    """``seconds`` of clip ``name`` at 16 kHz (float64; ``None``: to the end of the clip): the clean signal of
+    chapter 3.
+
+    By default the study's: from the clip's excerpt offset (moved earlier where the excerpt would run past the
+    end), peak-normalised. :func:`percloss.experiments.seminar.replicate` takes the report's: from the start
+    of the clip (``from_offset=False``), as loaded (``normalize=False``).
+    """
     x = data.load_clip(name, RATE).double().numpy()
-    info = data.clip_info(name)
-    start = int(RATE * min(float(info.get("excerpt_offset_seconds", 0.0)), max(0.0, len(x) / RATE - seconds)))
-    return peak_normalize(x[start : start + int(seconds * RATE)])
+    start = 0
+    if from_offset:
+        offset = float(data.clip_info(name).get("excerpt_offset_seconds", 0.0))
+        start = int(RATE * min(offset, max(0.0, len(x) / RATE - (seconds or 0.0))))
+    x = x[start:] if seconds is None else x[start : start + int(round(seconds * RATE))]
+    return peak_normalize(x) if normalize else x
 
 
 def score_pair(clean: np.ndarray, degraded: np.ndarray, is_speech: bool) -> dict[str, float]:
@@ -196,6 +210,20 @@ def cdpam_scores(pairs: list[tuple[np.ndarray, np.ndarray]], seconds: float) -> 
     return out, f"pretrained (cdpam wheel), on the middle {length / RATE:g} s of each pair"
 
 
+def pearson(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Pearson's r of ``u`` and ``v`` along their last axis (one coefficient per row of a stack of
+    resamples); NaN where either is constant.
+
+    >>> float(pearson(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0])))  # doctest: +ELLIPSIS
+    0.99339...
+    """
+    u = u - u.mean(-1, keepdims=True)
+    v = v - v.mean(-1, keepdims=True)
+    den = np.sqrt((u * u).sum(-1) * (v * v).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((u * v).sum(-1) / den)
+
+
 def _rank(x: np.ndarray) -> np.ndarray:
     from scipy.stats import rankdata
 
@@ -213,14 +241,6 @@ def correlations(table: Any, x: str, y: str, n_boot: int = 2000, seed: int = 0) 
                 "spearman": math.nan, "spearman_lo": math.nan, "spearman_hi": math.nan}
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_boot, n))
-
-    def pearson(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        u = u - u.mean(-1, keepdims=True)
-        v = v - v.mean(-1, keepdims=True)
-        den = np.sqrt((u * u).sum(-1) * (v * v).sum(-1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray((u * v).sum(-1) / den)
-
     out: dict[str, float] = {"n": n}
     for name, fa, fb in (("pearson", a, b), ("spearman", _rank(a), _rank(b))):
         out[name] = float(pearson(fa, fb))
@@ -228,3 +248,123 @@ def correlations(table: Any, x: str, y: str, n_boot: int = 2000, seed: int = 0) 
             np.apply_along_axis(_rank, 1, a[idx]), np.apply_along_axis(_rank, 1, b[idx]))
         out[f"{name}_lo"], out[f"{name}_hi"] = (float(v) for v in np.nanpercentile(boots, [2.5, 97.5]))
     return out
+
+
+def weights_label(pretrained: bool) -> str:
+    """How every table of chapter 3 names an embedding's weights: ``"pretrained"`` or
+    ``"random-feature control"`` (the same architecture with a fixed random initialisation)."""
+    return "pretrained" if pretrained else "random-feature control"
+
+
+def embedding_labels(pretrained: Mapping[str, bool]) -> dict[str, str]:
+    """Each embedding's name with its weights (:func:`weights_label`), in the order of ``pretrained``:
+    ``{"vggish": "vggish (random-feature control)", ...}``."""
+    return {name: f"{name} ({weights_label(ok)})" for name, ok in pretrained.items()}
+
+
+def metric_names(pretrained: Mapping[str, bool]) -> dict[str, str]:
+    """Column -> printed name of the study's main metrics (the embeddings' framewise cosines labelled with
+    their weights, :func:`embedding_labels`), in the order of the chapter's summary table."""
+    label = embedding_labels(pretrained)
+    return {
+        "pesq": "PESQ", "estoi": "ESTOI", "visqol": "ViSQOL", "dnsmos_ovrl": "DNSMOS ovrl", "nmr_db": "NMR (dB)",
+        "snr_db": "SNR (dB)", "vggish_framewise": label["vggish"] + " cos", "openl3_framewise": label["openl3"] + " cos",
+        "cdpam": "CDPAM distance (pretrained)",
+    }
+
+
+def _ci(r: Mapping[str, float], name: str = "pearson") -> str:
+    """``"0.71 [0.52, 0.85]"``: a coefficient of :func:`correlations` with its interval."""
+    return f"{r[name]:.2f} [{r[name + '_lo']:.2f}, {r[name + '_hi']:.2f}]"
+
+
+def _correlation_row(embedding: str, vs: str, r: Mapping[str, float], report: float) -> dict[str, Any]:
+    return {"embedding": embedding, "vs": vs, "n": r["n"],
+            "Pearson": f"{r['pearson']:.3f} [{r['pearson_lo']:.2f}, {r['pearson_hi']:.2f}]",
+            "Spearman": f"{r['spearman']:.3f} [{r['spearman_lo']:.2f}, {r['spearman_hi']:.2f}]",
+            "report (Pearson)": report}
+
+
+def correlation_table(table: pd.DataFrame, pretrained: Mapping[str, bool],
+                      others: Sequence[str] = ("pesq", "estoi", "visqol", "nmr_db"), n_boot: int = 2000,
+                      seed: int = 0) -> pd.DataFrame:
+    """Chapter 3's table of correlations with intervals: each embedding (OpenL3, VGGish; framewise and mean
+    cosine) and the CDPAM distance against each of ``others``, over all rows of ``table``
+    (:func:`correlations`, ``n_boot`` resamples, fixed ``seed``).
+
+    Indexed by ``embedding, vs`` (printed names, :func:`embedding_labels` and :func:`metric_names`); columns
+    ``n``, ``Pearson`` and ``Spearman`` (``"0.712 [0.52, 0.85]"``) and ``report (Pearson)``: the report's
+    coefficient for the pair (:data:`REPORT_CORRELATIONS`, NaN where it gives none). CDPAM is a distance, so
+    its agreement with PESQ, ESTOI and ViSQOL shows as a negative coefficient.
+    """
+    label, names = embedding_labels(pretrained), metric_names(pretrained)
+    rows = []
+    for emb in ("openl3", "vggish"):
+        for variant in ("framewise", "mean"):
+            for other in others:
+                r = correlations(table, f"{emb}_{variant}", other, n_boot=n_boot, seed=seed)
+                rows.append(_correlation_row(f"{label[emb]}, {variant}", names[other], r,
+                                             REPORT_CORRELATIONS.get((emb, other), math.nan)))
+    for other in others:
+        r = correlations(table, "cdpam", other, n_boot=n_boot, seed=seed)
+        rows.append(_correlation_row(names["cdpam"], names[other], r, math.nan))
+    return pd.DataFrame(rows).set_index(["embedding", "vs"])
+
+
+def findings(table: pd.DataFrame, pretrained: Mapping[str, bool], report: pd.DataFrame) -> list[str]:
+    """What this build's ``table`` (:func:`run_study`'s rows) shows, as the chapter's bullet points (Markdown,
+    without the leading ``-``): the range of the embedding similarities beside the report's (``report``:
+    :func:`percloss.experiments.seminar.report_frame`), each embedding's correlations with PESQ, ESTOI and
+    ViSQOL beside the report's, framewise against mean cosine, the established measures among themselves,
+    and (where the table has both) what reverberation and clipping do to each measure.
+    """
+    label = embedding_labels(pretrained)
+
+    def pear(x: str, y: str) -> dict[str, float]:
+        return correlations(table, x, y)
+
+    cos_cols = ["vggish_framewise", "openl3_framewise"]
+    bullets = [
+        f"*Embedding weights:* {', '.join(label.values())}. Over this build's {len(table)} pairs the framewise "
+        f"cosine similarities lie between {table[cos_cols].min().min():.4f} and {table[cos_cols].max().max():.4f}. "
+        f"The report's pretrained OpenL3 similarities lie between {report.openl3.min():.4f} and "
+        f"{report.openl3.max():.4f} (mean {report.openl3.mean():.4f} over its {len(report)} rows), its VGGish ones "
+        f"between {report.vggish.min():.4f} and {report.vggish.max():.4f}. Values near 1 for every degradation are "
+        "what ReLU features give: they are non-negative, so any two embeddings point in similar directions."
+    ]
+    for emb in ("vggish", "openl3"):
+        r = {o: pear(f"{emb}_framewise", o) for o in ("pesq", "estoi", "visqol")}
+        text = (f"*{label[emb]}*, framewise cosine: Pearson with PESQ {_ci(r['pesq'])} (Spearman "
+                f"{_ci(r['pesq'], 'spearman')}), with ESTOI {_ci(r['estoi'])} (Spearman "
+                f"{_ci(r['estoi'], 'spearman')}), with ViSQOL {_ci(r['visqol'])}. The report, with pretrained "
+                f"weights on its own {len(report)} pairs: {REPORT_CORRELATIONS[(emb, 'pesq')]:.3f} with PESQ and "
+                f"{REPORT_CORRELATIONS[(emb, 'estoi')]:.3f} with STOI.")
+        if not pretrained[emb]:
+            text += (" With random weights these coefficients describe what the architecture and its log-mel front "
+                     "end do on our pairs; they say nothing about what training adds, and they cannot confirm or "
+                     "refute the report's values: that takes the pretrained weights on the same pairs.")
+        bullets.append(text)
+    which = []
+    for emb in ("vggish", "openl3"):
+        f_p, m_p = pear(f"{emb}_framewise", "pesq")["pearson"], pear(f"{emb}_mean", "pesq")["pearson"]
+        f_v, m_v = pear(f"{emb}_framewise", "visqol")["pearson"], pear(f"{emb}_mean", "visqol")["pearson"]
+        which.append(f"{label[emb]}: framewise {f_p:.2f} vs mean {m_p:.2f} with PESQ, {f_v:.2f} vs {m_v:.2f} "
+                     "with ViSQOL")
+    bullets.append("*Which cosine?* The report does not say how it turned a sequence of embeddings into one "
+                   "similarity. Pearson coefficients of the two definitions: " + "; ".join(which) + ".")
+    est = {o: pear("pesq", o)["pearson"] for o in ("estoi", "nmr_db", "visqol")}
+    bullets.append(f"*The established measures among themselves* (Pearson): PESQ vs ESTOI {est['estoi']:.2f}, "
+                   f"PESQ vs NMR {est['nmr_db']:.2f}, PESQ vs ViSQOL {est['visqol']:.2f}.")
+    if {"reverb", "clipping"} <= set(table.degradation):
+        rv = table[table.degradation == "reverb"].groupby("level_index")[["pesq", "estoi", "nmr_db"]].mean()
+        rv_cos = table.loc[table.degradation == "reverb", cos_cols].min().min()
+        neg = table[table.degradation.isin(["reverb", "clipping"])].snr_db
+        bullets.append(
+            f"*Reverberation and clipping* separate the measures most: under reverberation the mean PESQ goes from "
+            f"{rv.pesq.iloc[0]:.2f} to {rv.pesq.iloc[-1]:.2f} and ESTOI from {rv.estoi.iloc[0]:.2f} to "
+            f"{rv.estoi.iloc[-1]:.2f} (mildest to most severe level), NMR from {rv.nmr_db.iloc[0]:.1f} to "
+            f"{rv.nmr_db.iloc[-1]:.1f} dB, while the embedding cosines stay at or above {rv_cos:.4f}. SNR is "
+            f"negative for {(neg < 0).sum()} of the {len(neg)} reverberation and clipping pairs: each degraded "
+            "signal is peak-normalised again (a signal clipped at a tenth of its peak is scaled up tenfold) and "
+            "reverberation adds a tail the reference does not have, so SNR says little about these two.")
+    return bullets
