@@ -400,7 +400,7 @@ def _cdpam_row(item: str, point: str, kbps: float, x: Any, y: Any, rate: int, se
     """CDPAM of the middle ``seconds`` of the pair (float64 tensors); ``kbps`` is the whole segment's file rate."""
     import torch
 
-    from ..cdpam import cdpam_distance
+    from ..losses import cdpam_distance
     from ..signal import middle
 
     n = int(seconds * rate)
