@@ -492,7 +492,7 @@ if VGGISH_WEIGHTS is not None:
 # The seminar report of chapter 3 ends with the idea of using a neural
 # embedding as a training loss. CDPAM {cite}`manocha2021cdpam` is a network
 # trained on human judgements of audio differences, with its weights in its
-# package; `percloss.cdpam.CDPAMLoss` makes it a differentiable loss (the
+# package; `percloss.losses.CDPAMLoss` makes it a differentiable loss (the
 # signal is resampled to its 22.05 kHz inside the graph). Here it fits the
 # same clips from the same generator, noise, seed and schedule as the losses
 # above, and is judged with the same measures. It is slow on a CPU (the time

@@ -11,11 +11,13 @@ Submodules (imported on demand, so ``import percloss`` stays cheap):
 - :mod:`percloss.codec`, :mod:`percloss.codec_training` -- the neural codec, its bitstream, loss combination and training.
 - :mod:`percloss.degrade` -- degradations (noise, bandlimit, bit depth, clipping, reverb, MP3).
 - :mod:`percloss.embeddings` -- VGGish and OpenL3 with weight handling.
-- :mod:`percloss.cdpam` -- the pretrained CDPAM distance and loss (extra ``percloss[cdpam]``).
+- :mod:`percloss.cdpam` -- the pretrained CDPAM network and its weights (extra ``percloss[cdpam]``); its
+  distance and loss are :func:`percloss.losses.cdpam_distance` and :class:`percloss.losses.CDPAMLoss`.
 - :mod:`percloss.data` -- the real clip set at any sample rate.
-- :mod:`percloss.signal` -- small shared signal utilities (:func:`~percloss.signal.peak_normalize`).
+- :mod:`percloss.signal` -- small shared signal utilities (:func:`~percloss.signal.peak_normalize`) and the
+  resamplers (:func:`~percloss.signal.resample_audio`, :func:`~percloss.signal.resample_differentiable`).
 - :mod:`percloss.experiments` -- the code each chapter runs.
-- :mod:`percloss.cli` -- ``python -m percloss threshold|nmr|weights|encode|decode``.
+- :mod:`percloss.cli` -- ``python -m percloss threshold|nmr|weights|encode|decode|models|train-codec|eval-codec|ship-codec``.
 
 ``pip install percloss`` brings torch, numpy, scipy and soundfile: the losses, model 1, the
 metrics and the filterbanks. The scorers, the codec's bitstream and anchors, the degradations,

@@ -221,7 +221,7 @@ BLOCK = 1 << 20  # samples per block read, resampled or written by encode and de
 
 
 def _resampler(orig_rate: int, new_rate: int) -> Any:
-    """A soxr stream (very high quality, float64): the same samples as :func:`percloss.data.resample` in one
+    """A soxr stream (very high quality, float64): the same samples as :func:`percloss.signal.resample_audio` in one
     piece, fed block by block."""
     from ._optional import needs
 

@@ -178,7 +178,7 @@ def run_study(config: StudyConfig, embedders: Sequence[Embedding] | None = None,
 def cdpam_scores(pairs: list[tuple[np.ndarray, np.ndarray]], seconds: float) -> tuple[list[float], str]:
     """CDPAM distance of each (clean, degraded) pair on their middle ``seconds`` s; NaN if unavailable.
 
-    The computation of :func:`percloss.cdpam.cdpam_distance`, with each distinct clean
+    The computation of :func:`percloss.losses.cdpam_distance`, with each distinct clean
     segment embedded once instead of once per pair (the encoder is the expensive part).
     """
     from ..cdpam import acoustic_embedding, load_cdpam
