@@ -47,6 +47,7 @@ from percloss import notebook
 from percloss.degrade import DEGRADATIONS, degrade
 from percloss.experiments import quality_study as qs
 from percloss.experiments import seminar as sm
+from percloss.experiments import seminar_claims as sc
 from percloss.modes import describe_device
 
 chapter = notebook.begin_chapter("notebooks/ch03_quality_metrics.py")
@@ -258,7 +259,7 @@ start = time.perf_counter()
 ours = sm.replicate(**SEM_KW)
 SEM_WALL = time.perf_counter() - start
 speech_clip, music_clip = ours.attrs["clips"]
-SEM_W = sm.embedding_weights(ours)
+SEM_W = sc.embedding_weights(ours)
 settings = "; ".join(f"{name} ({kind}) {', '.join(f'{v:g}' for v in vals)}"
                      for name, (kind, vals) in sm.REPORT_DEGRADATIONS.items())
 display(Markdown(
@@ -271,7 +272,7 @@ display(Markdown(
     f"{len(ours)} rows in {SEM_WALL:.0f} s (metrics {ours.attrs['timings_s']['metrics']:.0f} s, embeddings "
     f"{ours.attrs['timings_s']['embeddings']:.0f} s, CDPAM {ours.attrs['timings_s']['cdpam']:.0f} s)."
 ))
-SEM_COLS = sm.SCORE_NAMES
+SEM_COLS = sc.SCORE_NAMES
 start = time.perf_counter()
 variant = sm.replicate(**SEM_KW, normalize_clean=True, extras=False)
 VARIANT_WALL = time.perf_counter() - start
@@ -285,8 +286,8 @@ display(Markdown(
     + "; ".join(f"{SEM_COLS[c]} {v:.4f}" for c, v in variant_gap.items()) + "."
 ))
 
-SIDE = sm.side_labels(SEM_W)
-display(sm.side_by_side(ours).round(4))
+SIDE = sc.side_labels(SEM_W)
+display(sc.side_by_side(ours).round(4))
 
 # %% tags=["remove-input"]
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
@@ -311,7 +312,7 @@ fig.tight_layout()
 
 # %% tags=["remove-input"]
 sem_corr = sm.correlations(ours)
-display(sm.correlation_side(sem_corr, SEM_W))
+display(sc.correlation_side(sem_corr, SEM_W))
 
 # %% [markdown]
 # ### The report's figures, ours beside them
@@ -388,9 +389,9 @@ fig.tight_layout()
 plt.show()
 
 # %% tags=["remove-input"]
-display(sm.trend_table(ours))
+display(sc.trend_table(ours))
 MATCH_RANGE, MATCH_COMPRESSION = sm.trend_matches(sm.trends(REPORT)), sm.trend_matches(sm.compression_trends(REPORT))
-mismatch = [f"{m} {k}" for m, k in sm.trend_mismatches(sm.compression_trends(REPORT))]
+mismatch = [f"{m} {k}" for m, k in sc.trend_mismatches(sm.compression_trends(REPORT))]
 display(Markdown(
     "The report's trends table says \"Range (Low → Extreme)\" without saying over what. Two readings of its "
     f"own results table: each metric's highest → lowest value over the kind's nine rows gives {MATCH_RANGE} of "
@@ -407,7 +408,7 @@ display(Markdown(
 # listeners cannot be tested without listening data).
 
 # %% tags=["remove-input"]
-claims = sm.report_claims(ours, sem_corr)
+claims = sc.report_claims(ours, sem_corr)
 display(HTML(notebook.claims_html(claims, csv_path="claims_ch03.csv")))
 
 # %% [markdown]

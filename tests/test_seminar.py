@@ -13,6 +13,7 @@ from percloss.cdpam import cdpam_distance
 from percloss.degrade import degrade
 from percloss.embeddings import find_weights, load_embedding
 from percloss.experiments import seminar as sm
+from percloss.experiments import seminar_claims as sc
 
 DESIGN = ["kind", "degradation", "level", "setting"]
 
@@ -228,9 +229,9 @@ REPORT_TABLE_VERDICTS = [
 
 def test_report_claims_on_the_reports_own_table_give_the_rules_verdicts() -> None:
     ours = _ours_from_report()
-    claims = sm.report_claims(ours)
+    claims = sc.report_claims(ours)
     assert [c.verdict for c in claims] == REPORT_TABLE_VERDICTS
-    assert claims == sm.report_claims(ours, sm.correlations(ours))  # the correlations given or computed: the same
+    assert claims == sc.report_claims(ours, sm.correlations(ours))  # the correlations given or computed: the same
     # the source column is the report's table, the measured column ours: here the same numbers
     assert claims[0].source == claims[0].measured == ("PESQ: falls in 6 of 6 series; STOI (ESTOI): falls in 6 of 6 "
                                                       "series")
@@ -241,13 +242,13 @@ def test_report_claims_on_the_reports_own_table_give_the_rules_verdicts() -> Non
 
 def test_report_claims_leave_the_embeddings_untested_with_a_random_feature_control() -> None:
     for weights in (("random-feature control", "random-feature control"), ("pretrained", "random-feature control")):
-        claims = sm.report_claims(_ours_from_report(*weights))
+        claims = sc.report_claims(_ours_from_report(*weights))
         verdicts = [c.verdict for c in claims]
         # the claims on PESQ and STOI alone keep their verdicts
         for i in (0, 10, 11):
             assert verdicts[i] == REPORT_TABLE_VERDICTS[i]
         for i in (1, 4, 5, 6, 7, 8, 9, 12, 13):
-            assert verdicts[i] == sm.CONTROL, (i, verdicts[i])
+            assert verdicts[i] == sc.CONTROL, (i, verdicts[i])
         # the lowest-at-compression claim is judged on the measures that can be tested
         tested = "OpenL3 cos, PESQ" if weights[0] == "pretrained" else "PESQ"
         assert verdicts[2] == (f"not reproduced: holds for {tested}, not for STOI (ESTOI); not tested here for the "
@@ -262,10 +263,10 @@ def test_report_claims_turn_when_the_data_turn() -> None:
     ours.loc[ours.kind == "music", "stoi"] = 0.99  # music's STOI above speech's
     for col, top in (("openl3", 0.99), ("vggish", 0.95)):  # both embeddings fall in every series
         ours[col] = np.tile([top, top - 0.01, top - 0.02], 6)
-    verdicts = [c.verdict for c in sm.report_claims(ours)]
+    verdicts = [c.verdict for c in sc.report_claims(ours)]
     assert verdicts[0] == "not reproduced" and verdicts[1] == "reproduced"
     assert verdicts[10] == "not reproduced"
-    claims = sm.report_claims(ours)
+    claims = sc.report_claims(ours)
     assert claims[0].measured.startswith("PESQ: falls in 5 of 6 series; not in speech Noise (1 → 2 → 3)")
     # VGGish against PESQ and STOI reversed: the report's coefficients fall outside our intervals,
     # and VGGish–PESQ is the weakest, not the strongest
@@ -275,7 +276,7 @@ def test_report_claims_turn_when_the_data_turn() -> None:
     ours["stoi"] = rng.standard_normal(18)
     ours["vggish"] = -ours.pesq + 0.05 * rng.standard_normal(18)
     ours["openl3"] = ours.stoi + 0.05 * rng.standard_normal(18)
-    claims = sm.report_claims(ours)
+    claims = sc.report_claims(ours)
     assert claims[12].verdict.startswith("not reproduced: the report's value lies outside our interval for")
     assert claims[13].verdict == "not reproduced"
     assert claims[13].measured == "the order holds in 0.0% of resamples"
@@ -285,21 +286,21 @@ def test_side_by_side_and_the_trend_tables_read_the_two_tables() -> None:
     ours = _ours_from_report("pretrained", "random-feature control")
     for col in ("visqol", "nmr_db", "cdpam"):
         ours[col] = np.arange(18.0)
-    side = sm.side_by_side(ours)
+    side = sc.side_by_side(ours)
     assert side.shape == (18, 11)
     assert list(side[("VGGish cos", "ours (random-feature control)")]) == list(ours.vggish)
     assert list(side[("OpenL3 cos", "report (pretrained)")]) == list(sm.report_frame().openl3)
-    assert sm.side_labels(sm.embedding_weights(ours))["pesq"] == ("report", "ours")
+    assert sc.side_labels(sc.embedding_weights(ours))["pesq"] == ("report", "ours")
     with pytest.raises(ValueError, match="rows"):
-        sm.side_by_side(ours.iloc[::-1].reset_index(drop=True))
-    trend = sm.trend_table(ours)
+        sc.side_by_side(ours.iloc[::-1].reset_index(drop=True))
+    trend = sc.trend_table(ours)
     assert trend.loc[("VGGish cos", "speech"), "report, printed"] == "0.91 → 0.81"
     assert trend.loc[("VGGish cos", "speech"), "report's table, Compression Low → Extreme"] == "0.95 → 0.81"
     assert trend.loc[("VGGish cos", "speech"), "ours: weights"] == "random-feature control"
     assert trend.loc[("PESQ", "music"), "ours: weights"] == ""
     report = sm.report_frame()  # the readings miss 2 and 3 (metric, kind) rows: 14 and 12 of 16 numbers
-    assert sm.trend_mismatches(sm.compression_trends(report)) == [("openl3", "music"), ("vggish", "speech")]
-    assert sm.trend_mismatches(sm.trends(report)) == [("vggish", "speech"), ("stoi", "speech"), ("stoi", "music")]
-    side = sm.correlation_side(sm.correlations(ours), sm.embedding_weights(ours))
+    assert sc.trend_mismatches(sm.compression_trends(report)) == [("openl3", "music"), ("vggish", "speech")]
+    assert sc.trend_mismatches(sm.trends(report)) == [("vggish", "speech"), ("stoi", "speech"), ("stoi", "music")]
+    side = sc.correlation_side(sm.correlations(ours), sc.embedding_weights(ours))
     assert list(side["report, printed (pretrained)"]) == ["0.586", "0.670", "0.746", "0.298"]
     assert list(side["ours: embedding weights"]) == ["pretrained"] * 2 + ["random-feature control"] * 2
