@@ -6,9 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from percloss.modes import available_cpus, configure_threads
 
@@ -69,15 +72,84 @@ def build_book(source: Path, output: Path, mode: str = "quick") -> subprocess.Co
                     f"{out[-4000:]}\n--- stderr tail (kernel stack dumps) ---\n{log[-12000:]}")
 
 
+class BackgroundBuild:
+    """The quick book built in a subprocess while the other tests run (:func:`pytest_collection_modifyitems`
+    starts it and puts the book's tests last); its output goes to files, so no pipe fills up."""
+
+    def __init__(self, output: Path, mode: str = "quick") -> None:
+        ipython_dir = output / "ipython"
+        startup = ipython_dir / "profile_default" / "startup"
+        startup.mkdir(parents=True, exist_ok=True)
+        (startup / "00-watchdog.py").write_text(WATCHDOG.format(seconds=WATCHDOG_S))
+        env = dict(os.environ, PERCLOSS_MODE=mode, TQDM_DISABLE="1", IPYTHONDIR=str(ipython_dir))
+        # half the CPUs: the other tests run beside it on the other half
+        env.setdefault("OMP_NUM_THREADS", str(max(1, available_cpus() - available_cpus() // 2)))
+        cmd = jupyter_book_command() + ["build", str(ROOT), "--path-output", str(output), "-W", "-n", "--keep-going"]
+        self.output, self.mode, self.started = output, mode, time.monotonic()
+        self.stdout, self.stderr = (output / "build.out").open("w"), (output / "build.err").open("w")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.stdout, stderr=self.stderr, text=True)
+
+    def _tails(self) -> tuple[str, str]:
+        self.stdout.close()
+        self.stderr.close()
+        return (self.output / "build.out").read_text()[-6000:], (self.output / "build.err").read_text()[-12000:]
+
+    def wait(self) -> Path:
+        """The HTML folder once the build has finished; fails the test on a failed or timed-out build."""
+        try:
+            code = self.proc.wait(timeout=max(1.0, BUILD_TIMEOUT_S - (time.monotonic() - self.started)))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            out, log = self._tails()
+            pytest.fail(f"book build ({self.mode}) timed out after {BUILD_TIMEOUT_S} s\n--- stdout tail ---\n"
+                        f"{out[-4000:]}\n--- stderr tail (kernel stack dumps) ---\n{log}")
+        if code != 0:
+            out, log = self._tails()
+            pytest.fail(f"book build failed:\n{out}\n{log[-6000:]}")
+        return self.output / "_build" / "html"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stdout.close()
+        self.stderr.close()
+        shutil.rmtree(self.output, ignore_errors=True)
+
+
+_BACKGROUND: dict[str, BackgroundBuild] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the quick book's build as soon as the tests are collected, in the background, and run the tests
+    that read it last, so the build overlaps everything else (unless ``PERCLOSS_BUILT_BOOK`` names a build)."""
+    book = {item.nodeid for item in items if "quick_book" in getattr(item, "fixturenames", ())}
+    if not book or config.option.collectonly:
+        return
+    items[:] = [i for i in items if i.nodeid not in book] + [i for i in items if i.nodeid in book]
+    if not os.environ.get("PERCLOSS_BUILT_BOOK"):
+        _BACKGROUND["quick"] = BackgroundBuild(Path(tempfile.mkdtemp(prefix="percloss-book-")))
+        if not os.environ.get("OMP_NUM_THREADS"):  # the CPUs split between the build and the tests
+            torch.set_num_threads(max(1, available_cpus() // 2))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for build in _BACKGROUND.values():
+        build.stop()
+
+
 @pytest.fixture(scope="session")
 def quick_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The HTML directory of the whole book built in ``quick`` mode.
+    """The HTML directory of the whole book built in ``quick`` mode (the background build, when one runs).
 
     Set ``PERCLOSS_BUILT_BOOK`` to an existing ``_build/html`` to reuse a build.
     """
     reuse = os.environ.get("PERCLOSS_BUILT_BOOK")
     if reuse:
         return Path(reuse)
+    if "quick" in _BACKGROUND:
+        return _BACKGROUND["quick"].wait()
     out = tmp_path_factory.mktemp("book")
     proc = build_book(ROOT, out)
     if proc.returncode != 0:
