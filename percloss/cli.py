@@ -401,10 +401,17 @@ def _train_codec(args: argparse.Namespace) -> int:
         raise ValueError("--point is required (see --list)")
     from pathlib import Path
 
-    if args.corpus_folder != "excerpts" and not Path(args.corpus_folder).is_dir():
-        raise ValueError(f"no corpus folder {args.corpus_folder!r}: run `bash scripts/build_codec_corpus.sh --full "
-                         f"{args.corpus_folder}` first (or pass --corpus-folder excerpts for the shipped 20 s excerpts)")
-    corpus = None if args.corpus_folder == "excerpts" else args.corpus_folder
+    if args.corpus == "broad":
+        corpus = None if args.corpus_folder in (None, "excerpts") else args.corpus_folder
+        if corpus is not None and not Path(corpus).is_dir():
+            raise ValueError(f"no corpus folder {corpus!r}: the broad corpus's audio is built by "
+                             "`bash scripts/build_training_corpus.sh` into data/corpus/audio (the default)")
+    else:
+        folder = args.corpus_folder or "data/codec_corpus"
+        if folder != "excerpts" and not Path(folder).is_dir():
+            raise ValueError(f"no corpus folder {folder!r}: run `bash scripts/build_codec_corpus.sh --full "
+                             f"{folder}` first (or pass --corpus-folder excerpts for the shipped 20 s excerpts)")
+        corpus = None if folder == "excerpts" else folder
     try:
         device = torch.device(args.device)
     except RuntimeError:
@@ -423,7 +430,7 @@ def _train_codec(args: argparse.Namespace) -> int:
         if folder is not None:
             _check_writable_dir(Path(folder), flag)
     train_point(args.point, RUN, args.state_dir, hours=args.hours, snapshots=args.snapshot_dir,
-                corpus_folder=corpus, device=device, report_every=args.report_every)
+                corpus_folder=corpus, device=device, report_every=args.report_every, corpus=args.corpus)
     return 0
 
 
@@ -511,8 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="cpu", help="where to train: cpu, cuda, cuda:1, ... (Default: cpu)")
     t.add_argument("--state-dir", help="resumable states (Default: $PERCLOSS_TRAIN_DIR or ~/.cache/percloss/codec-train)")
     t.add_argument("--snapshot-dir", default="runs/codec", help="weights-only snapshots and logs (Default: runs/codec)")
-    t.add_argument("--corpus-folder", default="data/codec_corpus",
-                   help="whole songs of the codec corpus (Default: data/codec_corpus; 'excerpts': the shipped ones)")
+    t.add_argument("--corpus", choices=("codec", "broad"), default="codec",
+                   help="codec: the codec corpus's training songs (Fret's on Fire); broad: the broad training corpus "
+                        "(6.3 h, six sources; scripts/build_training_corpus.sh) (Default: codec)")
+    t.add_argument("--corpus-folder", default=None,
+                   help="codec: whole songs (Default: data/codec_corpus; 'excerpts': the shipped 20 s excerpts); "
+                        "broad: where its audio was built (Default: data/corpus/audio)")
     t.add_argument("--list", action="store_true", help="print the points and the schedule")
     t.set_defaults(run=_train_codec)
     v = sub.add_parser("eval-codec", help="compute the codec chapter's stored evaluation of the shipped models")

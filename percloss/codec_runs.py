@@ -48,7 +48,7 @@ from .codec_training import TrainLog, TrainSettings, stop_requests, train_codec
 from .modes import MODES, current_mode
 
 __all__ = ["RunPoint", "RunConfig", "POINTS", "LOW_BITRATE", "HIGH_BITRATE", "RUN", "state_dir", "snapshot_path",
-           "schedule_text", "train_point", "read_log", "shared_state_path"]
+           "schedule_text", "train_point", "read_log", "shared_state_path", "CORPORA"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,8 @@ POINTS = {p.name: p for p in (
 LOW_BITRATE = ("A64", "A79", "B79", "C64", "D64")
 HIGH_BITRATE = ("A168", "C96", "C112", "D96", "D112")
 RUN = RunConfig()
+#: The material a point may train on (:func:`train_point`'s ``corpus``).
+CORPORA = ("codec", "broad")
 _PRINT = partial(print, flush=True)
 
 
@@ -215,7 +217,8 @@ def _steps_done(state_file: Path) -> int:
 def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | os.PathLike[str] | None = None, *,
                 hours: float | None = None, snapshots: str | os.PathLike[str] | None = None,
                 corpus_folder: str | os.PathLike[str] | None = None, report_every: int = 50,
-                device: str | torch.device = "cpu", print_fn: Callable[[str], object] = _PRINT) -> TrainLog | None:
+                device: str | torch.device = "cpu", print_fn: Callable[[str], object] = _PRINT,
+                corpus: str = "codec") -> TrainLog | None:
     """Train ``point`` (a :class:`RunPoint`, or the name of one of :data:`POINTS`) under ``config`` up to its
     steps, resuming where it stopped: the one trainer of the command line, the launcher and full mode.
 
@@ -225,6 +228,9 @@ def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | o
     :attr:`RunConfig.shared_steps`; a C point writes that state when it passes it. ``corpus_folder``: whole
     songs from ``scripts/build_codec_corpus.sh --full`` (Default: the shipped 20 s excerpts);
     ``snapshots/<point>/run.json`` records the corpus, and resuming on another corpus raises ``ValueError``.
+    ``corpus``: ``"codec"``, the codec corpus's training songs (:func:`percloss.data.codec_corpus`), or
+    ``"broad"``, the broad training corpus (:func:`percloss.data.training_corpus`, 6.3 h of six sources,
+    disjoint from the held-out set; ``corpus_folder`` is then where its audio was built).
     ``device``: where the codec trains (and its symbol histogram is counted); the codec is initialised on
     the CPU, so every device starts from the same weights. SIGTERM and Ctrl-C stop it after saving.
 
@@ -235,6 +241,7 @@ def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | o
         point = POINTS[check_choice(point, "point", tuple(POINTS))]
     if hours is not None and not (isinstance(hours, (int, float)) and math.isfinite(hours) and hours > 0):
         raise ValueError(f"hours must be a positive number, got {hours!r}")
+    kind = check_choice(corpus, "corpus", CORPORA)
     say, name = print_fn, point.name
     states = state_dir(workdir)
     snap_root = Path(snapshots) if snapshots is not None else states
@@ -264,19 +271,24 @@ def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | o
             csv_path.parent.mkdir(parents=True, exist_ok=True)
             csv_path.write_text("\n".join(lines) + "\n")
         say(f"{name}: starting from {point.init_from} after {config.shared_steps} steps")
-    songs = data.codec_corpus("train", point.sample_rate, corpus_folder)
-    corpus = {name_: round(len(x) / point.sample_rate, 3) for name_, x in songs.items()}
+    songs = (data.codec_corpus("train", point.sample_rate, corpus_folder) if kind == "codec"
+             else data.training_corpus(point.sample_rate, corpus_folder))
+    seconds = {name_: round(len(x) / point.sample_rate, 3) for name_, x in songs.items()}
     record = snap_root / name / "run.json"
     if record.is_file():
         before = json.loads(record.read_text())
-        if before["corpus"] != corpus:
-            raise ValueError(f"{name} was trained on {before['corpus']} (s per song), not on {corpus}: "
+        if before.get("corpus_kind", "codec") != kind:
+            raise ValueError(f"{name} was trained on the {before.get('corpus_kind', 'codec')} corpus, not the {kind} "
+                             "one: resume it on the same corpus, or train it afresh in another state folder")
+        if before["corpus"] != seconds:
+            raise ValueError(f"{name} was trained on {before['corpus']} (s per song), not on {seconds}: "
                              f"pass the same corpus folder as before ({before['corpus_folder']!r})")
     else:
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps({"point": asdict(point), "schedule": asdict(config), "device": str(device),
+                                      "corpus_kind": kind,
                                       "corpus_folder": None if corpus_folder is None else str(corpus_folder),
-                                      "corpus": corpus}, indent=1) + "\n")
+                                      "corpus": seconds}, indent=1) + "\n")
     signals = list(songs.values())
     settings = config.settings(point)
     kw: dict[str, Any] = dict(checkpoint=state, save_every=10**9, save_every_seconds=config.save_every_seconds,

@@ -8,7 +8,7 @@ saves; a point that finished exports its ``.codec``. Meant for a GPU, where
 one process per point keeps the device busy with these small models.
 
 Usage: python scripts/train_points.py A64 A79 B79 --device cuda --minutes 30
-       [--corpus-folder data/codec_corpus] [--state-dir DIR] [--snapshot-dir runs/codec] [--logs DIR]
+       [--corpus codec|broad] [--corpus-folder DIR] [--state-dir DIR] [--snapshot-dir runs/codec] [--logs DIR]
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def main() -> int:
     parser.add_argument("points", nargs="+", choices=sorted(POINTS))
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--minutes", type=float, required=True, help="wall-time budget of the whole call")
-    parser.add_argument("--corpus-folder", default="data/codec_corpus")
+    parser.add_argument("--corpus", choices=("codec", "broad"), default="codec")
+    parser.add_argument("--corpus-folder", default=None, help="as train-codec's (Default: that corpus's own)")
     parser.add_argument("--state-dir", default=None)
     parser.add_argument("--snapshot-dir", default="runs/codec")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per process (Default: 1)")
@@ -50,11 +51,13 @@ def main() -> int:
     def launch(name: str) -> None:
         hours = (deadline - time.monotonic()) / 3600
         cmd = [sys.executable, "-m", "percloss", "train-codec", "--point", name, "--hours", f"{hours:.5f}",
-               "--device", args.device, "--threads", str(args.threads), "--corpus-folder", args.corpus_folder,
+               "--device", args.device, "--threads", str(args.threads), "--corpus", args.corpus,
                "--snapshot-dir", args.snapshot_dir,
                "--report-every", str(args.report_every)]
         if args.state_dir is not None:
             cmd += ["--state-dir", args.state_dir]
+        if args.corpus_folder is not None:
+            cmd += ["--corpus-folder", args.corpus_folder]
         out = (logs / f"{name}.txt").open("ab")
         running[name] = (subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env), time.monotonic())
         print(f"[{time.strftime('%H:%M:%S')}] started {name} ({hours * 60:.1f} min left)", flush=True)

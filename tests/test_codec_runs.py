@@ -158,3 +158,30 @@ def test_eval_codec_command_line_refuses_bad_settings(tmp_path: Path, capsys: py
     assert "--seconds must be positive" in capsys.readouterr().err
     assert main(["eval-codec", "--update", "--out", str(tmp_path)]) == 2  # nothing stored there to update
     assert "no stored standard evaluation" in capsys.readouterr().err
+
+
+def test_a_point_trains_on_the_broad_corpus_and_resumes_only_on_it(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``corpus="broad"`` trains on data.training_corpus (here two stand-in songs) and records it; resuming the
+    same point on the codec corpus is refused, as is an unknown corpus (before anything is written)."""
+    from percloss import codec_runs
+
+    seen: list[int] = []
+
+    def broad(rate: int, folder: object = None) -> dict[str, torch.Tensor]:
+        seen.append(rate)
+        g = torch.Generator().manual_seed(0)
+        return {"song_a": 0.1 * torch.randn(3 * rate, generator=g), "song_b": 0.1 * torch.randn(2 * rate, generator=g)}
+
+    monkeypatch.setattr(codec_runs.data, "training_corpus", broad)
+    cfg = RunConfig(steps=2, batch=2, segment_frames=2, histogram_seconds=1.0)
+    log = train_point("A64", cfg, tmp_path / "s", snapshots=tmp_path / "r", print_fn=lambda _: None, corpus="broad")
+    assert log is not None and log.steps == 2 and seen == [32000]
+    record = (tmp_path / "r" / "A64" / "run.json").read_text()
+    assert '"corpus_kind": "broad"' in record and '"song_a": 3.0' in record
+    more = RunConfig(steps=4, batch=2, segment_frames=2, histogram_seconds=1.0)
+    with pytest.raises(ValueError, match="trained on the broad corpus, not the codec one"):
+        train_point("A64", more, tmp_path / "s", snapshots=tmp_path / "r", print_fn=lambda _: None)
+    with pytest.raises(ValueError, match="corpus"):
+        train_point("C64", cfg, tmp_path / "s2", snapshots=tmp_path / "r2", print_fn=lambda _: None, corpus="metal")
+    assert not (tmp_path / "r2").exists()
