@@ -379,6 +379,18 @@ def _pair_label(a: str, b: str, scale: float) -> str:
     return f"{a} − {b}" + (f" (read at {scale:.3g} × {a}'s rate)" if scale != 1.0 else "")
 
 
+#: The row keys of the primary judges' measures.
+_JUDGE_MEASURES = (("visqol", "ViSQOL"), ("cdpam", "CDPAM"))
+
+
+def _judge_table(rows: Sequence[dict[str, Any]], pairs: Sequence[tuple[str, str, float]] | None,
+                 cells: Any) -> list[dict[str, Any]]:
+    """One row per pair ``(a, b, scale)`` (Default: :func:`claim_pairs`) and primary judge:
+    ``cells(a, b, measure, scale)`` gives its columns."""
+    return [{"a − b": _pair_label(a, b, scale), "judge": label, **cells(a, b, measure, scale)}
+            for a, b, scale in (claim_pairs(rows) if pairs is None else pairs) for measure, label in _JUDGE_MEASURES]
+
+
 def song_table(rows: Sequence[dict[str, Any]], pairs: Sequence[tuple[str, str, float]] | None = None
                ) -> list[dict[str, Any]]:
     """The per-song paired differences behind each verdict: for each of ``pairs`` ``(a, b, scale)`` (Default:
@@ -386,24 +398,22 @@ def song_table(rows: Sequence[dict[str, Any]], pairs: Sequence[tuple[str, str, f
     (``None`` where a song has no segment in reach of the anchor's ladder); the song-level interval of the
     verdict resamples these."""
     songs = sorted({r["song"] for r in rows})
-    out = []
-    for a, b, scale in claim_pairs(rows) if pairs is None else pairs:
-        for measure, label in (("visqol", "ViSQOL"), ("cdpam", "CDPAM")):
-            diffs = song_differences_scaled(rows, a, b, measure, scale)
-            out.append({"a − b": _pair_label(a, b, scale), "judge": label,
-                        **{song: (sum(diffs[song]) / len(diffs[song]) if song in diffs else None) for song in songs}})
-    return out
+
+    def cells(a: str, b: str, measure: str, scale: float) -> dict[str, float | None]:
+        diffs = song_differences_scaled(rows, a, b, measure, scale)
+        return {song: (sum(diffs[song]) / len(diffs[song]) if song in diffs else None) for song in songs}
+
+    return _judge_table(rows, pairs, cells)
 
 
 def group_table(rows: Sequence[dict[str, Any]], pairs: Sequence[tuple[str, str, float]] | None = None
                 ) -> list[dict[str, Any]]:
-    """Per source group, for each of ``pairs`` (Default: :func:`claim_pairs`) and each primary judge: the mean of the per-song
-    mean differences ``a − b`` and the number of songs (:func:`group_differences`)."""
+    """Per source group, for each of ``pairs`` (Default: :func:`claim_pairs`) and each primary judge: the mean
+    of the per-song mean differences ``a − b`` and the number of songs (:func:`group_differences`)."""
     groups = sorted({r["group"] for r in rows})
-    out = []
-    for a, b, scale in claim_pairs(rows) if pairs is None else pairs:
-        for measure, label in (("visqol", "ViSQOL"), ("cdpam", "CDPAM")):
-            by = group_differences(rows, a, b, measure, scale)
-            out.append({"a − b": _pair_label(a, b, scale), "judge": label,
-                        **{g: (by[g][1], by[g][0]) if g in by else None for g in groups}})
-    return out
+
+    def cells(a: str, b: str, measure: str, scale: float) -> dict[str, tuple[float, int] | None]:
+        by = group_differences(rows, a, b, measure, scale)
+        return {g: (by[g][1], by[g][0]) if g in by else None for g in groups}
+
+    return _judge_table(rows, pairs, cells)
