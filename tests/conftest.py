@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import torch
@@ -42,34 +43,37 @@ WATCHDOG_S = 300
 BUILD_TIMEOUT_S = 1800
 
 
+def _book_build(source: Path, output: Path, mode: str, threads: int) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of a strict book build of ``source`` into ``output``, its kernels armed with
+    the watchdog (``WATCHDOG``) and given ``threads`` torch threads unless ``OMP_NUM_THREADS`` is set."""
+    ipython_dir = output / "ipython"
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-watchdog.py").write_text(WATCHDOG.format(seconds=WATCHDOG_S))
+    env = dict(os.environ, PERCLOSS_MODE=mode, TQDM_DISABLE="1", IPYTHONDIR=str(ipython_dir))
+    env.setdefault("OMP_NUM_THREADS", str(threads))
+    cmd = jupyter_book_command() + ["build", str(source), "--path-output", str(output), "-W", "-n", "--keep-going"]
+    return cmd, env
+
+
+def _fail_timeout(mode: str, out: str, log: str) -> NoReturn:
+    pytest.fail(f"book build ({mode}) timed out after {BUILD_TIMEOUT_S} s\n--- stdout tail ---\n"
+                f"{out[-4000:]}\n--- stderr tail (kernel stack dumps) ---\n{log[-12000:]}")
+
+
 def build_book(source: Path, output: Path, mode: str = "quick") -> subprocess.CompletedProcess[str]:
     """Run the strict book build of ``source`` into ``output`` (returns the process).
 
     On a timeout the test fails with the tail of the build's output, which
     includes the kernels' stack dumps (see ``WATCHDOG``).
     """
-    ipython_dir = output / "ipython"
-    startup = ipython_dir / "profile_default" / "startup"
-    startup.mkdir(parents=True, exist_ok=True)
-    (startup / "00-watchdog.py").write_text(WATCHDOG.format(seconds=WATCHDOG_S))
-    env = dict(os.environ, PERCLOSS_MODE=mode, TQDM_DISABLE="1", IPYTHONDIR=str(ipython_dir))
-    env.setdefault("OMP_NUM_THREADS", str(available_cpus()))
-    cmd = jupyter_book_command() + [
-        "build",
-        str(source),
-        "--path-output",
-        str(output),
-        "-W",
-        "-n",
-        "--keep-going",
-    ]
+    cmd, env = _book_build(source, output, mode, available_cpus())
     try:
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     except subprocess.TimeoutExpired as err:
         out = err.stdout.decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
         log = err.stderr.decode(errors="replace") if isinstance(err.stderr, bytes) else (err.stderr or "")
-        pytest.fail(f"book build ({mode}) timed out after {BUILD_TIMEOUT_S} s\n--- stdout tail ---\n"
-                    f"{out[-4000:]}\n--- stderr tail (kernel stack dumps) ---\n{log[-12000:]}")
+        _fail_timeout(mode, out, log)
 
 
 class BackgroundBuild:
@@ -77,14 +81,8 @@ class BackgroundBuild:
     starts it and puts the book's tests last); its output goes to files, so no pipe fills up."""
 
     def __init__(self, output: Path, mode: str = "quick") -> None:
-        ipython_dir = output / "ipython"
-        startup = ipython_dir / "profile_default" / "startup"
-        startup.mkdir(parents=True, exist_ok=True)
-        (startup / "00-watchdog.py").write_text(WATCHDOG.format(seconds=WATCHDOG_S))
-        env = dict(os.environ, PERCLOSS_MODE=mode, TQDM_DISABLE="1", IPYTHONDIR=str(ipython_dir))
         # half the CPUs: the other tests run beside it on the other half
-        env.setdefault("OMP_NUM_THREADS", str(max(1, available_cpus() - available_cpus() // 2)))
-        cmd = jupyter_book_command() + ["build", str(ROOT), "--path-output", str(output), "-W", "-n", "--keep-going"]
+        cmd, env = _book_build(ROOT, output, mode, max(1, available_cpus() - available_cpus() // 2))
         self.output, self.mode, self.started = output, mode, time.monotonic()
         self.stdout, self.stderr = (output / "build.out").open("w"), (output / "build.err").open("w")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.stdout, stderr=self.stderr, text=True)
@@ -101,9 +99,7 @@ class BackgroundBuild:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            out, log = self._tails()
-            pytest.fail(f"book build ({self.mode}) timed out after {BUILD_TIMEOUT_S} s\n--- stdout tail ---\n"
-                        f"{out[-4000:]}\n--- stderr tail (kernel stack dumps) ---\n{log}")
+            _fail_timeout(self.mode, *self._tails())
         if code != 0:
             out, log = self._tails()
             pytest.fail(f"book build failed:\n{out}\n{log[-6000:]}")
@@ -121,6 +117,7 @@ class BackgroundBuild:
 _BACKGROUND: dict[str, BackgroundBuild] = {}
 
 
+@pytest.hookimpl(trylast=True)  # after -k / -m have deselected: no build for a run without the book's tests
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start the quick book's build as soon as the tests are collected, in the background, and run the tests
     that read it last, so the build overlaps everything else (unless ``PERCLOSS_BUILT_BOOK`` names a build)."""
