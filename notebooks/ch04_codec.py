@@ -48,7 +48,7 @@ from percloss.experiments import codec_claims as cc
 from percloss.experiments import codec_evaluation as ce
 from percloss.experiments import codec_study as cs
 from percloss.modes import describe_device
-from percloss.shipped import DEFAULT_MODEL
+from percloss.shipped import DEFAULT_MODEL, shipped_models
 
 CHAPTER = notebook.begin_chapter("notebooks/ch04_codec.py")
 MODE = CHAPTER.mode
@@ -366,14 +366,17 @@ if MODE == "quick":
 
 # %% tags=["remove-input"]
 from percloss.experiments import heldout_eval as he  # noqa: E402
+from percloss.experiments import learning_curves as lc  # noqa: E402
 
 HELDOUT_DIR = paths.heldout_eval_dir()
 HELDOUT_ROWS = he.read_rows(HELDOUT_DIR) if MODE != "quick" and (HELDOUT_DIR / "rows").is_dir() else []
 HELDOUT_TOTAL = len(data.heldout_manifest())
 HELDOUT_SONGS = sorted({r["song"] for r in HELDOUT_ROWS})
 HELDOUT_READY = len(HELDOUT_SONGS) >= he.MIN_SONGS
+CURVES = lc.curve_points(lc.read_curves(HELDOUT_DIR) if (HELDOUT_DIR / "curves").is_dir() else [], HELDOUT_ROWS,
+                         {n: int(e["steps"]) for n, e in shipped_models().items()}) if HELDOUT_ROWS else []
 two_song_claims = cc.codec_claims(study.rows, CONFIG)
-heldout_table = he.heldout_claims(HELDOUT_ROWS, total_songs=HELDOUT_TOTAL) if HELDOUT_ROWS else None
+heldout_table = he.heldout_claims(HELDOUT_ROWS, total_songs=HELDOUT_TOTAL, curves=CURVES) if HELDOUT_ROWS else None
 claims = heldout_table if HELDOUT_READY and heldout_table else two_song_claims
 display(HTML(notebook.claims_html(claims, csv_path="claims_ch04.csv")))
 TWO_SONG_NOTE = (
@@ -431,6 +434,42 @@ else:
                      "entropy model drifts with the material, so every comparison with an anchor is made at "
                      "these rates."))
     display(rates)
+
+# %% [markdown]
+# ### Learning curves beside the verdicts
+#
+# Every verdict above was reached at one training budget, 7500 steps. Each
+# row says whether its sides' training loss had flattened (its mean over the
+# last quarter within 2 % of the quarter before), but a model's own loss is
+# not what the judges hear. The training runs kept snapshots of three shipped
+# points (A79 and B79 twice, C96 once); each is scored here like the shipped
+# model, by ViSQOL and CDPAM on a fixed subset of the held-out set (the second
+# segment of every song, fixed before any snapshot was scored), and the
+# curve ends at the shipped model's own rows on the same segments
+# (`python scripts/eval_heldout.py --snapshots`,
+# `percloss.experiments.learning_curves`). The other four points kept only
+# their end: for them the judges give one point, and the row rests on the
+# training loss alone.
+
+# %% tags=["remove-input"]
+if CURVES:
+    curve_frame = pd.DataFrame(CURVES)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for ax, measure, label in zip(axes, ("visqol", "cdpam"), ("ViSQOL (higher is better)",
+                                                               "CDPAM (lower is better)"), strict=True):
+        for name, c in curve_frame.groupby("point"):
+            ax.plot(c["step"], c[measure], "-o" if len(c) > 1 else "s", label=str(name), ms=4)
+        ax.set(xlabel="training step", ylabel=label, title=f"{label.split()[0]} on the curves' subset")
+    axes[1].legend(fontsize=8, ncol=2)
+    fig.suptitle(f"shipped points' snapshots and ends; segment {lc.CURVE_SEGMENT + 1} of each of "
+                 f"{int(curve_frame.songs.max())} held-out songs; seed 0, CPU scoring (mode {MODE})", fontsize=9)
+    plt.tight_layout()
+    plt.show()
+    trends = [lc.judge_trend(CURVES, n) for n in sorted(set(curve_frame.point))]
+    display(Markdown(f"*Flattened* ({lc.FLAT_RULE}):\n\n" + "\n".join(f"- {t.text}" for t in trends)))
+elif HELDOUT_ROWS:
+    display(Markdown("*No snapshot of a shipped point has been scored yet (`python scripts/eval_heldout.py "
+                     "--snapshots`).*"))
 
 # %% [markdown]
 # ## Listen

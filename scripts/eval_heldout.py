@@ -5,7 +5,11 @@ resumes where a stopped run stopped (a song is redone when a model or its file c
 segment (seven models, two ladders at two sample rates), each scored by ViSQOL, CDPAM (middle 2 s), NMR,
 SNR and LSD: roughly 4 minutes per segment on one thread; ``--songs`` splits the set between processes.
 
-Usage: python scripts/eval_heldout.py [--out runs/codec/heldout] [--songs SONG ...] [--threads 1]
+``--snapshots`` instead scores the stored training snapshots of the shipped points on the learning curves'
+fixed subset (``percloss.experiments.learning_curves.run``: one segment per song, about 10 minutes per
+snapshot on one thread) into ``runs/codec/heldout/curves/``.
+
+Usage: python scripts/eval_heldout.py [--out runs/codec/heldout] [--songs SONG ...] [--threads 1] [--snapshots]
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import argparse
 import torch
 
 from percloss import paths
-from percloss.experiments import heldout_eval
+from percloss.experiments import heldout_eval, learning_curves
 
 
 def main() -> None:
@@ -24,9 +28,13 @@ def main() -> None:
     parser.add_argument("--songs", nargs="*", default=None)
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--snapshots", action="store_true", help="score the stored training snapshots instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    heldout_eval.run(args.out, args.models, args.songs)
+    if args.snapshots:
+        learning_curves.run(args.out)
+    else:
+        heldout_eval.run(args.out, args.models, args.songs)
 
 
 if __name__ == "__main__":

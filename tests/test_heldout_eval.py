@@ -44,7 +44,7 @@ def test_song_intervals_resample_songs_not_segments() -> None:
 
 def test_a_song_gets_every_model_and_every_anchor_rate_per_segment(monkeypatch: pytest.MonkeyPatch,
                                                                    tmp_path: Path) -> None:
-    monkeypatch.setattr(he, "_score", lambda x, y, rate: {m: 0.0 for m in he.MEASURES if m != "kbps"})
+    monkeypatch.setattr(he, "score_segment", lambda x, y, rate: {m: 0.0 for m in he.MEASURES if m != "kbps"})
     monkeypatch.setattr(he, "LADDERS", {16000: (32, 64)})
     torch.manual_seed(0)
     codec = CascadedCodec(1).eval()
@@ -161,3 +161,20 @@ def test_the_per_song_and_per_group_tables_hold_the_differences_behind_the_verdi
     assert groups["C64 − MP3", "ViSQOL"]["g0"] == (pytest.approx(-0.5), 1)  # s3 only: s0 is out of reach
     assert groups["C64 − MP3", "ViSQOL"]["g1"] == (pytest.approx(-0.5), 1)
     assert he.song_table(rows, [("C64", "MP3", 112 / 96)])[0]["a − b"] == "C64 − MP3 (read at 1.17 × C64's rate)"
+
+
+def test_a_verdict_states_whether_the_judges_had_flattened_where_snapshots_were_scored() -> None:
+    from percloss.experiments import codec_claims as cc
+
+    spec = [s for s in cc.CLAIMS if (s.a, s.b) == ("C64", "A64")]
+    curves = [{"point": "C64", "step": step, "visqol": v, "cdpam": 0.05, "kbps": 64.0, "songs": 12}
+              for step, v in ((3750, 3.9), (7500, 4.3))] + \
+             [{"point": "A64", "step": 7500, "visqol": 4.0, "cdpam": 0.05, "kbps": 64.0, "songs": 12}]
+    claim = he.heldout_claims(_claim_rows(12, 0.3), spec, curves=curves)[0]
+    # C64 moved +0.2 ViSQOL per quarter (past the 0.1 margin); A64 has its end only and gets no judged trend
+    assert "C64 by the judges not flattened (ViSQOL +0.200, CDPAM +0.000 per quarter of training since step 3750)" \
+        in claim.measured
+    assert "A64 by the judges" not in claim.measured
+    assert claim.verdict.startswith("reproduced")  # the curves qualify a verdict, they never change it
+    plain = he.heldout_claims(_claim_rows(12, 0.3), spec)[0]
+    assert plain.verdict == claim.verdict and "by the judges" not in plain.measured

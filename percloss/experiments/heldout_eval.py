@@ -36,7 +36,7 @@ from ..signal import middle
 from .claims import MUSIC_JUDGES, Claim, Interval, paired_verdict, verdict
 from .stats import cluster_bootstrap_mean
 
-__all__ = ["CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "evaluate_song", "run", "read_rows",
+__all__ = ["CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "score_segment", "evaluate_song", "run", "read_rows",
            "anchor_at_rate", "song_differences", "song_differences_scaled", "song_interval", "heldout_claims", "group_differences",
            "achieved_rates", "mechanism_row", "FLAT_TOLERANCE", "last_quarter_change", "training_state",
            "claim_pairs", "song_table", "group_table"]
@@ -56,7 +56,10 @@ MEASURES = ("kbps", "visqol", "cdpam", "nmr_db", "audible_fraction", "snr_db", "
 COLUMNS = ("song", "group", "segment", "system", "point", "sample_rate", "target_kbps", *MEASURES)
 
 
-def _score(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> dict[str, float]:
+def score_segment(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> dict[str, float]:
+    """One coded segment ``y`` against its reference ``x`` (mono, same length, ``sample_rate`` Hz): ViSQOL v3
+    (audio mode), CDPAM on the middle :data:`CDPAM_SECONDS`, NMR (mean dB and audible-frame fraction), SNR and
+    LSD (dB)."""
     from ..losses import cdpam_distance
     from ..scorers import visqol
 
@@ -90,15 +93,15 @@ def evaluate_song(song: str, group: str, segments_by_rate: dict[int, list[torch.
                 blob = write_bitstream(codec, counts, x.float(), rate)
                 y, _ = read_bitstream(codec, counts, blob)
                 rows.append({**common, "system": name, "point": name, "target_kbps": float(name[1:]),
-                             "kbps": len(blob) * 8 / seconds / 1000, **_score(x, y, rate)})
+                             "kbps": len(blob) * 8 / seconds / 1000, **score_segment(x, y, rate)})
             for kbps in LADDERS[rate]:
                 mp3 = anchors.mp3(x.double().numpy(), rate, kbps)
                 rows.append({**common, "system": "MP3", "point": f"MP3 {kbps}", "target_kbps": float(kbps),
-                             "kbps": mp3.kbps, **_score(x, torch.from_numpy(mp3.audio), rate)})
+                             "kbps": mp3.kbps, **score_segment(x, torch.from_numpy(mp3.audio), rate)})
                 opus = anchors.opus_decode(anchors.opus_encode(x.double().numpy(), rate, kbps), x.double().numpy(),
                                            rate)
                 rows.append({**common, "system": "Opus", "point": f"Opus {kbps}", "target_kbps": float(kbps),
-                             "kbps": opus.kbps, **_score(x, torch.from_numpy(opus.audio), rate)})
+                             "kbps": opus.kbps, **score_segment(x, torch.from_numpy(opus.audio), rate)})
     return rows
 
 
@@ -247,16 +250,20 @@ def group_differences(rows: Sequence[dict[str, Any]], a: str, b: str, measure: s
 
 
 def heldout_claims(rows: Sequence[dict[str, Any]], specs: Sequence[Any] | None = None,
-                   total_songs: int | None = None) -> list[Claim]:
+                   total_songs: int | None = None, curves: Sequence[dict[str, Any]] | None = None) -> list[Claim]:
     """The claims table on the held-out set under the book's one rule
     (:func:`~percloss.experiments.claims.paired_verdict`, judges :data:`~percloss.experiments.claims.MUSIC_JUDGES`):
     per claim the song-level interval of ``a − b`` for ViSQOL and CDPAM (and NMR, a diagnostic that never
     decides), an anchor read at each segment's achieved rate of ``a``. ``specs`` default to
     :data:`percloss.experiments.codec_claims.CLAIMS`. With fewer than :data:`MIN_SONGS` songs evaluated every
-    verdict is *not tested here* and says what the rule would give.
+    verdict is *not tested here* and says what the rule would give. Each row states its sides' training steps and
+    whether their training loss had flattened (:func:`training_state`); ``curves``
+    (:func:`percloss.experiments.learning_curves.curve_points`) add, for a side with judged snapshots, whether
+    the judges had (:func:`~percloss.experiments.learning_curves.judge_trend`).
     """
     from . import codec_claims as cc
     from . import codec_study as cs
+    from .learning_curves import judge_trend
 
     specs = cc.CLAIMS if specs is None else specs
     songs = sorted({r["song"] for r in rows})
@@ -299,10 +306,15 @@ def heldout_claims(rows: Sequence[dict[str, Any]], specs: Sequence[Any] | None =
         if b not in ("MP3", "Opus"):
             rb = achieved_rates(rows, b)
             parts.insert(1, f"{b} at {min(rb.values()):.1f}–{max(rb.values()):.1f} kbit/s")
+        models = [n for n in (a, b) if n not in ("MP3", "Opus")]
         try:
-            parts.append("training: " + "; ".join(training_state(n) for n in (a, b) if n not in ("MP3", "Opus")))
+            parts.append("training: " + "; ".join(training_state(n) for n in models))
         except ValueError:  # a model without a shipped log (e.g. constructed rows)
             pass
+        judged = [judge_trend(curves, n) for n in models
+                  if curves and sum(p["point"] == n for p in curves) > 1]
+        if judged:
+            parts.append("; ".join(t.short for t in judged))
         decided = all(j.name in intervals for j in MUSIC_JUDGES)
         text = paired_verdict(spec.kind, intervals, MUSIC_JUDGES, spec.a, spec.b) if decided else ""
         if short:
