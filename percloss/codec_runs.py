@@ -144,6 +144,12 @@ class RunConfig:
         """Steps of C64 that D64 starts from."""
         return round(self.steps * (1 - self.finetune_fraction))
 
+    @property
+    def kept_steps(self) -> tuple[int, ...]:
+        """The steps at which a run keeps a weights-only snapshot for good (``step-<n>.pt``): each quarter of the
+        schedule before its end, so the judges can score a learning curve (the end is the exported model)."""
+        return tuple(sorted({self.steps * k // 4 for k in (1, 2, 3)} - {0}))
+
 
 POINTS = {p.name: p for p in (
     # A79 diverged three times in bf16 between steps 6150 and 6878; its run went on in fp32 from its step-6116
@@ -231,6 +237,8 @@ def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | o
     ``corpus``: ``"codec"``, the codec corpus's training songs (:func:`percloss.data.codec_corpus`), or
     ``"broad"``, the broad training corpus (:func:`percloss.data.training_corpus`, 6.3 h of six sources,
     disjoint from the held-out set; ``corpus_folder`` is then where its audio was built).
+    At each of :attr:`RunConfig.kept_steps` a weights-only ``snapshots/<point>/step-<n>.pt`` is kept for the
+    learning curves (:mod:`percloss.experiments.learning_curves`).
     ``device``: where the codec trains (and its symbol histogram is counted); the codec is initialised on
     the CPU, so every device starts from the same weights. SIGTERM and Ctrl-C stop it after saving.
 
@@ -304,6 +312,7 @@ def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | o
             target = min(config.steps, done + report_every)
             if point.model == "C" and done < config.shared_steps:
                 target = min(target, config.shared_steps)  # a D point starts from exactly this step
+            target = min([target, *(k for k in config.kept_steps if k > done)])
             torch.manual_seed(config.seed)
             codec = CascadedCodec(point.n_modules).to(device)
             log = train_codec(codec, signals, point.sample_rate, point.model, settings, steps=target,
@@ -318,6 +327,8 @@ def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | o
                 os.replace(shared.with_suffix(".tmp"), shared)  # a D process may be waiting for it
                 _write_snapshot(state, snapshot_path(snap_root, name, "shared"))
                 say(f"{name}: reached {done} steps; a point fine-tuned from {name} can start from here")
+            if done in config.kept_steps:
+                _write_snapshot(state, snapshot_path(snap_root, name, f"step-{done}"))
             hs = log.entropy_bits[-1]
             kbps = sum(hs) * 256 * point.sample_rate / HOP / 1000
             say(f"{name}: step {done}/{config.steps}, distortion {log.distortion[-1]:.4g}, "

@@ -49,6 +49,11 @@ def test_a_run_resumes_on_a_new_machine_from_its_snapshot(tmp_path: Path) -> Non
                 hours=0.05, snapshots=tmp_path / "r", print_fn=lines.append)
     snapshot = torch.load(tmp_path / "r" / "A64" / "snapshot.pt", weights_only=True)
     assert "optimizer" not in snapshot and len(snapshot["log"]["distortion"]) == 4
+    # each quarter of the 4-step schedule before its end is kept for the learning curves
+    kept = sorted(p.name for p in (tmp_path / "r" / "A64").glob("step-*.pt"))
+    assert kept == ["step-1.pt", "step-2.pt", "step-3.pt"]
+    third = torch.load(tmp_path / "r" / "A64" / "step-3.pt", weights_only=True)
+    assert len(third["log"]["distortion"]) == 3 and third["log"]["distortion"] == snapshot["log"]["distortion"][:3]
     # a fresh state folder (another machine): the run continues from the snapshot
     log = train_point("A64", half, tmp_path / "s2", hours=0.05, snapshots=tmp_path / "r", print_fn=lines.append)
     assert any("resuming from the snapshot" in line for line in lines)

@@ -101,9 +101,7 @@ def test_stored_curves_are_checked_against_their_records(tmp_path: Path) -> None
 
 
 def test_the_kept_snapshots_are_the_shipped_points_own_runs() -> None:
-    from percloss.shipped import shipped_models
-
-    from percloss.shipped import training_log
+    from percloss.shipped import shipped_models, training_log
 
     shipped = shipped_models()
     for snap in lc.SNAPSHOTS:
@@ -132,3 +130,19 @@ def test_a_snapshot_codes_each_songs_segment_into_a_real_file(monkeypatch: pytes
     # 34 frames x 256 codes at log2(32) = 5 bits, plus the header: about 44 kbit/s for one second
     assert all(40 < r["kbps"] < 48 for r in rows)
     assert all(y.shape == x.shape and not torch.equal(x, y) for x, y in seen)
+
+
+def test_a_kept_quarter_snapshot_is_read_from_the_working_tree(tmp_path: Path) -> None:
+    codec = CascadedCodec(1)
+    for step in (2, 4):
+        target = tmp_path / "runs/codec/broad/A64" / f"step-{step}.pt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"codec": codec.state_dict(), "config": {"n_modules": 1, "sample_rate": 32000},
+                    "log": {"distortion": [0.1] * step}}, target)
+    (tmp_path / "runs/codec/broad/A64/snapshot.pt").write_bytes(b"not a kept step")
+    kept = lc.kept_snapshots("runs/codec/broad", tmp_path)
+    assert kept == [lc.Snapshot("A64", 2, None, "runs/codec/broad"), lc.Snapshot("A64", 4, None, "runs/codec/broad")]
+    state, _ = lc.snapshot_state(kept[1], tmp_path)
+    assert len(state["log"]["distortion"]) == 4
+    with pytest.raises(ValueError, match="step-6.pt does not exist"):
+        lc.snapshot_state(lc.Snapshot("A64", 6, None, "runs/codec/broad"), tmp_path)

@@ -7,7 +7,8 @@ held-out set (:data:`CURVE_SEGMENT` of every song), and the last step is the shi
 held-out evaluation on the same segments.
 
 - :data:`SNAPSHOTS`: the snapshots kept of the shipped points' runs, each at the commit that stored it (the
-  training runs overwrote one ``runs/codec/<point>/snapshot.pt``; git keeps every committed version);
+  training runs overwrote one ``runs/codec/<point>/snapshot.pt``; git keeps every committed version); runs
+  trained since keep a snapshot at each quarter (:func:`kept_snapshots`);
 - :func:`run` scores each snapshot into ``folder/curves/<point>-<step>.csv`` with a record (commit, the
   snapshot's SHA-256, machine, seconds); :func:`read_curves` reads them back;
 - :func:`curve_points` the mean of each judge per point and step; :func:`judge_trend` whether a point's
@@ -34,7 +35,7 @@ import torch
 
 from .claims import MUSIC_JUDGES, Judge
 
-__all__ = ["CURVE_SEGMENT", "Snapshot", "SNAPSHOTS", "FLAT_RULE", "CURVE_COLUMNS", "snapshot_state",
+__all__ = ["CURVE_SEGMENT", "Snapshot", "SNAPSHOTS", "kept_snapshots", "FLAT_RULE", "CURVE_COLUMNS", "snapshot_state",
            "snapshot_codec", "evaluate_snapshot", "run", "read_curves", "curve_points", "JudgeTrend",
            "judge_trend"]
 
@@ -55,16 +56,29 @@ CURVE_COLUMNS = ("song", "group", "segment", "system", "step", "sample_rate", "k
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A stored snapshot of a shipped point's training run: ``runs/codec/<point>/snapshot.pt`` at ``commit``,
-    after ``step`` steps."""
+    """A stored snapshot of a point's training run after ``step`` steps: ``runs/codec/<point>/snapshot.pt`` at
+    ``commit`` (the shipped points' runs kept one file and overwrote it), or with ``commit=None`` the kept
+    ``<folder>/<point>/step-<step>.pt`` in the working tree (:attr:`percloss.codec_runs.RunConfig.kept_steps`)."""
 
     point: str
     step: int
-    commit: str
+    commit: str | None = None
+    folder: str = "runs/codec"
 
     @property
     def path(self) -> str:
-        return f"runs/codec/{self.point}/snapshot.pt"
+        name = "snapshot.pt" if self.commit is not None else f"step-{self.step}.pt"
+        return f"{self.folder}/{self.point}/{name}"
+
+
+def kept_snapshots(folder: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> list[Snapshot]:
+    """The ``step-<n>.pt`` snapshots kept under ``folder`` (relative to the checkout ``root``), by point and step."""
+    from ..paths import repository_root
+
+    base = Path(root) if root is not None else repository_root() or Path.cwd()
+    found = [Snapshot(p.parent.name, int(p.stem.split("-")[1]), None, str(folder))
+             for p in (base / folder).glob("*/step-*.pt") if p.stem.split("-")[1].isdigit()]
+    return sorted(found, key=lambda s: (s.point, s.step))
 
 
 #: Every snapshot of a shipped point's own run that the repository kept (checked: each one's training log
@@ -86,13 +100,19 @@ def snapshot_state(snapshot: Snapshot, root: str | os.PathLike[str] | None = Non
 
     where = Path(root) if root is not None else repository_root()
     if where is None:
-        raise ValueError("snapshots are read from the repository's git history; this is no checkout")
-    done = subprocess.run(["git", "show", f"{snapshot.commit}:{snapshot.path}"], cwd=where, capture_output=True)
-    if done.returncode != 0:
-        raise ValueError(f"snapshot {snapshot.point} step {snapshot.step}: {snapshot.path} is not at commit "
-                         f"{snapshot.commit} of {where} ({done.stderr.decode().strip()}); a shallow clone lacks "
-                         "the history: git fetch --unshallow")
-    blob = done.stdout
+        raise ValueError("snapshots are read from the repository's checkout; this is no checkout")
+    if snapshot.commit is None:
+        file = where / snapshot.path
+        if not file.is_file():
+            raise ValueError(f"snapshot {snapshot.point} step {snapshot.step}: {file} does not exist")
+        blob = file.read_bytes()
+    else:
+        done = subprocess.run(["git", "show", f"{snapshot.commit}:{snapshot.path}"], cwd=where, capture_output=True)
+        if done.returncode != 0:
+            raise ValueError(f"snapshot {snapshot.point} step {snapshot.step}: {snapshot.path} is not at commit "
+                             f"{snapshot.commit} of {where} ({done.stderr.decode().strip()}); a shallow clone "
+                             "lacks the history: git fetch --unshallow")
+        blob = done.stdout
     state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
     steps = len(state["log"]["distortion"])
     if steps != snapshot.step:
