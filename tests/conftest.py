@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 import torch
@@ -86,6 +88,29 @@ class BackgroundBuild:
         self.output, self.mode, self.started = output, mode, time.monotonic()
         self.stdout, self.stderr = (output / "build.out").open("w"), (output / "build.err").open("w")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.stdout, stderr=self.stderr, text=True)
+        self.ended: float | None = None  # when the build finished (monotonic), stamped by a watcher thread
+        self.waited = 0.0  # how long the book's tests waited for it
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        self.proc.wait()
+        self.ended = time.monotonic()
+
+    def summary(self) -> str:
+        """How long the build took and how long the tests waited for it (printed after the run)."""
+        built = "did not finish" if self.ended is None else f"built in {self.ended - self.started:.0f} s"
+        chapters = ""
+        cache = self.output / "_build" / ".jupyter_cache" / "global.db"
+        if cache.is_file():
+            import json
+            import sqlite3
+
+            with contextlib.closing(sqlite3.connect(cache)) as db:
+                rows = db.execute("select uri, data from nbcache").fetchall()
+            chapters = " (" + ", ".join(f"{Path(uri).stem} {json.loads(data).get('execution_seconds', 0):.0f} s"
+                                        for uri, data in rows) + ")"
+        return (f"quick book ({self.mode} mode, background): {built}{chapters}; its tests waited "
+                f"{self.waited:.0f} s for it")
 
     def _tails(self) -> tuple[str, str]:
         self.stdout.close()
@@ -94,8 +119,10 @@ class BackgroundBuild:
 
     def wait(self) -> Path:
         """The HTML folder once the build has finished; fails the test on a failed or timed-out build."""
+        waiting = time.monotonic()
         try:
             code = self.proc.wait(timeout=max(1.0, BUILD_TIMEOUT_S - (time.monotonic() - self.started)))
+            self.waited += time.monotonic() - waiting
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -129,6 +156,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         _BACKGROUND["quick"] = BackgroundBuild(Path(tempfile.mkdtemp(prefix="percloss-book-")))
         if not os.environ.get("OMP_NUM_THREADS"):  # the CPUs split between the build and the tests
             torch.set_num_threads(max(1, available_cpus() // 2))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for build in _BACKGROUND.values():
+        terminalreporter.write_line(build.summary())
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
