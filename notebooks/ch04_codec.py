@@ -447,20 +447,21 @@ else:
 # segment of every song, fixed before any snapshot was scored), and the
 # curve ends at the shipped model's own rows on the same segments
 # (`python scripts/eval_heldout.py --snapshots`,
-# `percloss.experiments.learning_curves`). The other four points kept only
-# their end: for them the judges give one point, and the row rests on the
-# training loss alone.
+# `percloss.experiments.learning_curves`). A snapshot's rate is its own
+# (the rate controller was still moving), so the third panel shows it beside
+# the judges. The other four points kept only their end: for them the judges
+# give one point, and the row rests on the training loss alone.
 
 # %% tags=["remove-input"]
 if CURVES:
     curve_frame = pd.DataFrame(CURVES)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    for ax, measure, label in zip(axes, ("visqol", "cdpam"), ("ViSQOL (higher is better)",
-                                                               "CDPAM (lower is better)"), strict=True):
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.4))
+    for ax, measure, label in zip(axes, ("visqol", "cdpam", "kbps"), ("ViSQOL (higher is better)",
+                                  "CDPAM (lower is better)", "file rate (kbit/s)"), strict=True):
         for name, c in curve_frame.groupby("point"):
             ax.plot(c["step"], c[measure], "-o" if len(c) > 1 else "s", label=str(name), ms=4)
-        ax.set(xlabel="training step", ylabel=label, title=f"{label.split()[0]} on the curves' subset")
-    axes[1].legend(fontsize=8, ncol=2)
+        ax.set(xlabel="training step", ylabel=label, title=f"{label.split(' (')[0]} on the curves' subset")
+    axes[2].legend(fontsize=8, ncol=2)
     fig.suptitle(f"shipped points' snapshots and ends; segment {lc.CURVE_SEGMENT + 1} of each of "
                  f"{int(curve_frame.songs.max())} held-out songs; seed 0, CPU scoring (mode {MODE})", fontsize=9)
     plt.tight_layout()
