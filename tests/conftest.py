@@ -90,6 +90,7 @@ class BackgroundBuild:
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.stdout, stderr=self.stderr, text=True)
         self.ended: float | None = None  # when the build finished (monotonic), stamped by a watcher thread
         self.waited = 0.0  # how long the book's tests waited for it
+        self.owns_threads = False  # whether the tests' thread count is held down for the build (and restored after)
         threading.Thread(target=self._watch, daemon=True).start()
 
     def _watch(self) -> None:
@@ -133,6 +134,7 @@ class BackgroundBuild:
         return self.output / "_build" / "html"
 
     def stop(self) -> None:
+        self.summary_text = self.summary()  # before its folder (and the execution cache it reads) goes
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -153,14 +155,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     items[:] = [i for i in items if i.nodeid not in book] + [i for i in items if i.nodeid in book]
     if not os.environ.get("PERCLOSS_BUILT_BOOK"):
-        _BACKGROUND["quick"] = BackgroundBuild(Path(tempfile.mkdtemp(prefix="percloss-book-")))
+        build = _BACKGROUND["quick"] = BackgroundBuild(Path(tempfile.mkdtemp(prefix="percloss-book-")))
         if not os.environ.get("OMP_NUM_THREADS"):  # the CPUs split between the build and the tests
+            # through the environment, so that code under test that sizes torch's pool itself
+            # (modes.configure_threads, e.g. in the CLI) keeps to this half: three busy OpenMP threads on two
+            # CPUs made the codec-training tests ten times slower while the build ran
+            os.environ["OMP_NUM_THREADS"] = str(max(1, available_cpus() // 2))
             torch.set_num_threads(max(1, available_cpus() // 2))
+            build.owns_threads = True
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Once the background build has finished, the tests get the CPUs it had (torch's pool is set from the main
+    thread: OpenMP keeps the thread count per calling thread)."""
+    build = _BACKGROUND.get("quick")
+    if build is not None and build.owns_threads and build.ended is not None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+        torch.set_num_threads(available_cpus())
+        build.owns_threads = False
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for build in _BACKGROUND.values():
-        terminalreporter.write_line(build.summary())
+        terminalreporter.write_line(getattr(build, "summary_text", None) or build.summary())
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

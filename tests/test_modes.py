@@ -7,6 +7,7 @@ import io
 import os
 
 import pytest
+import torch
 
 from percloss import modes
 
@@ -39,3 +40,15 @@ def test_kernel_path_environment_sets_one_variable_and_clears_the_other(monkeypa
     for bad in ("OMP_NUM_THREADS=1", "ONEDNN_MAX_CPU_ISA=", "SSE41"):
         with pytest.raises(ValueError, match="setting must be"):
             kernel_path_environment(bad)
+
+
+def test_configure_threads_keeps_to_omp_num_threads_when_it_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        assert modes.configure_threads() == 1  # a caller (a test run beside a book build) holds the pool down
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert modes.configure_threads() == modes.available_cpus()
+    finally:
+        torch.set_num_threads(before)
