@@ -87,7 +87,16 @@ class BackgroundBuild:
         cmd, env = _book_build(ROOT, output, mode, max(1, available_cpus() - available_cpus() // 2))
         self.output, self.mode, self.started = output, mode, time.monotonic()
         self.stdout, self.stderr = (output / "build.out").open("w"), (output / "build.err").open("w")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.stdout, stderr=self.stderr, text=True)
+        # each side on its own CPUs: thread pools that ignore OMP_NUM_THREADS (numba's, onnxruntime's) then
+        # cannot spread over the other side's CPUs
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.all_cpus, self.test_cpus = set(cpus), set(cpus[: len(cpus) // 2])
+        build_cpus = set(cpus[len(cpus) // 2 :])
+        pin = (lambda: os.sched_setaffinity(0, build_cpus)) if len(cpus) >= 2 else None
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.stdout, stderr=self.stderr, text=True,
+                                     preexec_fn=pin)
+        if len(cpus) >= 2:
+            os.sched_setaffinity(0, self.test_cpus)
         self.ended: float | None = None  # when the build finished (monotonic), stamped by a watcher thread
         self.waited = 0.0  # how long the book's tests waited for it
         self.owns_threads = False  # whether the tests' thread count is held down for the build (and restored after)
@@ -169,6 +178,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Once the background build has finished, the tests get the CPUs it had (torch's pool is set from the main
     thread: OpenMP keeps the thread count per calling thread)."""
     build = _BACKGROUND.get("quick")
+    if build is not None and build.ended is not None and build.all_cpus and os.sched_getaffinity(0) != build.all_cpus:
+        os.sched_setaffinity(0, build.all_cpus)
     if build is not None and build.owns_threads and build.ended is not None:
         os.environ.pop("OMP_NUM_THREADS", None)
         torch.set_num_threads(available_cpus())
