@@ -178,3 +178,16 @@ def test_a_verdict_states_whether_the_judges_had_flattened_where_snapshots_were_
     assert claim.verdict.startswith("reproduced")  # the curves qualify a verdict, they never change it
     plain = he.heldout_claims(_claim_rows(12, 0.3), spec)[0]
     assert plain.verdict == claim.verdict and "by the judges" not in plain.measured
+
+
+def test_a_written_table_reads_back_with_its_text_and_numbers_and_its_record(tmp_path: Path) -> None:
+    import json
+
+    rows = [{"song": "s", "group": "g", "system": "D64", "point": "D64", "segment": 1, "kbps": 63.5}]
+    he.write_table(tmp_path / "s.csv", ("song", "group", "system", "point", "segment", "kbps"), rows, {"song": "s"})
+    record = json.loads((tmp_path / "s.json").read_text())
+    assert record["song"] == "s" and record["rows"] == 1 and len(record["csv_sha256"]) == 64
+    assert he.read_tables(tmp_path, ("song", "segment", "kbps")) == [{"song": "s", "segment": 1.0, "kbps": 63.5}]
+    (tmp_path / "s.csv").write_text((tmp_path / "s.csv").read_text().replace("63.5", "64.5"))
+    with pytest.raises(ValueError, match="does not match the SHA-256"):
+        he.read_tables(tmp_path, ("song",))

@@ -36,7 +36,7 @@ from ..signal import middle
 from .claims import MUSIC_JUDGES, Claim, Interval, paired_verdict, verdict
 from .stats import cluster_bootstrap_mean
 
-__all__ = ["CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "score_segment", "evaluate_song", "run", "read_rows",
+__all__ = ["CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "TEXT_COLUMNS", "write_table", "read_tables", "score_segment", "evaluate_song", "run", "read_rows",
            "anchor_at_rate", "song_differences", "song_differences_scaled", "song_interval", "heldout_claims", "group_differences",
            "achieved_rates", "mechanism_row", "FLAT_TOLERANCE", "last_quarter_change", "training_state",
            "claim_pairs", "song_table", "group_table"]
@@ -109,13 +109,48 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+#: Columns of a stored table read as text; every other column is read as a float.
+TEXT_COLUMNS = ("song", "group", "system", "point")
+
+
+def write_table(table: Path, columns: Sequence[str], rows: Sequence[dict[str, Any]], record: dict[str, Any]) -> None:
+    """Write ``rows`` to the CSV ``table`` and its record ``table.json``: ``record`` plus the row count, the
+    CSV's SHA-256 (:func:`read_tables` checks it), the machine and torch's threads."""
+    from ..modes import machine_description
+
+    with open(table, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    table.with_suffix(".json").write_text(json.dumps({
+        **record, "rows": len(rows), "csv_sha256": _sha(table), "machine": machine_description(),
+        "torch_threads": torch.get_num_threads()}, indent=1) + "\n")
+
+
+def read_tables(folder: Path, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Every row of the tables :func:`write_table` wrote in ``folder`` (:data:`TEXT_COLUMNS` as text, the rest
+    as floats), each CSV checked against its record's SHA-256.
+
+    Raises:
+        ValueError: a CSV that does not match its record.
+    """
+    rows: list[dict[str, Any]] = []
+    for record_path in sorted(folder.glob("*.json")):
+        record = json.loads(record_path.read_text())
+        table = record_path.with_suffix(".csv")
+        if _sha(table) != record["csv_sha256"]:
+            raise ValueError(f"{table} does not match the SHA-256 in {record_path}")
+        with open(table, newline="") as handle:
+            rows += [{k: (r[k] if k in TEXT_COLUMNS else float(r[k])) for k in columns} for r in csv.DictReader(handle)]
+    return rows
+
+
 def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None,
         songs: Sequence[str] | None = None, progress: bool = True) -> Path:
     """Evaluate every held-out song (or ``songs``) with every shipped model (or ``model_names``) into
     ``folder/rows/<song>.csv`` with its record ``<song>.json`` (models' and file's SHA-256, CDPAM seconds,
     ladders, machine, seconds). A song recorded for the same models and file is skipped, so processes given
     different ``songs`` can share a folder, and a stopped run resumes."""
-    from ..modes import machine_description
     from ..shipped import load_shipped_codec, models_dir, shipped_models
 
     out = Path(folder)
@@ -140,14 +175,8 @@ def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None
         started = time.perf_counter()
         segments = {rate: data.heldout_set(rate)[song] for rate in rates}
         rows = evaluate_song(song, str(info["group"]), segments, models)
-        with open(table, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-        record_path.write_text(json.dumps({
-            "song": song, "key": key, "file_sha256": info["sha256"], "rows": len(rows),
-            "seconds": round(time.perf_counter() - started, 1), "csv_sha256": _sha(table),
-            "machine": machine_description(), "torch_threads": torch.get_num_threads()}, indent=1) + "\n")
+        write_table(table, COLUMNS, rows, {"song": song, "key": key, "file_sha256": info["sha256"],
+                                           "seconds": round(time.perf_counter() - started, 1)})
         if progress:
             print(f"{song}: {len(rows)} rows in {time.perf_counter() - started:.0f} s", flush=True)
     return out
@@ -155,17 +184,7 @@ def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None
 
 def read_rows(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every stored row (numbers as floats), each song's CSV checked against its record's SHA-256."""
-    rows: list[dict[str, Any]] = []
-    for record_path in sorted((Path(folder) / "rows").glob("*.json")):
-        record = json.loads(record_path.read_text())
-        table = record_path.with_suffix(".csv")
-        if _sha(table) != record["csv_sha256"]:
-            raise ValueError(f"{table} does not match the SHA-256 in {record_path}")
-        with open(table, newline="") as handle:
-            for r in csv.DictReader(handle):
-                rows.append({k: (r[k] if k in ("song", "group", "system", "point") else float(r[k]))
-                             for k in COLUMNS})
-    return rows
+    return read_tables(Path(folder) / "rows", COLUMNS)
 
 
 def anchor_at_rate(rows: Sequence[dict[str, Any]], anchor: str, song: str, segment: int, sample_rate: int,

@@ -19,7 +19,6 @@ Script: ``scripts/eval_snapshots.py``. Notebook: ``notebooks/ch04_codec.py``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -34,6 +33,7 @@ from typing import Any
 import torch
 
 from .claims import MUSIC_JUDGES, Judge
+from .heldout_eval import read_tables, write_table
 
 __all__ = ["CURVE_SEGMENT", "Snapshot", "SNAPSHOTS", "kept_snapshots", "FLAT_RULE", "CURVE_COLUMNS", "snapshot_state",
            "snapshot_codec", "evaluate_snapshot", "run", "read_curves", "curve_points", "JudgeTrend",
@@ -157,7 +157,6 @@ def run(folder: str | os.PathLike[str], snapshots: Sequence[Snapshot] = SNAPSHOT
     shown beside its quality, not judged)."""
     from .. import data
     from ..codec import symbol_histogram
-    from ..modes import machine_description
 
     out = Path(folder) / "curves"
     out.mkdir(parents=True, exist_ok=True)
@@ -177,17 +176,11 @@ def run(folder: str | os.PathLike[str], snapshots: Sequence[Snapshot] = SNAPSHOT
             counts = symbol_histogram(codec, list(data.codec_corpus("train", rate).values()))
         segments = {song: pieces[CURVE_SEGMENT] for song, pieces in data.heldout_set(rate).items()}
         rows = evaluate_snapshot(snap.point, snap.step, codec, counts, rate, segments, groups)
-        with open(table, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CURVE_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-        record_path.write_text(json.dumps({
+        write_table(table, CURVE_COLUMNS, rows, {
             "point": snap.point, "step": snap.step, "commit": snap.commit, "path": snap.path,
             "snapshot_sha256": digest, "heldout_manifest_sha256": manifest_sha, "segment": CURVE_SEGMENT,
             "counts": "symbol histogram over the codec corpus's shipped training excerpts",
-            "rows": len(rows), "csv_sha256": hashlib.sha256(table.read_bytes()).hexdigest(),
-            "seconds": round(time.perf_counter() - started, 1), "machine": machine_description(),
-            "torch_threads": torch.get_num_threads()}, indent=1) + "\n")
+            "seconds": round(time.perf_counter() - started, 1)})
         if progress:
             print(f"{snap.point} step {snap.step}: {len(rows)} rows in {time.perf_counter() - started:.0f} s",
                   flush=True)
@@ -196,16 +189,7 @@ def run(folder: str | os.PathLike[str], snapshots: Sequence[Snapshot] = SNAPSHOT
 
 def read_curves(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The rows :func:`run` wrote under ``folder/curves`` (each CSV checked against its record's SHA-256)."""
-    rows: list[dict[str, Any]] = []
-    for record_path in sorted((Path(folder) / "curves").glob("*.json")):
-        record = json.loads(record_path.read_text())
-        table = record_path.with_suffix(".csv")
-        if hashlib.sha256(table.read_bytes()).hexdigest() != record["csv_sha256"]:
-            raise ValueError(f"{table} does not match the SHA-256 in {record_path}")
-        with open(table, newline="") as handle:
-            for r in csv.DictReader(handle):
-                rows.append({k: (r[k] if k in ("song", "group", "system") else float(r[k])) for k in CURVE_COLUMNS})
-    return rows
+    return read_tables(Path(folder) / "curves", CURVE_COLUMNS)
 
 
 def curve_points(curves: Sequence[Mapping[str, Any]], heldout_rows: Sequence[Mapping[str, Any]],
