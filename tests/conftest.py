@@ -84,23 +84,45 @@ class BackgroundBuild:
 
     def __init__(self, output: Path, mode: str = "quick") -> None:
         # half the CPUs: the other tests run beside it on the other half
-        cmd, env = _book_build(ROOT, output, mode, max(1, available_cpus() - available_cpus() // 2))
+        n = available_cpus()
+        self.test_threads = max(1, n // 2)
+        cmd, env = _book_build(ROOT, output, mode, max(1, n - n // 2))
         self.output, self.mode, self.started = output, mode, time.monotonic()
         self.stdout, self.stderr = (output / "build.out").open("w"), (output / "build.err").open("w")
         # each side on its own CPUs: thread pools that ignore OMP_NUM_THREADS (numba's, onnxruntime's) then
         # cannot spread over the other side's CPUs
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        self.all_cpus, self.test_cpus = set(cpus), set(cpus[: len(cpus) // 2])
+        self.all_cpus = set(cpus) if len(cpus) >= 2 else set()  # empty: not pinned
         build_cpus = set(cpus[len(cpus) // 2 :])
-        pin = (lambda: os.sched_setaffinity(0, build_cpus)) if len(cpus) >= 2 else None
+        pin = (lambda: os.sched_setaffinity(0, build_cpus)) if self.all_cpus else None
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.stdout, stderr=self.stderr, text=True,
                                      preexec_fn=pin)
-        if len(cpus) >= 2:
-            os.sched_setaffinity(0, self.test_cpus)
+        if self.all_cpus:
+            os.sched_setaffinity(0, set(cpus[: len(cpus) // 2]))
         self.ended: float | None = None  # when the build finished (monotonic), stamped by a watcher thread
         self.waited = 0.0  # how long the book's tests waited for it
         self.owns_threads = False  # whether the tests' thread count is held down for the build (and restored after)
         threading.Thread(target=self._watch, daemon=True).start()
+
+    def hold_threads(self) -> None:
+        """Size the tests' torch pool to their half, also through ``OMP_NUM_THREADS`` so that code under test
+        that sizes the pool itself (``modes.configure_threads``, e.g. in the CLI) keeps to it; unless the caller
+        set ``OMP_NUM_THREADS``."""
+        if not os.environ.get("OMP_NUM_THREADS"):
+            os.environ["OMP_NUM_THREADS"] = str(self.test_threads)
+            torch.set_num_threads(self.test_threads)
+            self.owns_threads = True
+
+    def release(self) -> None:
+        """Give the tests every CPU back once the build has finished (call from the main thread: OpenMP keeps
+        the thread count per calling thread)."""
+        if self.all_cpus:
+            os.sched_setaffinity(0, self.all_cpus)
+            self.all_cpus = set()
+        if self.owns_threads:
+            os.environ.pop("OMP_NUM_THREADS", None)
+            torch.set_num_threads(available_cpus())
+            self.owns_threads = False
 
     def _watch(self) -> None:
         self.proc.wait()
@@ -164,26 +186,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     items[:] = [i for i in items if i.nodeid not in book] + [i for i in items if i.nodeid in book]
     if not os.environ.get("PERCLOSS_BUILT_BOOK"):
-        build = _BACKGROUND["quick"] = BackgroundBuild(Path(tempfile.mkdtemp(prefix="percloss-book-")))
-        if not os.environ.get("OMP_NUM_THREADS"):  # the CPUs split between the build and the tests
-            # through the environment, so that code under test that sizes torch's pool itself
-            # (modes.configure_threads, e.g. in the CLI) keeps to this half: three busy OpenMP threads on two
-            # CPUs made the codec-training tests ten times slower while the build ran
-            os.environ["OMP_NUM_THREADS"] = str(max(1, available_cpus() // 2))
-            torch.set_num_threads(max(1, available_cpus() // 2))
-            build.owns_threads = True
+        _BACKGROUND["quick"] = BackgroundBuild(Path(tempfile.mkdtemp(prefix="percloss-book-")))
+        _BACKGROUND["quick"].hold_threads()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Once the background build has finished, the tests get the CPUs it had (torch's pool is set from the main
-    thread: OpenMP keeps the thread count per calling thread)."""
+    """Once the background build has finished, the tests get the CPUs it had."""
     build = _BACKGROUND.get("quick")
-    if build is not None and build.ended is not None and build.all_cpus and os.sched_getaffinity(0) != build.all_cpus:
-        os.sched_setaffinity(0, build.all_cpus)
-    if build is not None and build.owns_threads and build.ended is not None:
-        os.environ.pop("OMP_NUM_THREADS", None)
-        torch.set_num_threads(available_cpus())
-        build.owns_threads = False
+    if build is not None and build.ended is not None:
+        build.release()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
