@@ -36,7 +36,8 @@ from ..signal import middle
 from .claims import MUSIC_JUDGES, Claim, Interval, paired_verdict, verdict
 from .stats import cluster_bootstrap_mean
 
-__all__ = ["CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "TEXT_COLUMNS", "write_table", "read_tables", "score_segment", "evaluate_song", "run", "read_rows",
+__all__ = ["CDPAM_SECONDS", "COLUMNS", "MEASURES", "MIN_SONGS", "TEXT_COLUMNS", "write_table", "read_tables",
+           "score_segment", "evaluate_song", "run", "read_rows",
            "anchor_at_rate", "song_differences", "song_differences_scaled", "song_interval", "heldout_claims", "group_differences",
            "achieved_rates", "mechanism_row", "FLAT_TOLERANCE", "last_quarter_change", "training_state",
            "claim_pairs", "song_table", "group_table"]
@@ -165,6 +166,7 @@ def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None
     key = {"models": {n: _sha(models_dir() / shipped[n]["file"]) for n in names}, "cdpam_seconds": CDPAM_SECONDS,
            "ladders": {str(k): list(v) for k, v in LADDERS.items()}}
     rates = sorted({r for _, _, r in models.values()})
+    sets: dict[int, dict[str, list[torch.Tensor]]] = {}  # the set at each rate, loaded once, when first needed
     for song in (list(songs) if songs is not None else list(manifest)):
         info = manifest[song]
         table, record_path = out / "rows" / f"{song}.csv", out / "rows" / f"{song}.json"
@@ -173,7 +175,9 @@ def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None
             if done["key"] == key and done["file_sha256"] == info["sha256"]:
                 continue
         started = time.perf_counter()
-        segments = {rate: data.heldout_set(rate)[song] for rate in rates}
+        if not sets:
+            sets.update({rate: data.heldout_set(rate) for rate in rates})
+        segments = {rate: sets[rate][song] for rate in rates}
         rows = evaluate_song(song, str(info["group"]), segments, models)
         write_table(table, COLUMNS, rows, {"song": song, "key": key, "file_sha256": info["sha256"],
                                            "seconds": round(time.perf_counter() - started, 1)})

@@ -163,6 +163,7 @@ def run(folder: str | os.PathLike[str], snapshots: Sequence[Snapshot] = SNAPSHOT
     manifest = data.heldout_manifest()
     manifest_sha = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
     groups = {song: str(info["group"]) for song, info in manifest.items()}
+    material: dict[int, tuple[list[torch.Tensor], dict[str, torch.Tensor]]] = {}
     for snap in snapshots:
         table, record_path = out / f"{snap.point}-{snap.step}.csv", out / f"{snap.point}-{snap.step}.json"
         state, digest = snapshot_state(snap, root)
@@ -172,9 +173,12 @@ def run(folder: str | os.PathLike[str], snapshots: Sequence[Snapshot] = SNAPSHOT
                 continue
         started = time.perf_counter()
         codec, rate = snapshot_codec(state)
+        if rate not in material:  # loaded once per sample rate
+            material[rate] = (list(data.codec_corpus("train", rate).values()),
+                              {song: pieces[CURVE_SEGMENT] for song, pieces in data.heldout_set(rate).items()})
+        training, segments = material[rate]
         with torch.inference_mode():
-            counts = symbol_histogram(codec, list(data.codec_corpus("train", rate).values()))
-        segments = {song: pieces[CURVE_SEGMENT] for song, pieces in data.heldout_set(rate).items()}
+            counts = symbol_histogram(codec, training)
         rows = evaluate_snapshot(snap.point, snap.step, codec, counts, rate, segments, groups)
         write_table(table, CURVE_COLUMNS, rows, {
             "point": snap.point, "step": snap.step, "commit": snap.commit, "path": snap.path,
