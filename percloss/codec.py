@@ -15,6 +15,10 @@
   soft (softmax over negative scaled distances, learned sharpness) while
   training, hard (nearest centroid) at inference.
 - :class:`CascadedCodec`: a second module codes the scaled residual of the first.
+- ``zero_preserving=True`` (the broad-corpus models): convolutions without biases and a codebook with an
+  exact zero, so the network maps a zero frame to zero codes, the zero codeword, and back to exact zeros
+  (digital silence stays silent; the work's architecture, with biases, decodes it to DC plus a hum at
+  the frame rate: ``runs/codec/attempts/silence/README.md``).
 - :func:`code_entropy_bits`: a differentiable estimate of bits per code from
   the soft-assignment histogram, for the rate term of the loss.
 
@@ -135,11 +139,12 @@ class BottleneckBlock(nn.Module):
     """Residual block ``x + W3 act(W2 act(W1 x))``, three k9 convolutions
     (channels -> bottleneck -> bottleneck -> channels), the middle one dilated."""
 
-    def __init__(self, channels: int, bottleneck: int, dilation: int, kernel: int = 9) -> None:
+    def __init__(self, channels: int, bottleneck: int, dilation: int, kernel: int = 9, bias: bool = True) -> None:
         super().__init__()
-        self.down = nn.Conv1d(channels, bottleneck, kernel, padding=kernel // 2)
-        self.mid = nn.Conv1d(bottleneck, bottleneck, kernel, dilation=dilation, padding=dilation * (kernel // 2))
-        self.up = nn.Conv1d(bottleneck, channels, kernel, padding=kernel // 2)
+        self.down = nn.Conv1d(channels, bottleneck, kernel, padding=kernel // 2, bias=bias)
+        self.mid = nn.Conv1d(bottleneck, bottleneck, kernel, dilation=dilation, padding=dilation * (kernel // 2),
+                             bias=bias)
+        self.up = nn.Conv1d(bottleneck, channels, kernel, padding=kernel // 2, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.up(F.leaky_relu(self.mid(F.leaky_relu(self.down(x), 0.2)), 0.2))
@@ -174,8 +179,8 @@ class OutputConv1d(nn.Conv1d):
         return super().forward(input)
 
 
-def _blocks(channels: int, bottleneck: int, pairs: int) -> nn.Sequential:
-    return nn.Sequential(*[BottleneckBlock(channels, bottleneck, d) for _ in range(pairs) for d in (1, 2)])
+def _blocks(channels: int, bottleneck: int, pairs: int, bias: bool) -> nn.Sequential:
+    return nn.Sequential(*[BottleneckBlock(channels, bottleneck, d, bias=bias) for _ in range(pairs) for d in (1, 2)])
 
 
 class CodecModule(nn.Module):
@@ -185,28 +190,33 @@ class CodecModule(nn.Module):
         channels: width of the encoder and first decoder stage. (Default: 100)
         bottleneck: width inside the blocks. (Default: 20)
         pairs: pairs of blocks (dilations 1, 2) per stage. (Default: 1)
+        bias: convolutions with biases (the work's architecture). Without them
+            (and with ``leaky_relu``, ``tanh`` and the sub-pixel shuffle all
+            mapping 0 to 0) a zero frame encodes to zero codes and zero codes
+            decode to a zero frame. (Default: ``True``)
 
-    With the defaults a module has 448,832 parameters, the work's "about 0.45 M".
+    With the defaults a module has 448,832 parameters, the work's "about 0.45 M"
+    (without biases 447,450).
     """
 
-    def __init__(self, channels: int = 100, bottleneck: int = 20, pairs: int = 1) -> None:
+    def __init__(self, channels: int = 100, bottleneck: int = 20, pairs: int = 1, bias: bool = True) -> None:
         super().__init__()
         half = channels // 2
         self.encoder = nn.Sequential(
-            nn.Conv1d(1, channels, 55, padding=27),
-            _blocks(channels, bottleneck, pairs),
-            nn.Conv1d(channels, channels, 9, stride=2, padding=4),
-            _blocks(channels, bottleneck, pairs),
-            nn.Conv1d(channels, 1, 9, padding=4),
+            nn.Conv1d(1, channels, 55, padding=27, bias=bias),
+            _blocks(channels, bottleneck, pairs, bias),
+            nn.Conv1d(channels, channels, 9, stride=2, padding=4, bias=bias),
+            _blocks(channels, bottleneck, pairs, bias),
+            nn.Conv1d(channels, 1, 9, padding=4, bias=bias),
         )
         self.decoder_in = nn.Sequential(
-            nn.Conv1d(1, channels, 9, padding=4),
-            _blocks(channels, bottleneck, pairs),
-            nn.Conv1d(channels, 2 * half, 9, padding=4),
+            nn.Conv1d(1, channels, 9, padding=4, bias=bias),
+            _blocks(channels, bottleneck, pairs, bias),
+            nn.Conv1d(channels, 2 * half, 9, padding=4, bias=bias),
         )
         self.decoder_out = nn.Sequential(
-            _blocks(half, bottleneck // 2, pairs),
-            OutputConv1d(half, 1, 55, padding=27),
+            _blocks(half, bottleneck // 2, pairs, bias),
+            OutputConv1d(half, 1, 55, padding=27, bias=bias),
         )
         self.half_channels = half
 
@@ -235,34 +245,56 @@ class SoftmaxQuantizer(nn.Module):
     Soft mode: ``sum_k softmax(-alpha |c - mu_k|^2)_k mu_k`` (differentiable);
     hard mode (``self.training is False`` or ``hard=True``): the nearest centroid.
     ``alpha`` is learned (stored as its log) and annealed upwards by training.
+    ``zero_codeword``: centroid ``n_centroids // 2`` is held at exactly 0 (not
+    learned; a buffer ``keep`` masks it), so a zero code is quantised without error.
+    The quantiser's values are :attr:`codebook`.
     """
 
-    def __init__(self, n_centroids: int = 32, alpha: float = 10.0) -> None:
+    def __init__(self, n_centroids: int = 32, alpha: float = 10.0, zero_codeword: bool = False) -> None:
         super().__init__()
         if n_centroids < 2:
             raise ValueError(f"n_centroids must be at least 2, got {n_centroids}")
-        self.centroids = nn.Parameter(torch.linspace(-1, 1, n_centroids))
+        centroids = torch.linspace(-1, 1, n_centroids)
+        if zero_codeword:
+            keep = torch.ones(n_centroids)
+            keep[n_centroids // 2] = 0.0
+            centroids = centroids * keep
+            self.register_buffer("keep", keep)
+        self.centroids = nn.Parameter(centroids)
         self.log_alpha = nn.Parameter(torch.tensor(math.log(alpha)))
+
+    @property
+    def zero_index(self) -> int | None:
+        """The index of the fixed zero codeword (``None`` without one)."""
+        keep = getattr(self, "keep", None)
+        return None if keep is None else int(torch.nonzero(keep == 0).flatten()[0])
+
+    @property
+    def codebook(self) -> torch.Tensor:
+        """The centroids ``(n_centroids,)`` as the quantiser uses them (the zero codeword forced to 0)."""
+        keep = getattr(self, "keep", None)
+        return self.centroids if keep is None else self.centroids * keep
 
     def assignments(self, codes: torch.Tensor) -> torch.Tensor:
         """Soft assignment probabilities ``(..., n_centroids)``."""
-        distance = (codes.unsqueeze(-1) - self.centroids) ** 2
+        distance = (codes.unsqueeze(-1) - self.codebook) ** 2
         return torch.softmax(-self.log_alpha.exp() * distance, dim=-1)
 
     def indices(self, codes: torch.Tensor) -> torch.Tensor:
         """Index of the nearest centroid for each code."""
-        return (codes.unsqueeze(-1) - self.centroids).abs().argmin(-1)
+        return (codes.unsqueeze(-1) - self.codebook).abs().argmin(-1)
 
     def forward(self, codes: torch.Tensor, hard: bool | None = None, straight_through: bool = False) -> torch.Tensor:
         """Quantised codes. ``straight_through``: the hard values forward, the soft gradient backward
         (training then sees exactly what inference will decode)."""
         if hard is None:
             hard = not self.training
+        codebook = self.codebook
         if hard:
-            return self.centroids[self.indices(codes)]
-        soft = self.assignments(codes) @ self.centroids
+            return codebook[self.indices(codes)]
+        soft = self.assignments(codes) @ codebook
         if straight_through:
-            return soft + (self.centroids[self.indices(codes)] - soft).detach()
+            return soft + (codebook[self.indices(codes)] - soft).detach()
         return soft
 
 
@@ -306,18 +338,25 @@ def reseed_centroids(quantizer: SoftmaxQuantizer, codes: torch.Tensor, generator
     identical gradients and never separate; the soft entropy then counts them
     as distinct codes while the hard codes do not). Each such centroid is set to
     a raw code drawn at random from the busiest centroid's cell, splitting it.
+    A fixed zero codeword (``zero_codeword``) is never moved.
 
     Returns:
         the indices of the centroids moved (empty when none was).
     """
     with torch.no_grad():
         centroids = quantizer.centroids
+        codebook = quantizer.codebook
         flat = codes.detach().reshape(-1).to(centroids)
         idx = quantizer.indices(flat)
         usage = torch.bincount(idx, minlength=len(centroids)).to(torch.float64) / max(len(flat), 1)
-        gap = (centroids[:, None] - centroids[None, :]).abs()
+        gap = (codebook[:, None] - codebook[None, :]).abs()
         merged = (gap < min_gap).tril(-1).any(1)
-        moved = torch.nonzero((usage < min_share) | merged).flatten()
+        movable = (usage < min_share) | merged
+        zero = quantizer.zero_index
+        if zero is not None:  # a centroid on top of the fixed zero is merged with it, whatever its index
+            movable |= gap[:, zero] < min_gap
+            movable[zero] = False
+        moved = torch.nonzero(movable).flatten()
         if len(moved) == 0 or len(moved) == len(centroids):
             return moved[:0]
         busiest = int(usage.argmax())
@@ -334,15 +373,30 @@ class CascadedCodec(nn.Module):
 
     Module ``m > 0`` codes ``residual_scale * (x - sum of previous decodings)``
     and its decoding is divided by the same scale (the work uses 5).
+    ``zero_preserving``: modules without biases and quantisers with a fixed
+    zero codeword, so a zero frame is coded as zero codes and decoded to exact
+    zeros (:class:`CodecModule`'s ``bias``, :class:`SoftmaxQuantizer`'s
+    ``zero_codeword``). (Default: ``False``, the work's architecture)
     """
 
-    def __init__(self, n_modules: int = 2, residual_scale: float = 5.0, n_centroids: int = 32) -> None:
+    def __init__(self, n_modules: int = 2, residual_scale: float = 5.0, n_centroids: int = 32,
+                 zero_preserving: bool = False) -> None:
         super().__init__()
         if n_modules < 1:
             raise ValueError(f"n_modules must be at least 1, got {n_modules}")
-        self.stages = nn.ModuleList(CodecModule() for _ in range(n_modules))
-        self.quantizers = nn.ModuleList(SoftmaxQuantizer(n_centroids) for _ in range(n_modules))
+        self.stages = nn.ModuleList(CodecModule(bias=not zero_preserving) for _ in range(n_modules))
+        self.quantizers = nn.ModuleList(SoftmaxQuantizer(n_centroids, zero_codeword=zero_preserving)
+                                        for _ in range(n_modules))
         self.residual_scale = residual_scale
+        self.zero_preserving = zero_preserving
+
+    @classmethod
+    def for_state_dict(cls, state_dict: Any, residual_scale: float = 5.0, n_centroids: int = 32) -> CascadedCodec:
+        """A codec of the architecture that ``state_dict`` (a :meth:`state_dict`) was saved from (its modules'
+        count, and whether it is ``zero_preserving``, read from its keys), not yet loaded."""
+        keys = list(state_dict)
+        n_modules = len({k.split(".")[1] for k in keys if k.startswith("stages.")})
+        return cls(max(n_modules, 1), residual_scale, n_centroids, zero_preserving="quantizers.0.keep" in keys)
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Frames ``(N, 512)`` -> (reconstruction ``(N, 512)``, quantised codes per module)."""
@@ -543,13 +597,14 @@ class _Inference:
         matrix product ``(K, C) @ (C, T)`` and a sum along the diagonals of its ``K`` rows: oneDNN's direct
         kernel pads one output channel to sixteen (the slowest layer of a decode). Other sums than the module's:
         used only by the bfloat16 path."""
-        assert isinstance(layer, nn.Conv1d) and layer.out_channels == 1 and layer.bias is not None
+        assert isinstance(layer, nn.Conv1d) and layer.out_channels == 1
         x = h.to_dense().to(torch.float32).squeeze(2)
         taps, pad = layer.kernel_size[0], int(layer.padding[0])
         z = F.pad(torch.matmul(layer.weight[0].detach().T, x), (pad, pad)).contiguous()  # (N, K, T + 2 pad)
         n, _, padded = z.shape
         diagonals = z.as_strided((n, taps, padded - taps + 1), (taps * padded, padded + 1, 1))
-        return diagonals.sum(1) + layer.bias.detach()
+        out = diagonals.sum(1)
+        return out if layer.bias is None else out + layer.bias.detach()
 
     def _to_blocked(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, T)`` -> a oneDNN tensor ``(N, C, 1, T)``."""
@@ -681,7 +736,7 @@ def iter_indices(codec: CascadedCodec, x: torch.Tensor | Iterable[torch.Tensor],
             idx = quantizer.indices(torch.tanh(stage.preactivation(scale * (block - total_decoded))))
             parts.append(idx)
             if m + 1 < len(codec.stages):  # the next module codes the residual
-                total_decoded = total_decoded + stage.decode(quantizer.centroids[idx]) / scale
+                total_decoded = total_decoded + stage.decode(quantizer.codebook[idx]) / scale
         yield parts
 
 
@@ -741,7 +796,7 @@ def decode_indices(codec: CascadedCodec, indices: list[torch.Tensor] | list[np.n
             scale = 1.0 if m == 0 else codec.residual_scale
             part = indices[m][start:stop]
             idx = torch.from_numpy(part.astype(np.int64)) if isinstance(part, np.ndarray) else part.long()
-            y = stage.decode(quantizer.centroids[idx]) / scale
+            y = stage.decode(quantizer.codebook[idx]) / scale
             block = y if block is None else block + y
         assert block is not None
         weighted = block.clone()
@@ -942,7 +997,7 @@ def save_codec(path: str | os.PathLike[str], codec: CascadedCodec, symbol_counts
         "format": CHECKPOINT_FORMAT, "version": 1, "name": name, "trained": trained,
         "sample_rate": int(sample_rate), "n_modules": len(codec.stages),
         "residual_scale": codec.residual_scale, "n_centroids": int(first.centroids.numel()),
-        "state_dict": codec.state_dict(), "symbol_counts": [c.double() for c in symbol_counts],
+        "zero_preserving": bool(codec.zero_preserving), "state_dict": codec.state_dict(), "symbol_counts": [c.double() for c in symbol_counts],
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
@@ -969,7 +1024,7 @@ def load_codec(path: str | os.PathLike[str]) -> tuple[CascadedCodec, list[torch.
         raise ValueError(f"{p} is a damaged codec checkpoint: it lacks {', '.join(missing_keys)}")
     try:
         codec = CascadedCodec(int(payload["n_modules"]), float(payload["residual_scale"]),
-                              int(payload["n_centroids"]))
+                              int(payload["n_centroids"]), zero_preserving=bool(payload.get("zero_preserving")))
         result = codec.load_state_dict(payload["state_dict"], strict=False)
     except (TypeError, ValueError, RuntimeError) as err:  # wrong types or tensor shapes
         first = str(err).strip().splitlines()[0]
@@ -981,5 +1036,6 @@ def load_codec(path: str | os.PathLike[str]) -> tuple[CascadedCodec, list[torch.
             f"{len(result.missing_keys)} weight(s) missing, {len(result.unexpected_keys)} unexpected"
             + (f" (e.g. {(result.missing_keys or result.unexpected_keys)[0]})"))
     info = {k: payload[k] for k in ("name", "trained", "sample_rate", "n_modules")}
+    info["zero_preserving"] = bool(payload.get("zero_preserving"))
     info["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
     return codec.eval(), list(payload["symbol_counts"]), info

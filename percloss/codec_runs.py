@@ -100,6 +100,11 @@ class RunConfig:
     # remedy (runs/codec/attempts/README.md); A79 went on in fp32 (its RunPoint.precision), with it. B79
     # finished without it.
     multi_module_clip_relative: float | None = 3.0
+    # Convolutions without biases and a fixed zero codeword (CascadedCodec's zero_preserving): digital silence
+    # in, exact silence out. The models trained on the codec corpus before 2026-12-07 have the work's biases
+    # and decode silence to DC plus a hum at the frame rate (runs/codec/attempts/silence/README.md); so did
+    # A64 retrained on the broad corpus with them (runs/codec/attempts/broad-biased/).
+    zero_preserving: bool = True
 
     @classmethod
     def for_mode(cls, mode: str | None = None) -> RunConfig:
@@ -192,10 +197,10 @@ def _write_snapshot(state_file: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _state_from_snapshot(snapshot: Path, target: Path, n_modules: int, lr: float) -> None:
+def _state_from_snapshot(snapshot: Path, target: Path, lr: float) -> None:
     """A full training state from a weights-only snapshot, with a fresh Adam optimiser."""
     state = torch.load(snapshot, map_location="cpu", weights_only=True)
-    codec = CascadedCodec(n_modules)
+    codec = CascadedCodec.for_state_dict(state["codec"])
     codec.load_state_dict(state["codec"])
     state["optimizer"] = torch.optim.Adam(codec.parameters(), lr=lr).state_dict()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -258,7 +263,7 @@ def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | o
     csv_path = snap_root / name / "log.csv"
     snapshot = snapshot_path(snap_root, name)
     if not state.is_file() and snapshot.is_file():
-        _state_from_snapshot(snapshot, state, point.n_modules, config.lr)
+        _state_from_snapshot(snapshot, state, config.lr)
         say(f"{name}: resuming from the snapshot {snapshot} (fresh Adam moments)")
     if point.init_from is not None and not state.is_file():
         source_state = shared_state_path(states, point.init_from)
@@ -267,7 +272,7 @@ def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | o
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source_state, state)
         elif source_snapshot.is_file():
-            _state_from_snapshot(source_snapshot, state, point.n_modules, config.lr)
+            _state_from_snapshot(source_snapshot, state, config.lr)
         else:
             say(f"{name}: waiting for {point.init_from} to reach {config.shared_steps} steps")
             return None
@@ -314,7 +319,7 @@ def train_point(point: RunPoint | str, config: RunConfig = RUN, workdir: str | o
                 target = min(target, config.shared_steps)  # a D point starts from exactly this step
             target = min([target, *(k for k in config.kept_steps if k > done)])
             torch.manual_seed(config.seed)
-            codec = CascadedCodec(point.n_modules).to(device)
+            codec = CascadedCodec(point.n_modules, zero_preserving=config.zero_preserving).to(device)
             log = train_codec(codec, signals, point.sample_rate, point.model, settings, steps=target,
                               max_seconds=None if math.isinf(left) else left, **kw)
             if log.steps < target:  # stopped by the time budget or a signal: train_codec saved
@@ -356,7 +361,9 @@ def schedule_text(point: RunPoint, config: RunConfig = RUN, snapshots: str | os.
                   if config.multi_module_reseed_every else "")
                + (f", gradients clipped at {config.multi_module_clip_relative:g} x their recent median norm"
                   if config.multi_module_clip_relative else "")
-               if point.n_modules > 1 else ""))
+               if point.n_modules > 1 else "")
+            + ("; zero-preserving codec (convolutions without biases, a fixed zero codeword)"
+               if config.zero_preserving else ""))
     record = Path(snapshots) / point.name / "run.json"
     history = json.loads(record.read_text()).get("history") if record.is_file() else None
     return f"{text}; {history}" if history else text
@@ -365,7 +372,7 @@ def schedule_text(point: RunPoint, config: RunConfig = RUN, snapshots: str | os.
 def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.Tensor], config: RunConfig,
             device: str | torch.device = "cpu") -> Path:
     payload = torch.load(state, map_location="cpu", weights_only=True)
-    codec = CascadedCodec(point.n_modules)
+    codec = CascadedCodec.for_state_dict(payload["codec"])
     codec.load_state_dict(payload["codec"])
     codec.to(device).eval()
     n = None if config.histogram_seconds is None else int(config.histogram_seconds * point.sample_rate)

@@ -599,6 +599,8 @@ def train_codec(codec: CascadedCodec, signals: list[torch.Tensor], sample_rate: 
     lambdas = s.initial_rate_weights(len(codec.stages))
     log = TrainLog()
     key = s.checkpoint_key(rate, len(codec.stages))
+    if codec.zero_preserving:  # the architecture a state resumes into (left out for the work's, as before)
+        key["zero_preserving"] = True
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.is_file():
         lambdas, log = _resume(path, key, kind, codec, optimizer, g)

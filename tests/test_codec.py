@@ -45,6 +45,8 @@ def test_parameter_count_matches_the_work() -> None:
     assert n == 448_832
     assert abs(n - 450_000) / 450_000 < 0.02  # "about 0.45 M per module"
     assert count_parameters(CascadedCodec(2)) == 2 * n + 2 * 33  # + centroids and sharpness
+    # without biases: one per output channel of its 30 convolutions fewer (100 x 10 + 20 x 12 + 50 x 2 + 10 x 4 + 1 x 2)
+    assert count_parameters(CodecModule(bias=False)) == n - 1_382 == 447_450
 
 
 def test_module_shapes_and_code_range() -> None:
@@ -426,13 +428,13 @@ def _module_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @needs_onednn
-@pytest.mark.parametrize("n", [2, 3, 33, 70])
-def test_fast_inference_is_the_module_bit_for_bit(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("n, bias", [(2, True), (3, True), (33, True), (70, True), (33, False)])
+def test_fast_inference_is_the_module_bit_for_bit(n: int, bias: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     from percloss.codec import SUB_CHUNK, _Inference
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # calls of SUB_CHUNK frames, whatever the threads
     torch.manual_seed(2)
-    stage = CodecModule().eval()
+    stage = CodecModule(bias=bias).eval()
     frames = torch.randn(n, FRAME) * 0.3
     runner = _Inference(stage)
     with torch.no_grad():

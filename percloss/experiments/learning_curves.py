@@ -125,7 +125,7 @@ def snapshot_codec(state: Mapping[str, Any]) -> tuple[Any, int]:
     from ..codec import CascadedCodec
 
     config = state["config"]
-    codec = CascadedCodec(int(config["n_modules"]))
+    codec = CascadedCodec.for_state_dict(state["codec"])
     codec.load_state_dict(state["codec"])
     return codec.eval(), int(config["sample_rate"])
 
