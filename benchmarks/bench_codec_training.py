@@ -6,7 +6,7 @@ training step of :func:`percloss.codec_training.train_codec` (straight-through
 quantisation, the model's loss, the rate term, Adam) for models A, C and D
 with one and two modules, at the batch shape of the long runs
 (:data:`percloss.codec_runs.RUN`: 8 segments x 8 frames), in float32 and under
-bfloat16 autocast. FLOPs are counted from every convolution's shape (forward;
+bfloat16 autocast, and under bfloat16 for the zero-preserving architecture (no biases). FLOPs are counted from every convolution's shape (forward;
 backward counted as twice the forward), and divided by the step time and by
 the matmul throughput of the same precision. Parameters are random and the
 input is real music: the step time does not depend on training. Side by side in
@@ -105,20 +105,20 @@ def main() -> None:
     audio_s = batch * segment * HOP / rate
     rows = []
     for kind, modules in (("A", 1), ("C", 1), ("D", 1), ("A", 2), ("D", 2)):
-        torch.manual_seed(0)
-        codec = CascadedCodec(modules).train()
-        loss_fn = CodecLoss(kind, rate)
-        optimizer = torch.optim.Adam(codec.parameters(), lr=1e-4)
         frames = frame(x).reshape(-1, FRAME)
-        forward = sum(conv_flops(stage, frames, "encode") + conv_flops(stage, torch.zeros(frames.shape[0], FRAME // 2),
-                                                                       "decode") for stage in codec.stages)
-        flops = 3.0 * forward  # forward + backward (grad of inputs and of weights)
-        for precision in ("fp32", "bf16"):
-            step = make_step(codec, loss_fn, optimizer, x, precision)
+        for precision, zero_preserving in (("fp32", False), ("bf16", False), ("bf16", True)):
+            torch.manual_seed(0)
+            codec = CascadedCodec(modules, zero_preserving=zero_preserving).train()
+            forward = sum(conv_flops(stage, frames, "encode") + conv_flops(
+                stage, torch.zeros(frames.shape[0], FRAME // 2), "decode") for stage in codec.stages)
+            flops = 3.0 * forward  # forward + backward (grad of inputs and of weights)
+            optimizer = torch.optim.Adam(codec.parameters(), lr=1e-4)
+            step = make_step(codec, CodecLoss(kind, rate), optimizer, x, precision)
             seconds = timed(step, args.repeats, torch.device("cpu"), warmup=2)
-            rows.append((kind, modules, precision, seconds, audio_s / seconds, flops / seconds / 1e9,
+            label = precision + (", zero-preserving" if zero_preserving else "")
+            rows.append((kind, modules, label, seconds, audio_s / seconds, flops / seconds / 1e9,
                          flops / seconds / 1e9 / peak[precision]))
-        print(rows[-2], rows[-1], flush=True)
+            print(rows[-1], flush=True)
     fft_vs_direct = []
     for kind, modules in (("D", 1), ("A", 2)):
         times = {}
@@ -157,6 +157,9 @@ def main() -> None:
         f"({audio_s:.2f} s of audio), the loss of the model, the rate term and Adam; median of {args.repeats} steps.",
         f"Matmul throughput in the same run: {peak['fp32']:.0f} GFLOP/s (float32), {peak['bf16']:.0f} GFLOP/s "
         "(bfloat16). Convolution FLOPs are counted from the layer shapes, backward as twice the forward.",
+        "",
+        "The rows *zero-preserving* train the architecture the broad-corpus models train (convolutions without "
+        "biases, a fixed zero codeword: `percloss.codec.CascadedCodec`); the others the work's, with biases.",
         "",
         "| model | modules | precision | s / step | audio s / s | GFLOP/s (counted) | share of matmul | "
         "speed-up vs float32 |",

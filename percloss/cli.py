@@ -353,9 +353,9 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from .shipped import DEFAULT_MODEL, models_dir, shipped_models
+    from .shipped import COLLECTIONS, DEFAULT_MODEL, models_dir, shipped_models
 
-    models = shipped_models()
+    models = {(name if c == "codec" else f"{c}/{name}"): e for c in COLLECTIONS for name, e in shipped_models(c).items()}
     if not models:
         print(f"no codec models ship in {models_dir()} yet; train one with `python -m percloss train-codec` "
               "and pass its checkpoint with --model PATH")
@@ -468,7 +468,7 @@ def _ship_codec(args: argparse.Namespace) -> int:
 
     from .shipped import ship_run
 
-    print(json.dumps(ship_run(args.point, args.runs, args.corpus_folder, args.out), indent=1))
+    print(json.dumps(ship_run(args.point, args.runs, args.corpus_folder, args.out, args.collection), indent=1))
     return 0
 
 
@@ -539,7 +539,11 @@ def build_parser() -> argparse.ArgumentParser:
     s_.add_argument("point", choices=("A64", "A79", "B79", "C64", "D64", "A168", "C96", "C112", "D96", "D112"))
     s_.add_argument("--runs", help="the training runs' folder (Default: the repository's runs/codec)")
     s_.add_argument("--corpus-folder", help="whole held-out songs to measure the bitrate on (Default: the excerpts)")
-    s_.add_argument("--out", help="the package's model folder (Default: percloss/models or $PERCLOSS_MODELS)")
+    s_.add_argument("--out", help="the package's model folder (Default: percloss/models or $PERCLOSS_MODELS, "
+                                  "its broad/ subfolder for --collection broad)")
+    s_.add_argument("--collection", choices=("codec", "broad"), default="codec",
+                    help="codec: trained on the codec corpus (runs/codec); broad: on the broad corpus "
+                         "(runs/codec/broad), its rate measured on the 16-song held-out set (Default: codec)")
     s_.set_defaults(run=_ship_codec)
     d = sub.add_parser("decode", help="decode a .pcl file to WAV")
     d.add_argument("input")

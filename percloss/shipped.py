@@ -6,6 +6,10 @@ terms, achieved file bitrate on the held-out songs, SHA-256, code commit) with
 its checkpoint (:func:`percloss.codec.save_codec`) and gzipped training-log CSV
 beside it (:func:`training_log`). Every load verifies the SHA-256. ``python -m percloss models`` lists them;
 ``encode``/``decode`` use :data:`DEFAULT_MODEL` unless told otherwise.
+
+Two collections ship (:data:`COLLECTIONS`): ``codec``, the models trained on the codec corpus's six rock/metal
+songs (``percloss/models/``, named ``A64`` ...: chapter 4's verdicts), and ``broad``, the zero-preserving models
+trained on the broad training corpus (``percloss/models/broad/``, named ``broad/A64`` ...).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 from .codec import CascadedCodec, load_codec
 from .codec_training import TrainLog
 
-__all__ = ["DEFAULT_MODEL", "models_dir", "shipped_models", "load_shipped_codec", "resolve_codec", "training_log",
+__all__ = ["DEFAULT_MODEL", "COLLECTIONS", "models_dir", "collection_dir", "split_name", "shipped_models", "load_shipped_codec", "resolve_codec", "training_log",
            "read_log_csv", "training_curve", "ship_run", "SHIP_RATE_TOLERANCE"]
 
 #: The model ``encode``/``decode`` use by default: model D of Zhen et al. at 64 kbit/s, 32 kHz.
@@ -38,14 +42,32 @@ def models_dir() -> Path:
     return Path(env) if env else Path(str(resources.files("percloss") / "models"))
 
 
-def shipped_models() -> dict[str, dict[str, Any]]:
-    """The manifest's entries by model name (empty when no model ships).
+#: The model collections: ``codec`` (the codec corpus's, the package's folder itself) and ``broad``.
+COLLECTIONS = ("codec", "broad")
+
+
+def collection_dir(collection: str = "codec") -> Path:
+    """The folder of a collection's models and manifest: :func:`models_dir`, or its ``broad/`` subfolder."""
+    from ._checks import check_choice
+
+    check_choice(collection, "collection", COLLECTIONS)
+    return models_dir() if collection == "codec" else models_dir() / collection
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``"broad/A64"`` -> ``("broad", "A64")``; a name without a collection is the ``codec`` collection's."""
+    head, sep, tail = name.partition("/")
+    return (head, tail) if sep and head in COLLECTIONS[1:] else ("codec", name)
+
+
+def shipped_models(collection: str = "codec") -> dict[str, dict[str, Any]]:
+    """The collection's manifest entries by model name (empty when no model ships).
 
     Raises:
         ValueError: if the manifest is not JSON, or not an object of entries each naming its ``file``,
             ``sha256``, ``sample_rate`` and ``n_modules``.
     """
-    manifest = models_dir() / "manifest.json"
+    manifest = collection_dir(collection) / "manifest.json"
     if not manifest.is_file():
         return {}
     try:
@@ -99,18 +121,22 @@ def training_curve(log: str | os.PathLike[str] | TrainLog, n_modules: int) -> di
 
 
 def load_shipped_codec(name: str) -> tuple[CascadedCodec, list[torch.Tensor], dict[str, object]]:
-    """Load shipped model ``name`` after checking its SHA-256 against the manifest.
+    """Load shipped model ``name`` (``"D64"``, or ``"broad/D64"`` from the broad collection) after checking its
+    SHA-256 against the manifest.
 
     Raises:
         ValueError: unknown name (the message lists the shipped ones), missing
             file or SHA-256 mismatch.
     """
-    models = shipped_models()
-    if name not in models:
-        have = ", ".join(sorted(models)) or "none in this version (train them: python -m percloss train-codec)"
+    collection, point = split_name(name)
+    models = shipped_models(collection)
+    if point not in models:
+        prefix = "" if collection == "codec" else collection + "/"
+        have = ", ".join(prefix + m for m in sorted(models)) or \
+            "none in this version (train them: python -m percloss train-codec)"
         raise ValueError(f"no shipped codec model {name!r}; shipped: {have}")
-    entry = models[name]
-    path = models_dir() / entry["file"]
+    entry = models[point]
+    path = collection_dir(collection) / entry["file"]
     if not path.is_file():
         raise ValueError(f"shipped model {name!r}: file {path} is missing")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -120,8 +146,10 @@ def load_shipped_codec(name: str) -> tuple[CascadedCodec, list[torch.Tensor], di
 
 
 def resolve_codec(model: str) -> tuple[CascadedCodec, list[torch.Tensor], dict[str, object]]:
-    """A codec from a checkpoint path, or a shipped model's name."""
+    """A codec from a checkpoint path, or a shipped model's name (``"D64"``, ``"broad/D64"``)."""
     path = Path(model)
+    if split_name(model)[0] != "codec" and not path.is_file():
+        return load_shipped_codec(model)
     if path.suffix or os.sep in model or path.is_file():
         return load_codec(path)
     return load_shipped_codec(model)
@@ -132,13 +160,15 @@ SHIP_RATE_TOLERANCE = 0.03
 
 
 def ship_run(name: str, runs: str | os.PathLike[str] | None = None, corpus_folder: str | os.PathLike[str] | None = None,
-             out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+             out: str | os.PathLike[str] | None = None, collection: str = "codec") -> dict[str, Any]:
     """Ship the finished training run of point ``name`` into the package: copy the checkpoint it exported
-    (``runs/<name>/<name>.codec``) and its gzipped training log into ``out`` (Default: :func:`models_dir`) and
-    write its manifest entry (point, sample rate, modules, parameters, steps, audio seen, wall time, final loss
-    terms, achieved file bitrate on the held-out songs, SHA-256, code commit, device). ``runs`` defaults to the
-    repository's ``runs/codec``; ``corpus_folder``: whole held-out songs (Default: the shipped excerpts).
-    Returns the entry.
+    (``runs/<name>/<name>.codec``) and its gzipped training log into ``out`` (Default: the collection's folder,
+    :func:`collection_dir`) and write its manifest entry (point, sample rate, modules, parameters, steps, audio
+    seen, wall time, final loss terms, achieved file bitrate on the held-out songs, SHA-256, code commit,
+    device). ``runs`` defaults to the repository's ``runs/codec`` (``runs/codec/broad`` for the ``broad``
+    collection). The held-out bitrate: ``codec``, on the codec corpus's two held-out songs (``corpus_folder``:
+    whole songs; Default: the shipped excerpts); ``broad``, on the 64 segments of the 16-song held-out set
+    (:func:`percloss.data.heldout_set`). Returns the entry.
 
     Raises:
         ValueError: if ``name`` is no point, the run has not finished, or its held-out file bitrate is more
@@ -154,7 +184,9 @@ def ship_run(name: str, runs: str | os.PathLike[str] | None = None, corpus_folde
     from .paths import repository_root, runs_dir
 
     point = POINTS[check_choice(name, "name", tuple(POINTS))]
-    run = (Path(runs) if runs is not None else runs_dir() / "codec") / name
+    check_choice(collection, "collection", COLLECTIONS)
+    default_runs = runs_dir() / "codec" / ("" if collection == "codec" else collection)
+    run = (Path(runs) if runs is not None else default_runs) / name
     checkpoint, log_csv = run / f"{name}.codec", run / "log.csv"
     if not checkpoint.is_file():
         raise ValueError(f"{checkpoint} does not exist: the run of {name} has not finished")
@@ -165,17 +197,22 @@ def ship_run(name: str, runs: str | os.PathLike[str] | None = None, corpus_folde
              for k in ("distortion", "mse", "mel_weighted", "priority", "noise_modulation") if tail[0][k] != ""}
     bits = seconds = 0.0
     per_song = {}
+    songs = ({song: [x] for song, x in data.codec_corpus("heldout", point.sample_rate, corpus_folder).items()}
+             if collection == "codec" else data.heldout_set(point.sample_rate))
     with torch.inference_mode():
-        for song, x in data.codec_corpus("heldout", point.sample_rate, corpus_folder).items():
-            blob = write_bitstream(codec, counts, x, point.sample_rate)
-            per_song[song] = round(len(blob) * 8 / (len(x) / point.sample_rate) / 1000, 2)
-            bits += len(blob) * 8
-            seconds += len(x) / point.sample_rate
+        for song, pieces in songs.items():
+            song_bits = song_seconds = 0.0
+            for x in pieces:
+                song_bits += len(write_bitstream(codec, counts, x, point.sample_rate)) * 8
+                song_seconds += len(x) / point.sample_rate
+            per_song[song] = round(song_bits / song_seconds / 1000, 2)
+            bits += song_bits
+            seconds += song_seconds
     kbps = bits / seconds / 1000
     if abs(kbps - point.kbps) > SHIP_RATE_TOLERANCE * point.kbps:
         raise ValueError(f"{name} does not ship: its file bitrate on the held-out songs is {kbps:.2f} kbit/s "
                          f"({per_song}), more than {SHIP_RATE_TOLERANCE:.0%} from the target {point.kbps:g}")
-    folder = Path(out) if out is not None else models_dir()
+    folder = Path(out) if out is not None else collection_dir(collection)
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(checkpoint, folder / f"{name}.codec")
     with log_csv.open("rb") as src, gzip.GzipFile(folder / f"{name}.log.csv.gz", "wb", mtime=0) as dst:
@@ -195,7 +232,8 @@ def ship_run(name: str, runs: str | os.PathLike[str] | None = None, corpus_folde
         "wall_hours": round(float(rows[-1]["wall_s"]) / 3600, 3), "trained": info["trained"],
         "final_terms_mean_last_100_steps": {k: round(v, 6) for k, v in terms.items()},
         "file_kbps_heldout": round(kbps, 2), "file_kbps_per_song": per_song,
-        "heldout_corpus": "whole songs" if corpus_folder else "shipped excerpts", "code_commit": commit,
+        "heldout_corpus": ("the held-out set's 64 segments of 16 songs" if collection == "broad" else
+                           "whole songs" if corpus_folder else "shipped excerpts"), "code_commit": commit,
         # runs before the record named a device trained on the CPU
         "device": str(json.loads(record.read_text()).get("device", "cpu")) if record.is_file() else "cpu",
     }

@@ -158,6 +158,37 @@ def test_a_finished_run_ships_only_within_its_rate_tolerance(tmp_path: Path, mon
     assert len(shipped.read_log_csv(tmp_path / "m" / "A64.log.csv.gz")) == 2
 
 
+def test_a_broad_run_ships_into_its_own_collection_and_loads_by_its_qualified_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--collection broad``: the rate is measured on every segment of the held-out set (here two stand-in
+    songs of two 1-s segments), the model lands in ``models/broad`` with its own manifest, loads as
+    ``broad/A64`` and decodes digital silence to zeros; the codec collection is left untouched."""
+    import numpy as np
+
+    from percloss import data, shipped
+    from percloss.codec import decode_indices, encode_indices
+
+    cfg = RunConfig(steps=2, batch=2, segment_frames=2, histogram_seconds=1.0)
+    train_point("A64", cfg, tmp_path / "s", snapshots=tmp_path / "r", print_fn=lambda _: None)
+    rng = np.random.default_rng(0)
+    segments = {song: [torch.from_numpy(0.1 * rng.standard_normal(32000).astype(np.float32)) for _ in range(2)]
+                for song in ("one", "two")}
+    monkeypatch.setattr(data, "heldout_set", lambda rate: segments)
+    monkeypatch.setattr(shipped, "SHIP_RATE_TOLERANCE", 1e9)
+    monkeypatch.setenv("PERCLOSS_MODELS", str(tmp_path / "m"))
+    entry = shipped.ship_run("A64", tmp_path / "r", collection="broad")
+    assert sorted(entry["file_kbps_per_song"]) == ["one", "two"] and entry["heldout_corpus"].startswith("the held")
+    assert (tmp_path / "m" / "broad" / "A64.codec").is_file() and not (tmp_path / "m" / "manifest.json").exists()
+    assert list(shipped.shipped_models("broad")) == ["A64"] and shipped.shipped_models() == {}
+    codec, _, info = shipped.resolve_codec("broad/A64")
+    assert info["zero_preserving"] and info["sha256"] == entry["sha256"]
+    assert float(decode_indices(codec, encode_indices(codec, torch.zeros(8000)), 8000).abs().max()) == 0.0
+    with pytest.raises(ValueError, match="shipped: broad/A64"):
+        shipped.load_shipped_codec("broad/C64")
+    with pytest.raises(ValueError, match="collection"):
+        shipped.shipped_models("other")
+
+
 def test_eval_codec_command_line_refuses_bad_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval-codec", "--cdpam", "--seconds", "0"]) == 2
     assert "--seconds must be positive" in capsys.readouterr().err

@@ -1,12 +1,15 @@
 """Digital silence through the codec: the zero-preserving architecture (no biases, a fixed zero codeword)
 codes it to the zero codeword and decodes it to exact zeros, whatever the weights; the work's architecture does
-not (DC plus a hum at the frame rate: runs/codec/attempts/silence/README.md)."""
+not (DC plus a hum at the frame rate: runs/codec/attempts/silence/README.md). And the shipped broad-corpus
+models against the bounds of :mod:`percloss.experiments.codec_defects` (silence, DC, energy above the band)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -25,6 +28,16 @@ from percloss.codec import (
     write_bitstream,
 )
 from percloss.codec_training import train_codec
+from percloss.experiments.codec_defects import (
+    MAX_ADDED_BAND_DB,
+    MAX_DC,
+    SILENCE_DBFS,
+    added_band_energy_db,
+    band_limited,
+    defect_rows,
+    silence_response,
+)
+from percloss.shipped import load_shipped_codec, shipped_models
 
 RATE = 32000
 
@@ -105,3 +118,53 @@ def test_a_training_state_does_not_resume_into_the_other_architecture(tmp_path: 
     train_codec(CascadedCodec(1, zero_preserving=True), signals, RATE, "A", **kw)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="zero_preserving"):
         train_codec(CascadedCodec(1), signals, RATE, "A", **{**kw, "steps": 3})  # type: ignore[arg-type]
+
+
+def test_the_defect_measures_find_a_known_dc_hum_and_out_of_band_tone() -> None:
+    """A stand-in decoder that adds DC 0.01 and a 480-periodic hum of RMS 1e-3 (-60 dBFS); a signal whose energy
+    above the band is a tone 30 dB (amplitude) below an in-band one: -30 - 10 log10(1 + 10^-3) dB of the whole."""
+    hum = torch.sin(2 * math.pi * torch.arange(480) / 480) * 1e-3 * math.sqrt(2)
+
+    def code(x: torch.Tensor) -> torch.Tensor:
+        return x + 0.01 + hum.repeat(x.shape[-1] // 480 + 1)[: x.shape[-1]]
+
+    found = silence_response(code, RATE)
+    assert found["dc"] == pytest.approx(0.01, abs=1e-9)
+    assert found["periodic_dbfs"] == pytest.approx(-60.0, abs=0.01)
+    assert found["rms_dbfs"] == pytest.approx(10 * math.log10(1e-4 + 1e-6), abs=0.01)
+    t = torch.arange(RATE).double() / RATE
+    x = (torch.sin(2 * math.pi * 1000 * t) + 10 ** (-30 / 20) * torch.sin(2 * math.pi * 10000 * t)).numpy()
+    assert added_band_energy_db(x, RATE) == pytest.approx(-30 - 10 * math.log10(1 + 1e-3), abs=1e-6)
+    assert added_band_energy_db(band_limited(x, RATE), RATE) < -250  # round-off only
+    rows = defect_rows(lambda s: s + 0.002, RATE, [("tone", x)])
+    assert rows[0]["added_dc"] == pytest.approx(0.002, abs=1e-6)
+    with pytest.raises(ValueError, match="silent"):
+        added_band_energy_db(np.zeros(100), RATE)
+
+
+# ------------------------------------------------- the shipped broad-corpus models (bounds: codec_defects)
+
+BROAD = sorted(shipped_models("broad"))
+
+
+def _coder(name: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], int]:
+    codec, counts, info = load_shipped_codec(f"broad/{name}")
+    rate = int(info["sample_rate"])  # type: ignore[call-overload]
+    return (lambda x: read_bitstream(codec, counts, write_bitstream(codec, counts, x, rate))[0]), rate
+
+
+@pytest.mark.parametrize("name", BROAD)
+def test_a_shipped_broad_model_decodes_digital_silence_below_minus_80_dbfs(name: str) -> None:
+    code, rate = _coder(name)
+    found = silence_response(code, rate)
+    assert found["rms_dbfs"] < SILENCE_DBFS and found["periodic_dbfs"] < SILENCE_DBFS, found
+
+
+@pytest.mark.parametrize("name", BROAD)
+def test_a_shipped_broad_model_adds_no_dc_and_little_energy_above_the_inputs_band(name: str) -> None:
+    code, rate = _coder(name)
+    clips = [(c, data.load_clip(c, rate).numpy()[: 6 * rate]) for c in data.list_clips()]
+    rows = defect_rows(code, rate, clips)
+    for row in rows:
+        assert abs(row["added_dc"]) < MAX_DC, row
+        assert row["added_band_db"] < MAX_ADDED_BAND_DB, row
