@@ -9,16 +9,22 @@ SNR and LSD: roughly 4 minutes per segment on one thread; ``--songs`` splits the
 fixed subset (``percloss.experiments.learning_curves.run``: one segment per song, about 10 minutes per
 snapshot on one thread) into ``runs/codec/heldout/curves/``.
 
+``--collection broad`` scores the broad-corpus models (``percloss/models/broad``) on the held-out set into
+``runs/codec/heldout/broad/`` (no ladders: those rows are the codec collection's), and on the repository's clips
+(``--clips``, with the ladders) into ``runs/codec/heldout/broad/clips/``.
+
 Usage: python scripts/eval_heldout.py [--out runs/codec/heldout] [--songs SONG ...] [--threads 1] [--snapshots]
+       [--collection broad [--clips CLIP ...]]
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 
-from percloss import paths
+from percloss import data, paths
 from percloss.experiments import heldout_eval, learning_curves
 
 
@@ -29,9 +35,17 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--snapshots", action="store_true", help="score the stored training snapshots instead")
+    parser.add_argument("--collection", choices=("codec", "broad"), default="codec")
+    parser.add_argument("--clips", nargs="*", default=None, help="with --collection broad: score these clips")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.snapshots:
+    if args.collection != "codec":
+        out = paths.heldout_eval_dir() / args.collection if args.out == str(paths.heldout_eval_dir()) else args.out
+        if args.clips is not None:
+            heldout_eval.run_clips(Path(out) / "clips", args.clips or data.list_clips(), args.collection)
+        else:
+            heldout_eval.run(out, args.models, args.songs, collection=args.collection)
+    elif args.snapshots:
         learning_curves.run(args.out)
     else:
         heldout_eval.run(args.out, args.models, args.songs)

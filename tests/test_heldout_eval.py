@@ -191,3 +191,35 @@ def test_a_written_table_reads_back_with_its_text_and_numbers_and_its_record(tmp
     (tmp_path / "s.csv").write_text((tmp_path / "s.csv").read_text().replace("63.5", "64.5"))
     with pytest.raises(ValueError, match="does not match the SHA-256"):
         he.read_tables(tmp_path, ("song",))
+
+
+def test_a_broad_collection_is_scored_without_ladders_and_compared_with_the_codec_rows_anchors(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``run(collection="broad")`` codes each segment with the broad models only (system ``broad/A64``, point
+    ``A64``); :func:`anchor_comparison` reads MP3 from the codec collection's rows at the broad model's rate."""
+    from percloss import data, shipped
+    from percloss.codec import save_codec
+
+    monkeypatch.setattr(he, "score_segment", lambda x, y, rate: {m: 1.0 for m in he.MEASURES if m != "kbps"})
+    monkeypatch.setenv("PERCLOSS_MODELS", str(tmp_path / "m"))
+    torch.manual_seed(0)
+    codec = CascadedCodec(1, zero_preserving=True)
+    sha = save_codec(tmp_path / "m" / "broad" / "A64.codec", codec, [torch.ones(32)], 16000, "A64", "untrained")
+    (tmp_path / "m" / "broad" / "manifest.json").write_text(
+        '{"A64": {"file": "A64.codec", "sha256": "%s", "sample_rate": 16000, "n_modules": 1}}' % sha)
+    assert list(shipped.shipped_models("broad")) == ["A64"]
+    segments = {f"s{i}": [0.1 * torch.randn(16000) for _ in range(2)] for i in range(3)}
+    monkeypatch.setattr(data, "heldout_manifest", lambda: {s: {"group": "g", "sha256": "x"} for s in segments})
+    monkeypatch.setattr(data, "heldout_set", lambda rate: segments)
+    he.run(tmp_path / "broad", collection="broad", progress=False)
+    rows = he.read_rows(tmp_path / "broad")
+    assert {(r["system"], r["point"], r["target_kbps"]) for r in rows} == {("broad/A64", "A64", 64.0)}
+    assert len(rows) == 6
+    he.run(tmp_path / "broad", collection="broad", progress=False)  # recorded: nothing is redone
+    assert he.read_rows(tmp_path / "broad") == rows
+    anchors = [{**r, "system": "MP3", "point": f"MP3 {k}", "kbps": float(k), "visqol": v, "cdpam": 0.0}
+               for r in rows for k, v in ((32, 3.0), (64, 5.0))]
+    out = he.anchor_comparison(rows + anchors, "broad/A64", ("MP3",))
+    assert out["songs"] == 3 and out["visqol"] == 1.0 and 40 < out["kbps"] < 48
+    expected = 1.0 - (3.0 + 2.0 * (out["kbps"] - 32) / 32)  # MP3 interpolated at the achieved rate
+    assert out["visqol_vs_MP3"].estimate == pytest.approx(expected, abs=0.05)

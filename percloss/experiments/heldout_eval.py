@@ -10,6 +10,10 @@ the MP3 and Opus ladders on every segment, scored by the primary judges and the 
 - :func:`anchor_at_rate` interpolates an anchor's ladder at an item's achieved rate; :func:`song_differences`
   gives per-song paired differences and :func:`song_interval` their cluster-bootstrap interval
   (:func:`percloss.experiments.stats.cluster_bootstrap_mean`: songs resampled, segments nested).
+- Another collection (``run(..., collection="broad")``: the broad-corpus models) is scored without the ladders,
+  whose rows it shares with the codec collection's; :func:`run_clips` scores a collection and the ladders on
+  repository clips (speech, solo piano); :func:`anchor_comparison` sets a system against MP3 and Opus at its
+  achieved rate.
 
 Script: ``scripts/eval_heldout.py``. Notebook: ``notebooks/ch04_codec.py``.
 """
@@ -78,10 +82,11 @@ def score_segment(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> dict[st
 
 
 def evaluate_song(song: str, group: str, segments_by_rate: dict[int, list[torch.Tensor]],
-                  models: dict[str, tuple[Any, list[torch.Tensor], int]]) -> list[dict[str, Any]]:
-    """Rows for one song: ``models`` maps a name (``"D64"``) to ``(codec, symbol_counts, sample_rate)``;
-    ``segments_by_rate`` the song's segments at each model's rate. Each anchor rate is coded once per
-    segment and sample rate."""
+                  models: dict[str, tuple[Any, list[torch.Tensor], int]], with_anchors: bool = True
+                  ) -> list[dict[str, Any]]:
+    """Rows for one song: ``models`` maps a name (``"D64"``, ``"broad/D64"``) to ``(codec, symbol_counts,
+    sample_rate)``; ``segments_by_rate`` the song's segments at each model's rate. Each anchor rate is coded
+    once per segment and sample rate (none with ``with_anchors=False``)."""
     rows: list[dict[str, Any]] = []
     for k in range(len(next(iter(segments_by_rate.values())))):
         for rate in sorted({r for _, _, r in models.values()}):
@@ -93,9 +98,10 @@ def evaluate_song(song: str, group: str, segments_by_rate: dict[int, list[torch.
                     continue
                 blob = write_bitstream(codec, counts, x.float(), rate)
                 y, _ = read_bitstream(codec, counts, blob)
-                rows.append({**common, "system": name, "point": name, "target_kbps": float(name[1:]),
+                point = name.rsplit("/", 1)[-1]
+                rows.append({**common, "system": name, "point": point, "target_kbps": float(point[1:]),
                              "kbps": len(blob) * 8 / seconds / 1000, **score_segment(x, y, rate)})
-            for kbps in LADDERS[rate]:
+            for kbps in LADDERS[rate] if with_anchors else ():
                 mp3 = anchors.mp3(x.double().numpy(), rate, kbps)
                 rows.append({**common, "system": "MP3", "point": f"MP3 {kbps}", "target_kbps": float(kbps),
                              "kbps": mp3.kbps, **score_segment(x, torch.from_numpy(mp3.audio), rate)})
@@ -146,25 +152,37 @@ def read_tables(folder: Path, columns: Sequence[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None,
-        songs: Sequence[str] | None = None, progress: bool = True) -> Path:
-    """Evaluate every held-out song (or ``songs``) with every shipped model (or ``model_names``) into
-    ``folder/rows/<song>.csv`` with its record ``<song>.json`` (models' and file's SHA-256, CDPAM seconds,
-    ladders, machine, seconds). A song recorded for the same models and file is skipped, so processes given
-    different ``songs`` can share a folder, and a stopped run resumes."""
-    from ..shipped import load_shipped_codec, models_dir, shipped_models
+def _shipped(collection: str, model_names: Sequence[str] | None
+             ) -> tuple[dict[str, tuple[Any, list[torch.Tensor], int]], dict[str, str]]:
+    """The collection's shipped models (or ``model_names`` of them) by system name (``"D64"``, ``"broad/D64"``),
+    and each file's SHA-256."""
+    from ..shipped import collection_dir, load_shipped_codec, shipped_models
 
+    shipped = shipped_models(collection)
+    prefix = "" if collection == "codec" else f"{collection}/"
+    models, shas = {}, {}
+    for name in (list(model_names) if model_names is not None else sorted(shipped)):
+        codec, counts, info = load_shipped_codec(prefix + name)
+        models[prefix + name] = (codec.eval(), counts, int(info["sample_rate"]))  # type: ignore[call-overload]
+        shas[prefix + name] = _sha(collection_dir(collection) / shipped[name]["file"])
+    return models, shas
+
+
+def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None,
+        songs: Sequence[str] | None = None, progress: bool = True, collection: str = "codec") -> Path:
+    """Evaluate every held-out song (or ``songs``) with every shipped model of ``collection`` (or
+    ``model_names`` of it) into ``folder/rows/<song>.csv`` with its record ``<song>.json`` (models' and file's
+    SHA-256, CDPAM seconds, ladders, machine, seconds). A song recorded for the same models and file is
+    skipped, so processes given different ``songs`` can share a folder, and a stopped run resumes. The MP3 and
+    Opus ladders are coded with the ``codec`` collection only (another collection's rows are read beside
+    those: :func:`read_rows`)."""
     out = Path(folder)
     (out / "rows").mkdir(parents=True, exist_ok=True)
     manifest = data.heldout_manifest()
-    shipped = shipped_models()
-    names = list(model_names) if model_names is not None else sorted(shipped)
-    models = {}
-    for name in names:
-        codec, counts, info = load_shipped_codec(name)
-        models[name] = (codec.eval(), counts, int(info["sample_rate"]))  # type: ignore[call-overload]
-    key = {"models": {n: _sha(models_dir() / shipped[n]["file"]) for n in names}, "cdpam_seconds": CDPAM_SECONDS,
-           "ladders": {str(k): list(v) for k, v in LADDERS.items()}}
+    models, shas = _shipped(collection, model_names)
+    with_anchors = collection == "codec"
+    key = {"models": shas, "cdpam_seconds": CDPAM_SECONDS,
+           "ladders": {str(k): list(v) for k, v in LADDERS.items()} if with_anchors else {}}
     rates = sorted({r for _, _, r in models.values()})
     sets: dict[int, dict[str, list[torch.Tensor]]] = {}  # the set at each rate, loaded once, when first needed
     for song in (list(songs) if songs is not None else list(manifest)):
@@ -178,7 +196,7 @@ def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None
         if not sets:
             sets.update({rate: data.heldout_set(rate) for rate in rates})
         segments = {rate: sets[rate][song] for rate in rates}
-        rows = evaluate_song(song, str(info["group"]), segments, models)
+        rows = evaluate_song(song, str(info["group"]), segments, models, with_anchors)
         write_table(table, COLUMNS, rows, {"song": song, "key": key, "file_sha256": info["sha256"],
                                            "seconds": round(time.perf_counter() - started, 1)})
         if progress:
@@ -189,6 +207,34 @@ def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None
 def read_rows(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every stored row (numbers as floats), each song's CSV checked against its record's SHA-256."""
     return read_tables(Path(folder) / "rows", COLUMNS)
+
+
+def run_clips(folder: str | os.PathLike[str], clips: Sequence[str], collection: str = "broad",
+              seconds: float = 8.0, progress: bool = True) -> Path:
+    """The collection's shipped models and the MP3 / Opus ladders on repository clips (:func:`data.load_clip`,
+    the first ``seconds`` of each, one segment per clip), into ``folder/rows/<clip>.csv`` (resumable as
+    :func:`run`): material the held-out set does not have (speech, solo piano)."""
+    out = Path(folder)
+    (out / "rows").mkdir(parents=True, exist_ok=True)
+    models, shas = _shipped(collection, None)
+    key = {"models": shas, "cdpam_seconds": CDPAM_SECONDS, "seconds": seconds,
+           "ladders": {str(k): list(v) for k, v in LADDERS.items()}}
+    rates = sorted({r for _, _, r in models.values()})
+    for clip in clips:
+        table, record_path = out / "rows" / f"{clip}.csv", out / "rows" / f"{clip}.json"
+        sha = data.clip_info(clip)["sha256"]
+        if record_path.is_file() and table.is_file():
+            done = json.loads(record_path.read_text())
+            if done["key"] == key and done["file_sha256"] == sha:
+                continue
+        started = time.perf_counter()
+        segments = {rate: [data.load_clip(clip, rate)[: int(seconds * rate)]] for rate in rates}
+        rows = evaluate_song(clip, str(data.clip_info(clip)["kind"]), segments, models)
+        write_table(table, COLUMNS, rows, {"song": clip, "key": key, "file_sha256": sha,
+                                           "seconds": round(time.perf_counter() - started, 1)})
+        if progress:
+            print(f"{clip}: {len(rows)} rows in {time.perf_counter() - started:.0f} s", flush=True)
+    return out
 
 
 def anchor_at_rate(rows: Sequence[dict[str, Any]], anchor: str, song: str, segment: int, sample_rate: int,
@@ -259,6 +305,25 @@ def achieved_rates(rows: Sequence[dict[str, Any]], system: str) -> dict[str, flo
         if r["system"] == system:
             by.setdefault(r["song"], []).append(r["kbps"])
     return {song: sum(v) / len(v) for song, v in by.items()}
+
+
+def anchor_comparison(rows: Sequence[dict[str, Any]], system: str, others: Sequence[str] = ("MP3", "Opus")
+                      ) -> dict[str, Any]:
+    """``system`` on the songs of ``rows``: songs, mean achieved rate, mean ViSQOL and CDPAM (over songs' means),
+    and per judge ``system − other`` (an anchor read at ``system``'s achieved rate on each segment, or another
+    system on the same segments) as a song-resampled interval (``None`` where no segment pairs up)."""
+    rates = achieved_rates(rows, system)
+    out: dict[str, Any] = {"system": system, "songs": len(rates), "kbps": sum(rates.values()) / len(rates)}
+    for measure in ("visqol", "cdpam"):
+        by: dict[str, list[float]] = {}
+        for r in rows:
+            if r["system"] == system:
+                by.setdefault(r["song"], []).append(r[measure])
+        out[measure] = sum(sum(v) / len(v) for v in by.values()) / len(by)
+        for other in others:
+            diffs = song_differences(rows, system, other, measure)
+            out[f"{measure}_vs_{other}"] = song_interval(diffs) if len(diffs) >= 2 else None
+    return out
 
 
 def group_differences(rows: Sequence[dict[str, Any]], a: str, b: str, measure: str, scale: float = 1.0
