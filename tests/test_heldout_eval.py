@@ -3,6 +3,7 @@ intervals (the scores themselves are the scorers', tested elsewhere)."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -205,8 +206,8 @@ def test_a_broad_collection_is_scored_without_ladders_and_compared_with_the_code
     torch.manual_seed(0)
     codec = CascadedCodec(1, zero_preserving=True)
     sha = save_codec(tmp_path / "m" / "broad" / "A64.codec", codec, [torch.ones(32)], 16000, "A64", "untrained")
-    (tmp_path / "m" / "broad" / "manifest.json").write_text(
-        '{"A64": {"file": "A64.codec", "sha256": "%s", "sample_rate": 16000, "n_modules": 1}}' % sha)
+    (tmp_path / "m" / "broad" / "manifest.json").write_text(json.dumps(
+        {"A64": {"file": "A64.codec", "sha256": sha, "sample_rate": 16000, "n_modules": 1}}))
     assert list(shipped.shipped_models("broad")) == ["A64"]
     segments = {f"s{i}": [0.1 * torch.randn(16000) for _ in range(2)] for i in range(3)}
     monkeypatch.setattr(data, "heldout_manifest", lambda: {s: {"group": "g", "sha256": "x"} for s in segments})
