@@ -105,6 +105,13 @@ class RunConfig:
     # and decode silence to DC plus a hum at the frame rate (runs/codec/attempts/silence/README.md); so did
     # A64 retrained on the broad corpus with them (runs/codec/attempts/broad-biased/).
     zero_preserving: bool = True
+    # One-module points: the rate controller of the two-module ones (hard entropy, signed multiplier: an equality
+    # target). Under the multiplicative controller A64 on the broad corpus sat at the multiplier's floor from
+    # step ~3000 with its hard entropy 3.3-3.4 bits per code (~57 kbit/s) against 3.75 (64): the controller
+    # cannot raise a rate, and such a model misses the ship rule's 3 % (runs/codec/attempts/broad-biased/).
+    # The models trained on the codec corpus before 2026-12-07 used the multiplicative one on the soft entropy.
+    one_module_rate_entropy: str = "hard"
+    one_module_rate_control: str = "signed"
 
     @classmethod
     def for_mode(cls, mode: str | None = None) -> RunConfig:
@@ -130,7 +137,8 @@ class RunConfig:
 
     def settings(self, point: RunPoint) -> TrainSettings:
         """The :class:`~percloss.codec_training.TrainSettings` of ``point`` under this schedule."""
-        multi: dict[str, Any] = {}
+        multi: dict[str, Any] = dict(rate_entropy=self.one_module_rate_entropy,
+                                     rate_control=self.one_module_rate_control)
         if point.n_modules > 1:
             multi = dict(rate_entropy=self.multi_module_rate_entropy, reseed_every=self.multi_module_reseed_every,
                          saturation_weight=self.multi_module_saturation_weight,
@@ -361,7 +369,8 @@ def schedule_text(point: RunPoint, config: RunConfig = RUN, snapshots: str | os.
                   if config.multi_module_reseed_every else "")
                + (f", gradients clipped at {config.multi_module_clip_relative:g} x their recent median norm"
                   if config.multi_module_clip_relative else "")
-               if point.n_modules > 1 else "")
+               if point.n_modules > 1 else
+               f"; {config.one_module_rate_control} rate control on the {config.one_module_rate_entropy} entropy")
             + ("; zero-preserving codec (convolutions without biases, a fixed zero codeword)"
                if config.zero_preserving else ""))
     record = Path(snapshots) / point.name / "run.json"
