@@ -35,6 +35,7 @@ from percloss.experiments.codec_defects import (
     added_band_energy_db,
     band_limited,
     defect_rows,
+    file_coder,
     silence_response,
 )
 from percloss.shipped import load_shipped_codec, shipped_models
@@ -150,7 +151,7 @@ BROAD = sorted(shipped_models("broad"))
 def _coder(name: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], int]:
     codec, counts, info = load_shipped_codec(f"broad/{name}")
     rate = int(info["sample_rate"])  # type: ignore[call-overload]
-    return (lambda x: read_bitstream(codec, counts, write_bitstream(codec, counts, x, rate))[0]), rate
+    return file_coder(codec, counts, rate), rate
 
 
 @pytest.mark.parametrize("name", BROAD)

@@ -224,3 +224,20 @@ def test_a_broad_collection_is_scored_without_ladders_and_compared_with_the_code
     assert out["songs"] == 3 and out["visqol"] == 1.0 and 40 < out["kbps"] < 48
     expected = 1.0 - (3.0 + 2.0 * (out["kbps"] - 32) / 32)  # MP3 interpolated at the achieved rate
     assert out["visqol_vs_MP3"].estimate == pytest.approx(expected, abs=0.05)
+
+
+def test_the_collection_table_sets_a_broad_model_against_the_anchors_and_its_codec_corpus_namesake() -> None:
+    rows = []
+    for song, gap in (("a", 0.2), ("b", 0.4)):
+        for k in range(2):
+            base = {"song": song, "group": "g", "segment": k, "sample_rate": 32000, "cdpam": 0.1}
+            rows.append({**base, "system": "broad/D64", "point": "D64", "target_kbps": 64.0, "kbps": 64.0,
+                         "visqol": 4.0})
+            rows.append({**base, "system": "D64", "point": "D64", "target_kbps": 64.0, "kbps": 60.0,
+                         "visqol": 4.0 - gap})
+            rows += [{**base, "system": "MP3", "point": f"MP3 {r}", "target_kbps": float(r), "kbps": float(r),
+                      "visqol": 4.5} for r in (56, 80)]
+    (row,) = he.collection_table(rows, ["broad/D64"])
+    assert row["ViSQOL − MP3"] == "-0.50 [-0.50, -0.50]"
+    assert row["ViSQOL − D64"] == "+0.30 [+0.20, +0.40]"
+    assert row["ViSQOL − Opus"] == "—" and row["songs"] == "2" and row["kbit/s"] == "64.0"

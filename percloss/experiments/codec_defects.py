@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["SILENCE_DBFS", "MAX_DC", "MAX_ADDED_BAND_DB", "BAND_CUTOFF_HZ", "silence_response", "band_limited",
+__all__ = ["file_coder", "SILENCE_DBFS", "MAX_DC", "MAX_ADDED_BAND_DB", "BAND_CUTOFF_HZ", "silence_response", "band_limited",
            "added_band_energy_db", "dbfs", "defect_rows"]
 
 #: Digital silence must decode below this RMS (and with no hop-periodic part above it), dBFS.
@@ -35,6 +35,18 @@ MAX_ADDED_BAND_DB = -40.0
 #: The band limit of :func:`band_limited` inputs, Hz; the check starts :data:`BAND_GUARD_HZ` above it.
 BAND_CUTOFF_HZ = 6000.0
 BAND_GUARD_HZ = 1000.0
+
+
+def file_coder(codec: Any, symbol_counts: list[torch.Tensor], sample_rate: int
+               ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``x -> decoded x`` through a real range-coded file of ``codec`` (:func:`percloss.codec.write_bitstream`,
+    :func:`percloss.codec.read_bitstream`)."""
+    from ..codec import read_bitstream, write_bitstream
+
+    def code(x: torch.Tensor) -> torch.Tensor:
+        return read_bitstream(codec, symbol_counts, write_bitstream(codec, symbol_counts, x, sample_rate))[0]
+
+    return code
 
 
 def dbfs(value: float) -> float:

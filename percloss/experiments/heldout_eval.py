@@ -326,6 +326,27 @@ def anchor_comparison(rows: Sequence[dict[str, Any]], system: str, others: Seque
     return out
 
 
+def collection_table(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> list[dict[str, str]]:
+    """A display row per system of ``systems`` (e.g. ``"broad/D64"``): songs, mean achieved rate, ViSQOL and
+    CDPAM, each against MP3 and Opus at the system's achieved rate and against the codec collection's model of
+    the same point where ``rows`` hold it (:func:`anchor_comparison`; intervals resample songs)."""
+    present = {r["system"] for r in rows}
+    out = []
+    for system in systems:
+        point = system.rsplit("/", 1)[-1]
+        others = ("MP3", "Opus", *((point,) if point != system and point in present else ()))
+        found = anchor_comparison(rows, system, others)
+        row = {"system": system, "songs": str(found["songs"]), "kbit/s": f"{found['kbps']:.1f}",
+               "ViSQOL": f"{found['visqol']:.2f}", "CDPAM": f"{found['cdpam']:.3f}"}
+        for measure, label in (("visqol", "ViSQOL"), ("cdpam", "CDPAM")):
+            for other in others:
+                value = found[f"{measure}_vs_{other}"]
+                row[f"{label} − {other}"] = ("—" if value is None else
+                                             f"{value.estimate:+.2f} [{value.low:+.2f}, {value.high:+.2f}]")
+        out.append(row)
+    return out
+
+
 def group_differences(rows: Sequence[dict[str, Any]], a: str, b: str, measure: str, scale: float = 1.0
                       ) -> dict[str, tuple[int, float]]:
     """Per source group: (songs, mean of the per-song mean differences ``a − b``)."""
