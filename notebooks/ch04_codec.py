@@ -497,7 +497,7 @@ from percloss.experiments import codec_defects  # noqa: E402
 from percloss.shipped import COLLECTIONS, load_shipped_codec  # noqa: E402
 
 BROAD_DIR = HELDOUT_DIR / "broad"
-BROAD_ROWS = he.read_rows(BROAD_DIR) if HELDOUT_ROWS and (BROAD_DIR / "rows").is_dir() else []
+BROAD_ROWS = he.read_collection_rows(BROAD_DIR) if HELDOUT_ROWS else []
 BROAD_SYSTEMS = sorted({r["system"] for r in BROAD_ROWS})
 if BROAD_SYSTEMS:
     display(Markdown(f"Broad-corpus models on the held-out set ({', '.join(BROAD_SYSTEMS)}); a − b with its "

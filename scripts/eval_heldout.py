@@ -9,9 +9,10 @@ SNR and LSD: roughly 4 minutes per segment on one thread; ``--songs`` splits the
 fixed subset (``percloss.experiments.learning_curves.run``: one segment per song, about 10 minutes per
 snapshot on one thread) into ``runs/codec/heldout/curves/``.
 
-``--collection broad`` scores the broad-corpus models (``percloss/models/broad``) on the held-out set into
-``runs/codec/heldout/broad/`` (no ladders: those rows are the codec collection's), and on the repository's clips
-(``--clips``, with the ladders) into ``runs/codec/heldout/broad/clips/``.
+``--collection broad`` scores the broad-corpus models (``percloss/models/broad``; ``--models`` some of them) on the
+held-out set, each into ``runs/codec/heldout/broad/<point>/`` (no ladders: those rows are the codec
+collection's), and on the repository's clips (``--clips``, with the ladders) into
+``runs/codec/heldout/broad/clips/``.
 
 Usage: python scripts/eval_heldout.py [--out runs/codec/heldout] [--songs SONG ...] [--threads 1] [--snapshots]
        [--collection broad [--clips CLIP ...]]
@@ -44,7 +45,10 @@ def main() -> None:
         if args.clips is not None:
             heldout_eval.run_clips(Path(out) / "clips", args.clips or data.list_clips(), args.collection)
         else:
-            heldout_eval.run(out, args.models, args.songs, collection=args.collection)
+            from percloss.shipped import shipped_models
+
+            for name in args.models or sorted(shipped_models(args.collection)):
+                heldout_eval.run(Path(out) / name, [name], args.songs, collection=args.collection)
     elif args.snapshots:
         learning_curves.run(args.out)
     else:

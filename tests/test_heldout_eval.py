@@ -212,12 +212,13 @@ def test_a_broad_collection_is_scored_without_ladders_and_compared_with_the_code
     segments = {f"s{i}": [0.1 * torch.randn(16000) for _ in range(2)] for i in range(3)}
     monkeypatch.setattr(data, "heldout_manifest", lambda: {s: {"group": "g", "sha256": "x"} for s in segments})
     monkeypatch.setattr(data, "heldout_set", lambda rate: segments)
-    he.run(tmp_path / "broad", collection="broad", progress=False)
-    rows = he.read_rows(tmp_path / "broad")
+    he.run(tmp_path / "broad" / "A64", collection="broad", progress=False)
+    rows = he.read_rows(tmp_path / "broad" / "A64")
+    assert he.read_collection_rows(tmp_path / "broad") == rows
     assert {(r["system"], r["point"], r["target_kbps"]) for r in rows} == {("broad/A64", "A64", 64.0)}
     assert len(rows) == 6
-    he.run(tmp_path / "broad", collection="broad", progress=False)  # recorded: nothing is redone
-    assert he.read_rows(tmp_path / "broad") == rows
+    he.run(tmp_path / "broad" / "A64", collection="broad", progress=False)  # recorded: nothing is redone
+    assert he.read_rows(tmp_path / "broad" / "A64") == rows
     anchors = [{**r, "system": "MP3", "point": f"MP3 {k}", "kbps": float(k), "visqol": v, "cdpam": 0.0}
                for r in rows for k, v in ((32, 3.0), (64, 5.0))]
     out = he.anchor_comparison(rows + anchors, "broad/A64", ("MP3",))

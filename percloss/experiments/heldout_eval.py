@@ -209,6 +209,15 @@ def read_rows(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return read_tables(Path(folder) / "rows", COLUMNS)
 
 
+def read_collection_rows(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The rows of every model evaluated into its own subfolder of ``folder`` (``folder/<point>/rows/``: how
+    ``scripts/eval_heldout.py --collection broad`` stores each model as it ships, so one shipping does not
+    redo the others' songs)."""
+    root = Path(folder)
+    return [r for sub in sorted(root.iterdir()) if (sub / "rows").is_dir() and sub.name != "clips"
+            for r in read_rows(sub)] if root.is_dir() else []
+
+
 def run_clips(folder: str | os.PathLike[str], clips: Sequence[str], collection: str = "broad",
               seconds: float = 8.0, progress: bool = True) -> Path:
     """The collection's shipped models and the MP3 / Opus ladders on repository clips (:func:`data.load_clip`,
