@@ -18,7 +18,8 @@
 - ``zero_preserving=True`` (the broad-corpus models): convolutions without biases and a codebook with an
   exact zero, so the network maps a zero frame to zero codes, the zero codeword, and back to exact zeros
   (digital silence stays silent; the work's architecture, with biases, decodes it to DC plus a hum at
-  the frame rate: ``runs/codec/attempts/silence/README.md``).
+  the frame rate: ``runs/codec/attempts/silence/README.md``); :meth:`CascadedCodec.set_dc_reject` makes
+  :func:`read_bitstream` remove DC from what it decodes (a 3-Hz high-pass, as Opus's encoder input has).
 - :func:`code_entropy_bits`: a differentiable estimate of bits per code from
   the soft-assignment histogram, for the rate term of the loss.
 
@@ -61,6 +62,7 @@ from torch.nn import functional as F
 
 from ._checks import AUDIO_RATE_RANGE, check_sample_rate, check_signal
 from .masking import check_long_signal
+from .signal import dc_reject
 
 __all__ = [
     "FRAME",
@@ -390,13 +392,35 @@ class CascadedCodec(nn.Module):
         self.residual_scale = residual_scale
         self.zero_preserving = zero_preserving
 
+    @property
+    def dc_reject_hz(self) -> float | None:
+        """The cut-off of the DC-rejection high-pass :func:`read_bitstream` runs on the decoded signal
+        (:func:`percloss.signal.dc_reject`), Hz; ``None``: none (the work's codec, and a codec until
+        :meth:`set_dc_reject`). Stored with the weights (a buffer), so it is part of the model's id."""
+        value = getattr(self, "dc_reject", None)
+        return None if value is None else float(value)
+
+    def set_dc_reject(self, cutoff_hz: float | None) -> None:
+        """Decode through a DC-rejection high-pass at ``cutoff_hz`` (``None``: none). Training does not see it:
+        the losses of models C and D weigh nothing below ~20 Hz, and such a codec learns an offset that only
+        the MSE term, a small share of its loss, opposes."""
+        if cutoff_hz is None:
+            self._buffers.pop("dc_reject", None)
+            return
+        if not (isinstance(cutoff_hz, (int, float)) and 0 < cutoff_hz < 20):
+            raise ValueError(f"cutoff_hz must be in (0, 20) Hz, got {cutoff_hz!r}")
+        self.register_buffer("dc_reject", torch.tensor(float(cutoff_hz), dtype=torch.float64))
+
     @classmethod
     def for_state_dict(cls, state_dict: Any, residual_scale: float = 5.0, n_centroids: int = 32) -> CascadedCodec:
         """A codec of the architecture that ``state_dict`` (a :meth:`state_dict`) was saved from (its modules'
         count, and whether it is ``zero_preserving``, read from its keys), not yet loaded."""
         keys = list(state_dict)
         n_modules = len({k.split(".")[1] for k in keys if k.startswith("stages.")})
-        return cls(max(n_modules, 1), residual_scale, n_centroids, zero_preserving="quantizers.0.keep" in keys)
+        codec = cls(max(n_modules, 1), residual_scale, n_centroids, zero_preserving="quantizers.0.keep" in keys)
+        if "dc_reject" in keys:
+            codec.set_dc_reject(float(state_dict["dc_reject"]))
+        return codec
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Frames ``(N, 512)`` -> (reconstruction ``(N, 512)``, quantised codes per module)."""
@@ -973,6 +997,8 @@ def read_bitstream(codec: CascadedCodec, symbol_counts: list[torch.Tensor], blob
         raise ValueError("corrupted file: the payload holds more than the header's frames")
     network = time.perf_counter()
     y = decode_indices(codec, indices, length, progress=progress, precision=precision)
+    if codec.dc_reject_hz is not None:
+        y = dc_reject(y, rate, codec.dc_reject_hz)
     if timings is not None:
         timings["range coder"] = timings.get("range coder", 0.0) + network - started
         timings["network"] = timings.get("network", 0.0) + time.perf_counter() - network
@@ -1025,6 +1051,8 @@ def load_codec(path: str | os.PathLike[str]) -> tuple[CascadedCodec, list[torch.
     try:
         codec = CascadedCodec(int(payload["n_modules"]), float(payload["residual_scale"]),
                               int(payload["n_centroids"]), zero_preserving=bool(payload.get("zero_preserving")))
+        if "dc_reject" in payload["state_dict"]:
+            codec.set_dc_reject(float(payload["state_dict"]["dc_reject"]))
         result = codec.load_state_dict(payload["state_dict"], strict=False)
     except (TypeError, ValueError, RuntimeError) as err:  # wrong types or tensor shapes
         first = str(err).strip().splitlines()[0]
@@ -1037,5 +1065,6 @@ def load_codec(path: str | os.PathLike[str]) -> tuple[CascadedCodec, list[torch.
             + (f" (e.g. {(result.missing_keys or result.unexpected_keys)[0]})"))
     info = {k: payload[k] for k in ("name", "trained", "sample_rate", "n_modules")}
     info["zero_preserving"] = bool(payload.get("zero_preserving"))
+    info["dc_reject_hz"] = codec.dc_reject_hz
     info["sha256"] = hashlib.sha256(p.read_bytes()).hexdigest()
     return codec.eval(), list(payload["symbol_counts"]), info

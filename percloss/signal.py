@@ -17,6 +17,7 @@ import torch
 from ._checks import (
     AUDIO_RATE_RANGE,
     check_integer,
+    check_positive,
     check_real,
     check_same_shape,
     check_sample_rate,
@@ -24,7 +25,7 @@ from ._checks import (
 )
 from ._optional import needs
 
-__all__ = ["peak_normalize", "middle", "stft_power_db", "floored_db_pair", "resample_audio",
+__all__ = ["peak_normalize", "middle", "stft_power_db", "floored_db_pair", "dc_reject", "resample_audio",
            "resample_differentiable", "resample_differentiable_unchecked"]
 
 @overload
@@ -103,6 +104,24 @@ def middle(x: _Signal, length: int) -> _Signal:
     length = min(len(x), check_integer(length, "length", lo=0))
     start = (len(x) - length) // 2
     return x[start : start + length]
+
+
+def dc_reject(x: torch.Tensor, sample_rate: int, cutoff_hz: float) -> torch.Tensor:
+    """A first-order DC-rejection high-pass, ``y[n] = g (x[n] - x[n-1]) + a y[n-1]``, ``a = exp(-2 pi f_c / f_s)``,
+    ``g = (1 + a) / 2`` (unit gain at Nyquist), from rest (Opus runs such a filter on its encoder's input, at
+    3 Hz); computed in float64, returned in ``x``'s dtype. Its gain is 0 at DC and within 0.1 dB of 1 from
+    20 Hz up when ``cutoff_hz`` is 3.
+
+    Shape:
+        ``(time,) -> (time,)``
+    """
+    from scipy.signal import lfilter
+
+    check_positive(cutoff_hz, "cutoff_hz")
+    a = float(np.exp(-2 * np.pi * cutoff_hz / check_sample_rate(sample_rate)))
+    g = (1 + a) / 2
+    y = lfilter([g, -g], [1.0, -a], x.detach().cpu().double().numpy())
+    return torch.from_numpy(y).to(dtype=x.dtype, device=x.device)
 
 
 def resample_audio(x: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:

@@ -181,7 +181,8 @@ def test_a_broad_run_ships_into_its_own_collection_and_loads_by_its_qualified_na
     assert (tmp_path / "m" / "broad" / "A64.codec").is_file() and not (tmp_path / "m" / "manifest.json").exists()
     assert list(shipped.shipped_models("broad")) == ["A64"] and shipped.shipped_models() == {}
     codec, _, info = shipped.resolve_codec("broad/A64")
-    assert info["zero_preserving"] and info["sha256"] == entry["sha256"]
+    assert info["zero_preserving"] and info["dc_reject_hz"] == 3.0 and info["sha256"] == entry["sha256"]
+    assert "3-Hz DC-rejection high-pass" in str(info["trained"])
     assert float(decode_indices(codec, encode_indices(codec, torch.zeros(8000)), 8000).abs().max()) == 0.0
     with pytest.raises(ValueError, match="shipped: broad/A64"):
         shipped.load_shipped_codec("broad/C64")

@@ -169,3 +169,43 @@ def test_a_shipped_broad_model_adds_no_dc_and_little_energy_above_the_inputs_ban
     for row in rows:
         assert abs(row["added_dc"]) < MAX_DC, row
         assert row["added_band_db"] < MAX_ADDED_BAND_DB, row
+
+
+def test_dc_rejection_removes_an_offset_and_passes_the_audio_band() -> None:
+    from percloss.signal import dc_reject
+
+    rate = 16000
+    t = torch.arange(4 * rate, dtype=torch.float64) / rate
+    offset = dc_reject(torch.full((4 * rate,), 0.02, dtype=torch.float64), rate, 3.0)
+    assert float(offset[-rate:].abs().max()) < 1e-8  # decayed: time constant 1 / (2 pi 3 Hz) = 53 ms
+    for hz, low, high in ((20.0, -0.1, 0.0), (3.0, -3.1, -2.9), (1000.0, -1e-4, 1e-4)):
+        y = dc_reject(torch.sin(2 * math.pi * hz * t), rate, 3.0)[2 * rate :]
+        gain = 20 * math.log10(float(y.pow(2).mean().sqrt()) / math.sqrt(0.5))
+        assert low < gain < high, (hz, gain)
+    with pytest.raises(ValueError, match="cutoff_hz"):
+        dc_reject(t, rate, 0.0)
+
+
+def test_a_codec_that_rejects_dc_decodes_its_files_through_the_high_pass(tmp_path: Path) -> None:
+    from percloss.signal import dc_reject
+
+    torch.manual_seed(0)
+    codec = CascadedCodec(1, zero_preserving=True).eval()
+    counts = [torch.ones(32)]
+    x = 0.3 * torch.sin(2 * math.pi * 440 * torch.arange(RATE) / RATE) + 0.05  # a tone on an offset
+    plain, _ = read_bitstream(codec, counts, write_bitstream(codec, counts, x, RATE))
+    codec.set_dc_reject(3.0)
+    assert codec.dc_reject_hz == 3.0
+    blob = write_bitstream(codec, counts, x, RATE)
+    y, _ = read_bitstream(codec, counts, blob)
+    torch.testing.assert_close(y, dc_reject(plain, RATE, 3.0))
+    assert float((y - plain).abs().max()) > 1e-4  # the filter did something to the decoded samples
+    save_codec(tmp_path / "m.codec", codec, counts, RATE, "C64", "test")
+    loaded, _, info = load_codec(tmp_path / "m.codec")
+    assert info["dc_reject_hz"] == 3.0 and loaded.dc_reject_hz == 3.0
+    assert torch.equal(read_bitstream(loaded, counts, blob)[0], y)
+    codec.set_dc_reject(None)  # another model: a file of the one decodes only with the one
+    with pytest.raises(ValueError, match="another codec model"):
+        read_bitstream(codec, counts, blob)
+    with pytest.raises(ValueError, match="cutoff_hz"):
+        codec.set_dc_reject(50.0)
