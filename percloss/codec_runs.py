@@ -105,17 +105,19 @@ class RunConfig:
     # and decode silence to DC plus a hum at the frame rate (runs/codec/attempts/silence/README.md); so did
     # A64 retrained on the broad corpus with them (runs/codec/attempts/broad-biased/).
     zero_preserving: bool = True
-    # One-module points: the rate controller of the two-module ones (hard entropy, signed multiplier: an equality
-    # target). Under the multiplicative controller A64 on the broad corpus sat at the multiplier's floor from
-    # step ~3000 with its hard entropy 3.3-3.4 bits per code (~57 kbit/s) against 3.75 (64): the controller
-    # cannot raise a rate, and such a model misses the ship rule's 3 % (runs/codec/attempts/broad-biased/).
-    # The models trained on the codec corpus before 2026-12-07 used the multiplicative one on the soft entropy.
+    # One-module points: the multiplicative controller (it only presses, never rewards rate) on the hard codes'
+    # entropy, what the file pays. Under it on the soft entropy (the codec-corpus models' schedule) A64 on the
+    # broad corpus sat at the floor with ~57 kbit/s against 64 (runs/codec/attempts/broad-biased/); the signed
+    # controller of the two-module points ran away for C64 on the broad corpus: below its target, the
+    # negative multiplier rewards the *soft* entropy, which the codec raised (to 4.96 bits per code) while
+    # its hard entropy fell (to 2.77) and the multiplier wound down to -5.3 by step 2404
+    # (runs/codec/attempts/broad-signed/).
+    one_module_rate_entropy: str = "hard"
+    one_module_rate_control: str = "multiplicative"
     # The exported model decodes through a DC-rejection high-pass at this cut-off (CascadedCodec.set_dc_reject;
     # None: none). C64 on the broad corpus added up to +0.019 DC to real clips at step 1875 (the losses of C and
     # D weigh nothing below ~20 Hz); the shipped models are tested for less than 1e-3.
     dc_reject_hz: float | None = 3.0
-    one_module_rate_entropy: str = "hard"
-    one_module_rate_control: str = "signed"
 
     @classmethod
     def for_mode(cls, mode: str | None = None) -> RunConfig:

@@ -405,7 +405,7 @@ def test_full_mode_trains_two_module_points_with_the_one_schedule(tmp_path: Path
     """Full mode trains through the one trainer (codec_runs.train_point) with the one schedule's settings
     (RunConfig.settings): a two-module point gets the hard-entropy signed rate control, the saturation
     penalty and relative clipping without which the two-module runs collapsed; a one-module point gets the
-    one-module rate control (hard entropy, signed) and neither the penalty nor the clipping."""
+    one-module rate control (hard entropy, multiplicative) and neither the penalty nor the clipping."""
     from percloss import codec_runs
 
     config = cs.CodecStudyConfig.for_mode("full")
@@ -417,7 +417,8 @@ def test_full_mode_trains_two_module_points_with_the_one_schedule(tmp_path: Path
     assert s2.saturation_weight == RUN.multi_module_saturation_weight > 0
     assert s2.clip_relative == RUN.multi_module_clip_relative is not None
     assert (s1.rate_entropy, s1.rate_control) == (RUN.one_module_rate_entropy, RUN.one_module_rate_control)
-    assert (s1.rate_entropy, s1.rate_control, s1.saturation_weight, s1.clip_relative) == ("hard", "signed", 0.0, None)
+    assert (s1.rate_entropy, s1.rate_control, s1.saturation_weight, s1.clip_relative) == (
+        "hard", "multiplicative", 0.0, None)
     for s, p in ((s1, one), (s2, two)):
         assert (s.steps, s.batch, s.lr, s.seed) == (20000, 128, 2e-4, config.seed)
         assert s.target_kbps == pytest.approx(p.kbps / p.n_modules)

@@ -389,10 +389,10 @@ def test_train_settings_name_the_checkpoint_identity_and_refuse_bad_values() -> 
     assert RUN.settings(POINTS["A79"]).checkpoint_key(32000, 2) == {
         "sample_rate": 32000, "n_modules": 2, "batch": 8, "segment_frames": 8, "target_kbps": 39.5,
         "rate_entropy": "hard", "rate_control": "signed", "saturation_weight": 1.0}
-    # one module: the schedule of the broad-corpus runs (the hard entropy, the signed controller) ...
+    # one module: the schedule of the broad-corpus runs (the hard entropy, the multiplicative controller) ...
     assert RUN.settings(POINTS["C64"]).checkpoint_key(32000, 1) == {
         "sample_rate": 32000, "n_modules": 1, "batch": 8, "segment_frames": 8, "target_kbps": 64.0,
-        "precision": "bf16", "rate_entropy": "hard", "rate_control": "signed"}
+        "precision": "bf16", "rate_entropy": "hard"}
     # ... and, with the controller the codec-corpus models trained under, the key their states were written with
     before = replace(RUN, one_module_rate_entropy="soft", one_module_rate_control="multiplicative")
     assert before.settings(POINTS["C64"]).checkpoint_key(32000, 1) == {
