@@ -479,13 +479,16 @@ elif HELDOUT_ROWS:
 # judges put them far behind MP3 and Opus on everything else. The points are
 # being retrained on the broad training corpus (6.3 h from six sources,
 # disjoint from the held-out set: `data/corpus/SOURCES.md`) under the same
-# schedule, with two changes: the one-module points follow their rate target
-# as an equality (the hard codes' entropy, a signed multiplier, as the
-# two-module points always did), and the architecture is *zero-preserving*:
-# no biases and a codeword fixed at 0, so digital silence decodes to exact
-# silence (the models above decode it to DC plus a hum at the frame rate;
+# schedule, with three changes: the architecture is *zero-preserving* (no
+# biases and a codeword fixed at 0, so digital silence decodes to exact
+# silence; the models above decode it to DC plus a hum at the frame rate, and
 # retraining on the broad corpus alone did not remove it:
-# `runs/codec/attempts/silence/`, `runs/codec/attempts/broad-biased/`).
+# `runs/codec/attempts/silence/`, `runs/codec/attempts/broad-biased/`); the
+# decoder removes DC (a 3-Hz high-pass: the losses of C and D weigh nothing
+# below 20 Hz, and such a codec learns an offset); and the one-module points'
+# rate controller follows the entropy of the hard codes, what the file pays
+# (a controller that may also reward rate ran away for C64:
+# `runs/codec/attempts/broad-signed/`).
 # A broad model ships in `percloss/models/broad/` once it has trained its
 # 7500 steps and codes the held-out set within 3 % of its target rate; the
 # table shows the ones that have, on the same 64 segments, against MP3 and
