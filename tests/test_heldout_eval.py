@@ -242,3 +242,43 @@ def test_the_collection_table_sets_a_broad_model_against_the_anchors_and_its_cod
     assert row["ViSQOL − MP3"] == "-0.50 [-0.50, -0.50]"
     assert row["ViSQOL − D64"] == "+0.30 [+0.20, +0.40]"
     assert row["ViSQOL − Opus"] == "—" and row["songs"] == "2" and row["kbit/s"] == "64.0"
+
+
+def test_clips_keep_the_ladders_once_and_each_model_in_its_own_folder(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    """run_clips: the ladders at the anchor rates go to ``anchors/`` once; each shipped model to its own folder,
+    so shipping another model adds its rows without recoding the ladders."""
+    from percloss import data
+    from percloss.codec import save_codec
+
+    scored: list[int] = []
+
+    def score(x: torch.Tensor, y: torch.Tensor, rate: int) -> dict[str, float]:
+        scored.append(rate)
+        return {m: 0.0 for m in he.MEASURES if m != "kbps"}
+
+    monkeypatch.setattr(he, "score_segment", score)
+    monkeypatch.setattr(he, "LADDERS", {16000: (32, 64)})
+    monkeypatch.setenv("PERCLOSS_MODELS", str(tmp_path / "m"))
+    clip = torch.randn(16000) * 0.1
+    monkeypatch.setattr(data, "load_clip", lambda name, rate=None: clip)
+    monkeypatch.setattr(data, "clip_info", lambda name: {"sha256": "c", "kind": "speech"})
+    manifest: dict[str, dict] = {}
+
+    def ship(name: str) -> None:
+        torch.manual_seed(len(manifest))
+        codec = CascadedCodec(1, zero_preserving=True)
+        sha = save_codec(tmp_path / "m" / "broad" / f"{name}.codec", codec, [torch.ones(32)], 16000, name, "t")
+        manifest[name] = {"file": f"{name}.codec", "sha256": sha, "sample_rate": 16000, "n_modules": 1}
+        (tmp_path / "m" / "broad" / "manifest.json").write_text(json.dumps(manifest))
+
+    ship("A64")
+    he.run_clips(tmp_path / "clips", ["one"], anchor_rates=(16000,), progress=False)
+    assert len(scored) == 5  # four ladder rows (MP3, Opus at 32 and 64) and the model
+    ship("C64")
+    he.run_clips(tmp_path / "clips", ["one"], anchor_rates=(16000,), progress=False)
+    assert len(scored) == 6  # only C64 is new
+    models = he.read_collection_rows(tmp_path / "clips")
+    assert sorted(r["system"] for r in models) == ["broad/A64", "broad/C64"]
+    assert sorted(r["point"] for r in he.read_rows(tmp_path / "clips" / "anchors")) == [
+        "MP3 32", "MP3 64", "Opus 32", "Opus 64"]

@@ -82,14 +82,15 @@ def score_segment(x: torch.Tensor, y: torch.Tensor, sample_rate: int) -> dict[st
 
 
 def evaluate_song(song: str, group: str, segments_by_rate: dict[int, list[torch.Tensor]],
-                  models: dict[str, tuple[Any, list[torch.Tensor], int]], with_anchors: bool = True
-                  ) -> list[dict[str, Any]]:
+                  models: dict[str, tuple[Any, list[torch.Tensor], int]], with_anchors: bool = True,
+                  anchor_rates: Sequence[int] = ()) -> list[dict[str, Any]]:
     """Rows for one song: ``models`` maps a name (``"D64"``, ``"broad/D64"``) to ``(codec, symbol_counts,
-    sample_rate)``; ``segments_by_rate`` the song's segments at each model's rate. Each anchor rate is coded
-    once per segment and sample rate (none with ``with_anchors=False``)."""
+    sample_rate)``; ``segments_by_rate`` the song's segments at each model's rate (and at ``anchor_rates``).
+    Each anchor rate is coded once per segment and sample rate, at the models' rates and ``anchor_rates``
+    (none with ``with_anchors=False``)."""
     rows: list[dict[str, Any]] = []
     for k in range(len(next(iter(segments_by_rate.values())))):
-        for rate in sorted({r for _, _, r in models.values()}):
+        for rate in sorted({r for _, _, r in models.values()} | set(anchor_rates)):
             x = segments_by_rate[rate][k]
             seconds = len(x) / rate
             common = {"song": song, "group": group, "segment": k, "sample_rate": rate}
@@ -214,35 +215,41 @@ def read_collection_rows(folder: str | os.PathLike[str]) -> list[dict[str, Any]]
     ``scripts/eval_heldout.py --collection broad`` stores each model as it ships, so one shipping does not
     redo the others' songs)."""
     root = Path(folder)
-    return [r for sub in sorted(root.iterdir()) if (sub / "rows").is_dir() and sub.name != "clips"
+    return [r for sub in sorted(root.iterdir()) if (sub / "rows").is_dir() and sub.name not in ("clips", "anchors")
             for r in read_rows(sub)] if root.is_dir() else []
 
 
 def run_clips(folder: str | os.PathLike[str], clips: Sequence[str], collection: str = "broad",
-              seconds: float = 8.0, progress: bool = True) -> Path:
+              seconds: float = 8.0, progress: bool = True, anchor_rates: Sequence[int] = (32000, 44100)) -> Path:
     """The collection's shipped models and the MP3 / Opus ladders on repository clips (:func:`data.load_clip`,
-    the first ``seconds`` of each, one segment per clip), into ``folder/rows/<clip>.csv`` (resumable as
-    :func:`run`): material the held-out set does not have (speech, solo piano)."""
+    the first ``seconds`` of each, one segment per clip): material the held-out set does not have (speech,
+    solo piano). Each model into ``folder/<point>/rows/<clip>.csv``, the ladders at ``anchor_rates`` once into
+    ``folder/anchors/rows/`` (resumable as :func:`run`; a newly shipped model adds its own folder only);
+    :func:`read_collection_rows` and :func:`read_rows` of ``folder/anchors`` read them back."""
     out = Path(folder)
-    (out / "rows").mkdir(parents=True, exist_ok=True)
     models, shas = _shipped(collection, None)
-    key = {"models": shas, "cdpam_seconds": CDPAM_SECONDS, "seconds": seconds,
-           "ladders": {str(k): list(v) for k, v in LADDERS.items()}}
-    rates = sorted({r for _, _, r in models.values()})
-    for clip in clips:
-        table, record_path = out / "rows" / f"{clip}.csv", out / "rows" / f"{clip}.json"
-        sha = data.clip_info(clip)["sha256"]
-        if record_path.is_file() and table.is_file():
-            done = json.loads(record_path.read_text())
-            if done["key"] == key and done["file_sha256"] == sha:
-                continue
-        started = time.perf_counter()
-        segments = {rate: [data.load_clip(clip, rate)[: int(seconds * rate)]] for rate in rates}
-        rows = evaluate_song(clip, str(data.clip_info(clip)["kind"]), segments, models)
-        write_table(table, COLUMNS, rows, {"song": clip, "key": key, "file_sha256": sha,
-                                           "seconds": round(time.perf_counter() - started, 1)})
-        if progress:
-            print(f"{clip}: {len(rows)} rows in {time.perf_counter() - started:.0f} s", flush=True)
+    jobs: list[tuple[str, dict[str, Any], dict[str, Any], Sequence[int]]] = [
+        ("anchors", {}, {"ladders": {str(k): list(v) for k, v in LADDERS.items()}}, tuple(anchor_rates))]
+    jobs += [(name.rsplit("/", 1)[-1], {name: models[name]}, {"model": shas[name]}, ()) for name in models]
+    for sub, these, key_part, rates_here in jobs:
+        (out / sub / "rows").mkdir(parents=True, exist_ok=True)
+        key = {**key_part, "cdpam_seconds": CDPAM_SECONDS, "seconds": seconds, "anchor_rates": list(rates_here)}
+        rates = sorted({r for _, _, r in these.values()} | set(rates_here))
+        for clip in clips:
+            table, record_path = out / sub / "rows" / f"{clip}.csv", out / sub / "rows" / f"{clip}.json"
+            sha = data.clip_info(clip)["sha256"]
+            if record_path.is_file() and table.is_file():
+                done = json.loads(record_path.read_text())
+                if done["key"] == key and done["file_sha256"] == sha:
+                    continue
+            started = time.perf_counter()
+            segments = {rate: [data.load_clip(clip, rate)[: int(seconds * rate)]] for rate in rates}
+            rows = evaluate_song(clip, str(data.clip_info(clip)["kind"]), segments, these,
+                                 with_anchors=sub == "anchors", anchor_rates=rates_here)
+            write_table(table, COLUMNS, rows, {"song": clip, "key": key, "file_sha256": sha,
+                                               "seconds": round(time.perf_counter() - started, 1)})
+            if progress:
+                print(f"{sub} / {clip}: {len(rows)} rows in {time.perf_counter() - started:.0f} s", flush=True)
     return out
 
 
