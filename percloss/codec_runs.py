@@ -85,7 +85,10 @@ class RunConfig:
     seed: int = 0
     finetune_fraction: float = 0.25
     save_every_seconds: float = 300.0
-    histogram_seconds: float | None = None  # training audio per song for the exported symbol histogram (None: all)
+    # Training audio per song, from its middle, for the exported symbol histogram (None: all). 30 s: the broad
+    # corpus's 6.3 h would take about 50 min of one thread to encode whole (11.6 GFLOP per second of audio);
+    # its 72 songs x 30 s are 36 min of audio (the codec-corpus models counted all their training audio).
+    histogram_seconds: float | None = 30.0
     # Points with more than one module: the rate controller follows the hard codes' entropy with a signed
     # multiplier and saturated encoder outputs are penalised (runs/codec/attempts/README.md: the runs without
     # these collapsed; re-seeding centroids every 100 steps collapsed the first module at its first re-seed
@@ -394,8 +397,9 @@ def _export(point: RunPoint, state: Path, snap_root: Path, signals: list[torch.T
     codec.set_dc_reject(config.dc_reject_hz)
     codec.to(device).eval()
     n = None if config.histogram_seconds is None else int(config.histogram_seconds * point.sample_rate)
+    middles = [s if n is None or len(s) <= n else s[(len(s) - n) // 2 : (len(s) - n) // 2 + n] for s in signals]
     with torch.no_grad():
-        counts = symbol_histogram(codec, [s[:n].to(device) for s in signals])
+        counts = symbol_histogram(codec, [s.to(device) for s in middles])
     codec.cpu()
     schedule = schedule_text(point, config, snap_root)
     path = snap_root / point.name / f"{point.name}.codec"
