@@ -463,7 +463,10 @@ class TrainSettings:
     trained) or by the hard codes' entropy (``"hard"``: what the file pays;
     coincident centroids make the soft one overstate it);
     ``rate_control="signed"`` uses :func:`update_rate_weights_signed` instead (the
-    multiplier may turn negative below the target). ``reseed_every``: every that
+    multiplier may turn negative below the target); with ``reward_gap_bits`` it may be negative only while
+    the soft entropy exceeds the hard one by at most that many bits, else it is held at 0 (a negative
+    multiplier rewards the soft entropy, which a codec can raise while its hard entropy falls: C64's
+    runaway, ``runs/codec/attempts/broad-signed/``). ``reseed_every``: every that
     many steps dead and merged centroids are re-seeded (:func:`reseed_codec`;
     the draws come from a generator seeded by ``seed`` and the step, so a resumed
     run re-seeds as an uninterrupted one would). ``saturation_weight`` adds that
@@ -495,6 +498,7 @@ class TrainSettings:
     reseed_every: int | None = None
     saturation_weight: float = 0.0
     rate_control: str = "multiplicative"
+    reward_gap_bits: float | None = None
 
     def __post_init__(self) -> None:
         check_integer(self.steps, "steps", 0)
@@ -520,6 +524,8 @@ class TrainSettings:
             check_integer(self.reseed_every, "reseed_every", 1)
         check_positive(self.saturation_weight, "saturation_weight", allow_zero=True)
         check_choice(self.rate_control, "rate_control", RATE_CONTROLS)
+        if self.reward_gap_bits is not None:
+            check_positive(self.reward_gap_bits, "reward_gap_bits")
 
     @property
     def segment_length(self) -> int:
@@ -532,10 +538,11 @@ class TrainSettings:
         key: dict[str, object] = {"sample_rate": sample_rate, "n_modules": n_modules, "batch": self.batch,
                                   "segment_frames": self.segment_frames, "target_kbps": self.target_kbps}
         for name, default in (("precision", "fp32"), ("rate_entropy", "soft"), ("reseed_every", None),
-                              ("rate_control", "multiplicative"), ("saturation_weight", 0.0)):
+                              ("rate_control", "multiplicative"), ("saturation_weight", 0.0),
+                              ("reward_gap_bits", None)):
             value = getattr(self, name)
             if value != default:
-                key[name] = float(value) if name == "saturation_weight" else value
+                key[name] = float(value) if name in ("saturation_weight", "reward_gap_bits") else value
         return key
 
     def initial_rate_weights(self, n_modules: int) -> list[float]:
@@ -549,7 +556,11 @@ class TrainSettings:
         followed = hard if self.rate_entropy == "hard" else soft
         if self.rate_control == "signed":
             scale = sum(recent_distortion[-SIGNED_RATE_WINDOW:]) / len(recent_distortion[-SIGNED_RATE_WINDOW:])
-            return update_rate_weights_signed(lambdas, followed, target_bits, scale)
+            new = update_rate_weights_signed(lambdas, followed, target_bits, scale)
+            if self.reward_gap_bits is not None:
+                new = [0.0 if lam < 0 and s_ - h > self.reward_gap_bits else lam
+                       for lam, s_, h in zip(new, soft, hard, strict=True)]
+            return new
         return update_rate_weights(lambdas, followed, target_bits, self.rate_gain)
 
 

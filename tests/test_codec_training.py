@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -442,3 +443,31 @@ def test_relative_clipping_acts_once_the_history_is_known() -> None:
     assert same(weights(n, None), weights(n, 1e-6))
     assert not same(weights(n + 1, None), weights(n + 1, 1e-6))
     assert same(weights(n + 1, None), weights(n + 1, 1e6))
+
+
+def test_the_reward_gap_guard_would_have_held_c64s_runaway_multiplier_at_zero() -> None:
+    """Replay C64's signed run on the broad corpus (its logged soft and hard entropies and distortions): the
+    signed controller alone gives back the logged multipliers (to the log's rounding), down to -5.3; with ``reward_gap_bits=1`` the
+    multiplier is never negative while the soft entropy runs more than a bit ahead of the hard one."""
+    import csv
+
+
+    log = Path(__file__).resolve().parents[1] / "runs/codec/attempts/broad-signed/C64/log.csv"
+    rows = list(csv.DictReader(log.open()))
+    target = bits_per_code(64, 32000)
+    plain = TrainSettings(rate_control="signed", rate_entropy="hard", target_kbps=64)
+    guarded = replace(plain, reward_gap_bits=1.0)
+    lam_plain, lam_guarded, distortion = [0.0], [0.0], []
+    guarded_path, deviation = [], 0.0
+    for r in rows:
+        soft, hard = [float(r["entropy_bits"])], [float(r["hard_entropy_bits"])]
+        distortion.append(float(r["distortion"]))
+        lam_plain = plain.next_rate_weights(lam_plain, soft, hard, target, distortion)
+        lam_guarded = guarded.next_rate_weights(lam_guarded, soft, hard, target, distortion)
+        guarded_path.append((lam_guarded[0], soft[0] - hard[0]))
+        deviation = max(deviation, abs(lam_plain[0] - float(r["rate_weight"])))
+    assert deviation < 0.01 and lam_plain[0] < -5  # the logged run, up to the log's rounding
+    assert all(lam >= 0 for lam, gap in guarded_path if gap > 1.0)
+    assert min(lam for lam, _ in guarded_path) > -1
+    with pytest.raises(ValueError, match="reward_gap_bits"):
+        TrainSettings(reward_gap_bits=0.0)
