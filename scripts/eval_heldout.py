@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--snapshots", action="store_true", help="score the stored training snapshots instead")
     parser.add_argument("--collection", choices=("codec", "broad"), default="codec")
     parser.add_argument("--clips", nargs="*", default=None, help="with --collection broad: score these clips")
+    parser.add_argument("--checkpoint", default=None,
+                        help="with --collection broad and one --models POINT: score this checkpoint file (a finished "
+                             "run that has not shipped) instead of the shipped model")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.collection != "codec":
@@ -48,7 +51,8 @@ def main() -> None:
             from percloss.shipped import shipped_models
 
             for name in args.models or sorted(shipped_models(args.collection)):
-                heldout_eval.run(Path(out) / name, [name], args.songs, collection=args.collection)
+                heldout_eval.run(Path(out) / name, [name], args.songs, collection=args.collection,
+                                 checkpoint=args.checkpoint)
     elif args.snapshots:
         learning_curves.run(args.out)
     else:

@@ -219,6 +219,13 @@ def test_a_broad_collection_is_scored_without_ladders_and_compared_with_the_code
     assert len(rows) == 6
     he.run(tmp_path / "broad" / "A64", collection="broad", progress=False)  # recorded: nothing is redone
     assert he.read_rows(tmp_path / "broad" / "A64") == rows
+    # a finished run that has not shipped is scored from its file, under the same system name
+    unshipped = tmp_path / "run" / "A64.codec"
+    save_codec(unshipped, codec, [torch.ones(32)], 16000, "A64", "untrained")
+    he.run(tmp_path / "unshipped", ["A64"], collection="broad", progress=False, checkpoint=unshipped)
+    assert {r["system"] for r in he.read_rows(tmp_path / "unshipped")} == {"broad/A64"}
+    with pytest.raises(ValueError, match="checkpoint needs"):
+        he.run(tmp_path / "x", None, collection="broad", progress=False, checkpoint=unshipped)
     anchors = [{**r, "system": "MP3", "point": f"MP3 {k}", "kbps": float(k), "visqol": v, "cdpam": 0.0}
                for r in rows for k, v in ((32, 3.0), (64, 5.0))]
     out = he.anchor_comparison(rows + anchors, "broad/A64", ("MP3",))

@@ -169,18 +169,36 @@ def _shipped(collection: str, model_names: Sequence[str] | None
     return models, shas
 
 
+def _checkpoint(collection: str, point: str, path: str | os.PathLike[str]
+                ) -> tuple[dict[str, tuple[Any, list[torch.Tensor], int]], dict[str, str]]:
+    """:func:`_shipped` for one checkpoint file that has not shipped (e.g. a finished run the ship rule refused):
+    system name ``<collection>/<point>``."""
+    from ..codec import load_codec
+
+    codec, counts, info = load_codec(path)
+    name = f"{collection}/{point}"
+    return {name: (codec.eval(), counts, int(info["sample_rate"]))}, {name: _sha(Path(path))}  # type: ignore[call-overload]
+
+
 def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None,
-        songs: Sequence[str] | None = None, progress: bool = True, collection: str = "codec") -> Path:
+        songs: Sequence[str] | None = None, progress: bool = True, collection: str = "codec",
+        checkpoint: str | os.PathLike[str] | None = None) -> Path:
     """Evaluate every held-out song (or ``songs``) with every shipped model of ``collection`` (or
     ``model_names`` of it) into ``folder/rows/<song>.csv`` with its record ``<song>.json`` (models' and file's
     SHA-256, CDPAM seconds, ladders, machine, seconds). A song recorded for the same models and file is
     skipped, so processes given different ``songs`` can share a folder, and a stopped run resumes. The MP3 and
     Opus ladders are coded with the ``codec`` collection only (another collection's rows are read beside
-    those: :func:`read_rows`)."""
+    those: :func:`read_rows`). ``checkpoint``: score that file as ``<collection>/<model_names[0]>`` instead
+    of a shipped model (a finished run that has not shipped)."""
     out = Path(folder)
     (out / "rows").mkdir(parents=True, exist_ok=True)
     manifest = data.heldout_manifest()
-    models, shas = _shipped(collection, model_names)
+    if checkpoint is not None:
+        if collection == "codec" or model_names is None or len(model_names) != 1:
+            raise ValueError("checkpoint needs another collection than 'codec' and model_names naming its point")
+        models, shas = _checkpoint(collection, model_names[0], checkpoint)
+    else:
+        models, shas = _shipped(collection, model_names)
     with_anchors = collection == "codec"
     key = {"models": shas, "cdpam_seconds": CDPAM_SECONDS,
            "ladders": {str(k): list(v) for k, v in LADDERS.items()} if with_anchors else {}}
