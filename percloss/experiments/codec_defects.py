@@ -25,8 +25,9 @@ __all__ = ["file_coder", "SILENCE_DBFS", "MAX_DC", "MAX_ADDED_BAND_DB", "BAND_CU
 
 #: Digital silence must decode below this RMS (and with no hop-periodic part above it), dBFS.
 SILENCE_DBFS = -80.0
-#: Coding may shift a real clip's whole-file DC (mean) by at most this (full scale 1); the clips' own DC
-#: is left alone (``beat_moh`` has -0.0155, and MP3 keeps it).
+#: A real clip's whole-file DC (mean) after coding must stay below this (full scale 1), the issue's rule; the
+#: rows also give the DC coding added (``added_dc``: ``beat_moh`` has -0.0155 of its own, which MP3 keeps
+#: and a DC-rejecting decoder removes).
 MAX_DC = 1e-3
 #: At most this much of the decoded energy may lie above the input's bandwidth, dB re the whole energy
 #: (measured before the broad-corpus models: MP3 at 64 kbit/s -67 to -90 dB on the six clips, the codecs
@@ -94,15 +95,16 @@ def added_band_energy_db(decoded: np.ndarray, sample_rate: int, cutoff_hz: float
 
 def defect_rows(code: Callable[[torch.Tensor], torch.Tensor], sample_rate: int,
                 clips: Iterable[tuple[str, np.ndarray]]) -> list[dict[str, Any]]:
-    """For each ``(name, signal at sample_rate)``: the DC coding added (``added_dc``: the decoded whole-file mean
-    minus the input's) and, for the signal band-limited to :data:`BAND_CUTOFF_HZ`, the decoded ``added_band_db``
+    """For each ``(name, signal at sample_rate)``: the decoded whole-file ``dc`` (mean), the DC coding added
+    (``added_dc``: that minus the input's) and, for the signal band-limited to :data:`BAND_CUTOFF_HZ`, the decoded ``added_band_db``
     (:func:`added_band_energy_db`; ``input_band_db`` is the input's, ``-inf`` or round-off)."""
     rows = []
     for name, x in clips:
         decoded = code(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
         limited = band_limited(x, sample_rate)
         decoded_limited = code(torch.as_tensor(limited, dtype=torch.float32)).double().numpy()
-        rows.append({"clip": name, "added_dc": float(decoded.mean() - np.mean(x)), "input_dc": float(np.mean(x)),
+        rows.append({"clip": name, "dc": float(decoded.mean()), "added_dc": float(decoded.mean() - np.mean(x)),
+                     "input_dc": float(np.mean(x)),
                      "added_band_db": added_band_energy_db(decoded_limited, sample_rate),
                      "input_band_db": added_band_energy_db(limited, sample_rate)})
     return rows
