@@ -491,9 +491,10 @@ elif HELDOUT_ROWS:
 # `runs/codec/attempts/broad-signed/`).
 # A broad model ships in `percloss/models/broad/` once it has trained its
 # 7500 steps and codes the held-out set within 3 % of its target rate; the
-# table shows the ones that have, on the same 64 segments, against MP3 and
-# Opus at each model's achieved rate and against the codec-corpus model of
-# the same point (`python scripts/eval_heldout.py --collection broad`).
+# table shows every finished broad run that has been scored, shipped or not
+# (its achieved rate is in the table), on the same 64 segments, against MP3
+# and Opus at each model's achieved rate and against the codec-corpus model
+# of the same point (`python scripts/eval_heldout.py --collection broad`).
 
 # %% tags=["remove-input"]
 from percloss.experiments import codec_defects  # noqa: E402
