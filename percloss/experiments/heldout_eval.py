@@ -169,6 +169,15 @@ def _shipped(collection: str, model_names: Sequence[str] | None
     return models, shas
 
 
+def _recorded(table: Path, key: dict[str, Any], file_sha256: str) -> bool:
+    """Whether ``table`` and its record exist for this ``key`` and audio file: the song needs no new scoring."""
+    record = table.with_suffix(".json")
+    if not (record.is_file() and table.is_file()):
+        return False
+    done = json.loads(record.read_text())
+    return bool(done["key"] == key and done["file_sha256"] == file_sha256)
+
+
 def _checkpoint(collection: str, point: str, path: str | os.PathLike[str]
                 ) -> tuple[dict[str, tuple[Any, list[torch.Tensor], int]], dict[str, str]]:
     """:func:`_shipped` for one checkpoint file that has not shipped (e.g. a finished run the ship rule refused):
@@ -206,11 +215,9 @@ def run(folder: str | os.PathLike[str], model_names: Sequence[str] | None = None
     sets: dict[int, dict[str, list[torch.Tensor]]] = {}  # the set at each rate, loaded once, when first needed
     for song in (list(songs) if songs is not None else list(manifest)):
         info = manifest[song]
-        table, record_path = out / "rows" / f"{song}.csv", out / "rows" / f"{song}.json"
-        if record_path.is_file() and table.is_file():
-            done = json.loads(record_path.read_text())
-            if done["key"] == key and done["file_sha256"] == info["sha256"]:
-                continue
+        table = out / "rows" / f"{song}.csv"
+        if _recorded(table, key, info["sha256"]):
+            continue
         started = time.perf_counter()
         if not sets:
             sets.update({rate: data.heldout_set(rate) for rate in rates})
@@ -254,12 +261,10 @@ def run_clips(folder: str | os.PathLike[str], clips: Sequence[str], collection: 
         key = {**key_part, "cdpam_seconds": CDPAM_SECONDS, "seconds": seconds, "anchor_rates": list(rates_here)}
         rates = sorted({r for _, _, r in these.values()} | set(rates_here))
         for clip in clips:
-            table, record_path = out / sub / "rows" / f"{clip}.csv", out / sub / "rows" / f"{clip}.json"
+            table = out / sub / "rows" / f"{clip}.csv"
             sha = data.clip_info(clip)["sha256"]
-            if record_path.is_file() and table.is_file():
-                done = json.loads(record_path.read_text())
-                if done["key"] == key and done["file_sha256"] == sha:
-                    continue
+            if _recorded(table, key, sha):
+                continue
             started = time.perf_counter()
             segments = {rate: [data.load_clip(clip, rate)[: int(seconds * rate)]] for rate in rates}
             rows = evaluate_song(clip, str(data.clip_info(clip)["kind"]), segments, these,
